@@ -1,0 +1,238 @@
+// The Node binding: a thin layer over the core. Records cross into
+// JavaScript as ArrayBuffers that JavaScript owns (copied from the core's
+// batch, never an external buffer over the ring), one per batch.
+#include <napi.h>
+
+#include <memory>
+#include <dirent.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <variant>
+
+#include "../core/abi.h"
+#include "../core/capture.h"
+#include "../core/proc_status.h"
+
+namespace {
+
+using namespace sideband;
+
+Napi::Error to_js_error(Napi::Env env, const std::string& code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  return e;
+}
+
+Napi::ArrayBuffer copy_to_js(Napi::Env env, const uint8_t* data, size_t size) {
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, size);
+  if (size) memcpy(buffer.Data(), data, size);
+  return buffer;
+}
+
+Napi::Object stats_to_js(Napi::Env env, const CaptureStats& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("records", Napi::Number::New(env, static_cast<double>(s.records)));
+  o.Set("statusRecords", Napi::Number::New(env, static_cast<double>(s.status_records)));
+  o.Set("ioctlRecords", Napi::Number::New(env, static_cast<double>(s.ioctl_records)));
+  o.Set("procRecords", Napi::Number::New(env, static_cast<double>(s.proc_records)));
+  o.Set("lost", Napi::Number::New(env, static_cast<double>(s.lost)));
+  o.Set("lostRecords", Napi::Number::New(env, static_cast<double>(s.lost_records)));
+  return o;
+}
+
+// One message from the reader thread, converted to JavaScript on the main thread.
+struct Message {
+  struct Records {
+    std::vector<uint8_t> batch;
+    CaptureStats stats;
+  };
+  struct Warning {
+    std::string code, message;
+  };
+  struct Failed {
+    std::string code, message;
+  };
+  std::variant<AttachInfo, Records, SnapshotInfo, Warning, Failed, StopInfo> body;
+};
+
+class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Capture",
+                       {InstanceMethod<&CaptureWrap::Start>("start"),
+                        InstanceMethod<&CaptureWrap::Snapshot>("snapshot"),
+                        InstanceMethod<&CaptureWrap::Stop>("stop")});
+  }
+
+  explicit CaptureWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CaptureWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
+      throw Napi::TypeError::New(env, "new Capture(options, onMessage)");
+    Napi::Object o = info[0].As<Napi::Object>();
+    CaptureOptions options;
+    if (o.Has("pid") && o.Get("pid").IsNumber()) options.pid = o.Get("pid").As<Napi::Number>().Int32Value();
+    if (o.Has("command") && o.Get("command").IsArray()) {
+      Napi::Array a = o.Get("command").As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); ++i) options.command.push_back(a.Get(i).ToString().Utf8Value());
+    }
+    if (o.Has("followChildren")) options.follow_children = o.Get("followChildren").ToBoolean();
+    if (o.Has("ringPages")) options.ring_pages = o.Get("ringPages").As<Napi::Number>().Uint32Value();
+    if (o.Has("emit")) options.emit = o.Get("emit").As<Napi::Number>().Uint32Value();
+    if (o.Has("tryIoctl")) options.try_ioctl = o.Get("tryIoctl").ToBoolean();
+    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+    capture_ = std::make_unique<Capture>(std::move(options), this);
+  }
+
+  ~CaptureWrap() override { capture_.reset(); }
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (started_) throw Napi::Error::New(env, "capture already started");
+    started_ = true;
+    tsfn_ = Napi::ThreadSafeFunction::New(env, callback_.Value(), "sideband-capture", 0, 1);
+    Ref();  // stay alive until the reader thread says it stopped
+    capture_->start();
+    return env.Undefined();
+  }
+  Napi::Value Snapshot(const Napi::CallbackInfo& info) {
+    capture_->request_snapshot();
+    return info.Env().Undefined();
+  }
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    capture_->request_stop();
+    return info.Env().Undefined();
+  }
+
+  // CaptureListener, on the reader thread.
+  void attached(const AttachInfo& info) override { post(Message{info}); }
+  void records(std::vector<uint8_t>&& batch, const CaptureStats& stats) override {
+    post(Message{Message::Records{std::move(batch), stats}});
+  }
+  void snapshot(const SnapshotInfo& info) override { post(Message{info}); }
+  void warning(const std::string& code, const std::string& message) override {
+    post(Message{Message::Warning{code, message}});
+  }
+  void failed(const Error& error) override { post(Message{Message::Failed{error.code(), error.what()}}); }
+  void stopped(const StopInfo& info) override { post(Message{info}); }
+
+  void post(Message&& m) {
+    auto* owned = new Message(std::move(m));
+    tsfn_.NonBlockingCall(owned, [this](Napi::Env env, Napi::Function fn, Message* raw) {
+      std::unique_ptr<Message> msg(raw);
+      deliver(env, fn, *msg);
+    });
+  }
+
+  void deliver(Napi::Env env, Napi::Function fn, Message& m) {
+    Napi::HandleScope scope(env);
+    Napi::Object o = Napi::Object::New(env);
+    bool last = false;
+    if (auto* a = std::get_if<AttachInfo>(&m.body)) {
+      o.Set("kind", "attached");
+      o.Set("pid", a->pid);
+      o.Set("attr", copy_to_js(env, a->attr.data(), a->attr.size()));
+      Napi::Array ids = Napi::Array::New(env, a->ids.size());
+      for (size_t i = 0; i < a->ids.size(); ++i) ids.Set(static_cast<uint32_t>(i), Napi::BigInt::New(env, a->ids[i]));
+      o.Set("ids", ids);
+      o.Set("ioctlId", Napi::BigInt::New(env, a->ioctl_id));
+      Napi::Array cpus = Napi::Array::New(env, a->cpus.size());
+      for (size_t i = 0; i < a->cpus.size(); ++i) cpus.Set(static_cast<uint32_t>(i), a->cpus[i]);
+      o.Set("cpus", cpus);
+      o.Set("ringPages", static_cast<double>(a->ring_pages));
+      o.Set("namespaces", a->namespaces);
+    } else if (auto* r = std::get_if<Message::Records>(&m.body)) {
+      o.Set("kind", "records");
+      o.Set("batch", copy_to_js(env, r->batch.data(), r->batch.size()));
+      o.Set("stats", stats_to_js(env, r->stats));
+    } else if (auto* s = std::get_if<SnapshotInfo>(&m.body)) {
+      o.Set("kind", "snapshot");
+      o.Set("index", s->index);
+      o.Set("path", status_path_name(s->path));
+      o.Set("processes", static_cast<double>(s->processes));
+      o.Set("records", static_cast<double>(s->records));
+      o.Set("stale", static_cast<double>(s->stale));
+      o.Set("gone", static_cast<double>(s->gone));
+      o.Set("start", Napi::BigInt::New(env, s->start));
+      o.Set("end", Napi::BigInt::New(env, s->end));
+    } else if (auto* w = std::get_if<Message::Warning>(&m.body)) {
+      o.Set("kind", "warning");
+      o.Set("code", w->code);
+      o.Set("message", w->message);
+    } else if (auto* f = std::get_if<Message::Failed>(&m.body)) {
+      o.Set("kind", "failed");
+      o.Set("error", to_js_error(env, f->code, f->message).Value());
+    } else if (auto* st = std::get_if<StopInfo>(&m.body)) {
+      o.Set("kind", "stopped");
+      o.Set("reason", st->reason);
+      o.Set("exitStatus", st->exit_status);
+      o.Set("stats", stats_to_js(env, st->stats));
+      last = true;
+    }
+    // An exception thrown by the JavaScript side stays there: the engine
+    // keeps running and the host's own handlers report it.
+    fn.Call({o});
+    if (last) {
+      capture_->join();
+      tsfn_.Release();
+      Unref();
+    }
+  }
+
+  Napi::FunctionReference callback_;
+  Napi::ThreadSafeFunction tsfn_;
+  std::unique_ptr<Capture> capture_;
+  bool started_ = false;
+};
+
+// Status of the given processes (or, with none, of every process on the
+// machine) from /proc, synchronously. For benchmarks and tests of the layout.
+Napi::Value ReadProcStatus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<uint32_t> pids;
+  if (info.Length() > 0 && info[0].IsArray()) {
+    Napi::Array a = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) pids.push_back(a.Get(i).As<Napi::Number>().Uint32Value());
+  } else {
+    DIR* d = opendir("/proc");
+    while (dirent* e = d ? readdir(d) : nullptr) {
+      char* end;
+      unsigned long pid = strtoul(e->d_name, &end, 10);
+      if (*end == 0 && pid > 0) pids.push_back(static_cast<uint32_t>(pid));
+    }
+    if (d) closedir(d);
+  }
+  const uint32_t emit = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0xf;
+  ProcStatusReader reader(emit);
+  std::vector<uint8_t> out;
+  size_t records = 0, stale = 0, processes = 0;
+  const uint64_t start = monotonic_ns();
+  for (uint32_t pid : pids) {
+    ProcWindow w = reader.read_process(pid, out);
+    if (w.gone) continue;
+    ++processes;
+    records += w.records;
+    if (w.stale) stale += w.records;
+  }
+  const uint64_t end = monotonic_ns();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("records", copy_to_js(env, out.data(), out.size()));
+  o.Set("count", static_cast<double>(records));
+  o.Set("stale", static_cast<double>(stale));
+  o.Set("processes", static_cast<double>(processes));
+  o.Set("nanoseconds", static_cast<double>(end - start));
+  o.Set("procmapQuery", reader.uses_procmap_query());
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Capture", CaptureWrap::Define(env));
+  exports.Set("readProcStatus", Napi::Function::New(env, ReadProcStatus));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(sideband, Init)

@@ -1,0 +1,17 @@
+{
+  "targets": [
+    {
+      "target_name": "sideband",
+      "sources": [
+        "addon/addon.cc",
+        "core/capture.cc",
+        "core/proc_status.cc",
+        "core/ring.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}

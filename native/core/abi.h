@@ -1,0 +1,107 @@
+// Kernel ABI that the build headers (Debian's linux-libc-dev, 6.1) may lack,
+// and the record layout this engine reads and writes.
+//
+// Records keep perf's binary layout from ring to file to JavaScript. Every
+// record we handle is a non-sample record with sample_id_all and
+//   sample_type = TID | TIME | CPU | IDENTIFIER,
+// so its trailer is always the last 32 bytes, in the kernel's order:
+//   u32 pid, tid; u64 time; u32 cpu, res; u64 id.
+#pragma once
+
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace sideband {
+
+// From the RFC (seed): misc bit for status-only sideband.
+constexpr uint16_t kMiscStatusOnly = 1u << 11;
+
+// From the RFC: PERF_EVENT_IOC_EMIT_SIDEBAND and its argument.
+struct PerfEventPidSb {
+  uint32_t pid;
+  uint32_t emit_flags;
+};
+enum EmitFlag : uint32_t {
+  kEmitFork = 1u << 0,
+  kEmitNamespaces = 1u << 1,
+  kEmitComm = 1u << 2,
+  kEmitMmap = 1u << 3,
+};
+// _IOW('$', 12, struct perf_event_pid_sb *): the size field is that of a pointer.
+constexpr unsigned long kIocEmitSideband = _IOW('$', 12, PerfEventPidSb*);
+static_assert(sizeof(void*) != 8 || kIocEmitSideband == 0x4008240C, "ioctl number drifted from the RFC");
+
+// PROCMAP_QUERY, Linux 6.11+ (include/uapi/linux/fs.h).
+struct ProcmapQuery {
+  uint64_t size;
+  uint64_t query_flags;
+  uint64_t query_addr;
+  uint64_t vma_start;
+  uint64_t vma_end;
+  uint64_t vma_flags;
+  uint64_t vma_page_size;
+  uint64_t vma_offset;
+  uint64_t inode;
+  uint32_t dev_major;
+  uint32_t dev_minor;
+  uint32_t vma_name_size;
+  uint32_t build_id_size;
+  uint64_t vma_name_addr;
+  uint64_t build_id_addr;
+};
+enum ProcmapQueryFlag : uint64_t {
+  kVmaReadable = 0x01,
+  kVmaWritable = 0x02,
+  kVmaExecutable = 0x04,
+  kVmaShared = 0x08,
+  kCoveringOrNextVma = 0x10,
+};
+constexpr unsigned long kProcmapQuery = _IOWR('f', 17, ProcmapQuery);
+
+// perf tool's user record types (tools/perf/util/event.h), written into files only.
+constexpr uint32_t kRecordFinishedRound = 68;
+constexpr uint32_t kRecordFinishedInit = 82;
+
+// The sample_id trailer every record of ours carries.
+constexpr uint64_t kSampleType = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_IDENTIFIER;
+struct SampleId {
+  uint32_t pid, tid;
+  uint64_t time;
+  uint32_t cpu, res;
+  uint64_t id;
+};
+static_assert(sizeof(SampleId) == 32);
+constexpr size_t kTrailerSize = sizeof(SampleId);
+
+// Status-only records synthesized from /proc carry one of these ids in their
+// IDENTIFIER, so provenance and staleness travel inside the record itself and
+// survive into perf.data (where the file's attr lists them as ids of the
+// sideband event). The low bits say why a record may be stale.
+constexpr uint64_t kProcIdBase = 0x5342'5052'4f43'0000ull;  // "SBPROC"
+enum StaleReason : uint64_t {
+  kStaleRace = 1,      // a real record of the process landed inside the read window
+  kStaleVanished = 2,  // a thread vanished mid-scan
+  kStaleZombie = 4,    // a zombie's maps read empty
+};
+constexpr uint64_t kStaleMask = 7;
+inline bool is_proc_id(uint64_t id) { return (id & ~kStaleMask) == kProcIdBase; }
+
+inline SampleId read_trailer(const uint8_t* record, uint16_t size) {
+  SampleId s;
+  memcpy(&s, record + size - kTrailerSize, sizeof s);
+  return s;
+}
+inline void write_trailer_id(uint8_t* record, uint16_t size, uint64_t id) {
+  memcpy(record + size - sizeof(uint64_t), &id, sizeof id);
+}
+inline perf_event_header read_header(const uint8_t* record) {
+  perf_event_header h;
+  memcpy(&h, record, sizeof h);
+  return h;
+}
+
+}  // namespace sideband

@@ -1,0 +1,633 @@
+#include "capture.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "abi.h"
+
+namespace sideband {
+
+namespace {
+
+// How often the reader drains even without a wakeup: bounds live latency.
+constexpr int kRoundMs = 20;
+constexpr uint64_t kLivenessNs = 250'000'000;
+constexpr int kCapPerfmon = 38;
+constexpr int kCapSysAdmin = 21;
+
+long read_long(const char* path, long fallback) {
+  FILE* f = fopen(path, "re");
+  if (!f) return fallback;
+  long v = fallback;
+  if (fscanf(f, "%ld", &v) != 1) v = fallback;
+  fclose(f);
+  return v;
+}
+
+bool has_capability(int cap) {
+  FILE* f = fopen("/proc/self/status", "re");
+  if (!f) return false;
+  char line[256];
+  unsigned long long eff = 0;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "CapEff: %llx", &eff) == 1) break;
+  fclose(f);
+  return (eff >> cap) & 1;
+}
+
+std::vector<int> online_cpus() {
+  std::vector<int> cpus;
+  FILE* f = fopen("/sys/devices/system/cpu/online", "re");
+  if (f) {
+    int a, b;
+    char sep;
+    while (fscanf(f, "%d", &a) == 1) {
+      b = a;
+      if (fscanf(f, "%c", &sep) == 1 && sep == '-') {
+        if (fscanf(f, "%d", &b) != 1) b = a;
+        if (fscanf(f, "%c", &sep) != 1) sep = '\n';
+      }
+      for (int c = a; c <= b; ++c) cpus.push_back(c);
+      if (sep != ',') break;
+    }
+    fclose(f);
+  }
+  if (cpus.empty())
+    for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN); ++c) cpus.push_back(static_cast<int>(c));
+  return cpus;
+}
+
+// Thread ids of `pid`, leader first.
+std::vector<pid_t> threads_of(pid_t pid) {
+  std::vector<pid_t> tids{pid};
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", pid);
+  if (DIR* d = opendir(path)) {
+    while (dirent* e = readdir(d)) {
+      pid_t tid = static_cast<pid_t>(atoi(e->d_name));
+      if (tid > 0 && tid != pid) tids.push_back(tid);
+    }
+    closedir(d);
+  }
+  return tids;
+}
+
+// Alive for sideband purposes: present and not a zombie.
+bool process_running(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  const char* close_paren = strrchr(buf, ')');
+  return close_paren && close_paren[1] && close_paren[2] != 'Z' && close_paren[2] != 'X';
+}
+
+uint32_t body_pid(const uint8_t* rec) {
+  uint32_t pid;
+  memcpy(&pid, rec + sizeof(perf_event_header), sizeof pid);
+  return pid;
+}
+
+}  // namespace
+
+const char* status_path_name(StatusPath p) {
+  switch (p) {
+    case StatusPath::Ioctl: return "ioctl";
+    case StatusPath::Proc: return "proc";
+    case StatusPath::None: break;
+  }
+  return "none";
+}
+
+Capture::Capture(CaptureOptions options, CaptureListener* listener)
+    : options_(std::move(options)), listener_(listener) {
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+Capture::~Capture() {
+  request_stop();
+  join();
+  rings_.clear();
+  ioctl_ring_.reset();
+  for (int fd : event_fds_) close(fd);
+  if (ioctl_fd_ >= 0) close(ioctl_fd_);
+  if (launch_go_fd_ >= 0) close(launch_go_fd_);
+  if (launch_err_fd_ >= 0) close(launch_err_fd_);
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void Capture::start() { thread_ = std::thread([this] { run(); }); }
+
+void Capture::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Capture::request_snapshot() {
+  snapshots_requested_.fetch_add(1);
+  uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof one);
+}
+
+void Capture::request_stop() {
+  stop_requested_.store(true);
+  uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof one);
+}
+
+void Capture::run() {
+  StopInfo stop;
+  try {
+    attach();
+    snapshot(true);
+    release_launched();
+    std::vector<pollfd> fds;
+    for (auto& r : rings_) fds.push_back({r->fd(), POLLIN, 0});
+    fds.push_back({wake_fd_, POLLIN, 0});
+    while (!stop_requested_.load()) {
+      poll(fds.data(), fds.size(), kRoundMs);
+      // A hung-up ring (its task and all inherited children gone) would
+      // make poll return at once forever; it is still drained every round.
+      for (auto& p : fds)
+        if (p.revents & (POLLHUP | POLLERR)) p.fd = -1;
+      uint64_t drained;
+      (void)!read(wake_fd_, &drained, sizeof drained);
+      round();
+      if (snapshots_requested_.exchange(0) > 0 && !live_.empty()) snapshot(false);
+      check_liveness();
+      if (live_.empty()) break;
+    }
+    stop.reason = stop_requested_.load() ? "requested" : "exited";
+  } catch (const Error& e) {
+    stop.reason = "failed";
+    listener_->failed(e);
+  } catch (const std::exception& e) {
+    stop.reason = "failed";
+    listener_->failed(Error("EINTERNAL", std::string("internal error in the capture engine: ") + e.what() +
+                                             ". Fix: report it with the command that caused it."));
+  }
+  // Whatever happened, deliver every record already read: nothing is lost.
+  try {
+    if (!rings_.empty()) round();
+    flush(UINT64_MAX);
+    send();
+  } catch (const std::exception&) {
+  }
+  if (launched_ > 0) {
+    // A command we launched does not outlive a capture that stopped early;
+    // one still waiting for its go (attach failed) exits on the closed pipe.
+    if (launch_go_fd_ >= 0) {
+      close(launch_go_fd_);
+      launch_go_fd_ = -1;
+    }
+    if (stop.reason != "exited" && exit_status_ < 0 && process_running(launched_)) kill(launched_, SIGTERM);
+    int status;
+    if (exit_status_ < 0 && waitpid(launched_, &status, 0) == launched_) exit_status_ = status;
+  }
+  stop.exit_status = exit_status_;
+  stop.stats = stats_;
+  listener_->stopped(stop);
+}
+
+pid_t Capture::launch() {
+  // Everything the child needs is built before fork: after it, only
+  // async-signal-safe calls until exec.
+  std::vector<char*> argv;
+  for (auto& a : options_.command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  int go[2], err[2];
+  if (pipe2(go, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw SystemError("pipe2", errno);
+  pid_t child = fork();
+  if (child < 0) throw SystemError("fork", errno);
+  if (child == 0) {
+    // The child waits until its events are open, so the capture sees it
+    // from its first instruction, as perf record does with its workload.
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+    char c = 0;
+    if (read(go[0], &c, 1) != 1 || c != 'g') _exit(127);
+    execvp(argv[0], argv.data());
+    int e = errno;
+    (void)!write(err[1], &e, sizeof e);
+    _exit(127);
+  }
+  close(go[0]);
+  close(err[1]);
+  launch_go_fd_ = go[1];
+  launch_err_fd_ = err[0];
+  return child;
+}
+
+void Capture::release_launched() {
+  if (launch_go_fd_ < 0) return;
+  (void)!write(launch_go_fd_, "g", 1);
+  close(launch_go_fd_);
+  launch_go_fd_ = -1;
+  int e = 0;
+  ssize_t n = read(launch_err_fd_, &e, sizeof e);  // EOF: exec succeeded (CLOEXEC)
+  close(launch_err_fd_);
+  launch_err_fd_ = -1;
+  if (n == static_cast<ssize_t>(sizeof e)) {
+    int status;
+    waitpid(launched_, &status, 0);
+    exit_status_ = status;
+    live_.clear();
+    throw Error("ELAUNCH", "cannot run '" + options_.command[0] + "': " + strerror(e) +
+                               ". Fix: check the command name and that it is executable (it is looked up in PATH).");
+  }
+}
+
+int Capture::open_event(perf_event_attr& attr, pid_t tid, int cpu) {
+  for (;;) {
+    int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+    if (fd >= 0) return fd;
+    int err = errno;
+    if ((err == EACCES || err == EPERM) && attr.namespaces) {
+      // NAMESPACES records need CAP_PERFMON: degrade, and say so.
+      attr.namespaces = 0;
+      options_.emit &= ~kEmitNamespaces;
+      listener_->warning("ENAMESPACES",
+                         "namespace records are off: they need CAP_PERFMON (or CAP_SYS_ADMIN). Fix: run as root, or "
+                         "`sudo setcap cap_perfmon+ep \"$(readlink -f \"$(which node)\")\"`.");
+      continue;
+    }
+    if (err == ESRCH && tid != target_) return -1;  // a thread exited while we attached
+    explain_open_error(err, tid, attr);
+  }
+}
+
+void Capture::explain_open_error(int err, pid_t tid, const perf_event_attr& attr) {
+  (void)attr;
+  const std::string pid = std::to_string(target_);
+  if (err == ESRCH)
+    throw Error("ENOPID", "process " + pid + " does not exist (it may have exited). Fix: check the pid with `ps -p " +
+                              pid + "`, or launch the program under the capture: `sideband capture -o FILE -- CMD`.");
+  if (err == EACCES || err == EPERM) {
+    const long paranoid = read_long("/proc/sys/kernel/perf_event_paranoid", 2);
+    const bool privileged = has_capability(kCapPerfmon) || has_capability(kCapSysAdmin);
+    if (!privileged && paranoid > 2)
+      throw Error("EPARANOID", "perf_event_open was refused: kernel.perf_event_paranoid is " + std::to_string(paranoid) +
+                                   ", which denies perf to unprivileged users. Fix: `sudo sysctl "
+                                   "kernel.perf_event_paranoid=2` (until reboot), or grant CAP_PERFMON: `sudo setcap "
+                                   "cap_perfmon+ep \"$(readlink -f \"$(which node)\")\"`.");
+    char maps[64];
+    snprintf(maps, sizeof maps, "/proc/%d/maps", tid);
+    int fd = open(maps, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && (errno == EACCES || errno == EPERM)) {
+      struct stat st{};
+      char dir[64];
+      snprintf(dir, sizeof dir, "/proc/%d", tid);
+      stat(dir, &st);
+      throw Error("EPTRACE", "no permission to observe process " + pid + " (owned by uid " + std::to_string(st.st_uid) +
+                                 "): perf needs ptrace read access to it. Fix: capture as the user that runs it, or "
+                                 "as root (or with CAP_PERFMON and CAP_SYS_PTRACE).");
+    }
+    if (fd >= 0) close(fd);
+    throw Error("EPERM", std::string("perf_event_open was refused: ") + strerror(err) +
+                             " (kernel.perf_event_paranoid is " + std::to_string(paranoid) +
+                             "). Fix: `sudo sysctl kernel.perf_event_paranoid=2`, or run as root.");
+  }
+  if (err == EMFILE || err == ENFILE)
+    throw Error("EMFILE", "too many open files: a capture opens one event per thread and CPU. Fix: raise the limit "
+                          "with `ulimit -n 65536` before capturing.");
+  if (err == ENOENT || err == ENODEV || err == EOPNOTSUPP || err == ENOSYS)
+    throw Error("ENOPERF", std::string("this kernel cannot open the perf dummy event: ") + strerror(err) +
+                               ". Fix: use a kernel built with CONFIG_PERF_EVENTS.");
+  throw Error("ESYS", std::string("perf_event_open failed: ") + strerror(err) + ".");
+}
+
+void Capture::attach() {
+  if (!options_.command.empty()) {
+    launched_ = target_ = launch();
+  } else {
+    target_ = options_.pid;
+    if (target_ <= 0 || (kill(target_, 0) != 0 && errno == ESRCH))
+      throw Error("ENOPID", "process " + std::to_string(target_) + " does not exist. Fix: check the pid with `ps -p " +
+                                std::to_string(target_) + "`.");
+  }
+  live_.insert(target_);
+
+  attr_ = {};
+  attr_.size = sizeof attr_;
+  attr_.type = PERF_TYPE_SOFTWARE;
+  attr_.config = PERF_COUNT_SW_DUMMY;
+  attr_.sample_type = kSampleType;
+  attr_.sample_id_all = 1;
+  attr_.comm = attr_.comm_exec = 1;
+  attr_.mmap = attr_.mmap2 = 1;
+  attr_.task = 1;
+  attr_.namespaces = (options_.emit & kEmitNamespaces) ? 1 : 0;
+  attr_.inherit = options_.follow_children ? 1 : 0;
+  attr_.use_clockid = 1;
+  attr_.clockid = CLOCK_MONOTONIC;
+  // Unprivileged users at paranoid 2 may only watch user space.
+  attr_.exclude_kernel = attr_.exclude_hv = 1;
+  attr_.watermark = 1;
+  open_rings();
+
+  proc_ = std::make_unique<ProcStatusReader>(options_.emit);
+  info_.pid = target_;
+  info_.attr.assign(reinterpret_cast<const uint8_t*>(&attr_), reinterpret_cast<const uint8_t*>(&attr_) + sizeof attr_);
+  info_.namespaces = attr_.namespaces;
+  listener_->attached(info_);
+}
+
+void Capture::open_rings() {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const std::vector<int> cpus = online_cpus();
+  size_t pages = options_.ring_pages;
+  if (pages == 0 || (pages & (pages - 1)) != 0)
+    throw Error("EINVAL", "ring size must be a power of two pages, not " + std::to_string(pages) +
+                              ". Fix: pass e.g. --ring-pages 512.");
+  for (;;) {
+    // Wake the reader at a quarter of the ring, capped so small and large
+    // rings alike are drained well before they fill.
+    attr_.wakeup_watermark = static_cast<uint32_t>(std::min<size_t>(pages * page / 4, 64 * 1024));
+    try {
+      const std::vector<pid_t> tids = threads_of(target_);
+      for (int cpu : cpus) {
+        int ring_fd = -1;
+        for (pid_t tid : tids) {
+          int fd = open_event(attr_, tid, cpu);
+          if (fd < 0) continue;
+          event_fds_.push_back(fd);
+          if (ring_fd < 0) {
+            rings_.push_back(std::make_unique<Ring>(fd, pages));
+            ring_fd = fd;
+          } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring_fd) != 0) {
+            throw SystemError("PERF_EVENT_IOC_SET_OUTPUT", errno);
+          }
+        }
+      }
+      if (options_.try_ioctl) open_ioctl_event(pages);
+      break;
+    } catch (const SystemError& e) {
+      rings_.clear();
+      ioctl_ring_.reset();
+      for (int fd : event_fds_) close(fd);
+      event_fds_.clear();
+      if (ioctl_fd_ >= 0) close(ioctl_fd_);
+      ioctl_fd_ = -1;
+      const bool budget = e.err() == EPERM || e.err() == ENOMEM;
+      if (!budget) throw Error("ESYS", std::string(e.what()) + ".");
+      if (pages == 1)
+        throw Error("EMLOCK", "cannot map even one-page perf rings: the locked-memory budget is used up "
+                              "(kernel.perf_event_mlock_kb is " +
+                                  std::to_string(read_long("/proc/sys/kernel/perf_event_mlock_kb", 516)) +
+                                  ", shared by every perf user of this account). Fix: close other perf sessions, or "
+                                  "`sudo sysctl kernel.perf_event_mlock_kb=2048`.");
+      pages /= 2;
+    }
+  }
+  if (pages != options_.ring_pages)
+    listener_->warning("ERINGSHRUNK",
+                       "rings shrunk from " + std::to_string(options_.ring_pages) + " to " + std::to_string(pages) +
+                           " pages per CPU to fit the locked-memory budget (kernel.perf_event_mlock_kb is " +
+                           std::to_string(read_long("/proc/sys/kernel/perf_event_mlock_kb", 516)) +
+                           "); bursts may now lose records. Fix: `sudo sysctl kernel.perf_event_mlock_kb=2048`, or "
+                           "capture with CAP_IPC_LOCK.");
+  info_.ring_pages = pages;
+  info_.cpus = cpus;
+  for (int fd : event_fds_) {
+    uint64_t id = 0;
+    if (ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0) info_.ids.push_back(id);
+  }
+  if (ioctl_fd_ >= 0 && ioctl(ioctl_fd_, PERF_EVENT_IOC_ID, &info_.ioctl_id) != 0) info_.ioctl_id = 0;
+}
+
+// The seed's limitation: the ioctl only works on an event active in the
+// caller's own context. This one watches the reader thread itself (pid 0,
+// cpu -1); its ring carries the kernel's status records, merged by time.
+void Capture::open_ioctl_event(size_t pages) {
+  perf_event_attr attr = attr_;
+  attr.inherit = 0;
+  ioctl_fd_ = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
+  if (ioctl_fd_ < 0) {
+    ioctl_state_ = IoctlState::Missing;
+    return;
+  }
+  ioctl_ring_ = std::make_unique<Ring>(ioctl_fd_, pages);
+}
+
+void Capture::snapshot(bool first) {
+  SnapshotInfo info;
+  info.index = snapshot_index_++;
+  info.start = monotonic_ns();
+  const uint64_t ioctl_before = stats_.ioctl_records;
+  std::vector<pid_t> pids(live_.begin(), live_.end());
+  for (pid_t pid : pids) {
+    if (!emit_by_ioctl(pid, info)) {
+      scratch_.clear();
+      ProcWindow w = proc_->read_process(static_cast<uint32_t>(pid), scratch_);
+      if (info.path == StatusPath::None) info.path = StatusPath::Proc;
+      if (w.gone) {
+        ++info.gone;
+        continue;
+      }
+      const int32_t window = next_window_++;
+      windows_[window] = Window{w.pid, w.start, w.end, false, w.records};
+      for (size_t at = 0; at < scratch_.size();) {
+        perf_event_header h = read_header(scratch_.data() + at);
+        push(scratch_.data() + at, h.size, read_trailer(scratch_.data() + at, h.size).time, window);
+        at += h.size;
+      }
+      info.records += w.records;
+      info.stale += w.stale ? w.records : 0;
+      stats_.proc_records += w.records;
+      stats_.status_records += w.records;
+    }
+    ++info.processes;
+    round();  // keep up with the kernel between processes
+  }
+  info.end = monotonic_ns();
+  info.records += stats_.ioctl_records - ioctl_before;
+  if (first) {
+    // As perf record does: readers know that the initial state is complete.
+    perf_event_header init{kRecordFinishedInit, 0, sizeof(perf_event_header)};
+    push(reinterpret_cast<const uint8_t*>(&init), sizeof init, info.end, -1);
+  }
+  // Two more rounds, a moment apart, put every status record and any real
+  // record racing with it into the stream before the snapshot is announced.
+  round();
+  struct timespec pause{0, 1'000'000};
+  nanosleep(&pause, nullptr);
+  round();
+  send();
+  listener_->snapshot(info);
+}
+
+// Returns false when the /proc path must do the work for this pid.
+bool Capture::emit_by_ioctl(pid_t pid, SnapshotInfo& info) {
+  if (ioctl_state_ == IoctlState::Missing || ioctl_fd_ < 0) return false;
+  const std::vector<pid_t> tids = threads_of(pid);
+  for (pid_t tid : tids) {
+    PerfEventPidSb sb{static_cast<uint32_t>(tid), kEmitFork | kEmitComm};
+    sb.emit_flags |= options_.emit & kEmitNamespaces;
+    if (tid == pid) sb.emit_flags |= options_.emit & kEmitMmap;
+    if (ioctl(ioctl_fd_, kIocEmitSideband, &sb) != 0) {
+      const int err = errno;
+      if (ioctl_state_ == IoctlState::Unknown && (err == ENOTTY || err == EINVAL)) {
+        ioctl_state_ = IoctlState::Missing;
+        ioctl_ring_.reset();
+        close(ioctl_fd_);
+        ioctl_fd_ = -1;
+        return false;
+      }
+      if (err == ESRCH) continue;  // that thread exited: it has no status left to tell
+      throw Error("EIOCTL", std::string("PERF_EVENT_IOC_EMIT_SIDEBAND failed: ") + strerror(err) +
+                                ". Fix: capture with --no-ioctl to use the /proc path.");
+    }
+    if (ioctl_state_ == IoctlState::Unknown) {
+      // Other unmerged series claimed the same number: success alone proves
+      // nothing until STATUS_ONLY records actually arrive.
+      const size_t before = ioctl_seen_;
+      round();
+      if (ioctl_seen_ == before) {
+        ioctl_state_ = IoctlState::Missing;
+        ioctl_ring_.reset();
+        close(ioctl_fd_);
+        ioctl_fd_ = -1;
+        listener_->warning("EIOCTLCLAIMED",
+                           "the kernel accepted ioctl 0x4008240C but sent no STATUS_ONLY records (another patch "
+                           "may use that number); status comes from /proc instead.");
+        return false;
+      }
+      ioctl_state_ = IoctlState::Works;
+    }
+  }
+  info.path = StatusPath::Ioctl;
+  return true;
+}
+
+void Capture::round() {
+  const uint64_t start = monotonic_ns();
+  for (auto& ring : rings_) ring->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, false); });
+  if (ioctl_ring_) ioctl_ring_->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, true); });
+  // Records stamped before the previous round began are all visible now:
+  // the kernel writes a sideband record with preemption off right after
+  // taking its timestamp. Later ones may still be in flight on another CPU.
+  flush(last_round_start_);
+  last_round_start_ = start;
+  send();
+}
+
+void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
+  const perf_event_header h = read_header(rec);
+  if (size < sizeof h + kTrailerSize) return;  // every kernel record here has a trailer
+  const SampleId s = read_trailer(rec, size);
+  if (from_ioctl_ring) {
+    // That ring also watches the reader thread itself; only status counts.
+    if (!(h.misc & kMiscStatusOnly)) return;
+    ++ioctl_seen_;
+    ++stats_.ioctl_records;
+    ++stats_.status_records;
+  } else if (h.type == PERF_RECORD_LOST) {
+    uint64_t lost;
+    memcpy(&lost, rec + sizeof h + 8, sizeof lost);
+    stats_.lost += lost;
+    ++stats_.lost_records;
+  } else if (!(h.misc & kMiscStatusOnly)) {
+    const uint32_t pid = body_pid(rec);
+    // A real record of a process inside its /proc read window: the status
+    // read may describe the process before or after it. Say so.
+    for (auto& [index, w] : windows_)
+      if (w.pid == pid && s.time >= w.start && s.time <= w.end) w.raced = true;
+    if (h.type == PERF_RECORD_FORK && options_.follow_children) {
+      uint32_t ppid;
+      memcpy(&ppid, rec + sizeof h + 4, sizeof ppid);
+      if (pid != ppid) live_.insert(static_cast<pid_t>(pid));
+    } else if (h.type == PERF_RECORD_EXIT) {
+      uint32_t tid;
+      memcpy(&tid, rec + sizeof h + 8, sizeof tid);
+      if (tid == pid) live_.erase(static_cast<pid_t>(pid));
+    }
+  }
+  push(rec, size, s.time, -1);
+}
+
+void Capture::push(const uint8_t* rec, uint16_t size, uint64_t time, int32_t window) {
+  const uint32_t offset = static_cast<uint32_t>(arena_.size());
+  arena_.insert(arena_.end(), rec, rec + size);
+  pending_.push_back(Entry{time, seq_++, offset, size, window});
+}
+
+void Capture::flush(uint64_t threshold) {
+  if (pending_.empty()) return;
+  auto by_time = [](const Entry& a, const Entry& b) { return a.time != b.time ? a.time < b.time : a.seq < b.seq; };
+  // Rings are nearly sorted already; sort what arrived and merge it in.
+  std::sort(pending_.begin() + static_cast<ptrdiff_t>(sorted_), pending_.end(), by_time);
+  std::inplace_merge(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(sorted_), pending_.end(), by_time);
+  size_t n = 0;
+  while (n < pending_.size() && pending_[n].time <= threshold) ++n;
+  for (size_t i = 0; i < n; ++i) {
+    const Entry& e = pending_[i];
+    uint8_t* rec = arena_.data() + e.offset;
+    if (e.window >= 0) {
+      auto w = windows_.find(e.window);
+      if (w->second.raced) {
+        const uint64_t id = read_trailer(rec, e.size).id | kStaleRace;
+        write_trailer_id(rec, e.size, id);
+      }
+      if (--w->second.pending == 0 && w->second.end < threshold) windows_.erase(w);
+    }
+    batch_.insert(batch_.end(), rec, rec + e.size);
+    ++stats_.records;
+  }
+  // Keep the rest, compacted, for a later round.
+  std::vector<uint8_t> arena;
+  std::vector<Entry> rest;
+  rest.reserve(pending_.size() - n);
+  for (size_t i = n; i < pending_.size(); ++i) {
+    Entry e = pending_[i];
+    const uint8_t* rec = arena_.data() + e.offset;
+    e.offset = static_cast<uint32_t>(arena.size());
+    arena.insert(arena.end(), rec, rec + e.size);
+    rest.push_back(e);
+  }
+  arena_.swap(arena);
+  pending_.swap(rest);
+  sorted_ = pending_.size();
+  for (auto it = windows_.begin(); it != windows_.end();)
+    it = (it->second.pending == 0 && it->second.end < threshold) ? windows_.erase(it) : std::next(it);
+}
+
+void Capture::send() {
+  if (batch_.empty()) return;
+  listener_->records(std::move(batch_), stats_);
+  batch_ = {};
+}
+
+void Capture::check_liveness() {
+  const uint64_t now = monotonic_ns();
+  if (now - last_liveness_ < kLivenessNs) return;
+  last_liveness_ = now;
+  if (launched_ > 0 && exit_status_ < 0) {
+    int status;
+    if (waitpid(launched_, &status, WNOHANG) == launched_) exit_status_ = status;
+  }
+  // EXIT records normally end processes; this covers ones lost in overflow.
+  for (auto it = live_.begin(); it != live_.end();) it = process_running(*it) ? std::next(it) : live_.erase(it);
+}
+
+}  // namespace sideband

@@ -1,0 +1,164 @@
+// A sideband capture of one process tree: dummy events per thread and CPU,
+// one ring per CPU, merged in timestamp order on a reader thread that also
+// emits the status-only snapshots. Plain C++: no Node, no VS Code.
+//
+// Where a record is...
+//   read:     Ring::drain (ring.h), called from Capture::round
+//   ordered:  Capture::ingest and Capture::flush (rounds, as perf's FINISHED_ROUND)
+//   snapshot: Capture::snapshot -> kernel ioctl, or ProcStatusReader (proc_status.h)
+//   sent:     CaptureListener::records, as batches in perf's own layout
+#pragma once
+
+#include <linux/perf_event.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "errors.h"
+#include "proc_status.h"
+#include "ring.h"
+
+namespace sideband {
+
+struct CaptureOptions {
+  pid_t pid = 0;                      // attach to this process...
+  std::vector<std::string> command;   // ...or launch this one and follow it from exec
+  bool follow_children = true;        // inherit = 1
+  size_t ring_pages = 512;            // per CPU, a power of two; shrunk to fit the mlock budget
+  uint32_t emit = 0xf;                // EmitFlag bits for status snapshots
+  bool try_ioctl = true;              // false forces the /proc path (for comparisons)
+};
+
+enum class StatusPath { None, Ioctl, Proc };
+const char* status_path_name(StatusPath p);
+
+struct AttachInfo {
+  pid_t pid = 0;
+  std::vector<uint8_t> attr;          // the perf_event_attr every ring's events share
+  std::vector<uint64_t> ids;          // their kernel ids (inherited events report these too)
+  uint64_t ioctl_id = 0;              // id of our own event that receives ioctl status, 0 if none
+  std::vector<int> cpus;
+  size_t ring_pages = 0;
+  bool namespaces = false;
+};
+
+struct SnapshotInfo {
+  uint32_t index = 0;
+  StatusPath path = StatusPath::None;
+  size_t processes = 0, records = 0, stale = 0, gone = 0;
+  uint64_t start = 0, end = 0;
+};
+
+struct CaptureStats {
+  uint64_t records = 0, status_records = 0, ioctl_records = 0, proc_records = 0;
+  uint64_t lost = 0, lost_records = 0;
+};
+
+struct StopInfo {
+  std::string reason;                 // "exited", "requested" or "failed"
+  int exit_status = -1;               // of a launched command, as waitpid reports it
+  CaptureStats stats;
+};
+
+// Called on the reader thread. Implementations hand data to their own thread.
+class CaptureListener {
+ public:
+  virtual ~CaptureListener() = default;
+  virtual void attached(const AttachInfo& info) = 0;
+  virtual void records(std::vector<uint8_t>&& batch, const CaptureStats& stats) = 0;
+  virtual void snapshot(const SnapshotInfo& info) = 0;
+  virtual void warning(const std::string& code, const std::string& message) = 0;
+  virtual void failed(const Error& error) = 0;
+  virtual void stopped(const StopInfo& info) = 0;
+};
+
+class Capture {
+ public:
+  Capture(CaptureOptions options, CaptureListener* listener);
+  ~Capture();
+  Capture(const Capture&) = delete;
+  Capture& operator=(const Capture&) = delete;
+
+  void start();             // spawns the reader thread; everything else happens there
+  void request_snapshot();  // the seed's "as needed": another status snapshot
+  void request_stop();
+  void join();
+
+ private:
+  struct Entry {
+    uint64_t time, seq;
+    uint32_t offset;
+    uint16_t size;
+    int32_t window;  // index into windows_ for /proc status records, else -1
+  };
+  struct Window {
+    uint32_t pid;
+    uint64_t start, end;
+    bool raced = false;
+    size_t pending = 0;
+  };
+  enum class IoctlState { Unknown, Works, Missing };
+
+  void run();
+  void attach();
+  pid_t launch();
+  void release_launched();
+  int open_event(perf_event_attr& attr, pid_t tid, int cpu);
+  void open_rings();
+  void open_ioctl_event(size_t pages);
+  void snapshot(bool first);
+  bool emit_by_ioctl(pid_t pid, SnapshotInfo& info);
+  void round();
+  void ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring);
+  void push(const uint8_t* rec, uint16_t size, uint64_t time, int32_t window);
+  void flush(uint64_t threshold);
+  void send();
+  void check_liveness();
+  [[noreturn]] void explain_open_error(int err, pid_t tid, const perf_event_attr& attr);
+
+  CaptureOptions options_;
+  CaptureListener* listener_;
+  std::thread thread_;
+  int wake_fd_ = -1;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<int> snapshots_requested_{0};
+
+  pid_t target_ = 0;
+  pid_t launched_ = 0;
+  int launch_go_fd_ = -1, launch_err_fd_ = -1;
+  int exit_status_ = -1;
+  std::set<pid_t> live_;
+
+  perf_event_attr attr_{};
+  std::vector<int> event_fds_;
+  std::vector<std::unique_ptr<Ring>> rings_;
+  int ioctl_fd_ = -1;
+  std::unique_ptr<Ring> ioctl_ring_;
+  IoctlState ioctl_state_ = IoctlState::Unknown;
+  size_t ioctl_seen_ = 0;  // STATUS_ONLY records seen in our own ring
+  AttachInfo info_;
+
+  std::unique_ptr<ProcStatusReader> proc_;
+  std::vector<uint8_t> scratch_;
+  uint32_t snapshot_index_ = 0;
+
+  std::vector<uint8_t> arena_;
+  std::vector<Entry> pending_;
+  size_t sorted_ = 0;
+  uint64_t seq_ = 0;
+  uint64_t last_round_start_ = 0;
+  std::unordered_map<int32_t, Window> windows_;
+  int32_t next_window_ = 0;
+  std::vector<uint8_t> batch_;
+  CaptureStats stats_;
+  uint64_t last_liveness_ = 0;
+};
+
+}  // namespace sideband

@@ -1,0 +1,66 @@
+// Emulation of PERF_EVENT_IOC_EMIT_SIDEBAND from /proc, for kernels without it.
+//
+// It writes the records the ioctl would: per thread FORK, NAMESPACES and COMM,
+// per process MMAP2 of its executable mappings, each flagged STATUS_ONLY and
+// stamped on CLOCK_MONOTONIC (the capture's perf clock) just before the read
+// that produced it. /proc races with the kernel, so every process is read
+// inside a window [start, end] that the caller checks against real records.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace sideband {
+
+uint64_t monotonic_ns();
+
+// What one process's read produced: records [begin, end) of the output.
+struct ProcWindow {
+  uint32_t pid = 0;
+  uint64_t start = 0, end = 0;
+  size_t begin = 0, end_offset = 0;
+  size_t records = 0;
+  uint64_t stale = 0;  // StaleReason bits already known from the scan itself
+  bool gone = false;   // the process had exited before anything was read
+};
+
+class ProcStatusReader {
+ public:
+  explicit ProcStatusReader(uint32_t emit_flags);
+
+  // Appends the status of `pid` and all its threads to `out`.
+  ProcWindow read_process(uint32_t pid, std::vector<uint8_t>& out);
+
+  // Whether maps come from PROCMAP_QUERY (Linux 6.11+) or from text.
+  bool uses_procmap_query() const { return procmap_query_; }
+
+ private:
+  bool read_thread(int task_dir, uint32_t pid, uint32_t tid, uint32_t ppid, std::vector<uint8_t>& out,
+                   size_t& records, char& state);
+  size_t read_maps_query(int maps_fd, uint32_t pid, uint64_t time, std::vector<uint8_t>& out);
+  size_t read_maps_text(int maps_fd, uint32_t pid, uint64_t time, std::vector<uint8_t>& out);
+
+  uint32_t emit_flags_;
+  uint32_t cpu_;
+  bool procmap_query_ = true;
+  std::vector<char> text_;
+};
+
+// Appends one status-only record of each kind. Shared with tests of the layout.
+void append_fork(std::vector<uint8_t>& out, uint32_t pid, uint32_t ppid, uint32_t tid, uint32_t ptid,
+                 uint64_t time, uint32_t cpu);
+void append_comm(std::vector<uint8_t>& out, uint32_t pid, uint32_t tid, const char* comm, size_t len,
+                 uint64_t time, uint32_t cpu);
+void append_namespaces(std::vector<uint8_t>& out, uint32_t pid, uint32_t tid, const uint64_t (*links)[2],
+                       uint64_t count, uint64_t time, uint32_t cpu);
+struct Mapping {
+  uint64_t start, end, pgoff, ino;
+  uint32_t maj, min, prot, flags;
+  const char* name;
+  size_t name_len;
+};
+void append_mmap2(std::vector<uint8_t>& out, uint32_t pid, uint32_t tid, const Mapping& m, uint64_t time,
+                  uint32_t cpu);
+
+}  // namespace sideband

@@ -1,0 +1,513 @@
+// The one decoder of perf records, in perf's own binary layout.
+//
+// Pure TypeScript over ArrayBuffers: no Node, so the CLI, the extension host
+// and the webview all use this same module. `indexRecords` turns a run of
+// records into the columnar form the timeline draws from, without a
+// JavaScript object per record; `decodeRecord` expands one record on demand.
+
+export enum RecordType {
+  MMAP = 1,
+  LOST = 2,
+  COMM = 3,
+  EXIT = 4,
+  THROTTLE = 5,
+  UNTHROTTLE = 6,
+  FORK = 7,
+  READ = 8,
+  SAMPLE = 9,
+  MMAP2 = 10,
+  AUX = 11,
+  ITRACE_START = 12,
+  LOST_SAMPLES = 13,
+  SWITCH = 14,
+  SWITCH_CPU_WIDE = 15,
+  NAMESPACES = 16,
+  KSYMBOL = 17,
+  BPF_EVENT = 18,
+  CGROUP = 19,
+  TEXT_POKE = 20,
+  AUX_OUTPUT_HW_ID = 21,
+  // perf tool's own record types, found only in files.
+  FINISHED_ROUND = 68,
+  AUXTRACE = 71,
+  COMPRESSED = 81,
+  FINISHED_INIT = 82,
+}
+
+/** First of perf's user record types: they carry no sample_id trailer. */
+export const USER_TYPE_START = 64;
+
+export const Misc = {
+  CPUMODE_MASK: 7,
+  USER: 2,
+  /** The RFC's PERF_RECORD_MISC_STATUS_ONLY: the record tells a state, not an event. */
+  STATUS_ONLY: 1 << 11,
+  PROC_MAP_PARSE_TIMEOUT: 1 << 12,
+  /** MMAP_DATA on MMAP*, COMM_EXEC on COMM, FORK_EXEC on FORK. */
+  EXEC_OR_DATA: 1 << 13,
+} as const;
+
+/**
+ * Status records synthesized from /proc carry an IDENTIFIER of this form:
+ * the high 61 bits fixed, the low 3 bits the StaleReason bits. Written by the
+ * native core (abi.h), listed as ids of the sideband event in our files.
+ */
+export const PROC_ID_HI = 0x53425052;
+export const PROC_ID_LO = 0x4f430000;
+export const PROC_ID_BASE = (BigInt(PROC_ID_HI) << 32n) | BigInt(PROC_ID_LO);
+export const PROC_IDS: readonly bigint[] = Array.from({ length: 8 }, (_, i) => PROC_ID_BASE | BigInt(i));
+
+export const Stale = { RACE: 1, VANISHED: 2, ZOMBIE: 4 } as const;
+export const STALE_REASONS = ['race', 'vanished', 'zombie'] as const;
+export type StaleReason = (typeof STALE_REASONS)[number];
+
+/** Where a record came from. */
+export enum Provenance {
+  /** A real record the kernel wrote as it happened. */
+  Kernel = 0,
+  /** Status the kernel wrote on PERF_EVENT_IOC_EMIT_SIDEBAND. */
+  Ioctl = 1,
+  /** Status read from /proc and stamped on the capture's clock. */
+  Proc = 2,
+  /** Status `perf record` read from /proc and stamped with time 0. */
+  Synthesized = 3,
+}
+export const PROVENANCE_NAMES = ['kernel', 'ioctl', 'proc', 'synthesized'] as const;
+
+/** Bits of RecordIndex.flags. */
+export const Flag = {
+  STATUS_ONLY: 1,
+  /** StaleReason bits, shifted by one. */
+  STALE_SHIFT: 1,
+  STALE_MASK: 7 << 1,
+  PROVENANCE_SHIFT: 4,
+  PROVENANCE_MASK: 3 << 4,
+} as const;
+
+const PERF_SAMPLE_IP = 1n << 0n;
+const PERF_SAMPLE_TID = 1n << 1n;
+const PERF_SAMPLE_TIME = 1n << 2n;
+const PERF_SAMPLE_ADDR = 1n << 3n;
+const PERF_SAMPLE_ID = 1n << 6n;
+const PERF_SAMPLE_CPU = 1n << 7n;
+const PERF_SAMPLE_STREAM_ID = 1n << 9n;
+const PERF_SAMPLE_IDENTIFIER = 1n << 16n;
+
+/** The fields of perf_event_attr this reader uses. */
+export interface EventAttr {
+  type: number;
+  size: number;
+  config: bigint;
+  sampleType: bigint;
+  sampleIdAll: boolean;
+  useClockid: boolean;
+  clockid: number;
+  /** The attr's own bytes, as written by the kernel ABI. */
+  bytes: Uint8Array;
+}
+
+export function parseAttr(bytes: Uint8Array): EventAttr {
+  if (bytes.byteLength < 64) throw new RecordError('attr', `perf_event_attr is ${bytes.byteLength} bytes, shorter than the first published 64`);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const flags = v.getBigUint64(40, true);
+  return {
+    type: v.getUint32(0, true),
+    size: v.getUint32(4, true),
+    config: v.getBigUint64(8, true),
+    sampleType: v.getBigUint64(24, true),
+    sampleIdAll: ((flags >> 18n) & 1n) === 1n,
+    useClockid: ((flags >> 25n) & 1n) === 1n,
+    clockid: bytes.byteLength >= 96 ? v.getInt32(92, true) : 0,
+    bytes,
+  };
+}
+
+/**
+ * Where the sample_id fields sit in a non-sample record, in 32-bit words
+ * counted back from its end (-1: absent). Computed once per attr, so reading
+ * a timestamp is one load, as linux-perf-event-reader's parse_info does.
+ */
+export interface TrailerLayout {
+  words: number;
+  pid: number;
+  time: number;
+  cpu: number;
+  id: number;
+}
+
+export function trailerLayout(attr: EventAttr): TrailerLayout {
+  const none = { words: 0, pid: -1, time: -1, cpu: -1, id: -1 };
+  if (!attr.sampleIdAll) return none;
+  const st = attr.sampleType;
+  // The kernel's order: TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER.
+  const fields: Array<[bigint, keyof Omit<TrailerLayout, 'words'> | null]> = [
+    [PERF_SAMPLE_TID, 'pid'],
+    [PERF_SAMPLE_TIME, 'time'],
+    [PERF_SAMPLE_ID, 'id'],
+    [PERF_SAMPLE_STREAM_ID, null],
+    [PERF_SAMPLE_CPU, 'cpu'],
+    [PERF_SAMPLE_IDENTIFIER, 'id'],
+  ];
+  const at: Array<[keyof Omit<TrailerLayout, 'words'> | null, number]> = [];
+  let words = 0;
+  for (const [bit, name] of fields) {
+    if (st & bit) {
+      at.push([name, words]);
+      words += 2;
+    }
+  }
+  const layout: TrailerLayout = { ...none, words };
+  for (const [name, start] of at) if (name) layout[name] = words - start;
+  return layout;
+}
+
+/** Position of the IDENTIFIER or ID in a SAMPLE record, in words from its start (-1: none). */
+export function sampleIdPosition(attr: EventAttr): number {
+  const st = attr.sampleType;
+  if (st & PERF_SAMPLE_IDENTIFIER) return 2;
+  if (!(st & PERF_SAMPLE_ID)) return -1;
+  let words = 2;
+  for (const bit of [PERF_SAMPLE_IP, PERF_SAMPLE_TID, PERF_SAMPLE_TIME, PERF_SAMPLE_ADDR]) if (st & bit) words += 2;
+  return words;
+}
+
+export class RecordError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+    readonly offset?: number,
+  ) {
+    super(offset === undefined ? message : `${message} (at byte ${offset})`);
+    this.name = 'RecordError';
+  }
+}
+
+/** How to read the records of one stream: its events and what their ids mean. */
+export interface StreamLayout {
+  attrs: readonly { attr: EventAttr; ids: readonly bigint[] }[];
+  /** Id of the event that receives the kernel's ioctl status, if any. */
+  ioctlId?: bigint;
+}
+
+/** The timeline's form of a run of records: one column per field. */
+export interface RecordIndex {
+  count: number;
+  /** The records, in perf's layout; offsets point into it. */
+  bytes: Uint8Array;
+  offset: Uint32Array;
+  type: Uint8Array;
+  flags: Uint8Array;
+  /** Nanoseconds on the capture's clock (exact below 2^53 ns, 104 days). */
+  time: Float64Array;
+  pid: Int32Array;
+  tid: Int32Array;
+  cpu: Int32Array;
+  /** Size of each record's sample_id trailer, in 32-bit words. */
+  trailer: Uint8Array;
+  /** Records left out: samples and perf's bookkeeping records. */
+  skipped: number;
+  /** Set when the bytes end inside a record: everything before it is indexed. */
+  truncatedAt?: number;
+}
+
+interface Resolver {
+  layoutOf(words: Uint32Array, start: number, end: number): TrailerLayout | undefined;
+  idWords: number; // where the id sits in trailers, from the end (-1: none)
+}
+
+function makeResolver(stream: StreamLayout): Resolver {
+  const layouts = stream.attrs.map((a) => trailerLayout(a.attr));
+  if (layouts.length === 0) throw new RecordError('attrs', 'the stream names no event, so its records cannot be read');
+  const first = layouts[0];
+  const same = layouts.every((l) => l.words === first.words && l.pid === first.pid && l.time === first.time && l.cpu === first.cpu && l.id === first.id);
+  if (same) return { layoutOf: () => first, idWords: first.id };
+  // Several events with different trailers: the IDENTIFIER, always last,
+  // says which event wrote a record.
+  if (!layouts.every((l) => l.id === 2))
+    throw new RecordError('attrs', 'the events of this file have different sample_id layouts and no common IDENTIFIER, so their records cannot be told apart');
+  const byId = new Map<bigint, TrailerLayout>();
+  stream.attrs.forEach((a, i) => a.ids.forEach((id) => byId.set(id, layouts[i])));
+  return {
+    layoutOf(words, _start, end) {
+      const id = BigInt(words[end - 2]) | (BigInt(words[end - 1]) << 32n);
+      return byId.get(id);
+    },
+    idWords: 2,
+  };
+}
+
+// Smallest size of each record type's fixed fields, header included.
+const FIXED_SIZE: Partial<Record<RecordType, number>> = {
+  [RecordType.MMAP]: 8 + 32,
+  [RecordType.LOST]: 8 + 16,
+  [RecordType.COMM]: 8 + 8,
+  [RecordType.EXIT]: 8 + 24,
+  [RecordType.FORK]: 8 + 24,
+  [RecordType.MMAP2]: 8 + 72,
+  [RecordType.NAMESPACES]: 8 + 16,
+};
+
+/** Record types whose body starts with the subject's pid and tid. */
+function bodyTidWord(type: number): number {
+  switch (type) {
+    case RecordType.MMAP:
+    case RecordType.COMM:
+    case RecordType.MMAP2:
+    case RecordType.NAMESPACES:
+      return 3;
+    case RecordType.FORK:
+    case RecordType.EXIT:
+      return 4;
+    default:
+      return -1;
+  }
+}
+
+/** Returns bytes whose start is 8-byte aligned, copying only when they are not. */
+function aligned(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteOffset % 8 === 0) return bytes;
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
+}
+
+/**
+ * Indexes every record in `input`. Malformed records throw a RecordError
+ * naming the field; a record cut off by the end of the bytes stops the index
+ * there and sets `truncatedAt`.
+ */
+export function indexRecords(input: Uint8Array, stream: StreamLayout): RecordIndex {
+  const bytes = aligned(input);
+  const resolver = makeResolver(stream);
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+  const total = bytes.byteLength;
+  // Records are at least 8 bytes: that bounds the columns' length.
+  const cap = Math.max(1, total >>> 3);
+  const offset = new Uint32Array(cap);
+  const type = new Uint8Array(cap);
+  const flags = new Uint8Array(cap);
+  const time = new Float64Array(cap);
+  const pid = new Int32Array(cap);
+  const tid = new Int32Array(cap);
+  const cpu = new Int32Array(cap);
+  const trailer = new Uint8Array(cap);
+  const ioctlHi = stream.ioctlId === undefined ? -1 : Number(stream.ioctlId >> 32n);
+  const ioctlLo = stream.ioctlId === undefined ? -1 : Number(stream.ioctlId & 0xffffffffn);
+  let n = 0;
+  let skipped = 0;
+  let truncatedAt: number | undefined;
+  let at = 0;
+  while (at < total) {
+    if (total - at < 8) {
+      truncatedAt = at;
+      break;
+    }
+    const w = at >>> 2;
+    const t = words[w];
+    const misc = words[w + 1] & 0xffff;
+    const size = words[w + 1] >>> 16;
+    if (size < 8 || size % 8 !== 0) throw new RecordError('header.size', `record of type ${t} claims ${size} bytes, not a positive multiple of 8`, at);
+    if (size > total - at) {
+      truncatedAt = at;
+      break;
+    }
+    let next = at + size;
+    if (t >= USER_TYPE_START) {
+      if (t === RecordType.AUXTRACE) {
+        // AUX data follows the record without being counted in its size.
+        if (size < 16) throw new RecordError('auxtrace.size', 'AUXTRACE record too short', at);
+        const aux = words[w + 2] + words[w + 3] * 4294967296;
+        next += aux;
+        if (next > total) {
+          truncatedAt = at;
+          break;
+        }
+      }
+      if (t !== RecordType.FINISHED_INIT) {
+        skipped++;
+        at = next;
+        continue;
+      }
+      offset[n] = at;
+      type[n] = t;
+      time[n] = n > 0 ? time[n - 1] : 0;
+      pid[n] = tid[n] = cpu[n] = -1;
+      flags[n] = 0;
+      trailer[n] = 0;
+      n++;
+      at = next;
+      continue;
+    }
+    if (t === RecordType.SAMPLE || t > 255) {
+      skipped++;
+      at = next;
+      continue;
+    }
+    const end = next >>> 2;
+    const layout = resolver.layoutOf(words, w, end);
+    if (!layout) throw new RecordError('sample_id.id', `record of type ${t} names an event id that no attr of the file lists`, at);
+    const fixed = (FIXED_SIZE[t as RecordType] ?? 8) + layout.words * 4;
+    if (size < fixed) throw new RecordError(`${RecordType[t] ?? t}.size`, `${RecordType[t] ?? `type ${t}`} record is ${size} bytes, shorter than its ${fixed} bytes of fixed fields and sample_id`, at);
+    offset[n] = at;
+    type[n] = t;
+    trailer[n] = layout.words;
+    time[n] = layout.time < 0 ? 0 : words[end - layout.time] + words[end - layout.time + 1] * 4294967296;
+    cpu[n] = layout.cpu < 0 ? -1 : words[end - layout.cpu];
+    const bodyTid = bodyTidWord(t);
+    if (bodyTid > 0) {
+      pid[n] = words[w + 2];
+      tid[n] = words[w + bodyTid];
+    } else if (layout.pid >= 0) {
+      pid[n] = words[end - layout.pid];
+      tid[n] = words[end - layout.pid + 1];
+    } else {
+      pid[n] = tid[n] = -1;
+    }
+    let f = misc & Misc.STATUS_ONLY ? Flag.STATUS_ONLY : 0;
+    const idw = resolver.idWords;
+    if (idw > 0) {
+      const lo = words[end - idw];
+      const hi = words[end - idw + 1];
+      if (hi === PROC_ID_HI && (lo & ~7) >>> 0 === PROC_ID_LO) {
+        f |= (Provenance.Proc << Flag.PROVENANCE_SHIFT) | ((lo & 7) << Flag.STALE_SHIFT);
+      } else if (hi === ioctlHi && lo === ioctlLo && f) {
+        f |= Provenance.Ioctl << Flag.PROVENANCE_SHIFT;
+      } else if (hi === 0 && lo === 0 && time[n] === 0 && bodyTid > 0) {
+        f |= Provenance.Synthesized << Flag.PROVENANCE_SHIFT;
+      }
+    } else if (time[n] === 0 && bodyTid > 0 && layout.time >= 0) {
+      f |= Provenance.Synthesized << Flag.PROVENANCE_SHIFT;
+    }
+    flags[n] = f;
+    n++;
+    at = next;
+  }
+  return {
+    count: n,
+    bytes,
+    offset: offset.subarray(0, n),
+    type: type.subarray(0, n),
+    flags: flags.subarray(0, n),
+    time: time.subarray(0, n),
+    pid: pid.subarray(0, n),
+    tid: tid.subarray(0, n),
+    cpu: cpu.subarray(0, n),
+    trailer: trailer.subarray(0, n),
+    skipped,
+    truncatedAt,
+  };
+}
+
+export function provenanceOf(flags: number): Provenance {
+  return ((flags & Flag.PROVENANCE_MASK) >> Flag.PROVENANCE_SHIFT) as Provenance;
+}
+
+export function staleReasons(flags: number): StaleReason[] {
+  const bits = (flags & Flag.STALE_MASK) >> Flag.STALE_SHIFT;
+  return STALE_REASONS.filter((_, i) => bits & (1 << i));
+}
+
+export function typeName(type: number): string {
+  return RecordType[type] ?? `TYPE_${type}`;
+}
+
+/** One record expanded into named fields, for details, dumps and tests. */
+export interface DecodedRecord {
+  type: string;
+  pid: number;
+  tid: number;
+  time: number;
+  cpu: number;
+  statusOnly: boolean;
+  provenance: (typeof PROVENANCE_NAMES)[number];
+  stale: StaleReason[];
+  misc: number;
+  fields: Record<string, string | number | boolean | Array<{ dev: string; ino: string }>>;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+function cString(bytes: Uint8Array, start: number, end: number): string {
+  let stop = start;
+  while (stop < end && bytes[stop] !== 0) stop++;
+  return utf8.decode(bytes.subarray(start, stop));
+}
+
+function hex(v: bigint): string {
+  return `0x${v.toString(16)}`;
+}
+
+export function decodeRecord(index: RecordIndex, i: number): DecodedRecord {
+  const { bytes } = index;
+  const at = index.offset[i];
+  const v = new DataView(bytes.buffer, bytes.byteOffset + at);
+  const t = index.type[i];
+  const misc = v.getUint16(4, true);
+  const size = v.getUint16(6, true);
+  const bodyEnd = at + size - index.trailer[i] * 4;
+  const f = index.flags[i];
+  const fields: DecodedRecord['fields'] = {};
+  switch (t) {
+    case RecordType.FORK:
+    case RecordType.EXIT:
+      fields.ppid = v.getUint32(12, true);
+      fields.ptid = v.getUint32(20, true);
+      fields.forkTime = Number(v.getBigUint64(24, true));
+      if (t === RecordType.FORK) fields.exec = (misc & Misc.EXEC_OR_DATA) !== 0;
+      break;
+    case RecordType.COMM:
+      fields.comm = cString(bytes, at + 16, bodyEnd);
+      fields.exec = (misc & Misc.EXEC_OR_DATA) !== 0;
+      break;
+    case RecordType.MMAP:
+    case RecordType.MMAP2: {
+      const start = v.getBigUint64(16, true);
+      fields.addr = hex(start);
+      fields.len = hex(v.getBigUint64(24, true));
+      fields.end = hex(start + v.getBigUint64(24, true));
+      fields.pgoff = hex(v.getBigUint64(32, true));
+      fields.data = (misc & Misc.EXEC_OR_DATA) !== 0;
+      let name = at + 40;
+      if (t === RecordType.MMAP2) {
+        if (misc & (1 << 14)) {
+          const n = Math.min(v.getUint8(40), 20);
+          fields.buildId = Array.from(bytes.subarray(at + 44, at + 44 + n), (b) => b.toString(16).padStart(2, '0')).join('');
+        } else {
+          fields.maj = v.getUint32(40, true);
+          fields.min = v.getUint32(44, true);
+          fields.ino = v.getBigUint64(48, true).toString();
+          fields.inoGeneration = v.getBigUint64(56, true).toString();
+        }
+        fields.prot = v.getUint32(64, true);
+        fields.flags = v.getUint32(68, true);
+        name = at + 72;
+      }
+      fields.filename = cString(bytes, name, bodyEnd);
+      break;
+    }
+    case RecordType.NAMESPACES: {
+      const count = Number(v.getBigUint64(16, true));
+      const links: Array<{ dev: string; ino: string }> = [];
+      for (let k = 0; k < count && 24 + k * 16 + 16 <= size; k++)
+        links.push({ dev: hex(v.getBigUint64(24 + k * 16, true)), ino: v.getBigUint64(32 + k * 16, true).toString() });
+      fields.namespaces = links;
+      break;
+    }
+    case RecordType.LOST:
+      fields.id = v.getBigUint64(8, true).toString();
+      fields.lost = Number(v.getBigUint64(16, true));
+      break;
+  }
+  return {
+    type: typeName(t),
+    pid: index.pid[i],
+    tid: index.tid[i],
+    time: index.time[i],
+    cpu: index.cpu[i],
+    statusOnly: (f & Flag.STATUS_ONLY) !== 0,
+    provenance: PROVENANCE_NAMES[provenanceOf(f)],
+    stale: staleReasons(f),
+    misc,
+    fields,
+  };
+}
