@@ -61,15 +61,33 @@ ssize_t read_small(int dir, const char* name, char* buf, size_t cap) {
   return n;
 }
 
-// Parses "pid (comm) S ppid ..." where comm may hold spaces and parentheses.
-bool parse_stat(const char* s, size_t len, const char** comm, size_t* comm_len, char* state, uint32_t* ppid) {
+constexpr unsigned long kPfKthread = 0x00200000;
+
+struct ProcStat {
+  const char* comm;
+  size_t comm_len;
+  char state;
+  uint32_t ppid;
+  unsigned long flags;
+  long threads;
+};
+
+// Parses "pid (comm) S ppid pgrp session tty tpgid flags ... num_threads ..."
+// where comm may hold spaces and parentheses: the last ')' ends it.
+bool parse_stat(const char* s, size_t len, ProcStat& out) {
   const char* open = static_cast<const char*>(memchr(s, '(', len));
   const char* close = static_cast<const char*>(memrchr(s, ')', len));
   if (!open || !close || close < open || close + 4 > s + len) return false;
-  *comm = open + 1;
-  *comm_len = static_cast<size_t>(close - open - 1);
-  *state = close[2];
-  *ppid = static_cast<uint32_t>(strtoul(close + 4, nullptr, 10));
+  out.comm = open + 1;
+  out.comm_len = static_cast<size_t>(close - open - 1);
+  out.state = close[2];
+  // Fields after the state, counted from 4 (ppid) as in proc(5).
+  char* p = const_cast<char*>(close + 4);
+  unsigned long field[17];
+  for (int i = 0; i < 17; ++i) field[i] = strtoul(p, &p, 10);
+  out.ppid = static_cast<uint32_t>(field[0]);
+  out.flags = field[5];      // field 9
+  out.threads = static_cast<long>(field[16]);  // field 20
   return true;
 }
 
@@ -90,7 +108,7 @@ void kernel_mmap_name(const char*& name, size_t& len) {
 }
 
 constexpr const char* kNamespaceNames[] = {"net", "uts", "ipc", "pid", "user", "mnt", "cgroup"};
-constexpr uint64_t kNamespaceCount = sizeof kNamespaceNames / sizeof kNamespaceNames[0];
+static_assert(sizeof kNamespaceNames / sizeof kNamespaceNames[0] == kNamespaceCount);
 
 }  // namespace
 
@@ -150,40 +168,47 @@ ProcStatusReader::ProcStatusReader(uint32_t emit_flags) : emit_flags_(emit_flags
   int cpu = sched_getcpu();
   cpu_ = cpu < 0 ? 0 : static_cast<uint32_t>(cpu);
   text_.resize(1 << 16);
+  // Every namespace inode lives on the one nsfs superblock: its device is
+  // read once, and readlink alone ("net:[4026531840]") gives each inode.
+  struct stat st;
+  if (stat("/proc/self/ns/net", &st) == 0) nsfs_dev_ = st.st_dev;
 }
 
-bool ProcStatusReader::read_thread(int task_dir, uint32_t pid, uint32_t tid, uint32_t ppid,
-                                   std::vector<uint8_t>& out, size_t& records, char& state) {
-  char path[64];
-  snprintf(path, sizeof path, "%u/stat", tid);
-  char stat[512];
-  const uint64_t time = monotonic_ns();
-  ssize_t n = read_small(task_dir, path, stat, sizeof stat);
-  const char* comm;
-  size_t comm_len;
-  uint32_t unused_ppid;
-  if (n <= 0 || !parse_stat(stat, static_cast<size_t>(n), &comm, &comm_len, &state, &unused_ppid)) return false;
+NamespaceRead ProcStatusReader::read_namespaces(const char* ns_dir, uint64_t (*links)[2]) {
+  // O_PATH: a handle for the walk, so each readlinkat resolves one component.
+  const int dir = open(ns_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return errno == EACCES || errno == EPERM ? NamespaceRead::Denied : NamespaceRead::Gone;
+  NamespaceRead result = NamespaceRead::Gone;
+  char link[64];
+  for (uint64_t i = 0; i < kNamespaceCount; ++i) {
+    links[i][0] = links[i][1] = 0;  // a namespace the kernel lacks stays 0, as in perf
+    ssize_t n = readlinkat(dir, kNamespaceNames[i], link, sizeof link - 1);
+    if (n <= 0) {
+      if (errno == ENOENT) continue;
+      result = errno == EACCES || errno == EPERM ? NamespaceRead::Denied : NamespaceRead::Gone;
+      break;
+    }
+    link[n] = 0;
+    if (const char* open = strchr(link, '[')) {
+      links[i][0] = nsfs_dev_;
+      links[i][1] = strtoull(open + 1, nullptr, 10);
+      result = NamespaceRead::Ok;
+    }
+  }
+  close(dir);
+  return result;
+}
 
+void ProcStatusReader::emit_thread(uint32_t pid, uint32_t tid, uint32_t ppid, const char* comm, size_t comm_len,
+                                   const uint64_t (*links)[2], uint64_t time, std::vector<uint8_t>& out,
+                                   size_t& records) {
   if (emit_flags_ & kEmitFork) {
     // A leader's parent is its real parent; other threads take their thread group.
     if (tid == pid) append_fork(out, pid, ppid, tid, ppid, time, cpu_);
     else append_fork(out, pid, pid, tid, pid, time, cpu_);
     ++records;
   }
-  if (emit_flags_ & kEmitNamespaces) {
-    snprintf(path, sizeof path, "%u/ns", tid);
-    int ns = openat(task_dir, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (ns < 0) return false;
-    uint64_t links[kNamespaceCount][2] = {};
-    for (uint64_t i = 0; i < kNamespaceCount; ++i) {
-      struct stat st;
-      // A namespace the kernel lacks (no CONFIG_*_NS) stays 0, as in perf.
-      if (fstatat(ns, kNamespaceNames[i], &st, 0) == 0) {
-        links[i][0] = st.st_dev;
-        links[i][1] = st.st_ino;
-      }
-    }
-    close(ns);
+  if ((emit_flags_ & kEmitNamespaces) && links) {
     append_namespaces(out, pid, tid, links, kNamespaceCount, time, cpu_);
     ++records;
   }
@@ -191,7 +216,6 @@ bool ProcStatusReader::read_thread(int task_dir, uint32_t pid, uint32_t tid, uin
     append_comm(out, pid, tid, comm, comm_len, time, cpu_);
     ++records;
   }
-  return true;
 }
 
 size_t ProcStatusReader::read_maps_query(int maps_fd, uint32_t pid, uint64_t time, std::vector<uint8_t>& out) {
@@ -272,65 +296,101 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
   w.pid = pid;
   w.begin = out.size();
   w.start = monotonic_ns();
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%u", pid);
-  int proc_dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (proc_dir < 0) {
-    w.gone = true;
-    w.end = w.start;
-    w.end_offset = out.size();
-    return w;
-  }
-  char stat[512];
-  ssize_t n = read_small(proc_dir, "stat", stat, sizeof stat);
-  const char* comm;
-  size_t comm_len;
-  char process_state = 0;
-  uint32_t ppid = 0;
-  if (n <= 0 || !parse_stat(stat, static_cast<size_t>(n), &comm, &comm_len, &process_state, &ppid)) {
-    close(proc_dir);
+  char path[96], text[512];
+  // One read of the process's stat tells its comm, state, parent, whether
+  // it is a kernel thread and how many threads it has.
+  snprintf(path, sizeof path, "/proc/%u/stat", pid);
+  ssize_t n = read_small(AT_FDCWD, path, text, sizeof text);
+  ProcStat ps;
+  if (n <= 0 || !parse_stat(text, static_cast<size_t>(n), ps)) {
     w.gone = true;
     w.end = monotonic_ns();
     w.end_offset = out.size();
     return w;
   }
-
-  int task_dir = openat(proc_dir, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (task_dir >= 0) {
-    // The leader first: the other threads' FORK records name it as parent.
-    char state;
-    if (!read_thread(task_dir, pid, pid, ppid, out, w.records, state)) w.stale |= kStaleVanished;
-    DIR* d = fdopendir(dup(task_dir));
-    if (d) {
-      while (dirent* e = readdir(d)) {
-        if (!is_number(e->d_name)) continue;
-        uint32_t tid = static_cast<uint32_t>(strtoul(e->d_name, nullptr, 10));
-        if (tid == pid) continue;
-        if (!read_thread(task_dir, pid, tid, ppid, out, w.records, state)) w.stale |= kStaleVanished;
+  const bool kthread = ps.flags & kPfKthread;
+  const bool namespaces = emit_flags_ & kEmitNamespaces;
+  uint64_t links[kNamespaceCount][2];
+  const uint64_t (*leader_links)[2] = nullptr;
+  if (namespaces) {
+    // Kernel threads all run in the initial namespaces: read them once.
+    if (kthread && kthread_links_valid_) {
+      leader_links = kthread_links_;
+    } else {
+      snprintf(path, sizeof path, "/proc/%u/ns", pid);
+      // Denied (a process even root may not inspect): no NAMESPACES record,
+      // since nothing true can be said; the others still go out.
+      const NamespaceRead r = read_namespaces(path, links);
+      if (r == NamespaceRead::Ok) {
+        leader_links = links;
+        if (kthread) {
+          memcpy(kthread_links_, links, sizeof links);
+          kthread_links_valid_ = true;
+        }
+      } else if (r == NamespaceRead::Gone) {
+        w.stale |= kStaleVanished;
       }
-      closedir(d);
     }
-    close(task_dir);
-  } else {
-    w.stale |= kStaleVanished;
+  }
+  // The leader first: the other threads' FORK records name it as parent.
+  emit_thread(pid, pid, ps.ppid, ps.comm, ps.comm_len, leader_links, w.start, out, w.records);
+
+  if (ps.threads > 1) {
+    snprintf(path, sizeof path, "/proc/%u/task", pid);
+    int task_dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR* d = task_dir >= 0 ? fdopendir(task_dir) : nullptr;
+    if (!d) {
+      if (task_dir >= 0) close(task_dir);
+      w.stale |= kStaleVanished;
+    }
+    while (dirent* e = d ? readdir(d) : nullptr) {
+      if (!is_number(e->d_name)) continue;
+      const uint32_t tid = static_cast<uint32_t>(strtoul(e->d_name, nullptr, 10));
+      if (tid == pid) continue;
+      const uint64_t time = monotonic_ns();
+      char comm[64];
+      snprintf(path, sizeof path, "%u/comm", tid);
+      ssize_t len = read_small(task_dir, path, comm, sizeof comm);
+      const uint64_t (*thread_links)[2] = nullptr;
+      if (len > 0 && namespaces) {
+        if (kthread) {
+          thread_links = leader_links;
+        } else {
+          snprintf(path, sizeof path, "/proc/%u/task/%u/ns", pid, tid);
+          uint64_t mine[kNamespaceCount][2];
+          const NamespaceRead r = read_namespaces(path, mine);
+          if (r == NamespaceRead::Ok) {
+            memcpy(links, mine, sizeof mine);
+            thread_links = links;
+          } else if (r == NamespaceRead::Gone) {
+            len = -1;
+          }
+        }
+      }
+      if (len <= 0) {
+        w.stale |= kStaleVanished;  // listed, then gone before we read it
+        continue;
+      }
+      if (comm[len - 1] == '\n') --len;
+      emit_thread(pid, tid, ps.ppid, comm, static_cast<size_t>(len), thread_links, time, out, w.records);
+    }
+    if (d) closedir(d);
   }
 
-  if (emit_flags_ & kEmitMmap) {
+  if ((emit_flags_ & kEmitMmap) && !kthread) {
     const uint64_t time = monotonic_ns();
-    int maps = openat(proc_dir, "maps", O_RDONLY | O_CLOEXEC);
+    snprintf(path, sizeof path, "/proc/%u/maps", pid);
+    int maps = open(path, O_RDONLY | O_CLOEXEC);
     size_t mapped = 0;
     if (maps >= 0) {
       mapped = procmap_query_ ? read_maps_query(maps, pid, time, out) : read_maps_text(maps, pid, time, out);
       close(maps);
-    } else {
-      w.stale |= kStaleVanished;
     }
     w.records += mapped;
     // A zombie (or an exiting process) has no mm left: its maps read empty,
     // which says nothing about what it had mapped.
-    if (mapped == 0 && (process_state == 'Z' || process_state == 'X' || maps < 0)) w.stale |= kStaleZombie;
+    if (mapped == 0 && (ps.state == 'Z' || ps.state == 'X' || maps < 0)) w.stale |= kStaleZombie;
   }
-  close(proc_dir);
   w.end = monotonic_ns();
   w.end_offset = out.size();
   if (w.stale) {

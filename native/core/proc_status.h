@@ -15,6 +15,9 @@ namespace sideband {
 
 uint64_t monotonic_ns();
 
+// The kernel's NR_NAMESPACES: net, uts, ipc, pid, user, mnt, cgroup.
+constexpr uint64_t kNamespaceCount = 7;
+
 // What one process's read produced: records [begin, end) of the output.
 struct ProcWindow {
   uint32_t pid = 0;
@@ -24,6 +27,8 @@ struct ProcWindow {
   uint64_t stale = 0;  // StaleReason bits already known from the scan itself
   bool gone = false;   // the process had exited before anything was read
 };
+
+enum class NamespaceRead { Ok, Denied, Gone };
 
 class ProcStatusReader {
  public:
@@ -36,8 +41,9 @@ class ProcStatusReader {
   bool uses_procmap_query() const { return procmap_query_; }
 
  private:
-  bool read_thread(int task_dir, uint32_t pid, uint32_t tid, uint32_t ppid, std::vector<uint8_t>& out,
-                   size_t& records, char& state);
+  NamespaceRead read_namespaces(const char* ns_dir, uint64_t (*links)[2]);
+  void emit_thread(uint32_t pid, uint32_t tid, uint32_t ppid, const char* comm, size_t comm_len,
+                   const uint64_t (*links)[2], uint64_t time, std::vector<uint8_t>& out, size_t& records);
   size_t read_maps_query(int maps_fd, uint32_t pid, uint64_t time, std::vector<uint8_t>& out);
   size_t read_maps_text(int maps_fd, uint32_t pid, uint64_t time, std::vector<uint8_t>& out);
 
@@ -45,6 +51,9 @@ class ProcStatusReader {
   uint32_t cpu_;
   bool procmap_query_ = true;
   std::vector<char> text_;
+  uint64_t nsfs_dev_ = 0;
+  uint64_t kthread_links_[kNamespaceCount][2] = {};
+  bool kthread_links_valid_ = false;
 };
 
 // Appends one status-only record of each kind. Shared with tests of the layout.

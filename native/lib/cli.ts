@@ -1,0 +1,289 @@
+// `sideband`: capture, dump and snapshot from the command line, over the
+// same engine and decoder the extension uses.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { CaptureSession, DEFAULT_RING_PAGES, Emit, EngineError, type StopInfo } from './engine';
+import { PerfDataWriter, readPerfData, type SidebandMeta } from './perfdata';
+import { decodeRecord, indexRecords, RecordError } from './records';
+
+const USAGE = `usage:
+  sideband capture --pid PID [--duration SECONDS] -o FILE [options]
+  sideband capture -o FILE [--duration SECONDS] [options] -- CMD [ARGS...]
+  sideband dump FILE [--json]
+  sideband snapshot [--capture PID]
+
+capture options:
+  --ring-pages N     ring size per CPU in pages, a power of two (default ${DEFAULT_RING_PAGES})
+  --no-children      do not follow children the target forks
+  --no-namespaces    do not record namespaces
+  --no-ioctl         take status from /proc even where the kernel has the ioctl
+
+A running capture emits another status snapshot on SIGUSR1, which
+\`sideband snapshot\` sends.`;
+
+class UsageError extends Error {}
+
+interface CaptureArgs {
+  pid?: number;
+  command?: string[];
+  output: string;
+  duration?: number;
+  ringPages: number;
+  followChildren: boolean;
+  emit: number;
+  tryIoctl: boolean;
+}
+
+function parseCaptureArgs(args: string[]): CaptureArgs {
+  const out: Partial<CaptureArgs> = { ringPages: DEFAULT_RING_PAGES, followChildren: true, emit: Emit.All, tryIoctl: true };
+  const number = (flag: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} needs a positive number, not ${v ?? 'nothing'}`);
+    return n;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    switch (a) {
+      case '--':
+        out.command = args.slice(i + 1);
+        i = args.length;
+        break;
+      case '--pid':
+      case '-p':
+        out.pid = number(a, args[++i]);
+        if (!Number.isInteger(out.pid)) throw new UsageError(`--pid needs a whole number, not ${args[i]}`);
+        break;
+      case '-o':
+      case '--output':
+        out.output = args[++i];
+        break;
+      case '--duration':
+        out.duration = number(a, args[++i]);
+        break;
+      case '--ring-pages':
+        out.ringPages = number(a, args[++i]);
+        break;
+      case '--no-children':
+        out.followChildren = false;
+        break;
+      case '--no-namespaces':
+        out.emit = (out.emit ?? Emit.All) & ~Emit.Namespaces;
+        break;
+      case '--no-ioctl':
+        out.tryIoctl = false;
+        break;
+      default:
+        throw new UsageError(`unknown capture option ${a}`);
+    }
+  }
+  if (!out.output) throw new UsageError('capture needs an output file: -o FILE');
+  if ((out.pid === undefined) === (out.command === undefined || out.command.length === 0))
+    throw new UsageError('capture needs either --pid PID or -- CMD [ARGS...]');
+  return out as CaptureArgs;
+}
+
+/** Where running captures register, so `sideband snapshot` can find them. */
+function registryDir(): string {
+  return path.join(os.tmpdir(), `perf-sideband-${process.getuid?.() ?? 0}`);
+}
+
+function say(line: string): void {
+  process.stderr.write(`sideband: ${line}\n`);
+}
+
+async function capture(args: string[]): Promise<number> {
+  const opts = parseCaptureArgs(args);
+  const session = new CaptureSession({
+    pid: opts.pid,
+    command: opts.command,
+    followChildren: opts.followChildren,
+    ringPages: opts.ringPages,
+    emit: opts.emit,
+    tryIoctl: opts.tryIoctl,
+  });
+  let writer: PerfDataWriter | undefined;
+  let writeError: Error | undefined;
+  session.on('attached', (info) => {
+    try {
+      writer = PerfDataWriter.open(opts.output, { attr: info.attr, ids: info.ids });
+    } catch (e) {
+      writeError = e as Error;
+      session.stop();
+    }
+  });
+  session.on('records', (batch) => {
+    if (!writer || writeError) return;
+    try {
+      writer.append(batch);
+    } catch (e) {
+      writeError = e as Error;
+      session.stop();
+    }
+  });
+  session.on('warning', (w) => say(`warning: ${w.message}`));
+  session.on('snapshot', (s) => {
+    const line = `${s.processes} process(es), ${s.records} status-only records from ${s.path === 'ioctl' ? 'the kernel ioctl' : '/proc'}${s.stale ? `, ${s.stale} possibly stale` : ''}`;
+    if (s.index === 0) say(`attached to ${session.attach?.pid}: ${line}`);
+    else say(`snapshot ${s.index}: ${line}`);
+  });
+
+  const registration = path.join(registryDir(), String(process.pid));
+  const onSnapshotSignal = (): void => session.snapshot();
+  const onInterrupt = (): void => {
+    say('stopping');
+    void session.stop();
+  };
+  process.on('SIGUSR1', onSnapshotSignal);
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onInterrupt);
+  fs.mkdirSync(registryDir(), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(registration, JSON.stringify({ pid: process.pid, target: opts.pid ?? opts.command, output: path.resolve(opts.output) }));
+  const timer = opts.duration ? setTimeout(() => void session.stop(), opts.duration * 1000) : undefined;
+
+  let stop: StopInfo;
+  try {
+    session.start();
+    stop = await session.stopped;
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.off('SIGUSR1', onSnapshotSignal);
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
+    fs.rmSync(registration, { force: true });
+  }
+
+  if (writer) {
+    const meta: SidebandMeta = {
+      version: 1,
+      tool: `perf-sideband ${require('../../../package.json').version}`,
+      ioctlId: session.attach?.ioctlId ? session.attach.ioctlId.toString() : undefined,
+      target: { pid: session.attach?.pid ?? 0, command: opts.command },
+      ringPages: session.attach?.ringPages ?? opts.ringPages,
+      cpus: session.attach?.cpus ?? [],
+      namespaces: session.attach?.namespaces ?? false,
+      snapshots: session.snapshots.map((s) => ({ ...s, start: s.start.toString(), end: s.end.toString() })),
+      stats: stop.stats,
+      warnings: session.warnings,
+      stopReason: stop.reason,
+    };
+    try {
+      writer.finish(meta);
+    } catch (e) {
+      writeError ??= e as Error;
+    }
+  }
+  if (writeError) {
+    say(`error: cannot write ${opts.output}: ${writeError.message}. Fix: choose a writable path with enough space.`);
+    return 1;
+  }
+  const { stats } = stop;
+  if (stop.error) {
+    say(`error: ${stop.error.message}`);
+    if (writer) say(`${stats.records} records read before the error are in ${opts.output}`);
+    return 1;
+  }
+  say(`${stats.records} records (${stats.statusRecords} status-only: ${stats.ioctlRecords} from the ioctl, ${stats.procRecords} from /proc) written to ${opts.output}`);
+  if (stats.lost) say(`warning: the kernel lost ${stats.lost} records in ${stats.lostRecords} overflows; capture again with a larger --ring-pages`);
+  return 0;
+}
+
+function formatTime(ns: number): string {
+  const s = Math.floor(ns / 1e9);
+  return `${s}.${String(ns - s * 1e9).padStart(9, '0')}`;
+}
+
+function dump(args: string[]): number {
+  const json = args.includes('--json');
+  const files = args.filter((a) => a !== '--json');
+  if (files.length !== 1) throw new UsageError('dump needs exactly one FILE');
+  const data = readPerfData(files[0]);
+  for (const w of data.warnings) say(`warning: ${w}`);
+  const index = indexRecords(data.data, data.stream);
+  if (index.truncatedAt !== undefined)
+    say(`warning: ${files[0]} ends inside a record at data byte ${index.truncatedAt}; the ${index.count} whole records before it are shown`);
+  const out: string[] = [];
+  const flush = (): void => {
+    process.stdout.write(out.join(''));
+    out.length = 0;
+  };
+  for (let i = 0; i < index.count; i++) {
+    const r = decodeRecord(index, i);
+    if (json) {
+      const { fields, stale, misc: _, ...common } = r;
+      out.push(`${JSON.stringify({ ...common, stale: stale.length > 0, staleReasons: stale, ...fields })}\n`);
+    } else {
+      const origin = r.provenance === 'kernel' ? '' : ` [${r.statusOnly ? 'status ' : ''}${r.provenance}${r.stale.length ? ` stale:${r.stale.join(',')}` : ''}]`;
+      const details = Object.entries(r.fields)
+        .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`)
+        .join(' ');
+      out.push(`${formatTime(r.time)} cpu ${r.cpu} ${r.pid}/${r.tid} ${r.type}${origin} ${details}\n`);
+    }
+    if (out.length >= 4096) flush();
+  }
+  flush();
+  return 0;
+}
+
+function snapshot(args: string[]): number {
+  let only: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--capture') only = Number(args[++i]);
+    else throw new UsageError(`unknown snapshot option ${args[i]}`);
+  }
+  const dir = registryDir();
+  const running = (fs.existsSync(dir) ? fs.readdirSync(dir) : [])
+    .map(Number)
+    .filter((pid) => Number.isInteger(pid) && (only === undefined || pid === only))
+    .filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        fs.rmSync(path.join(dir, String(pid)), { force: true });  // a capture that died without cleaning up
+        return false;
+      }
+    });
+  if (running.length === 0) {
+    say(only === undefined ? 'no running capture found. Fix: start one with `sideband capture`.' : `no running capture with pid ${only}.`);
+    return 1;
+  }
+  for (const pid of running) {
+    process.kill(pid, 'SIGUSR1');
+    say(`asked capture ${pid} for a status snapshot`);
+  }
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  let code: number;
+  try {
+    switch (command) {
+      case 'capture':
+        code = await capture(rest);
+        break;
+      case 'dump':
+        code = dump(rest);
+        break;
+      case 'snapshot':
+        code = snapshot(rest);
+        break;
+      default:
+        throw new UsageError(command ? `unknown command ${command}` : 'no command given');
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      say(`${e.message}\n${USAGE}`);
+      code = 2;
+    } else if (e instanceof EngineError || e instanceof RecordError) {
+      say(`error: ${e.message}`);
+      code = 1;
+    } else {
+      throw e;
+    }
+  }
+  process.exitCode = code;
+}

@@ -1,0 +1,214 @@
+// The typed face of the native addon: a capture session that streams record
+// batches (perf layout, time order) and collects what the capture's file
+// must say about itself. Knows Node, not VS Code.
+
+import { EventEmitter } from 'node:events';
+import * as path from 'node:path';
+
+export enum Emit {
+  Fork = 1 << 0,
+  Namespaces = 1 << 1,
+  Comm = 1 << 2,
+  Mmap = 1 << 3,
+  All = Fork | Namespaces | Comm | Mmap,
+}
+
+export interface CaptureOptions {
+  /** Attach to this running process... */
+  pid?: number;
+  /** ...or launch this command and follow it from its first instruction. */
+  command?: string[];
+  followChildren?: boolean;
+  /** Per CPU, a power of two; shrunk (with a warning) to fit the mlock budget. */
+  ringPages?: number;
+  emit?: number;
+  /** false forces the /proc path even where the kernel has the ioctl. */
+  tryIoctl?: boolean;
+}
+
+export const DEFAULT_RING_PAGES = 512;
+
+export interface CaptureStats {
+  records: number;
+  statusRecords: number;
+  ioctlRecords: number;
+  procRecords: number;
+  lost: number;
+  lostRecords: number;
+}
+
+export interface AttachInfo {
+  pid: number;
+  /** The perf_event_attr bytes every event of the capture shares. */
+  attr: Uint8Array;
+  ids: bigint[];
+  /** Id of our own event that receives the kernel's ioctl status (0n: none). */
+  ioctlId: bigint;
+  cpus: number[];
+  ringPages: number;
+  namespaces: boolean;
+}
+
+export type StatusPath = 'ioctl' | 'proc' | 'none';
+
+export interface SnapshotInfo {
+  index: number;
+  path: StatusPath;
+  processes: number;
+  records: number;
+  stale: number;
+  gone: number;
+  start: bigint;
+  end: bigint;
+}
+
+export interface StopInfo {
+  reason: 'exited' | 'requested' | 'failed';
+  /** waitpid status of a launched command, -1 when there is none. */
+  exitStatus: number;
+  stats: CaptureStats;
+  error?: EngineError;
+}
+
+export interface Warning {
+  code: string;
+  message: string;
+}
+
+/** An error with a stable code, whose message names the cause and the fix. */
+export class EngineError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+type NativeMessage =
+  | { kind: 'attached'; pid: number; attr: ArrayBuffer; ids: bigint[]; ioctlId: bigint; cpus: number[]; ringPages: number; namespaces: boolean }
+  | { kind: 'records'; batch: ArrayBuffer; stats: CaptureStats }
+  | ({ kind: 'snapshot' } & SnapshotInfo)
+  | ({ kind: 'warning' } & Warning)
+  | { kind: 'failed'; error: Error & { code: string } }
+  | { kind: 'stopped'; reason: StopInfo['reason']; exitStatus: number; stats: CaptureStats };
+
+interface NativeCapture {
+  start(): void;
+  snapshot(): void;
+  stop(): void;
+}
+
+export interface ProcStatusResult {
+  records: ArrayBuffer;
+  count: number;
+  stale: number;
+  processes: number;
+  nanoseconds: number;
+  procmapQuery: boolean;
+}
+
+interface NativeAddon {
+  Capture: new (options: CaptureOptions, onMessage: (m: NativeMessage) => void) => NativeCapture;
+  readProcStatus(pids?: number[], emit?: number): ProcStatusResult;
+}
+
+let addon: NativeAddon | undefined;
+
+/** Loads the compiled helper once; explains how to get one when it is missing. */
+export function loadAddon(): NativeAddon {
+  if (addon) return addon;
+  const file = path.join(__dirname, '..', '..', '..', 'native', 'build', 'Release', 'sideband.node');
+  try {
+    addon = require(file) as NativeAddon;
+  } catch (e) {
+    throw new EngineError(
+      'ENOADDON',
+      `the native perf helper could not be loaded from ${file}: ${(e as Error).message}. Fix: run \`npm install\` in the project (it builds the helper with node-gyp).`,
+    );
+  }
+  return addon;
+}
+
+interface CaptureEvents {
+  attached: [AttachInfo];
+  records: [Uint8Array, CaptureStats];
+  snapshot: [SnapshotInfo];
+  warning: [Warning];
+  stopped: [StopInfo];
+}
+
+/**
+ * One running capture. Events arrive in this order: attached, then records
+ * and snapshots interleaved (the first snapshot is the attach-time status),
+ * warnings at any time, and stopped exactly once.
+ */
+export class CaptureSession extends EventEmitter<CaptureEvents> {
+  readonly snapshots: SnapshotInfo[] = [];
+  readonly warnings: Warning[] = [];
+  attach?: AttachInfo;
+  stats: CaptureStats = { records: 0, statusRecords: 0, ioctlRecords: 0, procRecords: 0, lost: 0, lostRecords: 0 };
+  readonly stopped: Promise<StopInfo>;
+  private readonly native: NativeCapture;
+  private error?: EngineError;
+
+  constructor(readonly options: CaptureOptions) {
+    super();
+    if ((options.pid === undefined) === (options.command === undefined || options.command.length === 0))
+      throw new EngineError('EUSAGE', 'a capture needs either a pid to attach to or a command to launch, not both. Fix: give --pid PID, or -- CMD ARGS...');
+    const { Capture } = loadAddon();
+    let resolveStopped!: (s: StopInfo) => void;
+    this.stopped = new Promise((resolve) => (resolveStopped = resolve));
+    this.native = new Capture(
+      { followChildren: true, ringPages: DEFAULT_RING_PAGES, emit: Emit.All, tryIoctl: true, ...options },
+      (m) => {
+        switch (m.kind) {
+          case 'attached':
+            this.attach = { pid: m.pid, attr: new Uint8Array(m.attr), ids: m.ids, ioctlId: m.ioctlId, cpus: m.cpus, ringPages: m.ringPages, namespaces: m.namespaces };
+            this.emit('attached', this.attach);
+            break;
+          case 'records':
+            this.stats = m.stats;
+            this.emit('records', new Uint8Array(m.batch), m.stats);
+            break;
+          case 'snapshot': {
+            const { kind: _, ...info } = m;
+            this.snapshots.push(info);
+            this.emit('snapshot', info);
+            break;
+          }
+          case 'warning':
+            this.warnings.push({ code: m.code, message: m.message });
+            this.emit('warning', { code: m.code, message: m.message });
+            break;
+          case 'failed':
+            this.error = new EngineError(m.error.code, m.error.message);
+            break;
+          case 'stopped': {
+            this.stats = m.stats;
+            const info: StopInfo = { reason: m.reason, exitStatus: m.exitStatus, stats: m.stats, error: this.error };
+            this.emit('stopped', info);
+            resolveStopped(info);
+            break;
+          }
+        }
+      },
+    );
+  }
+
+  start(): this {
+    this.native.start();
+    return this;
+  }
+
+  /** Emits another status snapshot of every process the capture follows. */
+  snapshot(): void {
+    this.native.snapshot();
+  }
+
+  stop(): Promise<StopInfo> {
+    this.native.stop();
+    return this.stopped;
+  }
+}
