@@ -148,7 +148,7 @@ void append_namespaces(std::vector<uint8_t>& out, uint32_t pid, uint32_t tid, co
 void append_mmap2(std::vector<uint8_t>& out, uint32_t pid, uint32_t tid, const Mapping& m, uint64_t time,
                   uint32_t cpu) {
   const size_t name = align8(m.name_len + 1);
-  uint8_t* p = begin_record(out, PERF_RECORD_MMAP2, PERF_RECORD_MISC_USER | kMiscStatusOnly, 72 + name);
+  uint8_t* p = begin_record(out, PERF_RECORD_MMAP2, PERF_RECORD_MISC_USER | kMiscStatusOnly, 64 + name);
   p = put(p, pid);
   p = put(p, tid);
   p = put(p, m.start);

@@ -199,7 +199,14 @@ function dump(args: string[]): number {
   const json = args.includes('--json');
   const files = args.filter((a) => a !== '--json');
   if (files.length !== 1) throw new UsageError('dump needs exactly one FILE');
-  const data = readPerfData(files[0]);
+  let data;
+  try {
+    data = readPerfData(files[0]);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined || e instanceof RecordError) throw e;
+    throw new EngineError(code, `cannot read ${files[0]}: ${(e as Error).message}. Fix: check the path and its permissions.`);
+  }
   for (const w of data.warnings) say(`warning: ${w}`);
   const index = indexRecords(data.data, data.stream);
   if (index.truncatedAt !== undefined)

@@ -3,6 +3,7 @@
 // must say about itself. Knows Node, not VS Code.
 
 import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export enum Emit {
@@ -114,6 +115,25 @@ interface NativeAddon {
   readProcStatus(pids?: number[], emit?: number): ProcStatusResult;
 }
 
+/**
+ * Checks, before anything is attached or written, that `command` can run:
+ * the engine would otherwise only learn it after its snapshot, at exec.
+ */
+function checkCommand(command: string): void {
+  const candidates = command.includes('/') ? [command] : (process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => path.join(dir, command));
+  for (const file of candidates) {
+    try {
+      if (fs.statSync(file).isFile()) {
+        fs.accessSync(file, fs.constants.X_OK);
+        return;
+      }
+    } catch {
+      // not this one
+    }
+  }
+  throw new EngineError('ELAUNCH', `cannot run '${command}': no executable file of that name${command.includes('/') ? '' : ' in PATH'}. Fix: check the command name and that it is executable.`);
+}
+
 let addon: NativeAddon | undefined;
 
 /** Loads the compiled helper once; explains how to get one when it is missing. */
@@ -157,6 +177,7 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
     super();
     if ((options.pid === undefined) === (options.command === undefined || options.command.length === 0))
       throw new EngineError('EUSAGE', 'a capture needs either a pid to attach to or a command to launch, not both. Fix: give --pid PID, or -- CMD ARGS...');
+    if (options.command) checkCommand(options.command[0]);
     const { Capture } = loadAddon();
     let resolveStopped!: (s: StopInfo) => void;
     this.stopped = new Promise((resolve) => (resolveStopped = resolve));

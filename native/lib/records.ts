@@ -243,7 +243,7 @@ const FIXED_SIZE: Partial<Record<RecordType, number>> = {
   [RecordType.COMM]: 8 + 8,
   [RecordType.EXIT]: 8 + 24,
   [RecordType.FORK]: 8 + 24,
-  [RecordType.MMAP2]: 8 + 72,
+  [RecordType.MMAP2]: 8 + 64,
   [RecordType.NAMESPACES]: 8 + 16,
 };
 
@@ -317,6 +317,9 @@ export function indexRecords(input: Uint8Array, stream: StreamLayout): RecordInd
         // AUX data follows the record without being counted in its size.
         if (size < 16) throw new RecordError('auxtrace.size', 'AUXTRACE record too short', at);
         const aux = words[w + 2] + words[w + 3] * 4294967296;
+        // perf pads AUX data to 8 bytes; anything else would leave every
+        // later record misaligned with the words it is read from.
+        if (aux % 8 !== 0) throw new RecordError('auxtrace.size', `AUXTRACE record is followed by ${aux} bytes of AUX data, not a multiple of 8`, at);
         next += aux;
         if (next > total) {
           truncatedAt = at;

@@ -1,0 +1,199 @@
+// The capture against the real kernel of this machine, with `perf record`
+// attached to the same process as the independent oracle.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+
+import type { DecodedRecord } from '../../native/lib/records';
+import { fixture, keyOf, perfRecordAttach, perfScript, Proc, readCapture, sideband, tempDir } from './harness';
+
+function executableFiles(dir: string): { before: string; after: string } {
+  const before = path.join(dir, 'before.bin');
+  const after = path.join(dir, 'after.bin');
+  fs.writeFileSync(before, Buffer.alloc(4096, 0xc3));
+  fs.writeFileSync(after, Buffer.alloc(4096, 0xc3));
+  return { before, after };
+}
+
+function find(records: DecodedRecord[], what: Partial<DecodedRecord> & { fields?: Record<string, unknown> }): DecodedRecord[] {
+  return records.filter(
+    (r) =>
+      (what.type === undefined || r.type === what.type) &&
+      (what.pid === undefined || r.pid === what.pid) &&
+      (what.tid === undefined || r.tid === what.tid) &&
+      (what.statusOnly === undefined || r.statusOnly === what.statusOnly) &&
+      Object.entries(what.fields ?? {}).every(([k, v]) => r.fields[k] === v),
+  );
+}
+
+function multiset(keys: Array<string | undefined>): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const k of keys) if (k) m.set(k, (m.get(k) ?? 0) + 1);
+  return m;
+}
+
+test('attach: pre-existing state arrives as status-only records, later actions as real ones, none missing against perf', async () => {
+  const dir = tempDir('attach');
+  const { before, after } = executableFiles(dir);
+  const fx = Proc.start(fixture('sideband_fixture'), [before, after], { stdin: true });
+  const [, pidText, tidText, beforeAddr] = await fx.waitFor(/^ready (\d+) (\d+) (0x[0-9a-f]+)/);
+  const pid = Number(pidText);
+  const tid = Number(tidText);
+  const oursFile = path.join(dir, 'ours.data');
+  const perfFile = path.join(dir, 'perf.data');
+  const perf = await perfRecordAttach(pid, perfFile);
+  const capture = sideband(['capture', '--pid', String(pid), '-o', oursFile]);
+  await capture.waitFor(/attached/);
+  fx.send('go');
+  assert.equal(await fx.exited, 0, fx.output);
+  assert.equal(await capture.exited, 0, capture.output);
+  assert.equal(await perf.exited, 0, perf.output);
+  const [, afterAddr] = await fx.waitFor(/^mapped (0x[0-9a-f]+)/);
+  const [, child] = (await fx.waitFor(/^child (\d+) exited 0/)).map(Number);
+
+  const { file, records } = readCapture(oursFile);
+  const status = records.filter((r) => r.statusOnly);
+  const real = records.filter((r) => !r.statusOnly && r.type !== 'FINISHED_INIT');
+
+  // The state from before the attach, as status-only records of this process.
+  const parent = process.pid;
+  assert.equal(find(status, { type: 'FORK', pid, tid: pid, fields: { ppid: parent, exec: true } }).length, 1, 'leader FORK');
+  assert.equal(find(status, { type: 'FORK', pid, tid, fields: { ppid: pid, ptid: pid } }).length, 1, 'thread FORK');
+  assert.equal(find(status, { type: 'COMM', pid, tid: pid, fields: { comm: 'fx-before', exec: false } }).length, 1);
+  assert.equal(find(status, { type: 'COMM', pid, tid, fields: { comm: 'fx-thread' } }).length, 1);
+  assert.equal(find(status, { type: 'NAMESPACES', pid, tid: pid }).length, 1);
+  assert.equal(find(status, { type: 'NAMESPACES', pid, tid }).length, 1);
+  assert.equal(find(status, { type: 'MMAP2', pid, fields: { addr: beforeAddr, filename: before } }).length, 1, 'the file mapped before attach');
+  assert.equal(find(status, { type: 'MMAP2', pid, fields: { filename: after } }).length, 0, 'nothing from after the attach');
+  const snapshot = file.meta?.snapshots[0];
+  assert.ok(snapshot, 'the file records its snapshot');
+  for (const r of status) {
+    assert.equal(r.provenance, snapshot.path, 'provenance matches the path the capture reports');
+    assert.ok(r.time > 0, `status record with a real timestamp: ${JSON.stringify(r)}`);
+    assert.deepEqual(r.stale, [], 'an idle process gives no reason to doubt its status');
+  }
+  assert.equal(status.length, snapshot.records, 'the snapshot counts what it emitted');
+  const init = records.findIndex((r) => r.type === 'FINISHED_INIT');
+  assert.ok(init > records.findLastIndex((r) => r.statusOnly), 'FINISHED_INIT follows the first snapshot');
+
+  // Everything done after the attach, as real records, later than all status.
+  const expectReal: Array<[string, Partial<DecodedRecord> & { fields?: Record<string, unknown> }]> = [
+    ['second mapping', { type: 'MMAP2', pid, fields: { addr: afterAddr, filename: after } }],
+    ['rename', { type: 'COMM', pid, tid: pid, fields: { comm: 'fx-after', exec: false } }],
+    ['fork', { type: 'FORK', pid: child, tid: child, fields: { ppid: pid } }],
+    ['exec', { type: 'COMM', pid: child, fields: { comm: 'true', exec: true } }],
+    ['child exit', { type: 'EXIT', pid: child, tid: child }],
+    ['thread exit', { type: 'EXIT', pid, tid }],
+    ['exit', { type: 'EXIT', pid, tid: pid }],
+  ];
+  for (const [what, pattern] of expectReal) {
+    const found = find(real, pattern);
+    assert.equal(found.length, 1, `${what}: ${JSON.stringify(pattern)}`);
+    assert.equal(found[0].provenance, 'kernel');
+  }
+  const unshare = find(real, { type: 'NAMESPACES', pid, tid: pid });
+  assert.equal(unshare.length, 1, 'the UTS unshare');
+  const utsBefore = find(status, { type: 'NAMESPACES', pid, tid: pid })[0].fields.namespaces as Array<{ ino: string }>;
+  const utsAfter = unshare[0].fields.namespaces as Array<{ ino: string }>;
+  assert.notEqual(utsAfter[1].ino, utsBefore[1].ino, 'a new UTS namespace');
+  assert.equal(utsAfter[0].ino, utsBefore[0].ino, 'the same network namespace: status and kernel agree');
+
+  const lastStatus = Math.max(...status.map((r) => r.time));
+  const firstReal = Math.min(...real.filter((r) => r.pid === pid || r.pid === child).map((r) => r.time));
+  assert.ok(lastStatus < firstReal, `status (${lastStatus}) before every later action (${firstReal})`);
+  for (let i = 1; i < records.length; i++) assert.ok(records[i - 1].time <= records[i].time, `time order at record ${i}`);
+
+  // Against perf: every real record perf saw, we saw, and nothing more.
+  const perfRecords = perfScript(perfFile);
+  const perfReal = multiset(perfRecords.filter((r) => r.time > 0).map((r) => r.key));
+  const oursReal = multiset(real.map(keyOf));
+  assert.ok(perfReal.size > 8, 'perf saw the actions');
+  assert.deepEqual(oursReal, perfReal);
+
+  // And our /proc status says what perf's own /proc synthesis says.
+  const perfSynth = multiset(perfRecords.filter((r) => r.time === 0 && (r.type === 'MMAP2' || r.type === 'COMM') && r.key.includes(` ${pid}/`)).map((r) => r.key));
+  const oursSynth = multiset(status.filter((r) => r.type === 'MMAP2' || r.type === 'COMM').map(keyOf));
+  assert.deepEqual(oursSynth, perfSynth);
+});
+
+test('launch: a command is followed from its first instruction', async () => {
+  const dir = tempDir('launch');
+  const { before, after } = executableFiles(dir);
+  const out = path.join(dir, 'launch.data');
+  const exe = fixture('sideband_fixture');
+  const capture = sideband(['capture', '-o', out, '--', exe, before, after], { stdin: true });
+  const [, pidText] = await capture.waitFor(/^ready (\d+)/);
+  capture.send('go');
+  assert.equal(await capture.exited, 0, capture.output);
+  const pid = Number(pidText);
+  const { records } = readCapture(out);
+  const mine = records.filter((r) => r.pid === pid);
+  const exec = mine.findIndex((r) => r.type === 'COMM' && r.fields.exec === true);
+  assert.ok(exec >= 0, 'the exec is a real COMM record');
+  assert.equal(mine[exec].fields.comm, path.basename(exe).slice(0, 15));
+  assert.ok(mine.slice(0, exec).every((r) => r.statusOnly), 'before the exec only the status of the waiting child');
+  const program = find(mine, { type: 'MMAP2', statusOnly: false, fields: { filename: exe } });
+  assert.ok(program.length >= 1, 'the program itself is mapped after the capture started');
+  assert.equal(find(mine, { type: 'COMM', statusOnly: false, fields: { comm: 'fx-before' } }).length, 1);
+  assert.equal(find(mine, { type: 'MMAP2', statusOnly: false, fields: { filename: before } }).length, 1);
+  assert.equal(find(mine, { type: 'EXIT', tid: pid }).length, 1);
+});
+
+test('snapshot on demand: `sideband snapshot` makes a running capture emit status again', async () => {
+  const dir = tempDir('snapshot');
+  const { before, after } = executableFiles(dir);
+  const fx = Proc.start(fixture('sideband_fixture'), [before, after], { stdin: true });
+  const [, pidText] = await fx.waitFor(/^ready (\d+)/);
+  const pid = Number(pidText);
+  const out = path.join(dir, 'snap.data');
+  const capture = sideband(['capture', '--pid', String(pid), '-o', out]);
+  await capture.waitFor(/attached/);
+  const ask = sideband(['snapshot', '--capture', String(capture.child.pid)]);
+  assert.equal(await ask.exited, 0, ask.output);
+  await capture.waitFor(/snapshot 1:/);
+  fx.send('go');
+  assert.equal(await capture.exited, 0, capture.output);
+
+  const { file, records } = readCapture(out);
+  assert.equal(file.meta?.snapshots.length, 2);
+  const [first, second] = file.meta!.snapshots;
+  const comms = find(records, { type: 'COMM', pid, tid: pid, statusOnly: true, fields: { comm: 'fx-before' } });
+  assert.equal(comms.length, 2, 'each snapshot tells the name');
+  assert.ok(comms[0].time >= Number(first.start) && comms[0].time <= Number(first.end));
+  assert.ok(comms[1].time >= Number(second.start) && comms[1].time <= Number(second.end));
+  const rename = find(records, { type: 'COMM', pid, statusOnly: false, fields: { comm: 'fx-after' } });
+  assert.ok(comms[1].time < rename[0].time, 'the second snapshot precedes the rename');
+  assert.equal(records.filter((r) => r.type === 'FINISHED_INIT').length, 1, 'only the first snapshot finishes init');
+});
+
+test('races: status read while the process changes is marked stale, and only then', async () => {
+  const dir = tempDir('race');
+  const file = path.join(dir, 'churn.bin');
+  fs.writeFileSync(file, Buffer.alloc(4096, 0xc3));
+  const churn = Proc.start(fixture('churn'), [file]);
+  const [, pidText] = await churn.waitFor(/^ready (\d+)/);
+  const pid = Number(pidText);
+  const out = path.join(dir, 'race.data');
+  const capture = sideband(['capture', '--pid', String(pid), '-o', out, '--duration', '3']);
+  await capture.waitFor(/attached/);
+  for (let i = 1; i <= 5; i++) {
+    process.kill(capture.child.pid!, 'SIGUSR1');
+    await capture.waitFor(new RegExp(`snapshot ${i}:`));
+  }
+  assert.equal(await capture.exited, 0, capture.output);
+  churn.child.kill();
+
+  const { file: data, records } = readCapture(out);
+  const raced = records.filter((r) => r.stale.includes('race'));
+  assert.ok(raced.length > 0, 'a process mapping in a loop races with its /proc read');
+  const snapshots = data.meta!.snapshots;
+  for (const r of raced) {
+    const s = snapshots.find((s) => r.time >= Number(s.start) && r.time <= Number(s.end));
+    assert.ok(s, 'a stale record belongs to a snapshot');
+    const witness = records.some((x) => !x.statusOnly && x.pid === r.pid && x.time >= Number(s.start) && x.time <= Number(s.end));
+    assert.ok(witness, 'a real record of the same process inside the read window');
+  }
+  assert.equal(data.meta!.stats.lost, 0, 'the default ring keeps up with the churn');
+});
