@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  Flag,
+  Misc,
+  PROC_IDS,
+  Provenance,
+  RecordError,
+  RecordType,
+  Stale,
+  StreamLayout,
+  decodeRecord,
+  indexRecords,
+  parseAttr,
+  provenanceOf,
+  staleReasons,
+} from '../../native/lib/records';
+import { Body, Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, record, sidebandAttr, userRecord } from '../fixtures/records';
+
+const KERNEL_ID = 1n;
+const IOCTL_ID = 99n;
+const stream: StreamLayout = { attrs: [{ attr: parseAttr(sidebandAttr()), ids: [KERNEL_ID] }], ioctlId: IOCTL_ID };
+const at = (pid: number, time: number, cpu: number, id: bigint, tid = pid): Trailer => ({ pid, tid, time, cpu, id });
+const libc = { addr: 0x7f0000001000n, len: 0x156000n, pgoff: 0x26000n, maj: 254, min: 1, ino: 339380n, prot: 5, flags: 2, filename: '/usr/lib/libc.so.6' };
+const links = [
+  { dev: 4n, ino: 4026531833n },
+  { dev: 4n, ino: 4026531838n },
+];
+
+/** One of each record kind the timeline shows, each from a different source. */
+const records = [
+  // perf record's synthesized status: time 0, no id.
+  fork(at(100, 0, 0, 0n), { pid: 1, tid: 1 }),
+  comm(at(100, 1000, 1, KERNEL_ID), 'sh', Misc.EXEC_OR_DATA),
+  mmap2(at(100, 2000, 1, PROC_IDS[Stale.RACE | Stale.ZOMBIE]), libc, Misc.USER | Misc.STATUS_ONLY),
+  namespaces(at(100, 3000, 0, IOCTL_ID), links, Misc.STATUS_ONLY),
+  // The ioctl event's id without STATUS_ONLY is a real record of our own thread.
+  comm(at(100, 3500, 0, IOCTL_ID), 'reader'),
+  fork(at(101, 4000, 1, KERNEL_ID, 102), { pid: 101, tid: 101 }),
+  lost(at(101, 5000, 1, KERNEL_ID, 102), KERNEL_ID, 17),
+  exit(at(101, 6000, 0, KERNEL_ID, 102), { pid: 101, tid: 101 }),
+  userRecord(RecordType.FINISHED_ROUND),
+  userRecord(RecordType.FINISHED_INIT),
+  record(RecordType.SAMPLE, Misc.USER, new Body().u64(0x401000n), at(100, 7000, 0, KERNEL_ID)),
+];
+const bytes = concat(records);
+const starts = records.map((_, i) => records.slice(0, i).reduce((n, r) => n + r.byteLength, 0));
+const typeOf = (r: Uint8Array) => new DataView(r.buffer, r.byteOffset).getUint32(0, true);
+
+describe('indexRecords', () => {
+  const index = indexRecords(bytes, stream);
+
+  test('indexes every non-sample record and skips samples and FINISHED_ROUND', () => {
+    assert.equal(index.count, 9);
+    assert.equal(index.skipped, 2);
+    assert.equal(index.truncatedAt, undefined);
+    assert.deepEqual(Array.from(index.type), [
+      RecordType.FORK,
+      RecordType.COMM,
+      RecordType.MMAP2,
+      RecordType.NAMESPACES,
+      RecordType.COMM,
+      RecordType.FORK,
+      RecordType.LOST,
+      RecordType.EXIT,
+      RecordType.FINISHED_INIT,
+    ]);
+  });
+
+  test('reads time and cpu from the trailer, pid and tid from the body where it has them', () => {
+    assert.deepEqual(Array.from(index.time), [0, 1000, 2000, 3000, 3500, 4000, 5000, 6000, 6000]);
+    assert.deepEqual(Array.from(index.cpu), [0, 1, 1, 0, 0, 1, 1, 0, -1]);
+    assert.deepEqual(Array.from(index.pid), [100, 100, 100, 100, 100, 101, 101, 101, -1]);
+    assert.deepEqual(Array.from(index.tid), [100, 100, 100, 100, 100, 102, 102, 102, -1]);
+    assert.deepEqual(Array.from(index.trailer), [8, 8, 8, 8, 8, 8, 8, 8, 0]);
+    const indexed = starts.filter((_, i) => ![RecordType.FINISHED_ROUND, RecordType.SAMPLE].includes(typeOf(records[i])));
+    assert.deepEqual(Array.from(index.offset), indexed);
+  });
+
+  test('tells provenance and staleness from misc and the IDENTIFIER', () => {
+    const provenance = Array.from(index.flags, provenanceOf);
+    assert.deepEqual(provenance, [
+      Provenance.Synthesized,
+      Provenance.Kernel,
+      Provenance.Proc,
+      Provenance.Ioctl,
+      Provenance.Kernel,
+      Provenance.Kernel,
+      Provenance.Kernel,
+      Provenance.Kernel,
+      Provenance.Kernel,
+    ]);
+    assert.deepEqual(
+      Array.from(index.flags, (f) => f & Flag.STATUS_ONLY),
+      [0, 0, 1, 1, 0, 0, 0, 0, 0],
+    );
+    assert.deepEqual(staleReasons(index.flags[2]), ['race', 'zombie']);
+    assert.deepEqual(
+      Array.from(index.flags, (f) => staleReasons(f).length),
+      [0, 0, 2, 0, 0, 0, 0, 0, 0],
+    );
+  });
+
+  test('every PROC id is proc provenance, with its low bits as stale reasons', () => {
+    const proc = concat(PROC_IDS.map((id, i) => comm(at(7, 100 + i, 0, id), 'p', Misc.STATUS_ONLY)));
+    const ix = indexRecords(proc, stream);
+    assert.equal(ix.count, 8);
+    for (let i = 0; i < 8; i++) {
+      assert.equal(provenanceOf(ix.flags[i]), Provenance.Proc);
+      assert.equal((ix.flags[i] & Flag.STALE_MASK) >> Flag.STALE_SHIFT, i);
+    }
+  });
+
+  test('without an ioctl id in the stream, status records of that id are not ioctl', () => {
+    const ix = indexRecords(bytes, { attrs: stream.attrs });
+    assert.equal(provenanceOf(ix.flags[3]), Provenance.Kernel);
+    assert.equal(ix.flags[3] & Flag.STATUS_ONLY, Flag.STATUS_ONLY);
+  });
+
+  test('indexes input that does not start on an 8-byte boundary', () => {
+    const backing = new Uint8Array(bytes.byteLength + 4);
+    backing.set(bytes, 4);
+    const unaligned = backing.subarray(4);
+    assert.equal(unaligned.byteOffset % 8, 4);
+    const ix = indexRecords(unaligned, stream);
+    assert.equal(ix.count, index.count);
+    assert.deepEqual(Array.from(ix.time), Array.from(index.time));
+    assert.deepEqual(Array.from(ix.flags), Array.from(index.flags));
+    assert.deepEqual(decodeRecord(ix, 2), decodeRecord(index, 2));
+  });
+});
+
+describe('decodeRecord', () => {
+  const index = indexRecords(bytes, stream);
+
+  test('FORK and EXIT', () => {
+    const f = decodeRecord(index, 5);
+    assert.equal(f.type, 'FORK');
+    assert.deepEqual([f.pid, f.tid, f.time, f.cpu], [101, 102, 4000, 1]);
+    assert.deepEqual(f.fields, { ppid: 101, ptid: 101, forkTime: 4000, exec: false });
+    assert.equal(f.provenance, 'kernel');
+    const e = decodeRecord(index, 7);
+    assert.equal(e.type, 'EXIT');
+    assert.deepEqual(e.fields, { ppid: 101, ptid: 101, forkTime: 6000 });
+    assert.equal(decodeRecord(index, 0).provenance, 'synthesized');
+  });
+
+  test('COMM', () => {
+    const c = decodeRecord(index, 1);
+    assert.deepEqual(c.fields, { comm: 'sh', exec: true });
+    assert.equal(c.statusOnly, false);
+    assert.equal(decodeRecord(index, 4).fields.comm, 'reader');
+  });
+
+  test('MMAP2', () => {
+    const m = decodeRecord(index, 2);
+    assert.equal(m.type, 'MMAP2');
+    assert.equal(m.statusOnly, true);
+    assert.equal(m.provenance, 'proc');
+    assert.deepEqual(m.stale, ['race', 'zombie']);
+    assert.equal(m.misc, Misc.USER | Misc.STATUS_ONLY);
+    assert.deepEqual(m.fields, {
+      addr: '0x7f0000001000',
+      len: '0x156000',
+      end: '0x7f0000157000',
+      pgoff: '0x26000',
+      data: false,
+      maj: 254,
+      min: 1,
+      ino: '339380',
+      inoGeneration: '0',
+      prot: 5,
+      flags: 2,
+      filename: '/usr/lib/libc.so.6',
+    });
+  });
+
+  test('NAMESPACES', () => {
+    const n = decodeRecord(index, 3);
+    assert.equal(n.provenance, 'ioctl');
+    assert.deepEqual(n.fields.namespaces, [
+      { dev: '0x4', ino: '4026531833' },
+      { dev: '0x4', ino: '4026531838' },
+    ]);
+  });
+
+  test('LOST', () => {
+    const l = decodeRecord(index, 6);
+    assert.equal(l.type, 'LOST');
+    assert.deepEqual(l.fields, { id: '1', lost: 17 });
+    assert.deepEqual([l.pid, l.tid], [101, 102]);
+  });
+
+  test('FINISHED_INIT', () => {
+    const i = decodeRecord(index, 8);
+    assert.equal(i.type, 'FINISHED_INIT');
+    assert.deepEqual(i.fields, {});
+  });
+});
+
+describe('indexRecords on cut and hostile input', () => {
+  test('stops at a record cut off by the end and keeps those before it', () => {
+    const lastStart = starts[starts.length - 1];
+    for (const cut of [lastStart + 4, lastStart + 8, bytes.byteLength - 8]) {
+      const ix = indexRecords(bytes.subarray(0, cut), stream);
+      assert.equal(ix.truncatedAt, lastStart, `cut at ${cut}`);
+      assert.equal(ix.count, 9);
+      assert.deepEqual(decodeRecord(ix, 2).fields.filename, '/usr/lib/libc.so.6');
+    }
+  });
+
+  /** `bytes` with the header.size of its record k replaced. */
+  function withSize(k: number, size: number): Uint8Array {
+    const copy = bytes.slice();
+    new DataView(copy.buffer).setUint16(starts[k] + 6, size, true);
+    return copy;
+  }
+
+  function throwsRecordError(input: Uint8Array, s: StreamLayout, field: string): void {
+    assert.throws(
+      () => indexRecords(input, s),
+      (e: unknown) => e instanceof RecordError && e.field === field,
+    );
+  }
+
+  test('a record of size 0 or not a multiple of 8 names header.size', () => {
+    throwsRecordError(withSize(1, 0), stream, 'header.size');
+    throwsRecordError(withSize(1, 12), stream, 'header.size');
+    throwsRecordError(withSize(1, 4), stream, 'header.size');
+  });
+
+  test('a record smaller than its fixed fields names them', () => {
+    // COMM: 8 header + 8 pid/tid + 32 trailer = 48, so 40 cannot hold it.
+    const shortComm = record(RecordType.COMM, 0, new Body(), at(1, 1, 0, KERNEL_ID));
+    assert.equal(shortComm.byteLength, 40);
+    throwsRecordError(shortComm, stream, 'COMM.size');
+    const shortMmap2 = record(RecordType.MMAP2, 0, new Body().u64(0, 0, 0, 0, 0), at(1, 1, 0, KERNEL_ID));
+    throwsRecordError(shortMmap2, stream, 'MMAP2.size');
+  });
+
+  /** perf's AUXTRACE record: size, offset, reference, idx, tid, cpu, then `aux` bytes not counted in its size. */
+  function auxtrace(aux: number): Uint8Array {
+    return concat([record(RecordType.AUXTRACE, 0, new Body().u64(aux, 0, 0).u32(0, 0, 0, 0)), new Uint8Array(aux)]);
+  }
+
+  test('AUX data after an AUXTRACE record is skipped with it', () => {
+    const ix = indexRecords(concat([auxtrace(16), records[1]]), stream);
+    assert.equal(ix.count, 1);
+    assert.equal(ix.skipped, 1);
+    assert.equal(decodeRecord(ix, 0).fields.comm, 'sh');
+  });
+
+  test('AUX data that is not a multiple of 8 names auxtrace.size', () => {
+    // It would leave every later record misaligned with the words it is read from.
+    throwsRecordError(concat([auxtrace(12), records[1]]), stream, 'auxtrace.size');
+  });
+
+  test('an id no attr lists is an error when attrs have different trailers', () => {
+    const other = sidebandAttr((1n << 1n) | (1n << 2n) | (1n << 16n)); // TID | TIME | IDENTIFIER: no CPU
+    const two: StreamLayout = {
+      attrs: [
+        { attr: parseAttr(sidebandAttr()), ids: [KERNEL_ID] },
+        { attr: parseAttr(other), ids: [5n] },
+      ],
+    };
+    assert.equal(indexRecords(comm(at(1, 1, 0, KERNEL_ID), 'a'), two).count, 1);
+    throwsRecordError(comm(at(1, 1, 0, 77n), 'a'), two, 'sample_id.id');
+  });
+
+  test('events with different trailers and no IDENTIFIER cannot be told apart', () => {
+    const noIdentifier = (cpu: boolean) => parseAttr(sidebandAttr((1n << 1n) | (1n << 2n) | (cpu ? 1n << 7n : 0n)));
+    const two: StreamLayout = { attrs: [{ attr: noIdentifier(true), ids: [] }, { attr: noIdentifier(false), ids: [] }] };
+    throwsRecordError(new Uint8Array(0), two, 'attrs');
+    throwsRecordError(new Uint8Array(0), { attrs: [] }, 'attrs');
+  });
+});
