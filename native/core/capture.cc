@@ -225,6 +225,23 @@ pid_t Capture::launch() {
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, nullptr);
     for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+    // Node marks its stdio close-on-exec and may leave it non-blocking; the
+    // program must get ordinary stdio. The descriptor flag is the child's
+    // own. Reopening a pipe through /proc gives the child a description of
+    // its own too, so the parent's stays as it was; else the flag goes off.
+    static const char* const kStdio[] = {"/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"};
+    for (int fd = 0; fd <= 2; ++fd) {
+      fcntl(fd, F_SETFD, 0);
+      const int flags = fcntl(fd, F_GETFL);
+      if (flags < 0 || !(flags & O_NONBLOCK)) continue;
+      const int own = open(kStdio[fd], (flags & O_ACCMODE) | O_CLOEXEC);
+      if (own >= 0) {
+        dup2(own, fd);  // dup2 clears O_CLOEXEC on fd
+        close(own);
+      } else {
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+      }
+    }
     char c = 0;
     if (read(go[0], &c, 1) != 1 || c != 'g') _exit(127);
     execvp(argv[0], argv.data());

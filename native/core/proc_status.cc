@@ -278,6 +278,12 @@ size_t ProcStatusReader::read_maps_text(int maps_fd, uint32_t pid, uint64_t time
     if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &stop, perms, &off, &maj, &min, &ino, &name_at) >= 7 &&
         perms[2] == 'x') {
       const char* n = line + name_at;
+      // Not a VMA but the gate area: the kernel never reports it in MMAP
+      // records, nor PROCMAP_QUERY, so neither path emits it.
+      if (strcmp(n, "[vsyscall]") == 0) {
+        line = nl + 1;
+        continue;
+      }
       size_t len = strlen(n);
       kernel_mmap_name(n, len);
       Mapping m{start, stop, off, ino, maj, min,
