@@ -1,0 +1,30 @@
+# Everything the project needs on a fresh machine, installed by the project:
+# sourced by scripts/demo.sh and scripts/test.sh. Idempotent and quick when
+# all is there already.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+need_apt=()
+command -v perf >/dev/null || need_apt+=(linux-perf)          # the independent oracle for tests and bench
+command -v gcc >/dev/null || need_apt+=(gcc)                  # C fixtures and the addon
+command -v g++ >/dev/null || need_apt+=(g++)
+command -v make >/dev/null || need_apt+=(make)
+command -v python3 >/dev/null || need_apt+=(python3)          # node-gyp
+command -v setpriv >/dev/null || need_apt+=(util-linux)       # unprivileged error-path tests
+command -v file >/dev/null || need_apt+=(file)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)  # the static core program
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: need root to install ${need_apt[*]}: run as root or install them with apt-get" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# Dependencies, and the native helper built by the package's install script.
+if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run --silent build
