@@ -89,9 +89,9 @@ std::vector<pid_t> threads_of(pid_t pid) {
 }
 
 // Alive for sideband purposes: present and not a zombie.
-bool process_running(pid_t pid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+bool thread_running(pid_t pid, pid_t tid) {
+  char path[96], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/task/%d/stat", pid, tid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -199,7 +199,7 @@ void Capture::run() {
       close(launch_go_fd_);
       launch_go_fd_ = -1;
     }
-    if (stop.reason != "exited" && exit_status_ < 0 && process_running(launched_)) kill(launched_, SIGTERM);
+    if (stop.reason != "exited" && exit_status_ < 0 && thread_running(launched_, launched_)) kill(launched_, SIGTERM);
     int status;
     if (exit_status_ < 0 && waitpid(launched_, &status, 0) == launched_) exit_status_ = status;
   }
@@ -289,7 +289,9 @@ int Capture::open_event(perf_event_attr& attr, pid_t tid, int cpu) {
                          "`sudo setcap cap_perfmon+ep \"$(readlink -f \"$(which node)\")\"`.");
       continue;
     }
-    if (err == ESRCH && tid != target_) return -1;  // a thread exited while we attached
+    // That thread has exited (or is an exited leader whose threads run on):
+    // the process is gone only if none of its threads can be opened.
+    if (err == ESRCH) return -1;
     explain_open_error(err, tid, attr);
   }
 }
@@ -343,7 +345,7 @@ void Capture::attach() {
       throw Error("ENOPID", "process " + std::to_string(target_) + " does not exist. Fix: check the pid with `ps -p " +
                                 std::to_string(target_) + "`.");
   }
-  live_.insert(target_);
+  for (pid_t tid : threads_of(target_)) live_[target_].insert(tid);
 
   attr_ = {};
   attr_.size = sizeof attr_;
@@ -397,6 +399,7 @@ void Capture::open_rings() {
           }
         }
       }
+      if (event_fds_.empty()) explain_open_error(ESRCH, target_, attr_);
       if (options_.try_ioctl) open_ioctl_event(pages);
       break;
     } catch (const SystemError& e) {
@@ -452,7 +455,8 @@ void Capture::snapshot(bool first) {
   info.index = snapshot_index_++;
   info.start = monotonic_ns();
   const uint64_t ioctl_before = stats_.ioctl_records;
-  std::vector<pid_t> pids(live_.begin(), live_.end());
+  std::vector<pid_t> pids;
+  for (const auto& [pid, threads] : live_) pids.push_back(pid);
   for (pid_t pid : pids) {
     if (!emit_by_ioctl(pid, info)) {
       scratch_.clear();
@@ -570,14 +574,11 @@ void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
     // read may describe the process before or after it. Say so.
     for (auto& [index, w] : windows_)
       if (w.pid == pid && s.time >= w.start && s.time <= w.end) w.raced = true;
-    if (h.type == PERF_RECORD_FORK && options_.follow_children) {
-      uint32_t ppid;
+    if (h.type == PERF_RECORD_FORK || h.type == PERF_RECORD_EXIT) {
+      uint32_t ppid, tid;
       memcpy(&ppid, rec + sizeof h + 4, sizeof ppid);
-      if (pid != ppid) live_.insert(static_cast<pid_t>(pid));
-    } else if (h.type == PERF_RECORD_EXIT) {
-      uint32_t tid;
       memcpy(&tid, rec + sizeof h + 8, sizeof tid);
-      if (tid == pid) live_.erase(static_cast<pid_t>(pid));
+      track(h.type == PERF_RECORD_FORK, static_cast<pid_t>(pid), static_cast<pid_t>(ppid), static_cast<pid_t>(tid));
     }
   }
   push(rec, size, s.time, -1);
@@ -635,6 +636,19 @@ void Capture::send() {
   batch_ = {};
 }
 
+void Capture::track(bool fork, pid_t pid, pid_t ppid, pid_t tid) {
+  if (fork) {
+    // A new process (pid != ppid) is followed only with inherit; a new
+    // thread of a followed process always is.
+    if (pid != ppid ? options_.follow_children : live_.count(pid) > 0) live_[pid].insert(tid);
+    return;
+  }
+  auto it = live_.find(pid);
+  if (it == live_.end()) return;
+  it->second.erase(tid);
+  if (it->second.empty()) live_.erase(it);
+}
+
 void Capture::check_liveness() {
   const uint64_t now = monotonic_ns();
   if (now - last_liveness_ < kLivenessNs) return;
@@ -643,8 +657,12 @@ void Capture::check_liveness() {
     int status;
     if (waitpid(launched_, &status, WNOHANG) == launched_) exit_status_ = status;
   }
-  // EXIT records normally end processes; this covers ones lost in overflow.
-  for (auto it = live_.begin(); it != live_.end();) it = process_running(*it) ? std::next(it) : live_.erase(it);
+  // EXIT records normally end threads; this covers ones lost in overflow.
+  for (auto it = live_.begin(); it != live_.end();) {
+    auto& threads = it->second;
+    for (auto t = threads.begin(); t != threads.end();) t = thread_running(it->first, *t) ? std::next(t) : threads.erase(t);
+    it = threads.empty() ? live_.erase(it) : std::next(it);
+  }
 }
 
 }  // namespace sideband

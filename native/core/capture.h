@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -120,6 +121,7 @@ class Capture {
   void push(const uint8_t* rec, uint16_t size, uint64_t time, int32_t window);
   void flush(uint64_t threshold);
   void send();
+  void track(bool fork, pid_t pid, pid_t ppid, pid_t tid);
   void check_liveness();
   [[noreturn]] void explain_open_error(int err, pid_t tid, const perf_event_attr& attr);
 
@@ -134,7 +136,9 @@ class Capture {
   pid_t launched_ = 0;
   int launch_go_fd_ = -1, launch_err_fd_ = -1;
   int exit_status_ = -1;
-  std::set<pid_t> live_;
+  // Followed processes and their live threads: a process ends with its last
+  // thread, not its leader (which may exit first and linger as a zombie).
+  std::map<pid_t, std::set<pid_t>> live_;
 
   perf_event_attr attr_{};
   std::vector<int> event_fds_;

@@ -203,3 +203,30 @@ test('races: status read while the process changes is marked stale, and only the
   }
   assert.equal(data.meta!.stats.lost, 0, 'the default ring keeps up with the churn');
 });
+
+test('a zombie leader: its status is marked stale, and the capture lasts until its last thread exits', async () => {
+  const dir = tempDir('zombie');
+  const file = path.join(dir, 'late.bin');
+  fs.writeFileSync(file, Buffer.alloc(4096, 0xc3));
+  const fx = Proc.start(fixture('leader_exits'), [file], { stdin: true });
+  const pid = Number((await fx.waitFor(/^ready (\d+)/))[1]);
+  const stat = (): string => fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  for (let i = 0; i < 200 && !/\) Z /.test(stat()); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.match(stat(), /\) Z /, 'the leader is a zombie');
+  const out = path.join(dir, 'zombie.data');
+  const capture = sideband(['capture', '--pid', String(pid), '-o', out]);
+  await capture.waitFor(/attached/);
+  fx.send('go');
+  await fx.waitFor(/^mapped/);
+  assert.equal(await capture.exited, 0, capture.output);
+
+  const { records } = readCapture(out);
+  const status = records.filter((r) => r.statusOnly && r.pid === pid);
+  assert.ok(status.length > 0);
+  assert.ok(status.every((r) => r.stale.includes('zombie')), 'a zombie maps nothing: its status cannot be trusted to be whole');
+  assert.equal(find(status, { type: 'MMAP2' }).length, 0);
+  const late = find(records, { type: 'MMAP2', pid, statusOnly: false, fields: { filename: file } });
+  assert.equal(late.length, 1, 'the thread went on after its leader, and so did the capture');
+  const exits = find(records, { type: 'EXIT', pid });
+  assert.ok(exits.length >= 1 && exits.at(-1)!.time > late[0].time, 'the last thread exits last');
+});
