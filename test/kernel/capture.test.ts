@@ -2,6 +2,7 @@
 // attached to the same process as the independent oracle.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -111,6 +112,17 @@ test('attach: pre-existing state arrives as status-only records, later actions a
   const oursReal = multiset(real.map(keyOf));
   assert.ok(perfReal.size > 8, 'perf saw the actions');
   assert.deepEqual(oursReal, perfReal);
+
+  // perf reads our capture as we do, status records included, without a warning.
+  const oursByPerf = perfScript(oursFile);
+  assert.deepEqual(multiset(oursByPerf.map((r) => r.key)), multiset(records.map(keyOf)));
+  assert.deepEqual(
+    oursByPerf.map((r) => r.time),
+    records.filter(keyOf).map((r) => Math.floor(r.time / 1000) * 1000),
+    'perf orders our records as we do, on the same clock (to its microseconds)',
+  );
+  const stats = execFileSync('perf', ['report', '--stats', '-i', oursFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.match(stats, new RegExp(`COMM events:\\s+${find(records, { type: 'COMM' }).length}\\b`));
 
   // And our /proc status says what perf's own /proc synthesis says, but for
   // [vsyscall]: perf copies it from the maps text, while the kernel (whose

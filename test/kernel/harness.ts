@@ -2,7 +2,7 @@
 // run the `sideband` CLI and `perf record` side by side, and read back what
 // each wrote, ours through our decoder and perf's through `perf script`.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -131,11 +131,12 @@ export interface ScriptRecord {
  * --show-namespace-events` into keys that identify each record across tools.
  */
 export function perfScript(file: string): ScriptRecord[] {
-  const text = execFileSync('perf', ['script', '--show-task-events', '--show-mmap-events', '--show-namespace-events', '-i', file], {
+  const run = spawnSync('perf', ['script', '--show-task-events', '--show-mmap-events', '--show-namespace-events', '-i', file], {
     encoding: 'utf8',
     maxBuffer: 256 << 20,
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (run.status !== 0 || run.stderr.trim()) throw new Error(`perf script on ${file} failed or warned (exit ${run.status}):\n${run.stderr}`);
+  const text = run.stdout;
   const out: ScriptRecord[] = [];
   for (const line of text.split('\n')) {
     const m = line.match(/\s(\d+\.\d+): PERF_RECORD_(\w+)(.*)$/);
