@@ -108,7 +108,8 @@ async function capture(args: string[]): Promise<number> {
   let writeError: Error | undefined;
   session.on('attached', (info) => {
     try {
-      writer = PerfDataWriter.open(opts.output, { attr: info.attr, ids: info.ids });
+      // The ioctl event's id is listed with the kernel ids, so perf knows the event of its status records.
+      writer = PerfDataWriter.open(opts.output, { attr: info.attr, ids: info.ioctlId ? [...info.ids, info.ioctlId] : info.ids });
     } catch (e) {
       writeError = e as Error;
       session.stop();

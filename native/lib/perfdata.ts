@@ -4,7 +4,8 @@
 // Records stay in perf's layout from the ring to the file and back;
 // records.ts decodes them. This module only knows the container: the header,
 // the attrs and their id arrays, the data section and the feature sections
-// (tools/perf/Documentation/perf.data-file-format.txt).
+// (tools/perf/Documentation/perf.data-file-format.txt), and the trailer of
+// our own metadata that follows them.
 //
 // Parsing and building work on Uint8Arrays. Only readPerfData, readHostInfo
 // and PerfDataWriter touch the file system, through node:fs.
@@ -22,12 +23,6 @@ export enum Feature {
   CMDLINE = 11,
   EVENT_DESC = 12,
   CLOCKID = 23,
-  /**
-   * Ours: the capture's SidebandMeta. perf reads only bits below its
-   * HEADER_LAST_FEATURE (32 in 6.1) and ours is the highest bit set, so its
-   * section comes last in the table and perf never reaches it.
-   */
-  SIDEBAND = 250,
 }
 
 /** Status snapshot of a capture, as the native core reports it. */
@@ -52,12 +47,19 @@ export interface CaptureStatsMeta {
   lostRecords: number;
 }
 
-/** What a capture knows about itself, kept as JSON in the SIDEBAND feature. */
+/**
+ * What a capture knows about itself, kept as JSON in a trailer after the
+ * feature sections (see SIDEBAND_MAGIC). Readers need none of it to read
+ * records: provenance and staleness travel in the records themselves.
+ */
 export interface SidebandMeta {
   version: 1;
   /** Name and version of the tool that captured, also written as perf's VERSION feature. */
   tool: string;
-  /** Decimal id of the event that receives the kernel's ioctl status, if any. */
+  /**
+   * Decimal id of the event that received the kernel's ioctl status, if any.
+   * Informational: records.ts tells ioctl status by its STATUS_ONLY bit.
+   */
   ioctlId?: string;
   target: { pid: number; command?: string[] };
   ringPages: number;
@@ -110,7 +112,17 @@ const SECTION_SIZE = 16;
 /** perf_event_attr was 64 bytes when published; the kernel caps it at a page. */
 const ATTR_SIZE_MIN = 64;
 const ATTR_SIZE_MAX = 4096;
+/**
+ * Our metadata is not a header feature: perf inject copies every set feature
+ * bit and indexes its feature table with it, so a private bit (we used 250)
+ * crashes it. The JSON follows the last feature section instead, where perf
+ * never reads, found by a footer that ends the file:
+ *   [JSON][u64 offset of the JSON][u64 its length]["SIDEBAN1"]
+ * A tool that rewrites the file (perf inject) drops it; perf's files, and
+ * ours until finish(), have none.
+ */
 const SIDEBAND_MAGIC = 'SIDEBAN1';
+const FOOTER_SIZE = 24;
 /** Name perf gives a software dummy event that excludes kernel and hypervisor. */
 const SIDEBAND_EVENT_NAME = 'dummy:u';
 
@@ -322,22 +334,31 @@ const checkMeta = object({
   exitStatus: optional(isInteger),
 });
 
-/** The SIDEBAND feature's payload: "SIDEBAN1", u32 length, u32 0, then that many bytes of JSON. */
-function parseSidebandMeta(file: Uint8Array, section: Section, warnings: string[]): SidebandMeta | undefined {
+/**
+ * The metadata trailer of a finished file whose data section ends at
+ * `dataEnd`, if the file ends in our footer. Anything wrong with it is a
+ * warning: the records are still there to read.
+ */
+function parseSidebandMeta(file: Uint8Array, dataEnd: number, warnings: string[]): SidebandMeta | undefined {
+  const footerAt = file.byteLength - FOOTER_SIZE;
+  if (footerAt < dataEnd || utf8.decode(file.subarray(footerAt + 16)) !== SIDEBAND_MAGIC) return undefined;
   const view = viewOf(file);
-  const magic = section.size >= 16 ? utf8.decode(file.subarray(section.offset, section.offset + 8)) : '';
-  if (magic !== SIDEBAND_MAGIC) {
-    warnings.push(`feature ${Feature.SIDEBAND} does not start with "${SIDEBAND_MAGIC}": it is not this tool's metadata, so the capture's metadata is missing`);
+  const offset = view.getBigUint64(footerAt, true);
+  const length = view.getBigUint64(footerAt + 8, true);
+  if (offset < BigInt(dataEnd) || offset > BigInt(footerAt)) {
+    warnings.push(
+      `the sideband footer's offset is ${offset}, not between the end of the data section (${dataEnd}) and the footer (${footerAt}): the file is corrupt, so the capture's metadata is missing`,
+    );
     return undefined;
   }
-  const length = view.getUint32(section.offset + 8, true);
-  if (length > section.size - 16) {
-    warnings.push(`the sideband metadata claims ${length} bytes but its feature section holds ${section.size - 16}: the metadata is missing`);
+  if (length > BigInt(footerAt) - offset) {
+    warnings.push(`the sideband footer's length is ${length}, but only ${BigInt(footerAt) - offset} bytes lie between its offset and the footer: the file is corrupt, so the capture's metadata is missing`);
     return undefined;
   }
+  const at = Number(offset);
   let value: unknown;
   try {
-    value = JSON.parse(utf8.decode(file.subarray(section.offset + 16, section.offset + 16 + length)));
+    value = JSON.parse(utf8.decode(file.subarray(at, at + Number(length))));
   } catch (e) {
     warnings.push(`the sideband metadata is not valid JSON (${(e as Error).message}): the metadata is missing`);
     return undefined;
@@ -375,22 +396,19 @@ export function parsePerfData(file: Uint8Array): PerfData {
     featuresReadable = false;
   }
 
-  let meta: SidebandMeta | undefined;
   if (featuresReadable && header.features.length > 0) {
     // The feature table follows the data section: one section per set bit, in bit order.
     const table: Section = { offset: dataEnd, size: header.features.length * SECTION_SIZE };
     requireInside(table, file.byteLength, 'features');
     const view = viewOf(file);
     header.features.forEach((bit, i) => {
-      if (bit !== Feature.EVENT_DESC && bit !== Feature.SIDEBAND) return;
+      if (bit !== Feature.EVENT_DESC) return;
       const at = table.offset + i * SECTION_SIZE;
       const offset = view.getBigUint64(at, true);
       const size = view.getBigUint64(at + 8, true);
       const section: Section = { offset: Number(offset), size: Number(size) };
       if (offset + size > BigInt(file.byteLength)) {
         warnings.push(`the section of feature ${bit} reaches past the end of the file: the feature is ignored`);
-      } else if (bit === Feature.SIDEBAND) {
-        meta = parseSidebandMeta(file, section, warnings);
       } else {
         const names = parseEventNames(file, section);
         if (names?.length === attrs.length) names.forEach((name, k) => (attrs[k].name = name));
@@ -398,10 +416,11 @@ export function parsePerfData(file: Uint8Array): PerfData {
       }
     });
   }
-  const ioctlId = meta?.ioctlId === undefined ? 0n : BigInt(meta.ioctlId);
+  // Only a finished file has the trailer, and only after its data section.
+  const meta = featuresReadable ? parseSidebandMeta(file, dataEnd, warnings) : undefined;
   return {
     attrs,
-    stream: { attrs, ioctlId: ioctlId === 0n ? undefined : ioctlId },
+    stream: { attrs },
     data: file.subarray(data.offset, dataEnd),
     dataOffset: data.offset,
     meta,
@@ -538,7 +557,10 @@ export function readHostInfo(): HostInfo {
   };
 }
 
-/** The feature sections of a finished file, as they follow its data section. */
+/**
+ * The feature sections of a finished file, as they follow its data section,
+ * then the metadata trailer and its footer.
+ */
 function buildFeatures(offset: number, attr: EventAttr, ids: readonly bigint[], host: HostInfo, meta: SidebandMeta): { bits: number[]; bytes: Uint8Array } {
   const payloads: Array<[Feature, ByteWriter]> = [
     [Feature.HOSTNAME, new ByteWriter().perfString(host.hostname)],
@@ -552,8 +574,6 @@ function buildFeatures(offset: number, attr: EventAttr, ids: readonly bigint[], 
   // CLOCKID holds the clock's resolution in ns; perf uses it to say that
   // times are on attr.clockid. The POSIX clocks perf offers all tick in 1 ns.
   if (attr.useClockid) payloads.push([Feature.CLOCKID, new ByteWriter().u64(1)]);
-  const json = utf8Encoder.encode(JSON.stringify(meta));
-  payloads.push([Feature.SIDEBAND, new ByteWriter().raw(utf8Encoder.encode(SIDEBAND_MAGIC)).u32(json.byteLength).u32(0).raw(json)]);
 
   const table = new ByteWriter();
   const body = new ByteWriter();
@@ -562,6 +582,9 @@ function buildFeatures(offset: number, attr: EventAttr, ids: readonly bigint[], 
     table.section({ offset: bodyStart + body.length, size: payload.length });
     body.raw(payload.result()).alignTo(8);
   }
+  const json = utf8Encoder.encode(JSON.stringify(meta));
+  const jsonAt = bodyStart + body.length;
+  body.raw(json).u64(jsonAt).u64(json.byteLength).raw(utf8Encoder.encode(SIDEBAND_MAGIC));
   return { bits: payloads.map(([bit]) => bit), bytes: table.raw(body.result()).result() };
 }
 
@@ -577,8 +600,9 @@ function writeAll(fd: number, bytes: Uint8Array, position: number): void {
 
 /**
  * Streams a capture into a perf.data file that perf itself reads: one event
- * (the capture's attr), its kernel ids plus the ids that status records
- * carry, the records as appended, then perf's features and our metadata.
+ * (the capture's attr), its kernel ids plus the ids /proc status records
+ * carry, the records as appended, then perf's features and our metadata
+ * trailer.
  *
  * Until finish() the header says data.size = 0, perf's own mark of an
  * unfinished file, as `perf record` leaves one when killed. readPerfData
@@ -598,8 +622,6 @@ export class PerfDataWriter {
     fd: number,
     private readonly attr: EventAttr,
     private readonly ids: bigint[],
-    /** File offset of the one spare id slot after `ids`, for the ioctl id known at finish. */
-    private readonly spareIdAt: number,
     private readonly attrsAt: number,
     private readonly dataOffset: number,
     private readonly host: HostInfo,
@@ -610,7 +632,8 @@ export class PerfDataWriter {
 
   /**
    * Creates (or truncates) `path` and writes the header, id array and attr.
-   * `attr` is the perf_event_attr of every record's event; `ids` its kernel ids.
+   * `attr` is the perf_event_attr of every record's event; `ids` its kernel
+   * ids, the id of the event that receives ioctl status among them.
    */
   static open(path: string, init: { attr: Uint8Array; ids: readonly bigint[]; host?: HostInfo }): PerfDataWriter {
     const attr = parseAttr(init.attr);
@@ -619,12 +642,11 @@ export class PerfDataWriter {
     const ids = [...new Set([...init.ids, ...PROC_IDS])];
     const attrSize = init.attr.byteLength + SECTION_SIZE;
     const idsAt = HEADER_SIZE;
-    const spareIdAt = idsAt + ids.length * 8;
-    const attrsAt = spareIdAt + 8;
+    const attrsAt = idsAt + ids.length * 8;
     const dataOffset = Math.ceil((attrsAt + attrSize) / 8) * 8;
     const start = new ByteWriter().raw(buildHeader(attrSize, { offset: attrsAt, size: attrSize }, { offset: dataOffset, size: 0 }, []));
     for (const id of ids) start.u64(id);
-    start.u64(0).raw(init.attr).section({ offset: idsAt, size: ids.length * 8 }).alignTo(8);
+    start.raw(init.attr).section({ offset: idsAt, size: ids.length * 8 }).alignTo(8);
     const host = init.host ?? readHostInfo();
     const fd = fs.openSync(path, 'w', 0o600);
     try {
@@ -633,7 +655,7 @@ export class PerfDataWriter {
       fs.closeSync(fd);
       throw e;
     }
-    return new PerfDataWriter(fd, attr, ids, spareIdAt, attrsAt, dataOffset, host);
+    return new PerfDataWriter(fd, attr, ids, attrsAt, dataOffset, host);
   }
 
   /** Appends whole records in perf's layout, in time order. */
@@ -666,7 +688,7 @@ export class PerfDataWriter {
     this.write(fd, records.subarray(start));
   }
 
-  /** Ends the data section, writes the features and the final header, and closes the file. */
+  /** Ends the data section, writes the features, the metadata trailer and the final header, and closes the file. */
   finish(meta: SidebandMeta): void {
     const fd = this.openFd();
     const bad = checkMeta(meta, '');
@@ -674,15 +696,8 @@ export class PerfDataWriter {
     // Also makes data.size non-zero, which is what marks the file finished.
     this.write(fd, FINISHED_ROUND);
     this.flush(fd);
-    const ioctlId = meta.ioctlId === undefined ? 0n : BigInt(meta.ioctlId);
-    const ids = ioctlId === 0n || this.ids.includes(ioctlId) ? this.ids : [...this.ids, ioctlId];
-    const features = buildFeatures(this.position, this.attr, ids, this.host, meta);
+    const features = buildFeatures(this.position, this.attr, this.ids, this.host, meta);
     writeAll(fd, features.bytes, this.position);
-    if (ids.length > this.ids.length) {
-      writeAll(fd, new ByteWriter().u64(ioctlId).result(), this.spareIdAt);
-      const idsSectionAt = this.attrsAt + this.attr.bytes.byteLength;
-      writeAll(fd, new ByteWriter().section({ offset: HEADER_SIZE, size: ids.length * 8 }).result(), idsSectionAt);
-    }
     const attrSize = this.attr.bytes.byteLength + SECTION_SIZE;
     const data = { offset: this.dataOffset, size: this.position - this.dataOffset };
     // The header last: only now does the file say it is complete.

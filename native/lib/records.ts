@@ -182,11 +182,13 @@ export class RecordError extends Error {
   }
 }
 
-/** How to read the records of one stream: its events and what their ids mean. */
+/**
+ * How to read the records of one stream: its events and their ids. Nothing
+ * else: provenance comes from the records alone, so it survives tools that
+ * rewrite a file (perf inject) and files that were never finished.
+ */
 export interface StreamLayout {
   attrs: readonly { attr: EventAttr; ids: readonly bigint[] }[];
-  /** Id of the event that receives the kernel's ioctl status, if any. */
-  ioctlId?: bigint;
 }
 
 /** The timeline's form of a run of records: one column per field. */
@@ -291,8 +293,6 @@ export function indexRecords(input: Uint8Array, stream: StreamLayout): RecordInd
   const tid = new Int32Array(cap);
   const cpu = new Int32Array(cap);
   const trailer = new Uint8Array(cap);
-  const ioctlHi = stream.ioctlId === undefined ? -1 : Number(stream.ioctlId >> 32n);
-  const ioctlLo = stream.ioctlId === undefined ? -1 : Number(stream.ioctlId & 0xffffffffn);
   let n = 0;
   let skipped = 0;
   let truncatedAt: number | undefined;
@@ -366,6 +366,9 @@ export function indexRecords(input: Uint8Array, stream: StreamLayout): RecordInd
     } else {
       pid[n] = tid[n] = -1;
     }
+    // Status-only records come from our /proc synthesis, which stamps them
+    // with a PROC id, or else from the kernel's ioctl: so STATUS_ONLY without
+    // a PROC id (or without any id) is ioctl status, whichever event got it.
     let f = misc & Misc.STATUS_ONLY ? Flag.STATUS_ONLY : 0;
     const idw = resolver.idWords;
     if (idw > 0) {
@@ -373,11 +376,13 @@ export function indexRecords(input: Uint8Array, stream: StreamLayout): RecordInd
       const hi = words[end - idw + 1];
       if (hi === PROC_ID_HI && (lo & ~7) >>> 0 === PROC_ID_LO) {
         f |= (Provenance.Proc << Flag.PROVENANCE_SHIFT) | ((lo & 7) << Flag.STALE_SHIFT);
-      } else if (hi === ioctlHi && lo === ioctlLo && f) {
+      } else if (f) {
         f |= Provenance.Ioctl << Flag.PROVENANCE_SHIFT;
       } else if (hi === 0 && lo === 0 && time[n] === 0 && bodyTid > 0) {
         f |= Provenance.Synthesized << Flag.PROVENANCE_SHIFT;
       }
+    } else if (f) {
+      f |= Provenance.Ioctl << Flag.PROVENANCE_SHIFT;
     } else if (time[n] === 0 && bodyTid > 0 && layout.time >= 0) {
       f |= Provenance.Synthesized << Flag.PROVENANCE_SHIFT;
     }

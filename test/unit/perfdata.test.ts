@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Feature, HostInfo, PerfDataError, PerfDataWriter, SidebandMeta, parsePerfData, readHostInfo, readPerfData } from '../../native/lib/perfdata';
-import { Misc, PROC_IDS, Provenance, RecordError, RecordIndex, RecordType, Stale, decodeRecord, indexRecords, provenanceOf } from '../../native/lib/records';
+import { Flag, Misc, PROC_IDS, Provenance, RecordError, RecordIndex, RecordType, Stale, decodeRecord, indexRecords, provenanceOf, staleReasons } from '../../native/lib/records';
 import { Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, sidebandAttr } from '../fixtures/records';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'perfdata-test-'));
@@ -30,6 +30,8 @@ function perfRecord(name: string, args: string[]): string {
 
 const KERNEL_IDS = [11n, 12n];
 const IOCTL_ID = 77n;
+/** What the CLI gives the writer: the kernel ids, then the id of the event that receives ioctl status. */
+const CAPTURE_IDS = [...KERNEL_IDS, IOCTL_ID];
 const BASE = 5_000_000_000_000; // 5000 s of CLOCK_MONOTONIC, in ns
 const at = (pid: number, dt: number, cpu: number, id: bigint, tid = pid): Trailer => ({ pid, tid, time: BASE + dt, cpu, id });
 const lib = (filename: string, addr: bigint) => ({ addr, len: 0x2000n, pgoff: 0x1000n, maj: 8, min: 1, ino: 99n, prot: 5, flags: 2, filename });
@@ -40,7 +42,7 @@ const batches: Uint8Array[][] = [
   [
     comm(at(4242, 0, 0, PROC_IDS[0]), 'app', Misc.STATUS_ONLY),
     mmap2(at(4242, 1, 0, PROC_IDS[Stale.RACE]), lib('/usr/bin/app', 0x400000n), Misc.USER | Misc.STATUS_ONLY),
-    namespaces(at(4242, 2, 0, PROC_IDS[0]), nsLinks, Misc.STATUS_ONLY),
+    namespaces(at(4242, 2, 0, PROC_IDS[Stale.VANISHED | Stale.ZOMBIE]), nsLinks, Misc.STATUS_ONLY),
   ],
   [
     fork(at(4243, 1000, 1, KERNEL_IDS[0]), { pid: 4242, tid: 4242 }),
@@ -54,6 +56,21 @@ const batches: Uint8Array[][] = [
   ],
 ];
 const allRecords = concat(batches.flat());
+/** What indexRecords must say of those records, in order. */
+const expectedProvenance = [Provenance.Proc, Provenance.Proc, Provenance.Proc, Provenance.Kernel, Provenance.Kernel, Provenance.Kernel, Provenance.Ioctl, Provenance.Kernel, Provenance.Kernel];
+const expectedStale = [[], ['race'], ['vanished', 'zombie'], [], [], [], [], [], []];
+const expectedStatusOnly = [1, 1, 1, 0, 0, 0, 1, 0, 0];
+
+/** Provenance, stale reasons and the STATUS_ONLY bits of misc, for each indexed record but FINISHED_INIT. */
+function statusOf(index: RecordIndex) {
+  const rows = Array.from({ length: index.count }, (_, i) => i).filter((i) => index.type[i] !== RecordType.FINISHED_INIT);
+  return {
+    provenance: rows.map((i) => provenanceOf(index.flags[i])),
+    stale: rows.map((i) => staleReasons(index.flags[i])),
+    statusOnly: rows.map((i) => index.flags[i] & Flag.STATUS_ONLY),
+    miscStatusOnly: rows.map((i) => (decodeRecord(index, i).misc & Misc.STATUS_ONLY ? 1 : 0)),
+  };
+}
 
 const meta: SidebandMeta = {
   version: 1,
@@ -64,7 +81,7 @@ const meta: SidebandMeta = {
   cpus: [0, 1],
   namespaces: true,
   snapshots: [
-    { index: 0, path: 'proc', processes: 1, records: 3, stale: 1, gone: 0, start: String(BASE - 10), end: String(BASE + 3) },
+    { index: 0, path: 'proc', processes: 1, records: 3, stale: 2, gone: 0, start: String(BASE - 10), end: String(BASE + 3) },
     { index: 1, path: 'ioctl', processes: 1, records: 1, stale: 0, gone: 0, start: String(BASE + 1999), end: String(BASE + 2001) },
   ],
   stats: { records: 9, statusRecords: 4, ioctlRecords: 1, procRecords: 3, lost: 5, lostRecords: 1 },
@@ -77,11 +94,25 @@ const host: HostInfo = { hostname: 'test-host', osRelease: '6.1.0-test', arch: '
 
 function writeCapture(name: string, finish = true): string {
   const file = path.join(tmp, name);
-  const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: KERNEL_IDS, host });
+  const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: CAPTURE_IDS, host });
   for (const batch of batches) writer.append(concat(batch));
   if (finish) writer.finish(meta);
   else writer.abandon();
   return file;
+}
+
+/** Our footer, the last 24 bytes of a finished file: where the JSON is, its length, and the magic. */
+function footerOf(bytes: Uint8Array): { offset: bigint; length: bigint; magic: string } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const at = bytes.byteLength - 24;
+  return { offset: view.getBigUint64(at, true), length: view.getBigUint64(at + 8, true), magic: Buffer.from(bytes.subarray(at + 16)).toString('latin1') };
+}
+
+/** The feature table of a finished file: one section per set bit. */
+function featureSections(bytes: Uint8Array): Array<{ offset: bigint; size: bigint }> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tableAt = Number(view.getBigUint64(40, true) + view.getBigUint64(48, true));
+  return parsePerfData(bytes).features.map((_, i) => ({ offset: view.getBigUint64(tableAt + i * 16, true), size: view.getBigUint64(tableAt + i * 16 + 8, true) }));
 }
 
 /** The type of every record in a data section, walking header sizes only. */
@@ -147,12 +178,11 @@ describe('PerfDataWriter → parsePerfData', () => {
   const file = writeCapture('round-trip.data');
   const parsed = readPerfData(file);
 
-  test('keeps the attr, lists kernel, /proc and ioctl ids, and names the event', () => {
+  test('keeps the attr, lists kernel, ioctl and /proc ids, and names the event', () => {
     assert.equal(parsed.attrs.length, 1);
     assert.deepEqual(parsed.attrs[0].attr.bytes, sidebandAttr());
-    assert.deepEqual(parsed.attrs[0].ids, [...KERNEL_IDS, ...PROC_IDS, IOCTL_ID]);
+    assert.deepEqual(parsed.attrs[0].ids, [...CAPTURE_IDS, ...PROC_IDS]);
     assert.equal(parsed.attrs[0].name, 'dummy:u');
-    assert.equal(parsed.stream.ioctlId, IOCTL_ID);
     assert.deepEqual(parsed.warnings, []);
   });
 
@@ -162,14 +192,11 @@ describe('PerfDataWriter → parsePerfData', () => {
     assert.deepEqual(recordTypes(parsed.data.subarray(allRecords.byteLength)), [RecordType.FINISHED_ROUND]);
     const index = indexRecords(parsed.data, parsed.stream);
     assert.equal(index.count, batches.flat().length);
-    assert.deepEqual(
-      Array.from(index.flags, provenanceOf),
-      [Provenance.Proc, Provenance.Proc, Provenance.Proc, Provenance.Kernel, Provenance.Kernel, Provenance.Kernel, Provenance.Ioctl, Provenance.Kernel, Provenance.Kernel],
-    );
+    assert.deepEqual(statusOf(index), { provenance: expectedProvenance, stale: expectedStale, statusOnly: expectedStatusOnly, miscStatusOnly: expectedStatusOnly });
     assert.deepEqual(new Uint8Array(fs.readFileSync(file)).subarray(parsed.dataOffset, parsed.dataOffset + allRecords.byteLength), allRecords);
   });
 
-  test('keeps the metadata and writes the features perf reads', () => {
+  test('keeps the metadata and writes the features perf reads, and only those', () => {
     assert.deepEqual(parsed.meta, meta);
     assert.deepEqual(parsed.features, [
       Feature.HOSTNAME,
@@ -180,14 +207,36 @@ describe('PerfDataWriter → parsePerfData', () => {
       Feature.CMDLINE,
       Feature.EVENT_DESC,
       Feature.CLOCKID,
-      Feature.SIDEBAND,
     ]);
+    // perf 6.1 knows bits below 32 (HEADER_LAST_FEATURE); perf inject crashes on any other.
+    const bits = new Uint8Array(fs.readFileSync(file)).subarray(72, 104);
+    assert.deepEqual(Array.from(bits.subarray(4)), new Array(28).fill(0));
   });
 
-  test('perf report --header-only reads our features and ignores ours', () => {
-    const r = perf(['report', '--header-only', '-i', file]);
+  test('keeps the metadata in a trailer after the last feature section, found by the footer', () => {
+    const bytes = new Uint8Array(fs.readFileSync(file));
+    const footer = footerOf(bytes);
+    assert.equal(footer.magic, 'SIDEBAN1');
+    const json = JSON.stringify(meta);
+    assert.equal(footer.length, BigInt(Buffer.byteLength(json)));
+    assert.equal(footer.offset + footer.length, BigInt(bytes.byteLength - 24), 'the JSON ends where the footer starts');
+    assert.equal(Buffer.from(bytes.subarray(Number(footer.offset), Number(footer.offset + footer.length))).toString('utf8'), json);
+    const sections = featureSections(bytes);
+    assert.equal(sections.length, 8);
+    const featuresEnd = sections.reduce((end, s) => (s.offset + s.size > end ? s.offset + s.size : end), 0n);
+    assert.ok(featuresEnd <= footer.offset, `features end at ${featuresEnd}, the JSON starts at ${footer.offset}`);
+    assert.ok(footer.offset - featuresEnd < 8n, 'the JSON follows the last feature section');
+  });
+
+  test('perf report --header-only reads our features and complains of none', () => {
+    const r = perf(['report', '-v', '--header-only', '-i', file]);
     assert.equal(r.status, 0);
-    assert.equal(r.stderr, '');
+    assert.doesNotMatch(r.stderr, /feature|SIDEBAN|unknown|invalid|error/i);
+    assert.doesNotMatch(r.stdout, /unknown|invalid|error/i);
+    // The missing features are the standard ones we do not write, and none other.
+    const missing = /^# missing features: (.*)$/m.exec(r.stdout)?.[1].trim().split(/\s+/);
+    assert.ok(missing, r.stdout);
+    for (const ours of ['HOSTNAME', 'OSRELEASE', 'VERSION', 'ARCH', 'NRCPUS', 'CMDLINE', 'EVENT_DESC', 'CLOCKID']) assert.ok(!missing.includes(ours), ours);
     for (const line of [
       '# hostname : test-host',
       '# os release : 6.1.0-test',
@@ -199,11 +248,11 @@ describe('PerfDataWriter → parsePerfData', () => {
       '# clockid frequency: 1000 MHz',
     ])
       assert.ok(r.stdout.includes(line), `${line} in\n${r.stdout}`);
-    const ids = [...KERNEL_IDS, ...PROC_IDS, IOCTL_ID].join(', ');
+    const ids = [...CAPTURE_IDS, ...PROC_IDS].join(', ');
     assert.match(r.stdout, new RegExp(`# event : name = dummy:u, , id = \\{ ${ids} \\}, type = 1, size = 128, config = 0x9, sample_type = TID\\|TIME\\|CPU\\|IDENTIFIER`));
   });
 
-  test('perf script prints every record we wrote, without a warning', () => {
+  test('perf script prints every record we wrote, without a warning: it ignores the trailer', () => {
     const r = perf(['script', ...SIDEBAND_OPTIONS, '-i', file]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, '');
@@ -238,6 +287,39 @@ describe('PerfDataWriter → parsePerfData', () => {
 
   test('the file is private to its owner, as perf record makes it', () => {
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  });
+});
+
+describe('perf inject on our files', () => {
+  // perf inject copies every set feature bit and indexes its own table with
+  // it: our metadata used to be feature bit 250, and perf inject crashed.
+  const input = writeCapture('inject-in.data');
+  const output = path.join(tmp, 'inject-out.data');
+  const r = perf(['inject', '-i', input, '-o', output]);
+
+  test('rewrites the file without crashing or complaining', () => {
+    assert.equal(r.signal, null, `perf inject died of ${r.signal}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+  });
+
+  test('keeps misc and sample_id, so STATUS_ONLY, provenance and staleness survive', () => {
+    const rewritten = readPerfData(output);
+    assert.deepEqual(rewritten.warnings, []);
+    const index = indexRecords(rewritten.data, rewritten.stream);
+    assert.equal(index.truncatedAt, undefined);
+    assert.deepEqual(statusOf(index), { provenance: expectedProvenance, stale: expectedStale, statusOnly: expectedStatusOnly, miscStatusOnly: expectedStatusOnly });
+    assert.deepEqual(ourKeys(index), ourKeys(indexRecords(readPerfData(input).data, readPerfData(input).stream)));
+    assert.deepEqual(Array.from(index.time), batches.flat().map((rec) => Number(new DataView(rec.buffer).getBigUint64(rec.byteLength - 24, true))));
+  });
+
+  test('drops our trailer: the rewritten file has perf\'s features only, and no metadata', () => {
+    const bytes = new Uint8Array(fs.readFileSync(output));
+    const rewritten = parsePerfData(bytes);
+    assert.equal(rewritten.meta, undefined);
+    assert.notEqual(footerOf(bytes).magic, 'SIDEBAN1');
+    assert.ok(rewritten.features.every((bit) => bit < 32), rewritten.features.join());
+    assert.equal(rewritten.attrs[0].name, 'dummy:u');
   });
 });
 
@@ -303,7 +385,15 @@ describe('unfinished and truncated files', () => {
     assert.equal(parsed.meta, undefined);
     assert.deepEqual(parsed.features, []);
     assert.deepEqual(parsed.data, allRecords);
-    assert.deepEqual(parsed.attrs[0].ids, [...KERNEL_IDS, ...PROC_IDS]);
+    assert.deepEqual(parsed.attrs[0].ids, [...CAPTURE_IDS, ...PROC_IDS]);
+    assert.equal(Buffer.from(fs.readFileSync(file)).indexOf('SIDEBAN1'), -1, 'no trailer before finish()');
+    // Provenance needs no metadata: an interrupted capture still tells ioctl from /proc status.
+    assert.deepEqual(statusOf(indexRecords(parsed.data, parsed.stream)), {
+      provenance: expectedProvenance,
+      stale: expectedStale,
+      statusOnly: expectedStatusOnly,
+      miscStatusOnly: expectedStatusOnly,
+    });
 
     const index = indexRecords(parsed.data.subarray(0, allRecords.byteLength - 20), parsed.stream);
     assert.equal(index.count, batches.flat().length - 1);
@@ -439,27 +529,29 @@ describe('parsePerfData on files it cannot read', () => {
   test('a feature section outside the file is a warning', () => {
     const view = new DataView(good.buffer);
     const tableAt = Number(view.getBigUint64(40, true) + view.getBigUint64(48, true));
-    const lastEntry = tableAt + (parsedGood.features.length - 1) * 16;
-    const parsed = parsePerfData(u64At(good, lastEntry, BigInt(good.byteLength - 8)));
-    assert.deepEqual(parsed.warnings, [`the section of feature ${Feature.SIDEBAND} reaches past the end of the file: the feature is ignored`]);
-    assert.equal(parsed.meta, undefined);
-    assert.equal(parsed.attrs[0].name, 'dummy:u');
+    const eventDescEntry = tableAt + parsedGood.features.indexOf(Feature.EVENT_DESC) * 16;
+    const parsed = parsePerfData(u64At(good, eventDescEntry, BigInt(good.byteLength - 8)));
+    assert.deepEqual(parsed.warnings, [`the section of feature ${Feature.EVENT_DESC} reaches past the end of the file: the feature is ignored`]);
+    assert.equal(parsed.attrs[0].name, undefined);
+    assert.deepEqual(parsed.meta, meta);
   });
 
   test('a feature table outside the file', () => {
-    // Data that claims to end 8 bytes before the file does leaves no room for 9 feature sections.
+    // Data that claims to end 8 bytes before the file does leaves no room for 8 feature sections.
     rejects(u64At(good, 48, BigInt(good.byteLength - parsedGood.dataOffset - 8)), 'features', /reaches past the end/);
   });
 
+  const footerAt = good.byteLength - 24;
+  const goodFooter = footerOf(good);
+
+  /** `good` with its JSON replaced by `json`, padded with spaces to the same length. */
   function replaceJson(json: string): Uint8Array {
     const bytes = good.slice();
-    const magic = Buffer.from(bytes.buffer).indexOf('SIDEBAN1');
-    const view = new DataView(bytes.buffer);
-    const length = view.getUint32(magic + 8, true);
+    const { offset, length } = goodFooter;
     const replacement = new TextEncoder().encode(json);
     assert.ok(replacement.byteLength <= length);
-    bytes.fill(0x20, magic + 16, magic + 16 + length);
-    bytes.set(replacement, magic + 16);
+    bytes.fill(0x20, Number(offset), Number(offset + length));
+    bytes.set(replacement, Number(offset));
     return bytes;
   }
 
@@ -473,19 +565,70 @@ describe('parsePerfData on files it cannot read', () => {
     ] as const) {
       const parsed = parsePerfData(replaceJson(json));
       assert.equal(parsed.meta, undefined);
-      assert.equal(parsed.stream.ioctlId, undefined);
       assert.equal(parsed.warnings.length, 1, json);
       assert.match(parsed.warnings[0], warning);
-      assert.equal(indexRecords(parsed.data, parsed.stream).count, batches.flat().length);
+      // The records and their provenance do not depend on the metadata.
+      assert.deepEqual(statusOf(indexRecords(parsed.data, parsed.stream)).provenance, expectedProvenance);
     }
-    const notOurs = good.slice();
-    notOurs.set(new TextEncoder().encode('OTHERTL1'), Buffer.from(good.buffer).indexOf('SIDEBAN1'));
-    assert.match(parsePerfData(notOurs).warnings.join(), /does not start with "SIDEBAN1"/);
+  });
+
+  test('a file that does not end in our footer has no metadata, and no warning', () => {
+    const otherMagic = good.slice();
+    otherMagic.set(new TextEncoder().encode('SIDEBAN2'), footerAt + 16);
+    // As perf inject leaves the file it rewrites, or a copy cut short at its end.
+    for (const bytes of [otherMagic, good.subarray(0, footerAt), good.subarray(0, good.byteLength - 1)]) {
+      const parsed = parsePerfData(bytes);
+      assert.equal(parsed.meta, undefined);
+      assert.deepEqual(parsed.warnings, []);
+      assert.equal(parsed.attrs[0].name, 'dummy:u');
+    }
+  });
+
+  test('a footer whose offset or length leaves the trailer is a warning naming the field', () => {
+    const dataEnd = BigInt(parsedGood.dataOffset + parsedGood.data.byteLength);
+    const offsetAt = footerAt;
+    const lengthAt = footerAt + 8;
+    for (const [at, value, field] of [
+      [offsetAt, dataEnd - 1n, 'offset'], // inside the data section
+      [offsetAt, 0n, 'offset'],
+      [offsetAt, BigInt(footerAt) + 1n, 'offset'], // inside the footer
+      [offsetAt, BigInt(good.byteLength), 'offset'],
+      [offsetAt, 1n << 63n, 'offset'],
+      [offsetAt, 0xffff_ffff_ffff_ffffn, 'offset'],
+      [lengthAt, goodFooter.length + 1n, 'length'], // into the footer
+      [lengthAt, BigInt(good.byteLength), 'length'],
+      [lengthAt, 0xffff_ffff_ffff_ffffn, 'length'],
+    ] as const) {
+      const parsed = parsePerfData(u64At(good, at, value));
+      assert.equal(parsed.meta, undefined, `${field} ${value}`);
+      assert.equal(parsed.warnings.length, 1, `${field} ${value}`);
+      assert.match(parsed.warnings[0], new RegExp(`footer's ${field} is ${value}\\b.*metadata is missing`));
+    }
+    // At the bounds the trailer is still read: an empty JSON is not JSON, so that warning instead.
+    assert.match(parsePerfData(u64At(u64At(good, lengthAt, 0n), offsetAt, BigInt(footerAt))).warnings.join(), /not valid JSON/);
+    assert.match(parsePerfData(u64At(good, lengthAt, 0n)).warnings.join(), /not valid JSON/);
+  });
+
+  test('a file truncated in its data, or unfinished, is not searched for a footer', () => {
+    // A valid trailer after the first 64 bytes of data, the rest of the data missing: not read.
+    const keptEnd = parsedGood.dataOffset + 64;
+    const json = good.subarray(Number(goodFooter.offset), footerAt);
+    const footer = new Uint8Array(24);
+    new DataView(footer.buffer).setBigUint64(0, BigInt(keptEnd), true);
+    new DataView(footer.buffer).setBigUint64(8, BigInt(json.byteLength), true);
+    footer.set(good.subarray(footerAt + 16), 16);
+    const cut = parsePerfData(concat([good.subarray(0, keptEnd), json, footer]));
+    assert.equal(cut.meta, undefined);
+    assert.deepEqual(cut.warnings.map((w) => /truncated/.test(w)), [true]);
+    // data.size 0: the data would reach to the end of the file, so there is no trailer after it.
+    const unfinished = parsePerfData(u64At(good, 48, 0n));
+    assert.equal(unfinished.meta, undefined);
+    assert.deepEqual(unfinished.warnings.map((w) => /not properly finished/.test(w)), [true]);
   });
 
   test('the writer refuses metadata readers would ignore, and batches that are not whole records', () => {
     const file = path.join(tmp, 'refused.data');
-    const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: KERNEL_IDS, host });
+    const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: CAPTURE_IDS, host });
     assert.throws(() => writer.append(allRecords.subarray(0, allRecords.byteLength - 8)), (e: unknown) => e instanceof PerfDataError && e.field === 'records');
     assert.throws(() => writer.finish({ ...meta, ioctlId: '0x4d' }), (e: unknown) => e instanceof PerfDataError && e.field === 'meta.ioctlId');
     writer.append(allRecords);
@@ -549,6 +692,34 @@ describe('parsePerfData on mangled files (fuzz, fixed seed)', () => {
       }
     });
   }
+
+  test('ours: random footer offsets and lengths are warnings, never errors', () => {
+    const random = prng(4099);
+    const footerAt = ours.byteLength - 24;
+    const { offset, length } = footerOf(ours);
+    const near = (v: bigint) => BigInt.asUintN(64, v + BigInt(Math.floor(random() * 64) - 32));
+    let warned = 0;
+    for (let round = 0; round < 3000; round++) {
+      const mangled = ours.slice();
+      const view = new DataView(mangled.buffer);
+      const pick = (v: bigint) => {
+        const r = random();
+        if (r < 0.4) return near(v);
+        if (r < 0.6) return near(BigInt(footerAt));
+        if (r < 0.8) return BigInt(Math.floor(random() * 2 ** 32)) << BigInt(Math.floor(random() * 33));
+        return BigInt.asUintN(64, -BigInt(Math.floor(random() * 64)));
+      };
+      if (random() < 0.7) view.setBigUint64(footerAt, pick(offset), true);
+      if (random() < 0.7) view.setBigUint64(footerAt + 8, pick(length), true);
+      if (random() < 0.2) mangled[Number(offset) + Math.floor(random() * Number(length))] = Math.floor(random() * 256);
+      const parsed = parsePerfData(mangled); // the footer alone can only cost the metadata
+      assert.ok(parsed.warnings.length <= 1, parsed.warnings.join('\n'));
+      assert.equal(parsed.meta === undefined, parsed.warnings.length === 1);
+      warned += parsed.warnings.length;
+      readAll(mangled);
+    }
+    assert.ok(warned > 2000, `${warned} warnings`);
+  });
 });
 
 describe('parsePerfData on files perf record wrote', () => {

@@ -4,6 +4,8 @@ import {
   Flag,
   Misc,
   PROC_IDS,
+  PROC_ID_BASE,
+  PROC_ID_HI,
   Provenance,
   RecordError,
   RecordType,
@@ -19,7 +21,7 @@ import { Body, Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, recor
 
 const KERNEL_ID = 1n;
 const IOCTL_ID = 99n;
-const stream: StreamLayout = { attrs: [{ attr: parseAttr(sidebandAttr()), ids: [KERNEL_ID] }], ioctlId: IOCTL_ID };
+const stream: StreamLayout = { attrs: [{ attr: parseAttr(sidebandAttr()), ids: [KERNEL_ID, IOCTL_ID] }] };
 const at = (pid: number, time: number, cpu: number, id: bigint, tid = pid): Trailer => ({ pid, tid, time, cpu, id });
 const libc = { addr: 0x7f0000001000n, len: 0x156000n, pgoff: 0x26000n, maj: 254, min: 1, ino: 339380n, prot: 5, flags: 2, filename: '/usr/lib/libc.so.6' };
 const links = [
@@ -111,10 +113,31 @@ describe('indexRecords', () => {
     }
   });
 
-  test('without an ioctl id in the stream, status records of that id are not ioctl', () => {
-    const ix = indexRecords(bytes, { attrs: stream.attrs });
-    assert.equal(provenanceOf(ix.flags[3]), Provenance.Kernel);
-    assert.equal(ix.flags[3] & Flag.STATUS_ONLY, Flag.STATUS_ONLY);
+  test('a status-only record without a PROC id is ioctl, whatever its id', () => {
+    // Ids next to the PROC range: its high word with other low bits, and the range's neighbours.
+    const ids = [KERNEL_ID, IOCTL_ID, 0n, 0xffff_ffff_ffff_ffffn, BigInt(PROC_ID_HI), PROC_ID_BASE - 1n, PROC_ID_BASE + 8n, PROC_ID_BASE ^ (1n << 16n)];
+    // Time 0 and id 0 would make a record synthesized, were it not status-only.
+    const status = concat(ids.map((id) => comm(at(7, 0, 0, id), 'p', Misc.STATUS_ONLY)));
+    const ix = indexRecords(status, { attrs: stream.attrs });
+    assert.equal(ix.count, ids.length);
+    assert.deepEqual(Array.from(ix.flags, provenanceOf), ids.map(() => Provenance.Ioctl));
+    assert.deepEqual(Array.from(ix.flags, (f) => staleReasons(f).length), ids.map(() => 0));
+    // Without STATUS_ONLY the same records are the kernel's, or perf record's synthesis for id 0.
+    const real = indexRecords(concat(ids.map((id) => comm(at(7, 0, 0, id), 'p'))), stream);
+    assert.deepEqual(
+      Array.from(real.flags, provenanceOf),
+      ids.map((id) => (id === 0n ? Provenance.Synthesized : Provenance.Kernel)),
+    );
+  });
+
+  test('without any id in the trailer, status-only records are ioctl and time-0 ones synthesized', () => {
+    const noId = parseAttr(sidebandAttr((1n << 1n) | (1n << 2n) | (1n << 7n))); // TID | TIME | CPU
+    const s: StreamLayout = { attrs: [{ attr: noId, ids: [] }] };
+    /** COMM with the 24-byte trailer of TID | TIME | CPU. */
+    const shortComm = (time: number, misc: number) => record(RecordType.COMM, misc, new Body().u32(9, 9).string('x').u32(9, 9).u64(time).u32(0, 0));
+    const ix = indexRecords(concat([shortComm(0, Misc.STATUS_ONLY), shortComm(0, 0), shortComm(5, Misc.STATUS_ONLY), shortComm(5, 0)]), s);
+    assert.deepEqual(Array.from(ix.trailer), [6, 6, 6, 6]);
+    assert.deepEqual(Array.from(ix.flags, provenanceOf), [Provenance.Ioctl, Provenance.Synthesized, Provenance.Ioctl, Provenance.Kernel]);
   });
 
   test('indexes input that does not start on an 8-byte boundary', () => {
