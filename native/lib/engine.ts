@@ -6,6 +6,10 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import type { CaptureStats } from './perfdata';
+
+export type { CaptureStats };
+
 export enum Emit {
   Fork = 1 << 0,
   Namespaces = 1 << 1,
@@ -28,15 +32,6 @@ export interface CaptureOptions {
 }
 
 export const DEFAULT_RING_PAGES = 512;
-
-export interface CaptureStats {
-  records: number;
-  statusRecords: number;
-  ioctlRecords: number;
-  procRecords: number;
-  lost: number;
-  lostRecords: number;
-}
 
 export interface AttachInfo {
   pid: number;

@@ -38,7 +38,8 @@ export interface SnapshotMeta {
   end: string;
 }
 
-export interface CaptureStatsMeta {
+/** What a capture counted: the engine reports it live, the file keeps the last. */
+export interface CaptureStats {
   records: number;
   statusRecords: number;
   ioctlRecords: number;
@@ -66,7 +67,7 @@ export interface SidebandMeta {
   cpus: number[];
   namespaces: boolean;
   snapshots: SnapshotMeta[];
-  stats: CaptureStatsMeta;
+  stats: CaptureStats;
   warnings: Array<{ code: string; message: string }>;
   /** "exited", "requested" or "failed", as the native core says. */
   stopReason: string;
