@@ -25,8 +25,16 @@ namespace sideband {
 
 namespace {
 
-// How often the reader drains even without a wakeup: bounds live latency.
+// How long the reader sleeps when the rings are empty: bounds live latency.
 constexpr int kRoundMs = 20;
+// A record is in its ring within microseconds of its timestamp (the kernel
+// writes sideband with preemption off right after taking the time); one
+// stamped longer than this before a drain began has certainly been drained.
+constexpr uint64_t kSettleNs = 1'000'000;
+// Batches for the consumer: large enough that Node's main thread wakes
+// about a hundred times a second under load, not every round.
+constexpr size_t kBatchBytes = 256 * 1024;
+constexpr uint64_t kBatchAgeNs = 10'000'000;
 constexpr uint64_t kLivenessNs = 250'000'000;
 constexpr int kCapPerfmon = 38;
 constexpr int kCapSysAdmin = 21;
@@ -164,14 +172,19 @@ void Capture::run() {
     for (auto& r : rings_) fds.push_back({r->fd(), POLLIN, 0});
     fds.push_back({wake_fd_, POLLIN, 0});
     while (!stop_requested_.load()) {
+      // Sleep until the kernel wakes us at half a ring, as perf record does.
+      // Spinning while records flow measured worse: the scheduler then
+      // treats the reader as a hog, and Node's thread preempts it for a
+      // whole slice, long enough to overflow a small ring.
       poll(fds.data(), fds.size(), kRoundMs);
       // A hung-up ring (its task and all inherited children gone) would
       // make poll return at once forever; it is still drained every round.
       for (auto& p : fds)
         if (p.revents & (POLLHUP | POLLERR)) p.fd = -1;
-      uint64_t drained;
-      (void)!read(wake_fd_, &drained, sizeof drained);
+      uint64_t wakes;
+      (void)!read(wake_fd_, &wakes, sizeof wakes);
       round();
+      send(false);
       if (snapshots_requested_.exchange(0) > 0 && !live_.empty()) snapshot(false);
       check_liveness();
       if (live_.empty()) break;
@@ -189,7 +202,7 @@ void Capture::run() {
   try {
     if (!rings_.empty()) round();
     flush(UINT64_MAX);
-    send();
+    send(true);
   } catch (const std::exception&) {
   }
   if (launched_ > 0) {
@@ -380,9 +393,9 @@ void Capture::open_rings() {
     throw Error("EINVAL", "ring size must be a power of two pages, not " + std::to_string(pages) +
                               ". Fix: pass e.g. --ring-pages 512.");
   for (;;) {
-    // Wake the reader at a quarter of the ring, capped so small and large
-    // rings alike are drained well before they fill.
-    attr_.wakeup_watermark = static_cast<uint32_t>(std::min<size_t>(pages * page / 4, 64 * 1024));
+    // Wake the reader at half the ring, as perf does, capped so that a
+    // large ring is drained long before it fills; it then drains until empty.
+    attr_.wakeup_watermark = static_cast<uint32_t>(std::min<size_t>(pages * page / 2, 256 * 1024));
     try {
       const std::vector<pid_t> tids = threads_of(target_);
       for (int cpu : cpus) {
@@ -466,6 +479,7 @@ void Capture::snapshot(bool first) {
         ++info.gone;
         continue;
       }
+      if (w.records == 0) continue;
       const int32_t window = next_window_++;
       windows_[window] = Window{w.pid, w.start, w.end, false, w.records};
       for (size_t at = 0; at < scratch_.size();) {
@@ -480,6 +494,7 @@ void Capture::snapshot(bool first) {
     }
     ++info.processes;
     round();  // keep up with the kernel between processes
+    send(false);
   }
   info.end = monotonic_ns();
   info.records += stats_.ioctl_records - ioctl_before;
@@ -488,13 +503,12 @@ void Capture::snapshot(bool first) {
     perf_event_header init{kRecordFinishedInit, 0, sizeof(perf_event_header)};
     push(reinterpret_cast<const uint8_t*>(&init), sizeof init, info.end, -1);
   }
-  // Two more rounds, a moment apart, put every status record and any real
-  // record racing with it into the stream before the snapshot is announced.
+  // One more round, once the snapshot has settled, puts every status record
+  // and any real record racing with it into the stream before it is announced.
+  struct timespec settle{0, static_cast<long>(kSettleNs)};
+  nanosleep(&settle, nullptr);
   round();
-  struct timespec pause{0, 1'000'000};
-  nanosleep(&pause, nullptr);
-  round();
-  send();
+  send(true);
   listener_->snapshot(info);
 }
 
@@ -541,16 +555,15 @@ bool Capture::emit_by_ioctl(pid_t pid, SnapshotInfo& info) {
   return true;
 }
 
-void Capture::round() {
+size_t Capture::round() {
   const uint64_t start = monotonic_ns();
-  for (auto& ring : rings_) ring->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, false); });
-  if (ioctl_ring_) ioctl_ring_->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, true); });
-  // Records stamped before the previous round began are all visible now:
-  // the kernel writes a sideband record with preemption off right after
-  // taking its timestamp. Later ones may still be in flight on another CPU.
-  flush(last_round_start_);
-  last_round_start_ = start;
-  send();
+  size_t records = 0;
+  for (auto& ring : rings_) records += ring->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, false); });
+  if (ioctl_ring_) records += ioctl_ring_->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, true); });
+  // Everything stamped before start - kSettleNs is drained by now; later
+  // records may still be in flight on another CPU, so they wait.
+  if (start > kSettleNs) flush(start - kSettleNs);
+  return records;
 }
 
 void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
@@ -591,49 +604,62 @@ void Capture::push(const uint8_t* rec, uint16_t size, uint64_t time, int32_t win
 }
 
 void Capture::flush(uint64_t threshold) {
-  if (pending_.empty()) return;
+  if (head_ == pending_.size()) return;
   auto by_time = [](const Entry& a, const Entry& b) { return a.time != b.time ? a.time < b.time : a.seq < b.seq; };
-  // Rings are nearly sorted already; sort what arrived and merge it in.
-  std::sort(pending_.begin() + static_cast<ptrdiff_t>(sorted_), pending_.end(), by_time);
-  std::inplace_merge(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(sorted_), pending_.end(), by_time);
-  size_t n = 0;
-  while (n < pending_.size() && pending_[n].time <= threshold) ++n;
-  for (size_t i = 0; i < n; ++i) {
-    const Entry& e = pending_[i];
+  // Rings are nearly sorted already: sort what arrived, and merge only when
+  // it does not simply follow what was waiting (the common case).
+  const auto first = pending_.begin() + static_cast<ptrdiff_t>(head_);
+  const auto arrived = pending_.begin() + static_cast<ptrdiff_t>(sorted_);
+  std::sort(arrived, pending_.end(), by_time);
+  if (arrived != first && arrived != pending_.end() && by_time(*arrived, *(arrived - 1)))
+    std::inplace_merge(first, arrived, pending_.end(), by_time);
+  sorted_ = pending_.size();
+  // A /proc status record waits until its whole read window is settled:
+  // a real record racing with it must be seen first, to mark it stale.
+  while (head_ < pending_.size()) {
+    const Entry& e = pending_[head_];
+    if (e.time > threshold) break;
     uint8_t* rec = arena_.data() + e.offset;
     if (e.window >= 0) {
       auto w = windows_.find(e.window);
-      if (w->second.raced) {
-        const uint64_t id = read_trailer(rec, e.size).id | kStaleRace;
-        write_trailer_id(rec, e.size, id);
-      }
-      if (--w->second.pending == 0 && w->second.end < threshold) windows_.erase(w);
+      if (w->second.end > threshold) break;
+      if (w->second.raced) write_trailer_id(rec, e.size, read_trailer(rec, e.size).id | kStaleRace);
+      if (--w->second.pending == 0) windows_.erase(w);
     }
+    if (batch_.capacity() == 0) batch_.reserve(2 * kBatchBytes);
     batch_.insert(batch_.end(), rec, rec + e.size);
     ++stats_.records;
+    ++head_;
   }
-  // Keep the rest, compacted, for a later round.
-  std::vector<uint8_t> arena;
-  std::vector<Entry> rest;
-  rest.reserve(pending_.size() - n);
-  for (size_t i = n; i < pending_.size(); ++i) {
-    Entry e = pending_[i];
-    const uint8_t* rec = arena_.data() + e.offset;
-    e.offset = static_cast<uint32_t>(arena.size());
-    arena.insert(arena.end(), rec, rec + e.size);
-    rest.push_back(e);
+  // Drop what went out once it is most of the queue: amortized, and the
+  // buffers keep their capacity, so a busy reader does not allocate.
+  if (head_ == pending_.size()) {
+    pending_.clear();
+    arena_.clear();
+    head_ = sorted_ = 0;
+  } else if (head_ > 4096 && head_ * 2 > pending_.size()) {
+    spare_arena_.clear();
+    for (size_t i = head_; i < pending_.size(); ++i) {
+      Entry& e = pending_[i];
+      const uint8_t* rec = arena_.data() + e.offset;
+      e.offset = static_cast<uint32_t>(spare_arena_.size());
+      spare_arena_.insert(spare_arena_.end(), rec, rec + e.size);
+    }
+    arena_.swap(spare_arena_);
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(head_));
+    head_ = 0;
+    sorted_ = pending_.size();
   }
-  arena_.swap(arena);
-  pending_.swap(rest);
-  sorted_ = pending_.size();
-  for (auto it = windows_.begin(); it != windows_.end();)
-    it = (it->second.pending == 0 && it->second.end < threshold) ? windows_.erase(it) : std::next(it);
 }
 
-void Capture::send() {
+void Capture::send(bool now) {
   if (batch_.empty()) return;
+  const uint64_t t = monotonic_ns();
+  if (batch_since_ == 0) batch_since_ = t;
+  if (!now && batch_.size() < kBatchBytes && t - batch_since_ < kBatchAgeNs) return;
   listener_->records(std::move(batch_), stats_);
   batch_ = {};
+  batch_since_ = 0;
 }
 
 void Capture::track(bool fork, pid_t pid, pid_t ppid, pid_t tid) {

@@ -116,11 +116,11 @@ class Capture {
   void open_ioctl_event(size_t pages);
   void snapshot(bool first);
   bool emit_by_ioctl(pid_t pid, SnapshotInfo& info);
-  void round();
+  size_t round();  // returns how many records it drained
   void ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring);
   void push(const uint8_t* rec, uint16_t size, uint64_t time, int32_t window);
   void flush(uint64_t threshold);
-  void send();
+  void send(bool now);  // now, or once the batch is large or old enough
   void track(bool fork, pid_t pid, pid_t ppid, pid_t tid);
   void check_liveness();
   [[noreturn]] void explain_open_error(int err, pid_t tid, const perf_event_attr& attr);
@@ -153,14 +153,16 @@ class Capture {
   std::vector<uint8_t> scratch_;
   uint32_t snapshot_index_ = 0;
 
-  std::vector<uint8_t> arena_;
+  // Records read but not yet sent, in time order from head_; their bytes in
+  // arena_. Entries from sorted_ on arrived in this round, still unsorted.
+  std::vector<uint8_t> arena_, spare_arena_;
   std::vector<Entry> pending_;
-  size_t sorted_ = 0;
+  size_t head_ = 0, sorted_ = 0;
   uint64_t seq_ = 0;
-  uint64_t last_round_start_ = 0;
   std::unordered_map<int32_t, Window> windows_;
   int32_t next_window_ = 0;
   std::vector<uint8_t> batch_;
+  uint64_t batch_since_ = 0;  // when the unsent batch was first offered
   CaptureStats stats_;
   uint64_t last_liveness_ = 0;
 };
