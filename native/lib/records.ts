@@ -238,31 +238,22 @@ function makeResolver(stream: StreamLayout): Resolver {
   };
 }
 
-// Smallest size of each record type's fixed fields, header included.
-const FIXED_SIZE: Partial<Record<RecordType, number>> = {
-  [RecordType.MMAP]: 8 + 32,
-  [RecordType.LOST]: 8 + 16,
-  [RecordType.COMM]: 8 + 8,
-  [RecordType.EXIT]: 8 + 24,
-  [RecordType.FORK]: 8 + 24,
-  [RecordType.MMAP2]: 8 + 64,
-  [RecordType.NAMESPACES]: 8 + 16,
-};
-
-/** Record types whose body starts with the subject's pid and tid. */
-function bodyTidWord(type: number): number {
-  switch (type) {
-    case RecordType.MMAP:
-    case RecordType.COMM:
-    case RecordType.MMAP2:
-    case RecordType.NAMESPACES:
-      return 3;
-    case RecordType.FORK:
-    case RecordType.EXIT:
-      return 4;
-    default:
-      return -1;
-  }
+// Smallest size of each record type's fixed fields, header included, and
+// where a body starts with the subject's pid and tid, the tid's word: as
+// tables by type, so the per-record loop does two loads, not lookups.
+const FIXED_SIZE = new Uint16Array(256).fill(8);
+const BODY_TID_WORD = new Int8Array(256).fill(-1);
+for (const [type, fixed, tidWord] of [
+  [RecordType.MMAP, 8 + 32, 3],
+  [RecordType.LOST, 8 + 16, -1],
+  [RecordType.COMM, 8 + 8, 3],
+  [RecordType.EXIT, 8 + 24, 4],
+  [RecordType.FORK, 8 + 24, 4],
+  [RecordType.MMAP2, 8 + 64, 3],
+  [RecordType.NAMESPACES, 8 + 16, 3],
+] as const) {
+  FIXED_SIZE[type] = fixed;
+  BODY_TID_WORD[type] = tidWord;
 }
 
 /** Returns bytes whose start is 8-byte aligned, copying only when they are not. */
@@ -271,6 +262,58 @@ function aligned(bytes: Uint8Array): Uint8Array {
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   return copy;
+}
+
+interface Framing {
+  /** Offsets of the records the index keeps, in order. */
+  offsets: Uint32Array;
+  skipped: number;
+  truncatedAt?: number;
+}
+
+/**
+ * Walks the record headers once: where each record the index keeps starts
+ * (kernel records but samples, and FINISHED_INIT), how many are skipped,
+ * and where the bytes end inside a record, if they do.
+ */
+function frameRecords(words: Uint32Array, total: number): Framing {
+  // Sideband records are rarely under 64 bytes: usually no regrowth.
+  let offsets = new Uint32Array(Math.max(1024, total >>> 6));
+  let n = 0;
+  let skipped = 0;
+  let at = 0;
+  while (at < total) {
+    if (total - at < 8) return { offsets: offsets.subarray(0, n), skipped, truncatedAt: at };
+    const w = at >>> 2;
+    const t = words[w];
+    const size = words[w + 1] >>> 16;
+    if (size < 8 || size % 8 !== 0) throw new RecordError('header.size', `record of type ${t} claims ${size} bytes, not a positive multiple of 8`, at);
+    if (size > total - at) return { offsets: offsets.subarray(0, n), skipped, truncatedAt: at };
+    let next = at + size;
+    if (t === RecordType.AUXTRACE) {
+      // AUX data follows the record without being counted in its size.
+      if (size < 16) throw new RecordError('auxtrace.size', 'AUXTRACE record too short', at);
+      const aux = words[w + 2] + words[w + 3] * 4294967296;
+      // perf pads AUX data to 8 bytes; anything else would leave every
+      // later record misaligned with the words it is read from.
+      if (aux % 8 !== 0) throw new RecordError('auxtrace.size', `AUXTRACE record is followed by ${aux} bytes of AUX data, not a multiple of 8`, at);
+      next += aux;
+      if (next > total) return { offsets: offsets.subarray(0, n), skipped, truncatedAt: at };
+    }
+    const kept = t === RecordType.FINISHED_INIT || (t < USER_TYPE_START && t !== RecordType.SAMPLE);
+    if (kept) {
+      if (n === offsets.length) {
+        const grown = new Uint32Array(offsets.length * 2);
+        grown.set(offsets);
+        offsets = grown;
+      }
+      offsets[n++] = at;
+    } else {
+      skipped++;
+    }
+    at = next;
+  }
+  return { offsets: offsets.subarray(0, n), skipped };
 }
 
 /**
@@ -282,95 +325,52 @@ export function indexRecords(input: Uint8Array, stream: StreamLayout): RecordInd
   const bytes = aligned(input);
   const resolver = makeResolver(stream);
   const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
-  const total = bytes.byteLength;
-  // Records are at least 8 bytes: that bounds the columns' length.
-  const cap = Math.max(1, total >>> 3);
-  const offset = new Uint32Array(cap);
-  const type = new Uint8Array(cap);
-  const flags = new Uint8Array(cap);
-  const time = new Float64Array(cap);
-  const pid = new Int32Array(cap);
-  const tid = new Int32Array(cap);
-  const cpu = new Int32Array(cap);
-  const trailer = new Uint8Array(cap);
-  let n = 0;
-  let skipped = 0;
-  let truncatedAt: number | undefined;
-  let at = 0;
-  while (at < total) {
-    if (total - at < 8) {
-      truncatedAt = at;
-      break;
-    }
+  const { offsets: offset, skipped, truncatedAt } = frameRecords(words, bytes.byteLength);
+  const n = offset.length;
+  const type = new Uint8Array(n);
+  const flags = new Uint8Array(n);
+  const time = new Float64Array(n);
+  const pid = new Int32Array(n);
+  const tid = new Int32Array(n);
+  const cpu = new Int32Array(n);
+  const trailer = new Uint8Array(n);
+  const idw = resolver.idWords;
+  for (let i = 0; i < n; i++) {
+    const at = offset[i];
     const w = at >>> 2;
     const t = words[w];
+    type[i] = t;
+    if (t === RecordType.FINISHED_INIT) {
+      // No trailer: it takes its place in time from the record before it.
+      time[i] = i > 0 ? time[i - 1] : 0;
+      pid[i] = tid[i] = cpu[i] = -1;
+      continue;
+    }
     const misc = words[w + 1] & 0xffff;
     const size = words[w + 1] >>> 16;
-    if (size < 8 || size % 8 !== 0) throw new RecordError('header.size', `record of type ${t} claims ${size} bytes, not a positive multiple of 8`, at);
-    if (size > total - at) {
-      truncatedAt = at;
-      break;
-    }
-    let next = at + size;
-    if (t >= USER_TYPE_START) {
-      if (t === RecordType.AUXTRACE) {
-        // AUX data follows the record without being counted in its size.
-        if (size < 16) throw new RecordError('auxtrace.size', 'AUXTRACE record too short', at);
-        const aux = words[w + 2] + words[w + 3] * 4294967296;
-        // perf pads AUX data to 8 bytes; anything else would leave every
-        // later record misaligned with the words it is read from.
-        if (aux % 8 !== 0) throw new RecordError('auxtrace.size', `AUXTRACE record is followed by ${aux} bytes of AUX data, not a multiple of 8`, at);
-        next += aux;
-        if (next > total) {
-          truncatedAt = at;
-          break;
-        }
-      }
-      if (t !== RecordType.FINISHED_INIT) {
-        skipped++;
-        at = next;
-        continue;
-      }
-      offset[n] = at;
-      type[n] = t;
-      time[n] = n > 0 ? time[n - 1] : 0;
-      pid[n] = tid[n] = cpu[n] = -1;
-      flags[n] = 0;
-      trailer[n] = 0;
-      n++;
-      at = next;
-      continue;
-    }
-    if (t === RecordType.SAMPLE || t > 255) {
-      skipped++;
-      at = next;
-      continue;
-    }
-    const end = next >>> 2;
+    const end = (at + size) >>> 2;
     const layout = resolver.layoutOf(words, w, end);
     if (!layout) throw new RecordError('sample_id.id', `record of type ${t} names an event id that no attr of the file lists`, at);
-    const fixed = (FIXED_SIZE[t as RecordType] ?? 8) + layout.words * 4;
+    const fixed = FIXED_SIZE[t] + layout.words * 4;
     if (size < fixed) throw new RecordError(`${RecordType[t] ?? t}.size`, `${RecordType[t] ?? `type ${t}`} record is ${size} bytes, shorter than its ${fixed} bytes of fixed fields and sample_id`, at);
-    offset[n] = at;
-    type[n] = t;
-    trailer[n] = layout.words;
-    time[n] = layout.time < 0 ? 0 : words[end - layout.time] + words[end - layout.time + 1] * 4294967296;
-    cpu[n] = layout.cpu < 0 ? -1 : words[end - layout.cpu];
-    const bodyTid = bodyTidWord(t);
+    trailer[i] = layout.words;
+    const stamp = layout.time < 0 ? 0 : words[end - layout.time] + words[end - layout.time + 1] * 4294967296;
+    time[i] = stamp;
+    cpu[i] = layout.cpu < 0 ? -1 : words[end - layout.cpu];
+    const bodyTid = BODY_TID_WORD[t];
     if (bodyTid > 0) {
-      pid[n] = words[w + 2];
-      tid[n] = words[w + bodyTid];
+      pid[i] = words[w + 2];
+      tid[i] = words[w + bodyTid];
     } else if (layout.pid >= 0) {
-      pid[n] = words[end - layout.pid];
-      tid[n] = words[end - layout.pid + 1];
+      pid[i] = words[end - layout.pid];
+      tid[i] = words[end - layout.pid + 1];
     } else {
-      pid[n] = tid[n] = -1;
+      pid[i] = tid[i] = -1;
     }
     // Status-only records come from our /proc synthesis, which stamps them
     // with a PROC id, or else from the kernel's ioctl: so STATUS_ONLY without
     // a PROC id (or without any id) is ioctl status, whichever event got it.
     let f = misc & Misc.STATUS_ONLY ? Flag.STATUS_ONLY : 0;
-    const idw = resolver.idWords;
     if (idw > 0) {
       const lo = words[end - idw];
       const hi = words[end - idw + 1];
@@ -378,32 +378,17 @@ export function indexRecords(input: Uint8Array, stream: StreamLayout): RecordInd
         f |= (Provenance.Proc << Flag.PROVENANCE_SHIFT) | ((lo & 7) << Flag.STALE_SHIFT);
       } else if (f) {
         f |= Provenance.Ioctl << Flag.PROVENANCE_SHIFT;
-      } else if (hi === 0 && lo === 0 && time[n] === 0 && bodyTid > 0) {
+      } else if (hi === 0 && lo === 0 && stamp === 0 && bodyTid > 0) {
         f |= Provenance.Synthesized << Flag.PROVENANCE_SHIFT;
       }
     } else if (f) {
       f |= Provenance.Ioctl << Flag.PROVENANCE_SHIFT;
-    } else if (time[n] === 0 && bodyTid > 0 && layout.time >= 0) {
+    } else if (stamp === 0 && bodyTid > 0 && layout.time >= 0) {
       f |= Provenance.Synthesized << Flag.PROVENANCE_SHIFT;
     }
-    flags[n] = f;
-    n++;
-    at = next;
+    flags[i] = f;
   }
-  return {
-    count: n,
-    bytes,
-    offset: offset.subarray(0, n),
-    type: type.subarray(0, n),
-    flags: flags.subarray(0, n),
-    time: time.subarray(0, n),
-    pid: pid.subarray(0, n),
-    tid: tid.subarray(0, n),
-    cpu: cpu.subarray(0, n),
-    trailer: trailer.subarray(0, n),
-    skipped,
-    truncatedAt,
-  };
+  return { count: n, bytes, offset, type, flags, time, pid, tid, cpu, trailer, skipped, truncatedAt };
 }
 
 export function provenanceOf(flags: number): Provenance {
