@@ -7,11 +7,23 @@
 // (tools/perf/Documentation/perf.data-file-format.txt), and the trailer of
 // our own metadata that follows them.
 //
-// Parsing and building work on Uint8Arrays. Only readPerfData, readHostInfo
-// and PerfDataWriter touch the file system, through node:fs.
+// Parsing and building work on Uint8Arrays. Only readPerfData,
+// indexPerfDataFile, readHostInfo and PerfDataWriter touch the file system,
+// through node:fs.
 
 import * as fs from 'node:fs';
-import { EventAttr, PROC_IDS, RecordError, RecordType, StreamLayout, parseAttr } from './records';
+import {
+  EventAttr,
+  PROC_IDS,
+  RecordError,
+  RecordIndex,
+  RecordIndexBuilder,
+  RecordSource,
+  RecordType,
+  StreamLayout,
+  expectedRecords,
+  parseAttr,
+} from './records';
 
 /** Feature bits of the header (perf 6.1, tools/perf/util/header.h), those this module reads or writes. */
 export enum Feature {
@@ -452,6 +464,95 @@ function readWholeFile(path: string): Uint8Array {
 
 export function readPerfData(path: string): PerfData {
   return parsePerfData(readWholeFile(path));
+}
+
+/** Reads `length` bytes at file offset `from` into `into` at `at`. */
+function readInto(fd: number, into: Uint8Array, at: number, length: number, from = at): void {
+  for (let done = 0; done < length; ) {
+    const n = fs.readSync(fd, into, at + done, length - done, from + done);
+    if (n === 0) return; // the file shrank while being read
+    done += n;
+  }
+}
+
+/** Records read back from their file when one is looked at. */
+function fileSource(path: string, dataOffset: number): RecordSource {
+  return {
+    record(offset, size) {
+      const bytes = new Uint8Array(new ArrayBuffer(size));
+      const fd = fs.openSync(path, 'r');
+      try {
+        readInto(fd, bytes, 0, size, dataOffset + offset);
+      } finally {
+        fs.closeSync(fd);
+      }
+      return bytes;
+    },
+  };
+}
+
+/** A file indexed for the timeline: its records stay in the file. */
+export interface IndexedPerfData extends Omit<PerfData, 'data'> {
+  index: RecordIndex;
+}
+
+/**
+ * Indexes a perf.data file for the timeline without holding its records:
+ * the data section streams through one small buffer, each chunk indexed
+ * while it is still in cache, and decodeRecord reads a record back from the
+ * file when one is looked at. Memory is the index's columns, about a third
+ * of the file, not the file as well. `chunkBytes` trades memory for calls.
+ */
+export function indexPerfDataFile(path: string, chunkBytes = 2 << 20): IndexedPerfData {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    // RecordIndex offsets are u32.
+    if (size > 0xffffffff) throw new PerfDataError('file', `${path} is ${size} bytes; files over 4 GiB are not supported: split the capture`);
+    // The file's size, but only what lies outside the data section is read
+    // into it: the rest is never touched, so its pages are never faulted in,
+    // and parsePerfData checks every offset against the real size.
+    const sparse = new Uint8Array(new ArrayBuffer(size));
+    readInto(fd, sparse, 0, Math.min(size, HEADER_SIZE));
+    const { data } = parseHeader(sparse);
+    const dataStart = Math.min(data.offset, size);
+    const dataEnd = data.size === 0 ? size : Math.min(size, dataStart + data.size);
+    readInto(fd, sparse, 0, dataStart);
+    readInto(fd, sparse, dataEnd, size - dataEnd);
+    const { data: _untouched, ...file } = parsePerfData(sparse);
+
+    const builder = new RecordIndexBuilder(file.stream, expectedRecords(dataEnd - dataStart));
+    let chunk = new Uint8Array(new ArrayBuffer(Math.max(8, chunkBytes - (chunkBytes % 8))));
+    let base = 0; // stream offset of chunk[0]
+    let filled = 0;
+    let position = dataStart;
+    while (position < dataEnd) {
+      if (filled === chunk.length) {
+        // One record larger than the chunk: make room for it.
+        const grown = new Uint8Array(new ArrayBuffer(chunk.length * 2));
+        grown.set(chunk);
+        chunk = grown;
+      }
+      const n = fs.readSync(fd, chunk, filled, Math.min(chunk.length - filled, dataEnd - position), position);
+      if (n === 0) break;
+      position += n;
+      filled += n;
+      const next = builder.add(chunk.subarray(0, filled), base);
+      if (next >= filled) {
+        position += next - filled; // AUX data to skip, if any
+        filled = 0;
+      } else {
+        chunk.copyWithin(0, next, filled);
+        filled -= next;
+      }
+      base += next;
+    }
+    // Bytes left over end inside a record; AUX data past the end cuts off its AUXTRACE.
+    const truncatedAt = filled > 0 ? base : position > dataEnd ? builder.lastRecordAt : undefined;
+    return { ...file, index: builder.finish(fileSource(path, dataStart), truncatedAt) };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Growable little-endian byte builder for the header and feature payloads. */

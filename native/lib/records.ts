@@ -191,12 +191,24 @@ export interface StreamLayout {
   attrs: readonly { attr: EventAttr; ids: readonly bigint[] }[];
 }
 
+/** Where an index's records are: in memory, or read from a file on demand. */
+export interface RecordSource {
+  /** The bytes of the record at `offset` (from the start of the stream), `size` long. */
+  record(offset: number, size: number): Uint8Array;
+}
+
+export function memorySource(bytes: Uint8Array): RecordSource {
+  return { record: (offset, size) => bytes.subarray(offset, offset + size) };
+}
+
 /** The timeline's form of a run of records: one column per field. */
 export interface RecordIndex {
   count: number;
-  /** The records, in perf's layout; offsets point into it. */
-  bytes: Uint8Array;
+  /** Where each record's bytes are, for decodeRecord. */
+  source: RecordSource;
+  /** Offset of each record from the start of the stream. */
   offset: Uint32Array;
+  size: Uint16Array;
   type: Uint8Array;
   flags: Uint8Array;
   /** Nanoseconds on the capture's clock (exact below 2^53 ns, 104 days). */
@@ -264,131 +276,202 @@ function aligned(bytes: Uint8Array): Uint8Array {
   return copy;
 }
 
-interface Framing {
-  /** Offsets of the records the index keeps, in order. */
-  offsets: Uint32Array;
-  skipped: number;
-  truncatedAt?: number;
-}
-
 /**
- * Walks the record headers once: where each record the index keeps starts
- * (kernel records but samples, and FINISHED_INIT), how many are skipped,
- * and where the bytes end inside a record, if they do.
+ * Builds a RecordIndex from a stream fed in chunks, each indexed in one
+ * pass while it is still in cache: the records of a file need not all be in
+ * memory at once, and a live capture appends batch by batch.
  */
-function frameRecords(words: Uint32Array, total: number): Framing {
-  // Sideband records are rarely under 64 bytes: usually no regrowth.
-  let offsets = new Uint32Array(Math.max(1024, total >>> 6));
-  let n = 0;
-  let skipped = 0;
-  let at = 0;
-  while (at < total) {
-    if (total - at < 8) return { offsets: offsets.subarray(0, n), skipped, truncatedAt: at };
-    const w = at >>> 2;
-    const t = words[w];
-    const size = words[w + 1] >>> 16;
-    if (size < 8 || size % 8 !== 0) throw new RecordError('header.size', `record of type ${t} claims ${size} bytes, not a positive multiple of 8`, at);
-    if (size > total - at) return { offsets: offsets.subarray(0, n), skipped, truncatedAt: at };
-    let next = at + size;
-    if (t === RecordType.AUXTRACE) {
-      // AUX data follows the record without being counted in its size.
-      if (size < 16) throw new RecordError('auxtrace.size', 'AUXTRACE record too short', at);
-      const aux = words[w + 2] + words[w + 3] * 4294967296;
-      // perf pads AUX data to 8 bytes; anything else would leave every
-      // later record misaligned with the words it is read from.
-      if (aux % 8 !== 0) throw new RecordError('auxtrace.size', `AUXTRACE record is followed by ${aux} bytes of AUX data, not a multiple of 8`, at);
-      next += aux;
-      if (next > total) return { offsets: offsets.subarray(0, n), skipped, truncatedAt: at };
-    }
-    const kept = t === RecordType.FINISHED_INIT || (t < USER_TYPE_START && t !== RecordType.SAMPLE);
-    if (kept) {
-      if (n === offsets.length) {
-        const grown = new Uint32Array(offsets.length * 2);
-        grown.set(offsets);
-        offsets = grown;
-      }
-      offsets[n++] = at;
-    } else {
-      skipped++;
-    }
-    at = next;
+export class RecordIndexBuilder {
+  private readonly resolver: Resolver;
+  private n = 0;
+  private skipped = 0;
+  /** Stream offset of the last record that add() looked at. */
+  lastRecordAt = 0;
+  private offset: Uint32Array;
+  private size: Uint16Array;
+  private type: Uint8Array;
+  private flags: Uint8Array;
+  private time: Float64Array;
+  private pid: Int32Array;
+  private tid: Int32Array;
+  private cpu: Int32Array;
+  private trailer: Uint8Array;
+
+  constructor(stream: StreamLayout, expectedRecords = 1024) {
+    this.resolver = makeResolver(stream);
+    const cap = Math.max(16, Math.ceil(expectedRecords));
+    this.offset = new Uint32Array(cap);
+    this.size = new Uint16Array(cap);
+    this.type = new Uint8Array(cap);
+    this.flags = new Uint8Array(cap);
+    this.time = new Float64Array(cap);
+    this.pid = new Int32Array(cap);
+    this.tid = new Int32Array(cap);
+    this.cpu = new Int32Array(cap);
+    this.trailer = new Uint8Array(cap);
   }
-  return { offsets: offsets.subarray(0, n), skipped };
+
+  private grow(): void {
+    const cap = this.offset.length * 2;
+    const more = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a as never);
+      return b;
+    };
+    this.offset = more(this.offset, (n) => new Uint32Array(n));
+    this.size = more(this.size, (n) => new Uint16Array(n));
+    this.type = more(this.type, (n) => new Uint8Array(n));
+    this.flags = more(this.flags, (n) => new Uint8Array(n));
+    this.time = more(this.time, (n) => new Float64Array(n));
+    this.pid = more(this.pid, (n) => new Int32Array(n));
+    this.tid = more(this.tid, (n) => new Int32Array(n));
+    this.cpu = more(this.cpu, (n) => new Int32Array(n));
+    this.trailer = more(this.trailer, (n) => new Uint8Array(n));
+  }
+
+  /**
+   * Indexes the whole records of `chunk` (8-byte aligned), whose first byte
+   * is at `base` in the stream. Returns where in the chunk the first record
+   * not indexed starts: its length when all were; less when the last runs
+   * past its end; more when AUX data to be skipped does. Throws a
+   * RecordError naming the field of a malformed record.
+   */
+  add(chunk: Uint8Array, base: number): number {
+    const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.byteLength >>> 2);
+    const total = chunk.byteLength;
+    const { resolver } = this;
+    const idw = resolver.idWords;
+    // The loop works on local columns, taken again whenever they grow.
+    let { offset, size: sizes, type, flags, time, pid, tid, cpu, trailer } = this;
+    let n = this.n;
+    let at = 0;
+    try {
+      while (total - at >= 8) {
+        if (n === offset.length) {
+          this.n = n;
+          this.grow();
+          ({ offset, size: sizes, type, flags, time, pid, tid, cpu, trailer } = this);
+        }
+        const w = at >>> 2;
+        const t = words[w];
+        const misc = words[w + 1] & 0xffff;
+        const size = words[w + 1] >>> 16;
+        if (size < 8 || size % 8 !== 0) throw new RecordError('header.size', `record of type ${t} claims ${size} bytes, not a positive multiple of 8`, base + at);
+        if (size > total - at) return at;
+        this.lastRecordAt = base + at;
+        if (t >= USER_TYPE_START || t === RecordType.SAMPLE) {
+          if (t === RecordType.FINISHED_INIT) {
+            // No trailer: it takes its place in time from the record before it.
+            offset[n] = base + at;
+            sizes[n] = size;
+            type[n] = t;
+            flags[n] = trailer[n] = 0;
+            time[n] = n > 0 ? time[n - 1] : 0;
+            pid[n] = tid[n] = cpu[n] = -1;
+            n++;
+          } else {
+            this.skipped++;
+          }
+          if (t === RecordType.AUXTRACE) {
+            // AUX data follows the record without being counted in its size.
+            if (size < 16) throw new RecordError('auxtrace.size', 'AUXTRACE record too short', base + at);
+            const aux = words[w + 2] + words[w + 3] * 4294967296;
+            // perf pads AUX data to 8 bytes; anything else would leave every
+            // later record misaligned with the words it is read from.
+            if (aux % 8 !== 0) throw new RecordError('auxtrace.size', `AUXTRACE record is followed by ${aux} bytes of AUX data, not a multiple of 8`, base + at);
+            at += aux;
+          }
+          at += size;
+          continue;
+        }
+        const end = (at + size) >>> 2;
+        const layout = resolver.layoutOf(words, w, end);
+        if (!layout) throw new RecordError('sample_id.id', `record of type ${t} names an event id that no attr of the file lists`, base + at);
+        const fixed = FIXED_SIZE[t] + layout.words * 4;
+        if (size < fixed) throw new RecordError(`${RecordType[t] ?? t}.size`, `${RecordType[t] ?? `type ${t}`} record is ${size} bytes, shorter than its ${fixed} bytes of fixed fields and sample_id`, base + at);
+        offset[n] = base + at;
+        sizes[n] = size;
+        type[n] = t;
+        trailer[n] = layout.words;
+        const stamp = layout.time < 0 ? 0 : words[end - layout.time] + words[end - layout.time + 1] * 4294967296;
+        time[n] = stamp;
+        cpu[n] = layout.cpu < 0 ? -1 : words[end - layout.cpu];
+        const bodyTid = BODY_TID_WORD[t];
+        if (bodyTid > 0) {
+          pid[n] = words[w + 2];
+          tid[n] = words[w + bodyTid];
+        } else if (layout.pid >= 0) {
+          pid[n] = words[end - layout.pid];
+          tid[n] = words[end - layout.pid + 1];
+        } else {
+          pid[n] = tid[n] = -1;
+        }
+        // Status-only records come from our /proc synthesis, which stamps them
+        // with a PROC id, or else from the kernel's ioctl: so STATUS_ONLY without
+        // a PROC id (or without any id) is ioctl status, whichever event got it.
+        let f = misc & Misc.STATUS_ONLY ? Flag.STATUS_ONLY : 0;
+        if (idw > 0) {
+          const lo = words[end - idw];
+          const hi = words[end - idw + 1];
+          if (hi === PROC_ID_HI && (lo & ~7) >>> 0 === PROC_ID_LO) {
+            f |= (Provenance.Proc << Flag.PROVENANCE_SHIFT) | ((lo & 7) << Flag.STALE_SHIFT);
+          } else if (f) {
+            f |= Provenance.Ioctl << Flag.PROVENANCE_SHIFT;
+          } else if (hi === 0 && lo === 0 && stamp === 0 && bodyTid > 0) {
+            f |= Provenance.Synthesized << Flag.PROVENANCE_SHIFT;
+          }
+        } else if (f) {
+          f |= Provenance.Ioctl << Flag.PROVENANCE_SHIFT;
+        } else if (stamp === 0 && bodyTid > 0 && layout.time >= 0) {
+          f |= Provenance.Synthesized << Flag.PROVENANCE_SHIFT;
+        }
+        flags[n] = f;
+        n++;
+        at += size;
+      }
+      return at;
+    } finally {
+      this.n = n;
+    }
+  }
+
+  finish(source: RecordSource, truncatedAt?: number): RecordIndex {
+    const n = this.n;
+    return {
+      count: n,
+      source,
+      offset: this.offset.subarray(0, n),
+      size: this.size.subarray(0, n),
+      type: this.type.subarray(0, n),
+      flags: this.flags.subarray(0, n),
+      time: this.time.subarray(0, n),
+      pid: this.pid.subarray(0, n),
+      tid: this.tid.subarray(0, n),
+      cpu: this.cpu.subarray(0, n),
+      trailer: this.trailer.subarray(0, n),
+      skipped: this.skipped,
+      truncatedAt,
+    };
+  }
+}
+
+/** Records are rarely under 64 bytes: a capacity that seldom needs to grow. */
+export function expectedRecords(bytes: number): number {
+  return bytes / 64;
 }
 
 /**
- * Indexes every record in `input`. Malformed records throw a RecordError
- * naming the field; a record cut off by the end of the bytes stops the index
- * there and sets `truncatedAt`.
+ * Indexes every record in `input`, kept in memory. Malformed records throw a
+ * RecordError naming the field; a record cut off by the end of the bytes
+ * stops the index there and sets `truncatedAt`.
  */
 export function indexRecords(input: Uint8Array, stream: StreamLayout): RecordIndex {
   const bytes = aligned(input);
-  const resolver = makeResolver(stream);
-  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
-  const { offsets: offset, skipped, truncatedAt } = frameRecords(words, bytes.byteLength);
-  const n = offset.length;
-  const type = new Uint8Array(n);
-  const flags = new Uint8Array(n);
-  const time = new Float64Array(n);
-  const pid = new Int32Array(n);
-  const tid = new Int32Array(n);
-  const cpu = new Int32Array(n);
-  const trailer = new Uint8Array(n);
-  const idw = resolver.idWords;
-  for (let i = 0; i < n; i++) {
-    const at = offset[i];
-    const w = at >>> 2;
-    const t = words[w];
-    type[i] = t;
-    if (t === RecordType.FINISHED_INIT) {
-      // No trailer: it takes its place in time from the record before it.
-      time[i] = i > 0 ? time[i - 1] : 0;
-      pid[i] = tid[i] = cpu[i] = -1;
-      continue;
-    }
-    const misc = words[w + 1] & 0xffff;
-    const size = words[w + 1] >>> 16;
-    const end = (at + size) >>> 2;
-    const layout = resolver.layoutOf(words, w, end);
-    if (!layout) throw new RecordError('sample_id.id', `record of type ${t} names an event id that no attr of the file lists`, at);
-    const fixed = FIXED_SIZE[t] + layout.words * 4;
-    if (size < fixed) throw new RecordError(`${RecordType[t] ?? t}.size`, `${RecordType[t] ?? `type ${t}`} record is ${size} bytes, shorter than its ${fixed} bytes of fixed fields and sample_id`, at);
-    trailer[i] = layout.words;
-    const stamp = layout.time < 0 ? 0 : words[end - layout.time] + words[end - layout.time + 1] * 4294967296;
-    time[i] = stamp;
-    cpu[i] = layout.cpu < 0 ? -1 : words[end - layout.cpu];
-    const bodyTid = BODY_TID_WORD[t];
-    if (bodyTid > 0) {
-      pid[i] = words[w + 2];
-      tid[i] = words[w + bodyTid];
-    } else if (layout.pid >= 0) {
-      pid[i] = words[end - layout.pid];
-      tid[i] = words[end - layout.pid + 1];
-    } else {
-      pid[i] = tid[i] = -1;
-    }
-    // Status-only records come from our /proc synthesis, which stamps them
-    // with a PROC id, or else from the kernel's ioctl: so STATUS_ONLY without
-    // a PROC id (or without any id) is ioctl status, whichever event got it.
-    let f = misc & Misc.STATUS_ONLY ? Flag.STATUS_ONLY : 0;
-    if (idw > 0) {
-      const lo = words[end - idw];
-      const hi = words[end - idw + 1];
-      if (hi === PROC_ID_HI && (lo & ~7) >>> 0 === PROC_ID_LO) {
-        f |= (Provenance.Proc << Flag.PROVENANCE_SHIFT) | ((lo & 7) << Flag.STALE_SHIFT);
-      } else if (f) {
-        f |= Provenance.Ioctl << Flag.PROVENANCE_SHIFT;
-      } else if (hi === 0 && lo === 0 && stamp === 0 && bodyTid > 0) {
-        f |= Provenance.Synthesized << Flag.PROVENANCE_SHIFT;
-      }
-    } else if (f) {
-      f |= Provenance.Ioctl << Flag.PROVENANCE_SHIFT;
-    } else if (stamp === 0 && bodyTid > 0 && layout.time >= 0) {
-      f |= Provenance.Synthesized << Flag.PROVENANCE_SHIFT;
-    }
-    flags[i] = f;
-  }
-  return { count: n, bytes, offset, type, flags, time, pid, tid, cpu, trailer, skipped, truncatedAt };
+  const builder = new RecordIndexBuilder(stream, expectedRecords(bytes.byteLength));
+  const end = builder.add(bytes, 0);
+  // Past the end: AUX data runs beyond it, so its AUXTRACE record is cut off.
+  const truncatedAt = end === bytes.byteLength ? undefined : end < bytes.byteLength ? end : builder.lastRecordAt;
+  return builder.finish(memorySource(bytes), truncatedAt);
 }
 
 export function provenanceOf(flags: number): Provenance {
@@ -431,8 +514,8 @@ function hex(v: bigint): string {
 }
 
 export function decodeRecord(index: RecordIndex, i: number): DecodedRecord {
-  const { bytes } = index;
-  const at = index.offset[i];
+  const bytes = index.source.record(index.offset[i], index.size[i]);
+  const at = 0;
   const v = new DataView(bytes.buffer, bytes.byteOffset + at);
   const t = index.type[i];
   const misc = v.getUint16(4, true);

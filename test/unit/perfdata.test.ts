@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Feature, HostInfo, PerfDataError, PerfDataWriter, SidebandMeta, parsePerfData, readHostInfo, readPerfData } from '../../native/lib/perfdata';
+import { Feature, HostInfo, PerfDataError, PerfDataWriter, SidebandMeta, indexPerfDataFile, parsePerfData, readHostInfo, readPerfData } from '../../native/lib/perfdata';
 import { Flag, Misc, PROC_IDS, Provenance, RecordError, RecordIndex, RecordType, Stale, decodeRecord, indexRecords, provenanceOf, staleReasons } from '../../native/lib/records';
 import { Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, sidebandAttr } from '../fixtures/records';
 
@@ -797,5 +797,36 @@ describe('readHostInfo', () => {
     assert.ok(r.stdout.includes(`# hostname : ${os.hostname()}`));
     assert.ok(r.stdout.includes(`# arch : ${os.machine()}`));
     assert.ok(r.stdout.includes(`# nrcpus online : ${readHostInfo().cpusOnline}`));
+  });
+});
+
+describe('indexPerfDataFile', () => {
+  test('streams the data section into the same index as reading it whole, records read back on demand', () => {
+    const file = writeCapture('streamed.data');
+    const whole = readPerfData(file);
+    const expected = indexRecords(whole.data, whole.stream);
+    // Chunks smaller than a record force records across chunk ends and a grown buffer.
+    for (const chunkBytes of [64, 200, 4096, 4 << 20]) {
+      const streamed = indexPerfDataFile(file, chunkBytes);
+      assert.equal(streamed.index.count, expected.count, `chunk ${chunkBytes}`);
+      for (const column of ['offset', 'size', 'type', 'flags', 'time', 'pid', 'tid', 'cpu', 'trailer'] as const)
+        assert.deepEqual(streamed.index[column], expected[column], `${column}, chunk ${chunkBytes}`);
+      for (let i = 0; i < expected.count; i++) assert.deepEqual(decodeRecord(streamed.index, i), decodeRecord(expected, i));
+      assert.deepEqual(streamed.meta, whole.meta);
+      assert.equal(streamed.index.truncatedAt, undefined);
+    }
+  });
+
+  test('a file cut inside a record: indexed up to it, with the same warning', () => {
+    const file = writeCapture('to-cut.data');
+    const whole = readPerfData(file);
+    const cut = path.join(tmp, 'cut.data');
+    fs.writeFileSync(cut, fs.readFileSync(file).subarray(0, whole.dataOffset + whole.data.byteLength - 20));
+    const expected = indexRecords(readPerfData(cut).data, whole.stream);
+    const streamed = indexPerfDataFile(cut, 128);
+    assert.ok(expected.truncatedAt !== undefined);
+    assert.equal(streamed.index.truncatedAt, expected.truncatedAt);
+    assert.equal(streamed.index.count, expected.count);
+    assert.deepEqual(streamed.warnings, readPerfData(cut).warnings);
   });
 });

@@ -12,6 +12,8 @@ import {
   Stale,
   StreamLayout,
   decodeRecord,
+  RecordIndexBuilder,
+  memorySource,
   indexRecords,
   parseAttr,
   provenanceOf,
@@ -295,5 +297,25 @@ describe('indexRecords on cut and hostile input', () => {
     const two: StreamLayout = { attrs: [{ attr: noIdentifier(true), ids: [] }, { attr: noIdentifier(false), ids: [] }] };
     throwsRecordError(new Uint8Array(0), two, 'attrs');
     throwsRecordError(new Uint8Array(0), { attrs: [] }, 'attrs');
+  });
+});
+
+describe('RecordIndexBuilder', () => {
+  test('fed in pieces from a tiny capacity, it grows to the same index as one call', () => {
+    const many = concat(Array.from({ length: 300 }, (_, i) => records[i % records.length]));
+    const whole = indexRecords(many, stream);
+    const builder = new RecordIndexBuilder(stream, 1);
+    // Feed whole records only, in uneven pieces, as a streaming reader does.
+    let base = 0;
+    while (base < many.byteLength) {
+      const piece = many.slice(base, Math.min(many.byteLength, base + 200));
+      const next = builder.add(piece, base);
+      assert.ok(next > 0, 'every piece holds at least one whole record');
+      base += next;
+    }
+    const built = builder.finish(memorySource(many));
+    assert.equal(built.count, whole.count);
+    for (const column of ['offset', 'size', 'type', 'flags', 'time', 'pid', 'tid', 'cpu', 'trailer'] as const) assert.deepEqual(built[column], whole[column], column);
+    assert.equal(built.skipped, whole.skipped);
   });
 });
