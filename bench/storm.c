@@ -1,0 +1,56 @@
+// A sideband storm: every iteration maps a small file executable (one MMAP2
+// record: without mmap_data the kernel reports only executable maps), unmaps
+// it, and renames the process (one COMM record). The bench counts the
+// records a capture kept against the iterations this program reports.
+//
+// usage: storm ITERATIONS MAPPED_FILE REPORT_FILE
+// writes "pid PID iterations N" to REPORT_FILE: a file, not stdout, since
+// the tools that launch the storm differ in what they pass on of its stdio.
+
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    fprintf(stderr, "usage: storm ITERATIONS MAPPED_FILE REPORT_FILE\n");
+    return 2;
+  }
+  const long iterations = strtol(argv[1], NULL, 10);
+  const long page = sysconf(_SC_PAGESIZE);
+  int fd = open(argv[2], O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 || ftruncate(fd, page) != 0) {
+    perror(argv[2]);
+    return 1;
+  }
+  long done = 0;
+  for (; done < iterations; ++done) {
+    void* map = mmap(NULL, (size_t)page, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+      perror("mmap");
+      break;
+    }
+    munmap(map, (size_t)page);
+    // Distinct names, all starting "storm-", so the bench tells them from
+    // the exec's COMM "storm" and from other processes.
+    char name[16];
+    snprintf(name, sizeof name, "storm-%ld", done % 100000000);
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+  }
+  close(fd);
+  FILE* report = fopen(argv[3], "w");
+  if (!report) {
+    perror(argv[3]);
+    return 1;
+  }
+  fprintf(report, "pid %d iterations %ld\n", (int)getpid(), done);
+  if (fclose(report) != 0) {
+    perror(argv[3]);
+    return 1;
+  }
+  return done == iterations ? 0 : 1;
+}
