@@ -316,13 +316,8 @@ void Capture::explain_open_error(int err, pid_t tid, const perf_event_attr& attr
     throw Error("ENOPID", "process " + pid + " does not exist (it may have exited). Fix: check the pid with `ps -p " +
                               pid + "`, or launch the program under the capture: `sideband capture -o FILE -- CMD`.");
   if (err == EACCES || err == EPERM) {
-    const long paranoid = read_long("/proc/sys/kernel/perf_event_paranoid", 2);
-    const bool privileged = has_capability(kCapPerfmon) || has_capability(kCapSysAdmin);
-    if (!privileged && paranoid > 2)
-      throw Error("EPARANOID", "perf_event_open was refused: kernel.perf_event_paranoid is " + std::to_string(paranoid) +
-                                   ", which denies perf to unprivileged users. Fix: `sudo sysctl "
-                                   "kernel.perf_event_paranoid=2` (until reboot), or grant CAP_PERFMON: `sudo setcap "
-                                   "cap_perfmon+ep \"$(readlink -f \"$(which node)\")\"`.");
+    // perf's own check for a task is ptrace read access, as for its maps:
+    // if those are closed to us, that is the cause, whatever the sysctl says.
     char maps[64];
     snprintf(maps, sizeof maps, "/proc/%d/maps", tid);
     int fd = open(maps, O_RDONLY | O_CLOEXEC);
@@ -336,6 +331,14 @@ void Capture::explain_open_error(int err, pid_t tid, const perf_event_attr& attr
                                  "as root (or with CAP_PERFMON and CAP_SYS_PTRACE).");
     }
     if (fd >= 0) close(fd);
+    const long paranoid = read_long("/proc/sys/kernel/perf_event_paranoid", 2);
+    const bool privileged = has_capability(kCapPerfmon) || has_capability(kCapSysAdmin);
+    // Above 2 is a Debian and Ubuntu patch that denies perf to unprivileged users.
+    if (!privileged && paranoid > 2)
+      throw Error("EPARANOID", "perf_event_open was refused: kernel.perf_event_paranoid is " + std::to_string(paranoid) +
+                                   ", which denies perf to unprivileged users. Fix: `sudo sysctl "
+                                   "kernel.perf_event_paranoid=2` (until reboot), or grant CAP_PERFMON: `sudo setcap "
+                                   "cap_perfmon+ep \"$(readlink -f \"$(which node)\")\"`.");
     throw Error("EPERM", std::string("perf_event_open was refused: ") + strerror(err) +
                              " (kernel.perf_event_paranoid is " + std::to_string(paranoid) +
                              "). Fix: `sudo sysctl kernel.perf_event_paranoid=2`, or run as root.");
