@@ -242,3 +242,25 @@ test('a zombie leader: its status is marked stale, and the capture lasts until i
   const exits = find(records, { type: 'EXIT', pid });
   assert.ok(exits.length >= 1 && exits.at(-1)!.time > late[0].time, 'the last thread exits last');
 });
+
+test('overflow is never silent: every record the ring could not hold is a LOST record, counted and reported', async () => {
+  const dir = tempDir('lost');
+  const file = path.join(dir, 'burst.bin');
+  fs.writeFileSync(file, Buffer.alloc(4096, 0xc3));
+  const out = path.join(dir, 'lost.data');
+  const count = 50_000;
+  const capture = sideband(['capture', '--ring-pages', '1', '-o', out, '--', fixture('burst'), file, String(count)]);
+  assert.equal(await capture.exited, 0, capture.output);
+  const { file: data, records } = readCapture(out);
+  const lostRecords = records.filter((r) => r.type === 'LOST');
+  const lost = lostRecords.reduce((sum, r) => sum + Number(r.fields.lost), 0);
+  assert.ok(lost > 0, 'a one-page ring cannot hold a burst');
+  assert.equal(data.meta!.stats.lost, lost, 'the capture counts what the LOST records say');
+  assert.equal(data.meta!.stats.lostRecords, lostRecords.length);
+  assert.match(capture.output, new RegExp(`lost ${lost} records in ${lostRecords.length} overflows`));
+  const seen = find(records, { type: 'MMAP2', statusOnly: false, fields: { filename: file } }).length;
+  // Whatever else the program did after exec (its own mappings) may be among the lost, never more.
+  const others = records.filter((r) => !r.statusOnly && r.type !== 'LOST' && !(r.type === 'MMAP2' && r.fields.filename === file)).length;
+  assert.ok(seen + lost >= count, `seen ${seen} + lost ${lost} account for all ${count} mappings`);
+  assert.ok(seen + lost <= count + others + 16, 'and lost counts nothing that did not happen');
+});
