@@ -264,3 +264,35 @@ test('overflow is never silent: every record the ring could not hold is a LOST r
   assert.ok(seen + lost >= count, `seen ${seen} + lost ${lost} account for all ${count} mappings`);
   assert.ok(seen + lost <= count + others + 16, 'and lost counts nothing that did not happen');
 });
+
+test('the capture lasts while a followed child outlives the target', async () => {
+  const dir = tempDir('orphan');
+  const out = path.join(dir, 'orphan.data');
+  // sh forks sleep into the background and exits at once.
+  const capture = sideband(['capture', '-o', out, '--', '/bin/sh', '-c', 'sleep 0.5 & echo child $!']);
+  const child = Number((await capture.waitFor(/^child (\d+)/))[1]);
+  assert.equal(await capture.exited, 0, capture.output);
+  const { records } = readCapture(out);
+  const shell = records.find((r) => r.type === 'FORK' && r.pid === child)!.fields.ppid as number;
+  const shellExit = find(records, { type: 'EXIT', pid: shell, tid: shell });
+  const childExit = find(records, { type: 'EXIT', pid: child, tid: child });
+  assert.equal(shellExit.length, 1);
+  assert.equal(childExit.length, 1, 'the orphaned child was followed to its end');
+  assert.ok(childExit[0].time - shellExit[0].time > 300e6, 'about half a second after its parent');
+  assert.ok(find(records, { type: 'COMM', pid: child, fields: { comm: 'sleep', exec: true } }).length === 1);
+});
+
+test('Ctrl-C stops the capture with a complete file', async () => {
+  const dir = tempDir('sigint');
+  const target = Proc.start('sleep', ['30']);
+  const out = path.join(dir, 'sigint.data');
+  const capture = sideband(['capture', '--pid', String(target.child.pid), '-o', out]);
+  await capture.waitFor(/attached/);
+  capture.child.kill('SIGINT');
+  assert.equal(await capture.exited, 0, capture.output);
+  target.child.kill();
+  const { file, records } = readCapture(out);
+  assert.deepEqual(file.warnings, [], 'finished, not cut off');
+  assert.equal(file.meta!.stopReason, 'requested');
+  assert.ok(records.some((r) => r.statusOnly && r.type === 'COMM' && r.fields.comm === 'sleep'));
+});
