@@ -199,8 +199,13 @@ void Capture::run() {
                                              ". Fix: report it with the command that caused it."));
   }
   // Whatever happened, deliver every record already read: nothing is lost.
+  // One last drain once all in flight has settled, then flush everything.
   try {
-    if (!rings_.empty()) round();
+    if (!rings_.empty()) {
+      struct timespec settle{0, static_cast<long>(kSettleNs)};
+      nanosleep(&settle, nullptr);
+      round();
+    }
     report_unwritten_loss();
     flush(UINT64_MAX);
     send(true);
@@ -528,9 +533,11 @@ bool Capture::emit_by_ioctl(pid_t pid, SnapshotInfo& info) {
   if (ioctl_state_ == IoctlState::Missing || ioctl_fd_ < 0) return false;
   const std::vector<pid_t> tids = threads_of(pid);
   for (pid_t tid : tids) {
-    PerfEventPidSb sb{static_cast<uint32_t>(tid), kEmitFork | kEmitComm};
-    sb.emit_flags |= options_.emit & kEmitNamespaces;
+    // As the /proc path: per thread what was asked of FORK, NAMESPACES and
+    // COMM, and the process's mappings once, with its leader.
+    PerfEventPidSb sb{static_cast<uint32_t>(tid), options_.emit & (kEmitFork | kEmitNamespaces | kEmitComm)};
     if (tid == pid) sb.emit_flags |= options_.emit & kEmitMmap;
+    if (sb.emit_flags == 0) continue;
     if (ioctl(ioctl_fd_, kIocEmitSideband, &sb) != 0) {
       const int err = errno;
       if (ioctl_state_ == IoctlState::Unknown && (err == ENOTTY || err == EINVAL)) {
