@@ -312,21 +312,21 @@ export class RecordIndexBuilder {
   }
 
   private grow(): void {
-    const cap = this.offset.length * 2;
-    const more = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
-      const b = make(cap);
-      b.set(a as never);
-      return b;
+    const capacity = this.offset.length * 2;
+    const more = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(column: T): T => {
+      const bigger = new (column.constructor as new (length: number) => T)(capacity);
+      bigger.set(column as never);
+      return bigger;
     };
-    this.offset = more(this.offset, (n) => new Uint32Array(n));
-    this.size = more(this.size, (n) => new Uint16Array(n));
-    this.type = more(this.type, (n) => new Uint8Array(n));
-    this.flags = more(this.flags, (n) => new Uint8Array(n));
-    this.time = more(this.time, (n) => new Float64Array(n));
-    this.pid = more(this.pid, (n) => new Int32Array(n));
-    this.tid = more(this.tid, (n) => new Int32Array(n));
-    this.cpu = more(this.cpu, (n) => new Int32Array(n));
-    this.trailer = more(this.trailer, (n) => new Uint8Array(n));
+    this.offset = more(this.offset);
+    this.size = more(this.size);
+    this.type = more(this.type);
+    this.flags = more(this.flags);
+    this.time = more(this.time);
+    this.pid = more(this.pid);
+    this.tid = more(this.tid);
+    this.cpu = more(this.cpu);
+    this.trailer = more(this.trailer);
   }
 
   /**
