@@ -1,17 +1,14 @@
 // The Node binding: a thin layer over the core. Records cross into
 // JavaScript as ArrayBuffers that JavaScript owns (copied from the core's
 // batch, never an external buffer over the ring), one per batch.
-#include <napi.h>
-
-#include <memory>
 #include <dirent.h>
+#include <napi.h>
 
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
+#include <memory>
 #include <variant>
 
-#include "../core/abi.h"
 #include "../core/capture.h"
 #include "../core/proc_status.h"
 
