@@ -266,6 +266,11 @@ function snapshot(args: string[]): number {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `sideband dump FILE | head`: a reader that has seen enough is no error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
   const [command, ...rest] = argv;
   let code: number;
   try {

@@ -109,3 +109,17 @@ test('the core builds as a static program with no Node, and captures on its own'
   assert.match(out, /^record 3 pid=\d+ tid=\d+ time=\d+ real$/m, 'the exec as a real COMM');
   assert.match(out, /^stopped reason=exited/m);
 });
+
+test('dump into a reader that stops early (| head) ends quietly', async () => {
+  const dir = tempDir('epipe');
+  const file = path.join(dir, 'burst.bin');
+  fs.writeFileSync(file, Buffer.alloc(4096, 0xc3));
+  const out = path.join(dir, 'x.data');
+  // Enough records that dump is still writing when its reader goes away.
+  assert.equal(await sideband(['capture', '-o', out, '--', fixture('burst'), file, '200000']).exited, 0);
+  // A real pipe into head, as a user types it: pipefail reports dump's own exit.
+  const dump = Proc.start('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" dump "${out}" | head -n 1`]);
+  assert.equal(await dump.exited, 0, dump.output);
+  assert.match(dump.output, /FORK/);
+  assert.doesNotMatch(dump.output, /EPIPE|Error/);
+});
