@@ -169,13 +169,21 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
       last = true;
     }
     // An exception thrown by the JavaScript side stays there: the engine
-    // keeps running and the host's own handlers report it.
-    fn.Call({o});
-    if (last) {
-      capture_->join();
-      tsfn_.Release();
-      Unref();
+    // keeps running, and after its last message still lets go of the
+    // thread and of Node's event loop.
+    try {
+      fn.Call({o});
+    } catch (const Napi::Error&) {
+      if (last) release();
+      throw;  // node-addon-api hands it back to JavaScript as uncaught
     }
+    if (last) release();
+  }
+
+  void release() {
+    capture_->join();
+    tsfn_.Release();
+    Unref();
   }
 
   Napi::FunctionReference callback_;

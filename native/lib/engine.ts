@@ -178,39 +178,56 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
     this.stopped = new Promise((resolve) => (resolveStopped = resolve));
     this.native = new Capture(
       { followChildren: true, ringPages: DEFAULT_RING_PAGES, emit: Emit.All, tryIoctl: true, ...options },
-      (m) => {
-        switch (m.kind) {
-          case 'attached':
-            this.attach = { pid: m.pid, attr: new Uint8Array(m.attr), ids: m.ids, ioctlId: m.ioctlId, cpus: m.cpus, ringPages: m.ringPages, namespaces: m.namespaces };
-            this.emit('attached', this.attach);
-            break;
-          case 'records':
-            this.stats = m.stats;
-            this.emit('records', new Uint8Array(m.batch), m.stats);
-            break;
-          case 'snapshot': {
-            const { kind: _, ...info } = m;
-            this.snapshots.push(info);
-            this.emit('snapshot', info);
-            break;
-          }
-          case 'warning':
-            this.warnings.push({ code: m.code, message: m.message });
-            this.emit('warning', { code: m.code, message: m.message });
-            break;
-          case 'failed':
-            this.error = new EngineError(m.error.code, m.error.message);
-            break;
-          case 'stopped': {
-            this.stats = m.stats;
-            const info: StopInfo = { reason: m.reason, exitStatus: m.exitStatus, stats: m.stats, error: this.error };
-            this.emit('stopped', info);
-            resolveStopped(info);
-            break;
-          }
-        }
-      },
+      (m) => this.receive(m, resolveStopped),
     );
+  }
+
+  /**
+   * A listener that throws must not cost the session its bookkeeping (the
+   * stopped promise above all): its exception is rethrown on its own, as an
+   * uncaught one, once the message is handled.
+   */
+  private deliver<K extends keyof CaptureEvents>(event: K, ...args: CaptureEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: CaptureEvents[K]) => boolean)(event, ...args);
+    } catch (e) {
+      setImmediate(() => {
+        throw e;
+      });
+    }
+  }
+
+  private receive(m: NativeMessage, resolveStopped: (s: StopInfo) => void): void {
+    switch (m.kind) {
+      case 'attached':
+        this.attach = { pid: m.pid, attr: new Uint8Array(m.attr), ids: m.ids, ioctlId: m.ioctlId, cpus: m.cpus, ringPages: m.ringPages, namespaces: m.namespaces };
+        this.deliver('attached', this.attach);
+        break;
+      case 'records':
+        this.stats = m.stats;
+        this.deliver('records', new Uint8Array(m.batch), m.stats);
+        break;
+      case 'snapshot': {
+        const { kind: _, ...info } = m;
+        this.snapshots.push(info);
+        this.deliver('snapshot', info);
+        break;
+      }
+      case 'warning':
+        this.warnings.push({ code: m.code, message: m.message });
+        this.deliver('warning', { code: m.code, message: m.message });
+        break;
+      case 'failed':
+        this.error = new EngineError(m.error.code, m.error.message);
+        break;
+      case 'stopped': {
+        this.stats = m.stats;
+        const info: StopInfo = { reason: m.reason, exitStatus: m.exitStatus, stats: m.stats, error: this.error };
+        resolveStopped(info);
+        this.deliver('stopped', info);
+        break;
+      }
+    }
   }
 
   start(): this {
