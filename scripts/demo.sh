@@ -18,8 +18,11 @@ cat <&"${DEMO[0]}" >/dev/null || true
 wait "$capture"
 
 echo
-echo "== the first records: status-only state from before the attach, then real ones =="
-node bin/sideband.js dump "$out" | grep -v -e ' MMAP2 ' -e ' NAMESPACES ' | head -n 16
+echo "== status-only: the demo's state from before the attach (first lines) =="
+node bin/sideband.js dump "$out" | grep -F '[status' | grep -v -e ' MMAP2 ' -e ' NAMESPACES ' | head -n 6
+echo
+echo "== real: what it did after the attach, on the same clock (first lines) =="
+node bin/sideband.js dump "$out" | grep -vF -e '[status' -e FINISHED_INIT | head -n 10
 echo
 echo "== counts by record type, status-only versus real =="
 node bin/sideband.js dump --json "$out" | node -e '
