@@ -94,8 +94,28 @@ function say(line: string): void {
   process.stderr.write(`sideband: ${line}\n`);
 }
 
+/** Refuses an output path that cannot be written, before anything is attached or launched. */
+function checkWritable(output: string): void {
+  const dir = path.dirname(path.resolve(output));
+  let problem: string | undefined;
+  try {
+    if (fs.existsSync(output)) {
+      if (fs.statSync(output).isDirectory()) problem = 'it is a directory';
+      else fs.accessSync(output, fs.constants.W_OK);
+    } else if (!fs.statSync(dir).isDirectory()) {
+      problem = `${dir} is not a directory`;
+    } else {
+      fs.accessSync(dir, fs.constants.W_OK);
+    }
+  } catch (e) {
+    problem = (e as Error).message;
+  }
+  if (problem) throw new EngineError('EOUTPUT', `cannot write ${output}: ${problem}. Fix: choose a writable path for -o.`);
+}
+
 async function capture(args: string[]): Promise<number> {
   const opts = parseCaptureArgs(args);
+  checkWritable(opts.output);
   const session = new CaptureSession({
     pid: opts.pid,
     command: opts.command,

@@ -123,3 +123,15 @@ test('dump into a reader that stops early (| head) ends quietly', async () => {
   assert.match(dump.output, /FORK/);
   assert.doesNotMatch(dump.output, /EPIPE|Error/);
 });
+
+test('an output that cannot be written is refused before anything is attached or launched', async () => {
+  const dir = tempDir('output');
+  const marker = path.join(dir, 'ran');
+  for (const output of [path.join(dir, 'missing', 'x.data'), dir]) {
+    const capture = sideband(['capture', '-o', output, '--', '/bin/sh', '-c', `touch ${marker}`]);
+    assert.equal(await capture.exited, 1, capture.output);
+    assert.match(capture.output, /cannot write .*Fix: choose a writable path for -o/);
+    assert.doesNotMatch(capture.output, /attached/);
+  }
+  assert.ok(!fs.existsSync(marker), 'the command never ran');
+});
