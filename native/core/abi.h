@@ -62,8 +62,8 @@ enum ProcmapQueryFlag : uint64_t {
 };
 constexpr unsigned long kProcmapQuery = _IOWR('f', 17, ProcmapQuery);
 
-// perf tool's user record types (tools/perf/util/event.h), written into files only.
-constexpr uint32_t kRecordFinishedRound = 68;
+// perf tool's user record type (tools/perf/util/event.h) that follows the
+// first snapshot: readers know the initial state is complete.
 constexpr uint32_t kRecordFinishedInit = 82;
 
 // The sample_id trailer every record of ours carries.

@@ -27,7 +27,6 @@ class Ring {
   size_t drain(Visit&& visit);
 
   int fd() const { return fd_; }
-  size_t data_bytes() const { return size_; }
 
  private:
   uint64_t load_head() const;
