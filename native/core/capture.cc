@@ -528,6 +528,15 @@ void Capture::snapshot(bool first) {
   listener_->snapshot(info);
 }
 
+// The kernel lacks the ioctl: its event and ring go, and /proc takes over
+// for the rest of the capture.
+void Capture::drop_ioctl_event() {
+  ioctl_state_ = IoctlState::Missing;
+  ioctl_ring_.reset();
+  close(ioctl_fd_);
+  ioctl_fd_ = -1;
+}
+
 // Returns false when the /proc path must do the work for this pid.
 bool Capture::emit_by_ioctl(pid_t pid, SnapshotInfo& info) {
   if (ioctl_state_ == IoctlState::Missing || ioctl_fd_ < 0) return false;
@@ -541,10 +550,7 @@ bool Capture::emit_by_ioctl(pid_t pid, SnapshotInfo& info) {
     if (ioctl(ioctl_fd_, kIocEmitSideband, &sb) != 0) {
       const int err = errno;
       if (ioctl_state_ == IoctlState::Unknown && (err == ENOTTY || err == EINVAL)) {
-        ioctl_state_ = IoctlState::Missing;
-        ioctl_ring_.reset();
-        close(ioctl_fd_);
-        ioctl_fd_ = -1;
+        drop_ioctl_event();
         return false;
       }
       if (err == ESRCH) continue;  // that thread exited: it has no status left to tell
@@ -557,10 +563,7 @@ bool Capture::emit_by_ioctl(pid_t pid, SnapshotInfo& info) {
       const size_t before = ioctl_seen_;
       round();
       if (ioctl_seen_ == before) {
-        ioctl_state_ = IoctlState::Missing;
-        ioctl_ring_.reset();
-        close(ioctl_fd_);
-        ioctl_fd_ = -1;
+        drop_ioctl_event();
         listener_->warning("EIOCTLCLAIMED",
                            "the kernel accepted ioctl 0x4008240C but sent no STATUS_ONLY records (another patch "
                            "may use that number); status comes from /proc instead.");

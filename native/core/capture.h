@@ -116,6 +116,7 @@ class Capture {
   void open_ioctl_event(size_t pages);
   void snapshot(bool first);
   bool emit_by_ioctl(pid_t pid, SnapshotInfo& info);
+  void drop_ioctl_event();
   void report_unwritten_loss();
   size_t round();  // returns how many records it drained
   void ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring);
