@@ -442,21 +442,34 @@ export function parsePerfData(file: Uint8Array): PerfData {
   };
 }
 
+/** Reads `length` bytes at file offset `from` into `into` at `at`; fewer when the file is shorter. */
+function readInto(fd: number, into: Uint8Array, at: number, length: number, from = at): number {
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, into, at + done, length - done, from + done);
+    if (n === 0) break; // the file shrank while being read
+    done += n;
+  }
+  return done;
+}
+
+/** Opens a capture to read, with its size: RecordIndex offsets are u32, so 4 GiB at most. */
+function openCapture(path: string): { fd: number; size: number } {
+  const fd = fs.openSync(path, 'r');
+  const size = fs.fstatSync(fd).size;
+  if (size > 0xffffffff) {
+    fs.closeSync(fd);
+    throw new PerfDataError('file', `${path} is ${size} bytes; files over 4 GiB are not supported: split the capture`);
+  }
+  return { fd, size };
+}
+
 /** Reads a whole file into a buffer of its own, whose start is 8-byte aligned as records.ts wants. */
 function readWholeFile(path: string): Uint8Array {
-  const fd = fs.openSync(path, 'r');
+  const { fd, size } = openCapture(path);
   try {
-    const size = fs.fstatSync(fd).size;
-    // RecordIndex offsets are u32.
-    if (size > 0xffffffff) throw new PerfDataError('file', `${path} is ${size} bytes; files over 4 GiB are not supported: split the capture`);
     const bytes = new Uint8Array(new ArrayBuffer(size));
-    let read = 0;
-    while (read < size) {
-      const n = fs.readSync(fd, bytes, read, size - read, read);
-      if (n === 0) break; // the file shrank while being read
-      read += n;
-    }
-    return bytes.subarray(0, read);
+    return bytes.subarray(0, readInto(fd, bytes, 0, size));
   } finally {
     fs.closeSync(fd);
   }
@@ -464,15 +477,6 @@ function readWholeFile(path: string): Uint8Array {
 
 export function readPerfData(path: string): PerfData {
   return parsePerfData(readWholeFile(path));
-}
-
-/** Reads `length` bytes at file offset `from` into `into` at `at`. */
-function readInto(fd: number, into: Uint8Array, at: number, length: number, from = at): void {
-  for (let done = 0; done < length; ) {
-    const n = fs.readSync(fd, into, at + done, length - done, from + done);
-    if (n === 0) return; // the file shrank while being read
-    done += n;
-  }
 }
 
 /** Records read back from their file when one is looked at. */
@@ -504,11 +508,8 @@ export interface IndexedPerfData extends Omit<PerfData, 'data'> {
  * of the file, not the file as well. `chunkBytes` trades memory for calls.
  */
 export function indexPerfDataFile(path: string, chunkBytes = 2 << 20): IndexedPerfData {
-  const fd = fs.openSync(path, 'r');
+  const { fd, size } = openCapture(path);
   try {
-    const size = fs.fstatSync(fd).size;
-    // RecordIndex offsets are u32.
-    if (size > 0xffffffff) throw new PerfDataError('file', `${path} is ${size} bytes; files over 4 GiB are not supported: split the capture`);
     // The file's size, but only what lies outside the data section is read
     // into it: the rest is never touched, so its pages are never faulted in,
     // and parsePerfData checks every offset against the real size.
