@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { CaptureSession, DEFAULT_RING_PAGES, Emit, EngineError, type StopInfo } from './engine';
-import { PerfDataWriter, readPerfData, type SidebandMeta } from './perfdata';
+import { PerfDataWriter, readPerfData } from './perfdata';
 import { decodeRecord, indexRecords, RecordError } from './records';
 
 const USAGE = `usage:
@@ -177,21 +177,8 @@ async function capture(args: string[]): Promise<number> {
   }
 
   if (writer) {
-    const meta: SidebandMeta = {
-      version: 1,
-      tool: `perf-sideband ${require('../../../package.json').version}`,
-      ioctlId: session.attach?.ioctlId ? session.attach.ioctlId.toString() : undefined,
-      target: { pid: session.attach?.pid ?? 0, command: opts.command },
-      ringPages: session.attach?.ringPages ?? opts.ringPages,
-      cpus: session.attach?.cpus ?? [],
-      namespaces: session.attach?.namespaces ?? false,
-      snapshots: session.snapshots.map((s) => ({ ...s, start: s.start.toString(), end: s.end.toString() })),
-      stats: stop.stats,
-      warnings: session.warnings,
-      stopReason: stop.reason,
-    };
     try {
-      writer.finish(meta);
+      writer.finish(session.fileMeta(stop));
     } catch (e) {
       writeError ??= e as Error;
     }

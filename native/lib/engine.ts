@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { CaptureStats } from './perfdata';
+import type { CaptureStats, SidebandMeta } from './perfdata';
 
 export type { CaptureStats };
 
@@ -233,6 +233,25 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
   start(): this {
     this.native.start();
     return this;
+  }
+
+  /** What the capture's file says about the capture, once it has stopped. */
+  fileMeta(stop: StopInfo): SidebandMeta {
+    const attach = this.attach;
+    return {
+      version: 1,
+      tool: `perf-sideband ${require('../../../package.json').version}`,
+      ioctlId: attach?.ioctlId ? attach.ioctlId.toString() : undefined,
+      target: { pid: attach?.pid ?? this.options.pid ?? 0, command: this.options.command },
+      ringPages: attach?.ringPages ?? this.options.ringPages ?? DEFAULT_RING_PAGES,
+      cpus: attach?.cpus ?? [],
+      namespaces: attach?.namespaces ?? false,
+      snapshots: this.snapshots.map((s) => ({ ...s, start: s.start.toString(), end: s.end.toString() })),
+      stats: stop.stats,
+      warnings: this.warnings,
+      stopReason: stop.reason,
+      exitStatus: stop.exitStatus >= 0 ? stop.exitStatus : undefined,
+    };
   }
 
   /** Emits another status snapshot of every process the capture follows. */
