@@ -19,10 +19,11 @@ wait "$capture"
 
 echo
 echo "== status-only: the demo's state from before the attach (first lines) =="
-node bin/sideband.js dump "$out" | grep -F '[status' | grep -v -e ' MMAP2 ' -e ' NAMESPACES ' | head -n 6
+# awk reads to the end: no reader that quits early, no SIGPIPE under pipefail.
+node bin/sideband.js dump "$out" | awk '/\[status/ && !/ (MMAP2|NAMESPACES) / && n++ < 6'
 echo
 echo "== real: what it did after the attach, on the same clock (first lines) =="
-node bin/sideband.js dump "$out" | grep -vF -e '[status' -e FINISHED_INIT | head -n 10
+node bin/sideband.js dump "$out" | awk '!/\[status/ && !/FINISHED_INIT/ && n++ < 10'
 echo
 echo "== counts by record type, status-only versus real =="
 node bin/sideband.js dump --json "$out" | node -e '
