@@ -1,11 +1,19 @@
 // A small program whose sideband is worth a look: it renames itself, starts
-// a worker thread, and forks and execs children while it runs. Attach to it
-// after "ready" and its earlier state arrives as status-only records.
+// a worker thread, and forks and execs children while it runs. Whatever it
+// did before a capture attached arrives as status-only records; what it
+// does after, as real ones.
+//
+//   node app.js            steps every 250 ms until stopped, starting after
+//                          1.5 s so a capture started by the debugger is
+//                          attached by then (the demo workspace's F5)
+//   node app.js N --wait   waits for a line on stdin, then takes N steps
+//                          (scripts/demo.sh attaches in between)
 'use strict';
 const { execFile } = require('node:child_process');
 const { Worker } = require('node:worker_threads');
 
-const rounds = Number(process.argv[2] ?? 6);
+const wait = process.argv.includes('--wait');
+const rounds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? Infinity);
 process.title = 'sideband-demo'; // prctl(PR_SET_NAME): a COMM record
 const worker = new Worker('setInterval(() => {}, 1000)', { eval: true });
 console.log(`ready ${process.pid}`);
@@ -15,16 +23,20 @@ function step(i) {
     worker.terminate();
     return;
   }
-  process.title = `demo-step-${i}`;
-  // fork + exec: FORK, COMM exec, MMAP2 of the new program, EXIT
+  process.title = `demo-step-${i % 100}`;
+  // fork + exec: FORK, COMM exec, MMAP2 of the new program and its libraries, EXIT
   execFile('/bin/sh', ['-c', `echo step ${i} in pid $$`], (err, out) => {
     if (err) throw err;
     process.stdout.write(out);
     setTimeout(() => step(i + 1), 250);
   });
 }
-// Give an attaching capture time to take its status snapshot first.
-process.stdin.once('data', () => {
-  process.stdin.destroy(); // nothing more to read: let the program end
-  step(0);
-});
+
+if (wait) {
+  process.stdin.once('data', () => {
+    process.stdin.destroy(); // nothing more to read: let the program end
+    step(0);
+  });
+} else {
+  setTimeout(() => step(0), 1500);
+}

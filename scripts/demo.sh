@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 out=${1:-demo/demo.data}
 
 rm -f demo/capture.log
-coproc DEMO { node demo/app.js; }
+coproc DEMO { node demo/app.js 6 --wait; }
 read -r ready pid <&"${DEMO[0]}"
 [ "$ready" = ready ] || { echo "demo: the demo program did not start" >&2; exit 1; }
 node bin/sideband.js capture --pid "$pid" -o "$out" 2> >(tee demo/capture.log >&2) &

@@ -67,6 +67,8 @@ export type HostMessage =
   | { type: 'marker'; time: number; kind: MarkerKind; label: string }
   /** The stream is complete (a file read to its end, or a capture stopped). */
   | { type: 'ended'; message: string }
+  /** Nothing can be shown: the file is not a capture, say. The message names the cause and the fix. */
+  | { type: 'failed'; message: string }
   /** Shows a process, and a moment of it when given. */
   | { type: 'reveal'; pid: number; time?: number }
   | { type: 'reply'; id: number; files: FileInfo[] };
@@ -124,6 +126,7 @@ const HOST_FIELDS: Record<HostMessage['type'], Record<string, Check>> = {
   },
   marker: { time: isNumber, kind: oneOf('stopped', 'continued', 'note'), label: isString },
   ended: { message: isString },
+  failed: { message: isString },
   reveal: { pid: isNumber },
   reply: { id: isNumber, files: arrayOf(shape({ path: isString, inWorkspace: isBoolean }, { buildId: isString })) },
 };

@@ -5,8 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { CaptureSession, DEFAULT_RING_PAGES, Emit, EngineError, type StopInfo } from './engine';
-import { PerfDataWriter, readPerfData } from './perfdata';
+import { DEFAULT_RING_PAGES, Emit, EngineError } from './engine';
+import { readPerfData } from './perfdata';
+import { Recording, type RecordingResult } from './recording';
 import { decodeRecord, indexRecords, RecordError } from './records';
 
 const USAGE = `usage:
@@ -94,56 +95,21 @@ function say(line: string): void {
   process.stderr.write(`sideband: ${line}\n`);
 }
 
-/** Refuses an output path that cannot be written, before anything is attached or launched. */
-function checkWritable(output: string): void {
-  const dir = path.dirname(path.resolve(output));
-  let problem: string | undefined;
-  try {
-    if (fs.existsSync(output)) {
-      if (fs.statSync(output).isDirectory()) problem = 'it is a directory';
-      else fs.accessSync(output, fs.constants.W_OK);
-    } else if (!fs.statSync(dir).isDirectory()) {
-      problem = `${dir} is not a directory`;
-    } else {
-      fs.accessSync(dir, fs.constants.W_OK);
-    }
-  } catch (e) {
-    problem = (e as Error).message;
-  }
-  if (problem) throw new EngineError('EOUTPUT', `cannot write ${output}: ${problem}. Fix: choose a writable path for -o.`);
-}
-
 async function capture(args: string[]): Promise<number> {
   const opts = parseCaptureArgs(args);
-  checkWritable(opts.output);
-  const session = new CaptureSession({
-    pid: opts.pid,
-    command: opts.command,
-    followChildren: opts.followChildren,
-    ringPages: opts.ringPages,
-    emit: opts.emit,
-    tryIoctl: opts.tryIoctl,
-  });
-  let writer: PerfDataWriter | undefined;
-  let writeError: Error | undefined;
-  session.on('attached', (info) => {
-    try {
-      // The ioctl event's id is listed with the kernel ids, so perf knows the event of its status records.
-      writer = PerfDataWriter.open(opts.output, { attr: info.attr, ids: info.ioctlId ? [...info.ids, info.ioctlId] : info.ids });
-    } catch (e) {
-      writeError = e as Error;
-      session.stop();
-    }
-  });
-  session.on('records', (batch) => {
-    if (!writer || writeError) return;
-    try {
-      writer.append(batch);
-    } catch (e) {
-      writeError = e as Error;
-      session.stop();
-    }
-  });
+  const recording = new Recording(
+    {
+      pid: opts.pid,
+      command: opts.command,
+      followChildren: opts.followChildren,
+      ringPages: opts.ringPages,
+      emit: opts.emit,
+      tryIoctl: opts.tryIoctl,
+    },
+    opts.output,
+    'choose a writable path for -o',
+  );
+  const { session } = recording;
   session.on('warning', (w) => say(`warning: ${w.message}`));
   session.on('snapshot', (s) => {
     const line = `${s.processes} process(es), ${s.records} status-only records from ${s.path === 'ioctl' ? 'the kernel ioctl' : '/proc'}${s.stale ? `, ${s.stale} possibly stale` : ''}`;
@@ -164,10 +130,9 @@ async function capture(args: string[]): Promise<number> {
   fs.writeFileSync(registration, JSON.stringify({ pid: process.pid, target: opts.pid ?? opts.command, output: path.resolve(opts.output) }));
   const timer = opts.duration ? setTimeout(() => void session.stop(), opts.duration * 1000) : undefined;
 
-  let stop: StopInfo;
+  let result: RecordingResult;
   try {
-    session.start();
-    stop = await session.stopped;
+    result = await recording.run();
   } finally {
     if (timer) clearTimeout(timer);
     process.off('SIGUSR1', onSnapshotSignal);
@@ -176,13 +141,7 @@ async function capture(args: string[]): Promise<number> {
     fs.rmSync(registration, { force: true });
   }
 
-  if (writer) {
-    try {
-      writer.finish(session.fileMeta(stop));
-    } catch (e) {
-      writeError ??= e as Error;
-    }
-  }
+  const { stop, written, writeError } = result;
   if (writeError) {
     say(`error: cannot write ${opts.output}: ${writeError.message}. Fix: choose a writable path with enough space.`);
     return 1;
@@ -190,7 +149,7 @@ async function capture(args: string[]): Promise<number> {
   const { stats } = stop;
   if (stop.error) {
     say(`error: ${stop.error.message}`);
-    if (writer) say(`${stats.records} records read before the error are in ${opts.output}`);
+    if (written) say(`${stats.records} records read before the error are in ${opts.output}`);
     return 1;
   }
   say(`${stats.records} records (${stats.statusRecords} status-only: ${stats.ioctlRecords} from the ioctl, ${stats.procRecords} from /proc) written to ${opts.output}`);

@@ -131,10 +131,28 @@ function checkCommand(command: string): void {
 
 let addon: NativeAddon | undefined;
 
+/**
+ * The package's root: the nearest folder above this module with our
+ * package.json. This module runs compiled (out/native/lib) and bundled
+ * (dist/extension.js), at different depths.
+ */
+function packageRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    try {
+      if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'perf-sideband') return dir;
+    } catch {
+      // no package.json here, or not ours
+    }
+    if (path.dirname(dir) === dir) throw new EngineError('ENOADDON', `no perf-sideband package.json above ${__dirname}. Fix: reinstall the extension or the package.`);
+  }
+}
+
+const packageVersion = (): string => JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version;
+
 /** Loads the compiled helper once; explains how to get one when it is missing. */
 export function loadAddon(): NativeAddon {
   if (addon) return addon;
-  const file = path.join(__dirname, '..', '..', '..', 'native', 'build', 'Release', 'sideband.node');
+  const file = path.join(packageRoot(), 'native', 'build', 'Release', 'sideband.node');
   try {
     addon = require(file) as NativeAddon;
   } catch (e) {
@@ -240,7 +258,7 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
     const attach = this.attach;
     return {
       version: 1,
-      tool: `perf-sideband ${require('../../../package.json').version}`,
+      tool: `perf-sideband ${packageVersion()}`,
       ioctlId: attach?.ioctlId ? attach.ioctlId.toString() : undefined,
       target: { pid: attach?.pid ?? this.options.pid ?? 0, command: this.options.command },
       ringPages: attach?.ringPages ?? this.options.ringPages ?? DEFAULT_RING_PAGES,

@@ -85,6 +85,15 @@ export interface SidebandMeta {
   stopReason: string;
   /** Of a launched command, as waitpid reports it. */
   exitStatus?: number;
+  /** Debugger stops and continues during the capture, as the extension saw them. */
+  markers?: MarkerMeta[];
+}
+
+export interface MarkerMeta {
+  /** Nanoseconds on the capture's clock, as a decimal string. */
+  time: string;
+  kind: 'stopped' | 'continued' | 'note';
+  label: string;
 }
 
 export interface PerfDataEvent {
@@ -345,6 +354,7 @@ const checkMeta = object({
   warnings: arrayOf(object({ code: isString, message: isString })),
   stopReason: isString,
   exitStatus: optional(isInteger),
+  markers: optional(arrayOf(object({ time: isDecimal, kind: is((v) => v === 'stopped' || v === 'continued' || v === 'note'), label: isString }))),
 });
 
 /**
@@ -495,6 +505,57 @@ function fileSource(path: string, dataOffset: number): RecordSource {
   };
 }
 
+/** A file whose records stay in it: everything but the data section, and where that lies. */
+export interface PerfDataFile extends Omit<PerfData, 'data'> {
+  /** File offsets of the data section's first byte and of the byte after its last. */
+  dataStart: number;
+  dataEnd: number;
+}
+
+/**
+ * Reads everything of a perf.data file but its records. The buffer has the
+ * file's size, but only what lies outside the data section is read into it:
+ * the rest is never touched, so its pages are never faulted in, and
+ * parsePerfData checks every offset against the real size. A file still
+ * being written (data.size 0) has its data run to the current end.
+ */
+export function openPerfDataFile(path: string): PerfDataFile {
+  const { fd, size } = openCapture(path);
+  try {
+    const sparse = new Uint8Array(new ArrayBuffer(size));
+    readInto(fd, sparse, 0, Math.min(size, HEADER_SIZE));
+    const { data } = parseHeader(sparse);
+    const dataStart = Math.min(data.offset, size);
+    const dataEnd = data.size === 0 ? size : Math.min(size, dataStart + data.size);
+    readInto(fd, sparse, 0, dataStart);
+    readInto(fd, sparse, dataEnd, size - dataEnd);
+    const { data: _untouched, ...file } = parsePerfData(sparse);
+    return { ...file, dataStart, dataEnd };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The data section of `file`, in chunks of up to `chunkBytes`, each in an
+ * ArrayBuffer of its own (to hand on, e.g. to a webview). Chunks end where
+ * the reads do, so a record may span two.
+ */
+export function* dataChunks(path: string, file: PerfDataFile, chunkBytes: number): Generator<Uint8Array> {
+  const fd = fs.openSync(path, 'r');
+  try {
+    for (let position = file.dataStart; position < file.dataEnd; ) {
+      const chunk = new Uint8Array(new ArrayBuffer(Math.min(chunkBytes, file.dataEnd - position)));
+      const n = readInto(fd, chunk, 0, chunk.length, position);
+      if (n === 0) break; // the file shrank while being read
+      yield n === chunk.length ? chunk : chunk.slice(0, n);
+      position += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** A file indexed for the timeline: its records stay in the file. */
 export interface IndexedPerfData extends Omit<PerfData, 'data'> {
   index: RecordIndex;
@@ -508,20 +569,9 @@ export interface IndexedPerfData extends Omit<PerfData, 'data'> {
  * of the file, not the file as well. `chunkBytes` trades memory for calls.
  */
 export function indexPerfDataFile(path: string, chunkBytes = 2 << 20): IndexedPerfData {
-  const { fd, size } = openCapture(path);
+  const { dataStart, dataEnd, ...file } = openPerfDataFile(path);
+  const fd = fs.openSync(path, 'r');
   try {
-    // The file's size, but only what lies outside the data section is read
-    // into it: the rest is never touched, so its pages are never faulted in,
-    // and parsePerfData checks every offset against the real size.
-    const sparse = new Uint8Array(new ArrayBuffer(size));
-    readInto(fd, sparse, 0, Math.min(size, HEADER_SIZE));
-    const { data } = parseHeader(sparse);
-    const dataStart = Math.min(data.offset, size);
-    const dataEnd = data.size === 0 ? size : Math.min(size, dataStart + data.size);
-    readInto(fd, sparse, 0, dataStart);
-    readInto(fd, sparse, dataEnd, size - dataEnd);
-    const { data: _untouched, ...file } = parsePerfData(sparse);
-
     const builder = new RecordIndexBuilder(file.stream, expectedRecords(dataEnd - dataStart));
     let chunk = new Uint8Array(new ArrayBuffer(Math.max(8, chunkBytes - (chunkBytes % 8))));
     let base = 0; // stream offset of chunk[0]
@@ -798,7 +848,7 @@ export class PerfDataWriter {
     if (bad !== undefined) throw new PerfDataError(`meta.${bad}`, `meta.${bad} is missing or of the wrong type: readers would ignore the metadata`);
     // Also makes data.size non-zero, which is what marks the file finished.
     this.write(fd, FINISHED_ROUND);
-    this.flush(fd);
+    this.writeBuffered(fd);
     const features = buildFeatures(this.position, this.attr, this.ids, this.host, meta);
     writeAll(fd, features.bytes, this.position);
     const attrSize = this.attr.bytes.byteLength + SECTION_SIZE;
@@ -808,13 +858,18 @@ export class PerfDataWriter {
     this.close(fd);
   }
 
+  /** Writes out what was appended, so readers of the file see every record so far. */
+  flush(): void {
+    this.writeBuffered(this.openFd());
+  }
+
   /**
    * Writes out what was appended and closes the file without finishing it,
    * as an interrupted capture would leave it: data.size stays 0.
    */
   abandon(): void {
     const fd = this.openFd();
-    this.flush(fd);
+    this.writeBuffered(fd);
     this.close(fd);
   }
 
@@ -829,7 +884,7 @@ export class PerfDataWriter {
   }
 
   private write(fd: number, bytes: Uint8Array): void {
-    if (bytes.byteLength > this.buffer.byteLength - this.buffered) this.flush(fd);
+    if (bytes.byteLength > this.buffer.byteLength - this.buffered) this.writeBuffered(fd);
     if (bytes.byteLength >= this.buffer.byteLength) {
       writeAll(fd, bytes, this.position);
       this.position += bytes.byteLength;
@@ -839,7 +894,7 @@ export class PerfDataWriter {
     this.buffered += bytes.byteLength;
   }
 
-  private flush(fd: number): void {
+  private writeBuffered(fd: number): void {
     writeAll(fd, this.buffer.subarray(0, this.buffered), this.position);
     this.position += this.buffered;
     this.buffered = 0;

@@ -1,0 +1,254 @@
+// The commands and what they act on: the capture that runs (one at a time),
+// the capture the timeline shows, the status bar, and captures started by
+// debug sessions.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+
+import { PerfDataError } from '../native/lib/perfdata';
+import { rootOf, type DebugTargets } from './debug';
+import { captureClock, FailedFeed, FileCapture, LiveCapture, type CaptureFeed } from './feeds';
+import { listProcesses, optionsFromSettings, splitCommandLine } from './targets';
+import { PerfDataEditorProvider, type TimelineViewProvider } from './timeline';
+
+type Target = { pid: number } | { command: string[] };
+
+export class Controller implements vscode.Disposable {
+  private live?: LiveCapture;
+  /** The debug session a live capture was started for: its end stops the capture. */
+  private liveRoot?: string;
+  private readonly captureDir = fs.mkdtempSync(path.join(os.tmpdir(), 'perf-sideband-'));
+  private readonly statusBar = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
+  private readonly disposables: vscode.Disposable[] = [];
+  /** Root debug sessions already decided on, so a js-debug child does not ask again. */
+  private readonly decided = new Set<string>();
+
+  constructor(
+    private readonly view: TimelineViewProvider,
+    private readonly debugTargets: DebugTargets,
+  ) {
+    this.statusBar.name = 'Perf Sideband capture';
+    this.statusBar.command = 'perfSideband.showTimeline';
+    this.disposables.push(
+      this.statusBar,
+      vscode.debug.onDidStartDebugSession((session) => void this.onDebugStart(session)),
+      vscode.debug.onDidTerminateDebugSession((session) => {
+        if (!session.parentSession) this.decided.delete(session.id);
+        if (session.id === this.liveRoot && this.live?.running) void this.live.recording.session.stop();
+      }),
+      debugTargets.onEvent(({ root, event }) => {
+        if (root.id === this.liveRoot && this.live?.running) this.live.mark(event.kind, event.label);
+      }),
+    );
+  }
+
+  private get settings(): vscode.WorkspaceConfiguration {
+    return vscode.workspace.getConfiguration('perfSideband');
+  }
+
+  // --- debug sessions -------------------------------------------------
+
+  private async onDebugStart(session: vscode.DebugSession): Promise<void> {
+    const root = rootOf(session);
+    if (this.decided.has(root.id)) return;
+    this.decided.add(root.id);
+    const mode = this.settings.get<'ask' | 'always' | 'never'>('captureOnDebug', 'ask');
+    if (mode === 'never') return;
+    // js-debug names its child session a moment after the parent starts.
+    const pid = await this.debugTargets.pidOf(root, 5000);
+    if (pid === undefined) {
+      const picked = await this.pickProcess(`Perf Sideband: which process does "${root.name}" debug? (Esc: capture nothing)`, false);
+      if (picked && 'pid' in picked) await this.start(picked, root.name, root);
+      return;
+    }
+    if (mode === 'ask') {
+      const answer = await vscode.window.showInformationMessage(`Capture the perf sideband of "${root.name}" (pid ${pid})?`, 'Capture', 'Always', 'Never');
+      if (answer === 'Always' || answer === 'Never') await this.settings.update('captureOnDebug', answer.toLowerCase(), vscode.ConfigurationTarget.Global);
+      if (answer !== 'Capture' && answer !== 'Always') return;
+    }
+    await this.start({ pid }, `${root.name} (pid ${pid})`, root);
+  }
+
+  // --- commands ---------------------------------------------------------
+
+  /** "Capture Sideband": the debuggee when a session is running, else a process or a command picked by the user. */
+  async capture(): Promise<void> {
+    const session = vscode.debug.activeDebugSession;
+    if (session) {
+      const root = rootOf(session);
+      const pid = await this.debugTargets.pidOf(root, 0);
+      if (pid !== undefined) return this.start({ pid }, `${root.name} (pid ${pid})`, root);
+    }
+    const target = await this.pickProcess('Perf Sideband: capture which process?', true);
+    if (!target) return;
+    const title = 'pid' in target ? `pid ${target.pid}` : target.command.join(' ');
+    await this.start(target, title);
+  }
+
+  private async pickProcess(placeHolder: string, offerLaunch: boolean): Promise<Target | undefined> {
+    type Item = vscode.QuickPickItem & { target?: Target; launch?: boolean };
+    const items: Item[] = [];
+    if (offerLaunch) items.push({ label: '$(play) Launch a command…', description: 'capture it from its first instruction', launch: true }, { label: '', kind: vscode.QuickPickItemKind.Separator });
+    const uid = process.getuid?.() ?? 0;
+    for (const p of listProcesses([process.pid, process.ppid])) {
+      items.push({ label: `${p.pid}`, description: p.comm, detail: p.commandLine + (uid !== 0 && p.uid !== uid ? '  (another user: needs privileges)' : ''), target: { pid: p.pid } });
+    }
+    const picked = await vscode.window.showQuickPick(items, { placeHolder, matchOnDescription: true, matchOnDetail: true });
+    if (!picked) return undefined;
+    if (!picked.launch) return picked.target;
+    const line = await vscode.window.showInputBox({
+      prompt: 'Command to launch and capture (run without a shell; arguments split as a shell would)',
+      placeHolder: 'node app.js --port 8080',
+      validateInput: (value) => {
+        try {
+          return splitCommandLine(value).length ? undefined : 'Type a command.';
+        } catch (e) {
+          return (e as Error).message;
+        }
+      },
+    });
+    return line ? { command: splitCommandLine(line) } : undefined;
+  }
+
+  private async start(target: Target, title: string, root?: vscode.DebugSession): Promise<void> {
+    if (this.live?.running) {
+      const answer = await vscode.window.showWarningMessage(`A capture of ${this.live.title} is running. Stop it and capture ${title}?`, { modal: true }, 'Stop and Capture');
+      if (answer !== 'Stop and Capture') return;
+      await this.live.recording.session.stop();
+    }
+    const output = path.join(this.captureDir, `capture-${Date.now()}.data`);
+    let live: LiveCapture;
+    try {
+      const settings = this.settings;
+      live = new LiveCapture(title, { ...optionsFromSettings((key) => settings.get(key)), ...target }, output);
+    } catch (e) {
+      // Bad settings, a command that cannot run, a helper that cannot load: say which, and the fix.
+      void vscode.window.showErrorMessage(`Perf Sideband: ${(e as Error).message}`);
+      return;
+    }
+    this.live = live;
+    this.liveRoot = root?.id;
+    this.view.show(live);
+    void vscode.commands.executeCommand('setContext', 'perfSideband.capturing', true);
+    void vscode.commands.executeCommand('setContext', 'perfSideband.hasCapture', true);
+    this.trackStatus(live);
+    const { session } = live.recording;
+    session.on('warning', (w) => void vscode.window.showWarningMessage(`Perf Sideband: ${w.message}`));
+    // Attaching reads the state of every process: a progress that can be cancelled.
+    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Perf Sideband: attaching to ${title}`, cancellable: true }, (_progress, token) => {
+      token.onCancellationRequested(() => void session.stop());
+      return new Promise<void>((resolve) => {
+        session.once('snapshot', () => resolve());
+        session.once('stopped', () => resolve());
+      });
+    });
+    void vscode.commands.executeCommand('perfSideband.timeline.focus');
+    const { stop, writeError } = await live.result;
+    void vscode.commands.executeCommand('setContext', 'perfSideband.capturing', this.live?.running ?? false);
+    if (stop.error) void vscode.window.showErrorMessage(`Perf Sideband: ${stop.error.message}`);
+    if (writeError) void vscode.window.showErrorMessage(`Perf Sideband: the capture file could not be written: ${writeError.message}. Fix: free space in ${this.captureDir}.`);
+  }
+
+  private trackStatus(live: LiveCapture): void {
+    const { session } = live.recording;
+    let last = 0;
+    let lagMs: number | undefined;
+    const drawn = this.view.onDrawn(({ newestTime }) => (lagMs = Number(captureClock() - BigInt(Math.round(newestTime))) / 1e6));
+    const update = (force: boolean): void => {
+      const now = Date.now();
+      if (!force && now - last < 250) return; // batches come every few ms; the eye needs no more than this
+      last = now;
+      const { records, statusRecords, lost } = session.stats;
+      const path = session.snapshots[0]?.path;
+      this.statusBar.text = `$(record) ${records.toLocaleString()} records · ${statusRecords.toLocaleString()} status-only · ${lost.toLocaleString()} lost`;
+      this.statusBar.tooltip = `Perf Sideband: capturing ${live.title}${path ? `, status from ${path === 'ioctl' ? 'the kernel ioctl' : '/proc'}` : ''}.${lagMs === undefined ? '' : ` The timeline last drew a record ${lagMs.toFixed(0)} ms after its time.`} Click to show the timeline.`;
+      this.statusBar.backgroundColor = lost ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    };
+    update(true);
+    this.statusBar.show();
+    session.on('records', () => update(false));
+    session.on('snapshot', () => update(true));
+    session.once('stopped', () => {
+      drawn.dispose();
+      if (this.live === live) this.statusBar.hide();
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.live?.running) {
+      void vscode.window.showInformationMessage('Perf Sideband: no capture is running.');
+      return;
+    }
+    await this.live.recording.session.stop();
+  }
+
+  snapshot(): void {
+    if (!this.live?.running) {
+      void vscode.window.showInformationMessage('Perf Sideband: no capture is running. Fix: start one with "Perf Sideband: Capture Sideband".');
+      return;
+    }
+    this.live.recording.session.snapshot();
+  }
+
+  async save(): Promise<void> {
+    const live = this.live;
+    if (!live) {
+      void vscode.window.showInformationMessage('Perf Sideband: there is no capture to save. Fix: start one with "Perf Sideband: Capture Sideband".');
+      return;
+    }
+    if (live.running) {
+      const answer = await vscode.window.showWarningMessage(`The capture of ${live.title} is still running. perf reads only finished files.`, { modal: true }, 'Stop and Save');
+      if (answer !== 'Stop and Save') return;
+      await live.recording.session.stop();
+    }
+    const { written } = await live.result;
+    if (!written) {
+      void vscode.window.showErrorMessage('Perf Sideband: the capture failed before it attached, so it has no file to save.');
+      return;
+    }
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(os.homedir());
+    const pid = live.attach?.pid;
+    const target = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.joinPath(folder, pid ? `sideband-${pid}.data` : 'sideband.data'),
+      filters: { 'perf.data': ['data'] },
+      title: 'Save Capture as perf.data',
+    });
+    if (!target) return;
+    try {
+      await vscode.workspace.fs.copy(vscode.Uri.file(live.output), target, { overwrite: true });
+      void vscode.window.showInformationMessage(`Perf Sideband: saved ${target.fsPath} (perf script reads it too).`);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Perf Sideband: cannot save ${target.fsPath}: ${(e as Error).message}. Fix: choose a writable place.`);
+    }
+  }
+
+  async openFile(): Promise<void> {
+    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'perf.data': ['data'], 'All files': ['*'] }, title: 'Open perf.data' });
+    if (picked?.[0]) await vscode.commands.executeCommand('vscode.openWith', picked[0], PerfDataEditorProvider.viewType);
+  }
+
+  /** A file's feed for an editor tab: one that says why, when the file is not a capture. */
+  fileFeed(file: string): CaptureFeed {
+    try {
+      return new FileCapture(file);
+    } catch (e) {
+      if (!(e instanceof PerfDataError) && !(e as NodeJS.ErrnoException).code) throw e;
+      const error = `cannot open ${file}: ${(e as Error).message}`;
+      void vscode.window.showErrorMessage(`Perf Sideband: ${error}`);
+      return new FailedFeed(path.basename(file), error);
+    }
+  }
+
+  /** The capture that runs or ran last, if any. */
+  get current(): LiveCapture | undefined {
+    return this.live;
+  }
+
+  dispose(): void {
+    if (this.live?.running) void this.live.recording.session.stop();
+    this.disposables.forEach((d) => d.dispose());
+    fs.rmSync(this.captureDir, { recursive: true, force: true });
+  }
+}

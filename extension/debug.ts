@@ -1,0 +1,95 @@
+// Which process a debug session debugs, and when it stops and continues.
+//
+// Adapters say it in different ways: the DAP `process` event
+// (systemProcessId) for those that send it; js-debug sends none, but names
+// the child session it creates for the debuggee "app.js [PID]"; attach
+// configurations carry `processId`. A session's decisions are taken for its
+// root session, so a js-debug parent and its child make one capture.
+
+import * as vscode from 'vscode';
+
+import { pidFromConfiguration, pidFromSessionName } from './targets';
+
+export type DebugEvent = { kind: 'stopped' | 'continued'; label: string };
+
+/** The session a capture belongs to: the top of the session's parent chain. */
+export function rootOf(session: vscode.DebugSession): vscode.DebugSession {
+  let root = session;
+  while (root.parentSession) root = root.parentSession;
+  return root;
+}
+
+/** Client requests that resume the debuggee; adapters need not send `continued` for them. */
+const RESUMING = new Set(['continue', 'next', 'stepIn', 'stepOut', 'stepBack', 'reverseContinue', 'restartFrame', 'goto']);
+
+export class DebugTargets implements vscode.Disposable {
+  /** By root session id: the debuggee's pid, once known. */
+  private readonly pids = new Map<string, number>();
+  private readonly waiting = new Map<string, Array<(pid: number) => void>>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly eventEmitter = new vscode.EventEmitter<{ root: vscode.DebugSession; event: DebugEvent }>();
+  /** Stops and continues of any session, with the root session they belong to. */
+  readonly onEvent = this.eventEmitter.event;
+
+  constructor() {
+    this.disposables.push(
+      this.eventEmitter,
+      vscode.debug.registerDebugAdapterTrackerFactory('*', {
+        createDebugAdapterTracker: (session) => ({
+          onDidSendMessage: (message: { type?: string; event?: string; body?: Record<string, unknown> }) => {
+            if (message.type !== 'event') return;
+            if (message.event === 'process' && typeof message.body?.systemProcessId === 'number') this.learn(session, message.body.systemProcessId);
+            else if (message.event === 'stopped') {
+              const { reason, description } = message.body ?? {};
+              this.fire(session, { kind: 'stopped', label: String(description ?? reason ?? 'stopped') });
+            } else if (message.event === 'continued') this.fire(session, { kind: 'continued', label: 'continued' });
+          },
+          onWillReceiveMessage: (message: { type?: string; command?: string }) => {
+            if (message.type === 'request' && message.command && RESUMING.has(message.command)) this.fire(session, { kind: 'continued', label: message.command });
+          },
+        }),
+      }),
+      vscode.debug.onDidStartDebugSession((session) => {
+        const pid = pidFromConfiguration(session.configuration) ?? (session.parentSession ? pidFromSessionName(session.name) : undefined);
+        if (pid !== undefined) this.learn(session, pid);
+      }),
+      vscode.debug.onDidTerminateDebugSession((session) => {
+        if (session.parentSession) return;
+        this.pids.delete(session.id);
+        this.waiting.delete(session.id);
+      }),
+    );
+  }
+
+  private learn(session: vscode.DebugSession, pid: number): void {
+    const root = rootOf(session);
+    // The first pid a root learns is its debuggee's: later ones are its children.
+    if (this.pids.has(root.id)) return;
+    this.pids.set(root.id, pid);
+    this.waiting.get(root.id)?.forEach((resolve) => resolve(pid));
+    this.waiting.delete(root.id);
+  }
+
+  private fire(session: vscode.DebugSession, event: DebugEvent): void {
+    this.eventEmitter.fire({ root: rootOf(session), event });
+  }
+
+  /** The pid of a root session's debuggee, once known, or undefined if none is learned within `timeoutMs`. */
+  pidOf(root: vscode.DebugSession, timeoutMs: number): Promise<number | undefined> {
+    const known = this.pids.get(root.id);
+    if (known !== undefined) return Promise.resolve(known);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      const list = this.waiting.get(root.id) ?? [];
+      list.push((pid) => {
+        clearTimeout(timer);
+        resolve(pid);
+      });
+      this.waiting.set(root.id, list);
+    });
+  }
+
+  dispose(): void {
+    this.disposables.forEach((d) => d.dispose());
+  }
+}

@@ -1,0 +1,34 @@
+// Entry point: wires VS Code to the capture engine. Activated by the
+// contributions only (a command, the timeline view, a perf.data editor, a
+// debug session); the native helper loads with the first capture.
+
+import * as vscode from 'vscode';
+
+import { Controller } from './controller';
+import { DebugTargets } from './debug';
+import { openTimelinePanel, PerfDataEditorProvider, TimelineViewProvider } from './timeline';
+
+export function activate(context: vscode.ExtensionContext): void {
+  const view = new TimelineViewProvider(context.extensionUri);
+  const debugTargets = new DebugTargets();
+  const controller = new Controller(view, debugTargets);
+  context.subscriptions.push(
+    debugTargets,
+    controller,
+    vscode.window.registerWebviewViewProvider(TimelineViewProvider.viewType, view, { webviewOptions: { retainContextWhenHidden: true } }),
+    vscode.window.registerCustomEditorProvider(PerfDataEditorProvider.viewType, new PerfDataEditorProvider(context.extensionUri, (file) => controller.fileFeed(file)), {
+      supportsMultipleEditorsPerDocument: true,
+    }),
+    vscode.commands.registerCommand('perfSideband.capture', () => controller.capture()),
+    vscode.commands.registerCommand('perfSideband.stop', () => controller.stop()),
+    vscode.commands.registerCommand('perfSideband.snapshot', () => controller.snapshot()),
+    vscode.commands.registerCommand('perfSideband.openFile', () => controller.openFile()),
+    vscode.commands.registerCommand('perfSideband.save', () => controller.save()),
+    vscode.commands.registerCommand('perfSideband.showTimeline', () => vscode.commands.executeCommand(`${TimelineViewProvider.viewType}.focus`)),
+    vscode.commands.registerCommand('perfSideband.openTimelineInEditor', () => {
+      const feed = controller.current;
+      if (feed) openTimelinePanel(context.extensionUri, feed);
+      else void vscode.window.showInformationMessage('Perf Sideband: there is no capture to show. Fix: start one with "Perf Sideband: Capture Sideband", or open a perf.data file.');
+    }),
+  );
+}

@@ -1,0 +1,196 @@
+// What a timeline can show: a live capture, written to a perf.data file as
+// it runs, or a perf.data file opened from disk. Either one feeds a
+// timeline everything it has so far, then (live) what follows, as protocol
+// messages with the records in raw batches.
+
+import * as vscode from 'vscode';
+
+import type { AttachInfo, CaptureOptions, SnapshotInfo } from '../native/lib/engine';
+import { dataChunks, openPerfDataFile, type MarkerMeta, type PerfDataFile, type SnapshotMeta } from '../native/lib/perfdata';
+import { Recording, type RecordingResult } from '../native/lib/recording';
+import type { HostMessage, MarkerKind, WireEvent, WireSnapshot } from '../webview/protocol';
+
+/** Where a timeline's messages go: one webview. */
+export interface TimelineSink {
+  post(message: HostMessage): void;
+}
+
+export interface CaptureFeed {
+  readonly title: string;
+  /** Sends everything so far to `sink`, then, while live, what follows, until disposed. */
+  feed(sink: TimelineSink): vscode.Disposable;
+}
+
+/** Stream offsets count what this sink was sent, so its webview can check that no batch went missing. */
+class RecordStream {
+  private sent = 0;
+  constructor(private readonly sink: TimelineSink) {}
+
+  send(bytes: Uint8Array): void {
+    // postMessage sends whole ArrayBuffers: never one that holds more than the batch.
+    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    this.sink.post({ type: 'records', offset: this.sent, bytes: own.buffer as ArrayBuffer });
+    this.sent += bytes.byteLength;
+  }
+}
+
+// Records go to a webview in chunks of this size: large enough that a
+// million records take a few dozen messages, small enough to show progress.
+const CHUNK_BYTES = 4 << 20;
+
+function wireEvents(file: PerfDataFile): WireEvent[] {
+  return file.attrs.map((a) => ({ attr: a.attr.bytes.slice().buffer as ArrayBuffer, ids: a.ids.map(String) }));
+}
+
+const wireSnapshot = (s: SnapshotInfo | SnapshotMeta): WireSnapshot => ({
+  index: s.index,
+  path: s.path,
+  start: Number(s.start),
+  end: Number(s.end),
+  processes: s.processes,
+  records: s.records,
+  stale: s.stale,
+});
+
+const markerMessage = (m: MarkerMeta): HostMessage => ({ type: 'marker', time: Number(m.time), kind: m.kind, label: m.label });
+
+/** Nanoseconds on CLOCK_MONOTONIC, the capture's clock: libuv's hrtime reads that clock on Linux. */
+export const captureClock = (): bigint => process.hrtime.bigint();
+
+/**
+ * A capture running now. Its records go to a perf.data file first (see
+ * Recording), so a timeline that opens late, or is re-created after being
+ * hidden, reads the file so far and then follows the live batches: all on
+ * one thread, so nothing falls between the two.
+ */
+export class LiveCapture implements CaptureFeed {
+  readonly recording: Recording;
+  readonly result: Promise<RecordingResult>;
+  /** Every sink fed; those with a stream have been sent the file so far (after attach). */
+  private readonly sinks = new Set<TimelineSink>();
+  private readonly streams = new Map<TimelineSink, RecordStream>();
+  private ended?: string;
+
+  constructor(
+    readonly title: string,
+    options: CaptureOptions,
+    readonly output: string,
+  ) {
+    this.recording = new Recording(options, output);
+    const { session } = this.recording;
+    session.on('attached', () => this.sinks.forEach((sink) => this.open(sink)));
+    session.on('snapshot', (s) => this.broadcast({ type: 'snapshot', snapshot: wireSnapshot(s) }));
+    session.on('records', (batch, stats) => {
+      for (const sink of this.sinks) this.streams.get(sink)?.send(batch);
+      this.broadcast({ type: 'stats', stats: { records: stats.records, statusRecords: stats.statusRecords, lost: stats.lost } });
+    });
+    session.on('warning', (w) => this.broadcast({ type: 'marker', time: Number(captureClock()), kind: 'note', label: w.message }));
+    this.result = this.recording.run().then((result) => {
+      const { stop } = result;
+      this.ended = stop.error ? `capture failed: ${stop.error.message}` : stop.reason === 'exited' ? 'capture ended: the target exited' : 'capture stopped';
+      this.broadcast({ type: 'ended', message: this.ended });
+      return result;
+    });
+  }
+
+  get attach(): AttachInfo | undefined {
+    return this.recording.session.attach;
+  }
+
+  get running(): boolean {
+    return this.ended === undefined;
+  }
+
+  /** A debugger event, stamped now on the capture's clock. */
+  mark(kind: MarkerKind, label: string): void {
+    const marker: MarkerMeta = { time: captureClock().toString(), kind, label };
+    this.recording.markers.push(marker);
+    this.broadcast(markerMessage(marker));
+  }
+
+  private broadcast(message: HostMessage): void {
+    for (const sink of this.streams.keys()) sink.post(message);
+  }
+
+  /** Starts a sink's stream from the file so far: called once the file exists. */
+  private open(sink: TimelineSink): void {
+    if (!this.recording.flush()) return; // not attached yet: 'attached' opens it
+    const file = openPerfDataFile(this.output);
+    const { session } = this.recording;
+    sink.post({ type: 'open', title: this.title, live: true, events: wireEvents(file), expectedBytes: 0, warnings: session.warnings.map((w) => w.message) });
+    const stream = new RecordStream(sink);
+    for (const chunk of dataChunks(this.output, file, CHUNK_BYTES)) stream.send(chunk);
+    this.streams.set(sink, stream);
+    for (const s of session.snapshots) sink.post({ type: 'snapshot', snapshot: wireSnapshot(s) });
+    for (const m of this.recording.markers) sink.post(markerMessage(m));
+    const { stats } = session;
+    sink.post({ type: 'stats', stats: { records: stats.records, statusRecords: stats.statusRecords, lost: stats.lost } });
+    if (this.ended) sink.post({ type: 'ended', message: this.ended });
+  }
+
+  feed(sink: TimelineSink): vscode.Disposable {
+    this.sinks.add(sink);
+    this.open(sink);
+    return new vscode.Disposable(() => {
+      this.sinks.delete(sink);
+      this.streams.delete(sink);
+    });
+  }
+}
+
+/** A perf.data file: ours, or perf's own. Only its header is read until a timeline asks for the records. */
+export class FileCapture implements CaptureFeed {
+  readonly title: string;
+  private readonly file: PerfDataFile;
+
+  /** Throws a PerfDataError naming what is wrong with the file. */
+  constructor(readonly path: string) {
+    this.file = openPerfDataFile(path);
+    this.title = vscode.workspace.asRelativePath(path);
+  }
+
+  feed(sink: TimelineSink): vscode.Disposable {
+    const cancel = new vscode.CancellationTokenSource();
+    const { file, path } = this;
+    const warnings = [...file.warnings, ...(file.meta?.warnings.map((w) => w.message) ?? [])];
+    sink.post({ type: 'open', title: this.title, live: false, events: wireEvents(file), expectedBytes: file.dataEnd - file.dataStart, warnings });
+    const total = file.dataEnd - file.dataStart;
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Reading ${this.title}`, cancellable: true },
+      async (progress, token) => {
+        token.onCancellationRequested(() => cancel.cancel());
+        const stream = new RecordStream(sink);
+        let done = 0;
+        for (const chunk of dataChunks(path, file, CHUNK_BYTES)) {
+          if (cancel.token.isCancellationRequested) {
+            sink.post({ type: 'ended', message: `reading stopped at ${done} of ${total} bytes: cancelled` });
+            return;
+          }
+          stream.send(chunk);
+          done += chunk.byteLength;
+          progress.report({ increment: (100 * chunk.byteLength) / Math.max(1, total) });
+          // Lets the host answer other work between chunks.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        for (const s of file.meta?.snapshots ?? []) sink.post({ type: 'snapshot', snapshot: wireSnapshot(s) });
+        for (const m of file.meta?.markers ?? []) sink.post(markerMessage(m));
+        if (file.meta) sink.post({ type: 'stats', stats: { records: file.meta.stats.records, statusRecords: file.meta.stats.statusRecords, lost: file.meta.stats.lost } });
+        sink.post({ type: 'ended', message: file.meta ? `captured by ${file.meta.tool}, stopped: ${file.meta.stopReason}` : 'read to the end' });
+      },
+    );
+    return new vscode.Disposable(() => cancel.cancel());
+  }
+}
+
+/** What an editor tab shows for a file that cannot be read: why, and how to fix it. */
+export class FailedFeed implements CaptureFeed {
+  constructor(
+    readonly title: string,
+    private readonly message: string,
+  ) {}
+
+  feed(sink: TimelineSink): vscode.Disposable {
+    sink.post({ type: 'failed', message: this.message });
+    return new vscode.Disposable(() => {});
+  }
+}

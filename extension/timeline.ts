@@ -1,0 +1,206 @@
+// The host side of a timeline webview: its HTML under a strict CSP, the
+// messages from it (validated by the protocol module), and which capture it
+// shows. The same class serves the panel view and editor tabs.
+
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as vscode from 'vscode';
+
+import { readBuildId } from '../native/lib/elf';
+import { parseWebviewMessage, ProtocolError, type FileInfo, type HostMessage } from '../webview/protocol';
+import type { CaptureFeed, TimelineSink } from './feeds';
+
+/** How far behind the newest record a timeline draws: reported by its `drawn` messages. */
+export interface DrawnReport {
+  records: number;
+  newestTime: number;
+}
+
+export class TimelineWebview implements TimelineSink, vscode.Disposable {
+  private feed?: CaptureFeed;
+  private subscription?: vscode.Disposable;
+  private ready = false;
+  private reportedInvalid = false;
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly drawnEmitter = new vscode.EventEmitter<DrawnReport>();
+  readonly onDrawn = this.drawnEmitter.event;
+
+  constructor(
+    private readonly webview: vscode.Webview,
+    extensionUri: vscode.Uri,
+  ) {
+    const dist = vscode.Uri.joinPath(extensionUri, 'dist');
+    webview.options = { enableScripts: true, localResourceRoots: [dist] };
+    webview.html = this.html(dist);
+    this.disposables.push(webview.onDidReceiveMessage((data) => this.receive(data)), this.drawnEmitter);
+  }
+
+  /** Shows `feed`, or nothing; a webview that is not loaded yet gets it when it says it is ready. */
+  show(feed: CaptureFeed | undefined): void {
+    this.subscription?.dispose();
+    this.subscription = undefined;
+    this.feed = feed;
+    if (feed && this.ready) this.subscription = feed.feed(this);
+  }
+
+  get showing(): CaptureFeed | undefined {
+    return this.feed;
+  }
+
+  post(message: HostMessage): void {
+    void this.webview.postMessage(message);
+  }
+
+  private receive(data: unknown): void {
+    let message;
+    try {
+      message = parseWebviewMessage(data);
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      this.reportInvalid(e.message);
+      return;
+    }
+    switch (message.type) {
+      case 'ready':
+        // A reloaded webview starts empty: feed it everything again.
+        this.ready = true;
+        this.show(this.feed);
+        break;
+      case 'invalid':
+        this.reportInvalid(message.message);
+        break;
+      case 'drawn':
+        this.drawnEmitter.fire(message);
+        break;
+      case 'openFile':
+        void openRegionFile(message.path);
+        break;
+      case 'describeFiles':
+        this.post({ type: 'reply', id: message.id, files: message.paths.map(describeFile) });
+        break;
+    }
+  }
+
+  /** Once per webview: a stream that fails validation once usually fails it for every batch after. */
+  private reportInvalid(message: string): void {
+    if (this.reportedInvalid) return;
+    this.reportedInvalid = true;
+    void vscode.window.showErrorMessage(
+      `Perf Sideband: the timeline rejected data from ${this.feed?.title ?? 'the capture'}: ${message}. What came before it is still shown. Fix: if the file is damaged, capture again; otherwise report this with the file.`,
+    );
+  }
+
+  private html(dist: vscode.Uri): string {
+    const nonce = crypto.randomBytes(16).toString('base64');
+    const script = this.webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.js'));
+    const style = this.webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.css'));
+    const csp = [`default-src 'none'`, `style-src ${this.webview.cspSource}`, `img-src ${this.webview.cspSource} data:`, `font-src ${this.webview.cspSource}`, `script-src 'nonce-${nonce}'`].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style}">
+<title>Sideband timeline</title>
+</head>
+<body>
+<script nonce="${nonce}" src="${script}"></script>
+</body>
+</html>`;
+  }
+
+  dispose(): void {
+    this.subscription?.dispose();
+    this.disposables.forEach((d) => d.dispose());
+  }
+}
+
+// Build-ids by path and modification time: regions of many processes name the same few files.
+const buildIds = new Map<string, { mtimeMs: number; buildId?: string }>();
+
+function describeFile(path: string): FileInfo {
+  const uri = vscode.Uri.file(path);
+  const inWorkspace = vscode.workspace.getWorkspaceFolder(uri) !== undefined && fs.existsSync(path);
+  let mtimeMs: number;
+  try {
+    mtimeMs = fs.statSync(path).mtimeMs;
+  } catch {
+    return { path, inWorkspace };
+  }
+  let known = buildIds.get(path);
+  if (!known || known.mtimeMs !== mtimeMs) {
+    known = { mtimeMs, buildId: readBuildId(path) };
+    buildIds.set(path, known);
+  }
+  return known.buildId ? { path, buildId: known.buildId, inWorkspace } : { path, inWorkspace };
+}
+
+async function openRegionFile(path: string): Promise<void> {
+  const uri = vscode.Uri.file(path);
+  if (!vscode.workspace.getWorkspaceFolder(uri)) {
+    void vscode.window.showInformationMessage(`Perf Sideband: ${path} is not in the workspace, so it is not opened. Fix: add its folder to the workspace.`);
+    return;
+  }
+  try {
+    await vscode.commands.executeCommand('vscode.open', uri);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Perf Sideband: cannot open ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** The timeline in the panel: shows whatever capture is current. */
+export class TimelineViewProvider implements vscode.WebviewViewProvider {
+  static readonly viewType = 'perfSideband.timeline';
+  private timeline?: TimelineWebview;
+  private current?: CaptureFeed;
+  private readonly drawnEmitter = new vscode.EventEmitter<DrawnReport>();
+  /** What the panel's timeline has drawn, for the status bar. */
+  readonly onDrawn = this.drawnEmitter.event;
+
+  constructor(private readonly extensionUri: vscode.Uri) {}
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    const timeline = new TimelineWebview(view.webview, this.extensionUri);
+    this.timeline = timeline;
+    timeline.onDrawn((report) => this.drawnEmitter.fire(report));
+    timeline.show(this.current);
+    view.onDidDispose(() => {
+      timeline.dispose();
+      if (this.timeline === timeline) this.timeline = undefined;
+    });
+  }
+
+  show(feed: CaptureFeed): void {
+    this.current = feed;
+    this.timeline?.show(feed);
+  }
+}
+
+/** perf.data files opened from the explorer, or by "Open perf.data…", as editor tabs. */
+export class PerfDataEditorProvider implements vscode.CustomReadonlyEditorProvider {
+  static readonly viewType = 'perfSideband.perfData';
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly openFeed: (path: string) => CaptureFeed,
+  ) {}
+
+  openCustomDocument(uri: vscode.Uri): vscode.CustomDocument {
+    return { uri, dispose: () => {} };
+  }
+
+  resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
+    const timeline = new TimelineWebview(panel.webview, this.extensionUri);
+    panel.onDidDispose(() => timeline.dispose());
+    timeline.show(this.openFeed(document.uri.fsPath));
+  }
+}
+
+/** The timeline as an editor tab, showing `feed`. */
+export function openTimelinePanel(extensionUri: vscode.Uri, feed: CaptureFeed): void {
+  const panel = vscode.window.createWebviewPanel('perfSideband.timelinePanel', `Sideband: ${feed.title}`, vscode.ViewColumn.Active, { retainContextWhenHidden: false });
+  const timeline = new TimelineWebview(panel.webview, extensionUri);
+  panel.onDidDispose(() => timeline.dispose());
+  timeline.show(feed);
+}

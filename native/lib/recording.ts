@@ -1,0 +1,98 @@
+// A capture streamed into a perf.data file: the one way the CLI and the
+// extension record. The file is written as batches arrive, so a capture
+// that is cut short still leaves every record it read, and a reader can
+// follow the file while it grows (flush, then read up to its end).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { CaptureSession, EngineError, type CaptureOptions, type StopInfo } from './engine';
+import { PerfDataWriter, type MarkerMeta } from './perfdata';
+
+export interface RecordingResult {
+  stop: StopInfo;
+  /** Whether the file was created: not when the capture failed before it attached. */
+  written: boolean;
+  /** Why the file is incomplete, when it is. */
+  writeError?: Error;
+}
+
+/** Refuses an output path that cannot be written, before anything is attached or launched. */
+function checkWritable(output: string, fix: string): void {
+  const dir = path.dirname(path.resolve(output));
+  let problem: string | undefined;
+  try {
+    if (fs.existsSync(output)) {
+      if (fs.statSync(output).isDirectory()) problem = 'it is a directory';
+      else fs.accessSync(output, fs.constants.W_OK);
+    } else if (!fs.statSync(dir).isDirectory()) {
+      problem = `${dir} is not a directory`;
+    } else {
+      fs.accessSync(dir, fs.constants.W_OK);
+    }
+  } catch (e) {
+    problem = (e as Error).message;
+  }
+  if (problem) throw new EngineError('EOUTPUT', `cannot write ${output}: ${problem}. Fix: ${fix}.`);
+}
+
+export class Recording {
+  readonly session: CaptureSession;
+  /** Debugger stops and continues, kept in the file's metadata. */
+  readonly markers: MarkerMeta[] = [];
+  private writer?: PerfDataWriter;
+  private writeError?: Error;
+
+  /** `fix` says how to choose another output, in the caller's terms. */
+  constructor(
+    options: CaptureOptions,
+    readonly output: string,
+    fix = 'choose a writable path for the capture',
+  ) {
+    checkWritable(output, fix);
+    this.session = new CaptureSession(options);
+    // Registered first, so the file holds a batch before any other listener sees it.
+    this.session.on('attached', (info) => {
+      try {
+        // The ioctl event's id is listed with the kernel ids, so perf knows the event of its status records.
+        this.writer = PerfDataWriter.open(output, { attr: info.attr, ids: info.ioctlId ? [...info.ids, info.ioctlId] : info.ids });
+      } catch (e) {
+        this.fail(e as Error);
+      }
+    });
+    this.session.on('records', (batch) => {
+      if (!this.writer || this.writeError) return;
+      try {
+        this.writer.append(batch);
+      } catch (e) {
+        this.fail(e as Error);
+      }
+    });
+  }
+
+  private fail(e: Error): void {
+    this.writeError ??= e;
+    void this.session.stop();
+  }
+
+  /** Starts the capture; settles once it has stopped and its file is finished. */
+  async run(): Promise<RecordingResult> {
+    this.session.start();
+    const stop = await this.session.stopped;
+    if (this.writer) {
+      try {
+        this.writer.finish({ ...this.session.fileMeta(stop), markers: this.markers.length ? this.markers : undefined });
+      } catch (e) {
+        this.writeError ??= e as Error;
+      }
+    }
+    return { stop, written: this.writer !== undefined, writeError: this.writeError };
+  }
+
+  /** Writes out buffered records; false while the file does not exist yet (before attach). */
+  flush(): boolean {
+    if (!this.writer || this.writeError) return false;
+    this.writer.flush();
+    return true;
+  }
+}

@@ -1,0 +1,165 @@
+// Host logic that needs no VS Code: targets, settings, the protocol's
+// validators and request pairing, build-ids, and following a perf.data file
+// while it is written.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, test } from 'node:test';
+
+import { Emit } from '../../native/lib/engine';
+import { readBuildId } from '../../native/lib/elf';
+import { dataChunks, openPerfDataFile, PerfDataWriter, readPerfData, type SidebandMeta } from '../../native/lib/perfdata';
+import { indexRecords } from '../../native/lib/records';
+import { listProcesses, optionsFromSettings, pidFromConfiguration, pidFromSessionName, splitCommandLine } from '../../extension/targets';
+import { parseHostMessage, parseWebviewMessage, ProtocolError, Requests, type WebviewMessage } from '../../webview/protocol';
+import { comm, concat, fork, sidebandAttr, type Trailer } from '../fixtures/records';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'extension-test-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('targets', () => {
+  test('a typed command line splits as a shell splits words and quotes, without expanding anything', () => {
+    assert.deepEqual(splitCommandLine(`node  app.js --name "two words" 'it''s' a\\ b "q\\"x" $HOME`), ['node', 'app.js', '--name', 'two words', 'its', 'a b', 'q"x', '$HOME']);
+    assert.deepEqual(splitCommandLine(`prog ""`), ['prog', '']);
+    assert.throws(() => splitCommandLine(`prog "open`), /unclosed " quote/);
+  });
+
+  test("js-debug's child session name gives the debuggee's pid; other names give none", () => {
+    assert.equal(pidFromSessionName('app.js [4242]'), 4242);
+    assert.equal(pidFromSessionName('Debug the demo'), undefined);
+    assert.equal(pidFromSessionName('app [x]'), undefined);
+  });
+
+  test('attach configurations give their processId once resolved; launch configurations give none', () => {
+    assert.equal(pidFromConfiguration({ request: 'attach', processId: 77 }), 77);
+    assert.equal(pidFromConfiguration({ request: 'attach', processId: ' 78 ' }), 78);
+    assert.equal(pidFromConfiguration({ request: 'attach', processId: '${command:pickProcess}' }), undefined);
+    assert.equal(pidFromConfiguration({ request: 'attach', processId: 0 }), undefined);
+    assert.equal(pidFromConfiguration({ request: 'launch', processId: 77 }), undefined);
+  });
+
+  test('settings become capture options; an unknown record kind is refused by name', () => {
+    const settings: Record<string, unknown> = { emit: ['fork', 'mmap'], ringPages: 64, followChildren: false, useKernelIoctl: false };
+    const options = optionsFromSettings((key) => settings[key] as never);
+    assert.deepEqual(options, { ringPages: 64, followChildren: false, tryIoctl: false, emit: Emit.Fork | Emit.Mmap });
+    assert.equal(optionsFromSettings(() => undefined).emit, Emit.All);
+    assert.throws(() => optionsFromSettings((key) => (key === 'emit' ? ['fork', 'exits'] : undefined) as never), /perfSideband.emit has "exits".*Fix: use only fork, namespaces, comm, mmap/);
+  });
+
+  test('the process list has user processes with their command lines, and no kernel threads', () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const pid = child.pid!;
+    try {
+      const list = listProcesses([process.pid]);
+      const sleeper = list.find((p) => p.pid === pid);
+      assert.ok(sleeper, `pid ${pid} (sleep) is listed`);
+      assert.equal(sleeper.comm, 'sleep');
+      assert.equal(sleeper.commandLine, 'sleep 30');
+      assert.ok(!list.some((p) => p.pid === process.pid), 'an excluded pid is left out');
+      assert.ok(!list.some((p) => p.pid === 2), 'kthreadd, a kernel thread, is left out');
+    } finally {
+      child.kill();
+    }
+  });
+});
+
+describe('protocol', () => {
+  const attr = sidebandAttr().slice().buffer;
+
+  test('well-formed messages pass both validators unchanged', () => {
+    const open = { type: 'open', title: 't', live: true, events: [{ attr, ids: ['1', '18446744073709551615'] }], expectedBytes: 0, warnings: [] };
+    assert.equal(parseHostMessage(open), open);
+    assert.equal(parseHostMessage({ type: 'reveal', pid: 3 }).type, 'reveal');
+    assert.equal(parseHostMessage({ type: 'reply', id: 1, files: [{ path: '/x', inWorkspace: false, buildId: 'ab' }] }).type, 'reply');
+    assert.equal(parseWebviewMessage({ type: 'drawn', records: 5, newestTime: 1e9 }).type, 'drawn');
+  });
+
+  test('malformed messages are refused with the field that is wrong', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [null, /expected an object, got null/],
+      [{ type: 'nope' }, /unknown message type "nope"/],
+      [{ type: 'records', offset: 0, bytes: new Uint8Array(8) }, /'records' message has a missing or invalid 'bytes'/],
+      [{ type: 'open', title: 't', live: true, events: [{ attr, ids: ['-1'] }], expectedBytes: 0, warnings: [] }, /'open' .* 'events'/],
+      [{ type: 'marker', time: Number.NaN, kind: 'stopped', label: '' }, /'marker' .* 'time'/],
+      [{ type: 'marker', time: 1, kind: 'paused', label: '' }, /'marker' .* 'kind'/],
+      [{ type: 'reveal', pid: 1, time: 'soon' }, /'reveal' message has an invalid 'time'/],
+      [{ type: 'toString' }, /unknown message type/],
+    ];
+    for (const [data, message] of cases) assert.throws(() => parseHostMessage(data), (e: Error) => e instanceof ProtocolError && message.test(e.message), JSON.stringify(data));
+    assert.throws(() => parseWebviewMessage({ type: 'describeFiles', id: 1, paths: [3] }), /'describeFiles' .* 'paths'/);
+  });
+
+  test('a reply settles the request with its id, whatever the order', async () => {
+    const posted: WebviewMessage[] = [];
+    const requests = new Requests((m) => posted.push(m));
+    const first = requests.describeFiles(['/a']);
+    const second = requests.describeFiles(['/b']);
+    const ids = posted.map((m) => (m.type === 'describeFiles' ? m.id : -1));
+    assert.notEqual(ids[0], ids[1]);
+    requests.settle({ type: 'reply', id: ids[1], files: [{ path: '/b', inWorkspace: true }] });
+    requests.settle({ type: 'reply', id: ids[0], files: [{ path: '/a', inWorkspace: false }] });
+    assert.deepEqual(await first, [{ path: '/a', inWorkspace: false }]);
+    assert.deepEqual(await second, [{ path: '/b', inWorkspace: true }]);
+  });
+});
+
+describe('build-ids', () => {
+  test('match what file(1) reads from the same binaries', () => {
+    for (const binary of ['/bin/ls', process.execPath]) {
+      const described = spawnSync('file', ['-L', binary], { encoding: 'utf8' }).stdout;
+      const expected = /BuildID\[[^\]]+\]=([0-9a-f]+)/.exec(described)?.[1];
+      assert.ok(expected, `file(1) reads a build-id from ${binary}: ${described}`);
+      assert.equal(readBuildId(binary), expected, binary);
+    }
+  });
+
+  test('files that are not ELF, or are missing, have none', () => {
+    const text = path.join(tmp, 'not-elf');
+    fs.writeFileSync(text, 'hello, this is not an ELF file at all, just text of some length\n');
+    assert.equal(readBuildId(text), undefined);
+    assert.equal(readBuildId(path.join(tmp, 'missing')), undefined);
+  });
+});
+
+describe('following a capture file while it is written', () => {
+  const t = (pid: number, dt: number): Trailer => ({ pid, tid: pid, time: 1e12 + dt, cpu: 0, id: 5n });
+  const meta = (markers?: SidebandMeta['markers']): SidebandMeta => ({
+    version: 1,
+    tool: 'test',
+    target: { pid: 1 },
+    ringPages: 8,
+    cpus: [0],
+    namespaces: false,
+    snapshots: [],
+    stats: { records: 3, statusRecords: 0, ioctlRecords: 0, procRecords: 0, lost: 0, lostRecords: 0 },
+    warnings: [],
+    stopReason: 'requested',
+    markers,
+  });
+
+  test('an unfinished file reads up to its last flushed record, in chunks that may split records', () => {
+    const file = path.join(tmp, 'growing.data');
+    const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: [5n] });
+    const records = concat([fork(t(10, 1), { pid: 1, tid: 1 }), comm(t(10, 2), 'child'), comm(t(10, 3), 'renamed')]);
+    writer.append(records);
+    writer.flush();
+    const opened = openPerfDataFile(file);
+    assert.equal(opened.dataEnd - opened.dataStart, records.byteLength, 'the flushed records are the data section so far');
+    const chunks = [...dataChunks(file, opened, 24)];
+    assert.ok(chunks.length > 1 && chunks.some((c) => c.byteLength % 8 === 0 && c.byteLength !== records.byteLength));
+    assert.ok(chunks.every((c) => c.byteOffset === 0 && c.byteLength === c.buffer.byteLength), 'each chunk has an ArrayBuffer of its own');
+    assert.deepEqual(concat(chunks), records);
+    writer.finish(meta([{ time: '1000000000002', kind: 'stopped', label: 'breakpoint' }]));
+    const finished = readPerfData(file);
+    assert.deepEqual(finished.meta?.markers, [{ time: '1000000000002', kind: 'stopped', label: 'breakpoint' }], 'debugger markers travel in the metadata');
+    assert.equal(indexRecords(finished.data, finished.stream).count, 3);
+  });
+
+  test('malformed markers in the metadata are refused before anything is written', () => {
+    const file = path.join(tmp, 'bad-markers.data');
+    const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: [5n] });
+    assert.throws(() => writer.finish(meta([{ time: 'soon', kind: 'stopped', label: '' }])), /meta\.markers/);
+  });
+});
