@@ -1,36 +1,28 @@
 #!/usr/bin/env bash
-# The main job on the bundled demo: attach to a running program, so its
-# earlier state comes as status-only records and what it does next as real
-# ones, then show both. The README's demo command.
+# The main job on the bundled demo: VS Code (code-server, local) with the
+# extension installed, opened on the demo workspace. Press F5 there: the
+# demo program runs under the debugger, the extension attaches to it, and
+# the Sideband panel draws its timeline live. The README's demo command.
+#
+#   bash scripts/demo.sh            serves on 127.0.0.1:8080 until Ctrl-C
+#   PORT=9000 bash scripts/demo.sh  another port
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
-out=${1:-demo/demo.data}
+source scripts/setup-e2e.sh
+port=${PORT:-8080}
 
-rm -f demo/capture.log
-coproc DEMO { node demo/app.js 6 --wait; }
-read -r ready pid <&"${DEMO[0]}"
-[ "$ready" = ready ] || { echo "demo: the demo program did not start" >&2; exit 1; }
-node bin/sideband.js capture --pid "$pid" -o "$out" 2> >(tee demo/capture.log >&2) &
-capture=$!
-until grep -q attached demo/capture.log 2>/dev/null; do sleep 0.1; done
-echo go >&"${DEMO[1]}"
-cat <&"${DEMO[0]}" >/dev/null || true
-wait "$capture"
+npm run --silent package >/dev/null
+profile=.e2e/demo
+rm -rf "$profile"
+mkdir -p "$profile/user/User" "$profile/extensions"
+# Without this, code-server asks whether to trust the folder and keeps extensions off until then.
+echo '{ "security.workspace.trust.enabled": false, "workbench.startupEditor": "none" }' >"$profile/user/User/settings.json"
+code_server=("$E2E_NODE" "$E2E_CODE_SERVER" --user-data-dir "$profile/user" --extensions-dir "$profile/extensions")
+"${code_server[@]}" --install-extension perf-sideband.vsix >/dev/null
 
 echo
-echo "== status-only: the demo's state from before the attach (first lines) =="
-# awk reads to the end: no reader that quits early, no SIGPIPE under pipefail.
-node bin/sideband.js dump "$out" | awk '/\[status/ && !/ (MMAP2|NAMESPACES) / && n++ < 6'
+echo "Open http://127.0.0.1:$port/?folder=$PWD/demo in a browser."
+echo "Press F5 to debug the demo: its sideband appears in the Sideband panel (status-only records hollow, real ones filled)."
+echo "\"Perf Sideband: Capture Sideband\" in the command palette (F1) attaches to any other process. Ctrl-C here stops."
 echo
-echo "== real: what it did after the attach, on the same clock (first lines) =="
-node bin/sideband.js dump "$out" | awk '!/\[status/ && !/FINISHED_INIT/ && n++ < 10'
-echo
-echo "== counts by record type, status-only versus real =="
-node bin/sideband.js dump --json "$out" | node -e '
-  const counts = {};
-  require("node:readline").createInterface({ input: process.stdin }).on("line", (l) => {
-    const r = JSON.parse(l);
-    const k = `${r.type}${r.statusOnly ? ` (status-only, ${r.provenance})` : ""}`;
-    counts[k] = (counts[k] ?? 0) + 1;
-  }).on("close", () => console.table(counts));'
-echo "The whole capture: node bin/sideband.js dump $out   (perf reads it too: perf script -i $out --show-task-events --show-mmap-events)"
+exec "${code_server[@]}" --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry --disable-update-check "$PWD/demo"
