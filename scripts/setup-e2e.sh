@@ -72,13 +72,18 @@ _e2e_setup() {
   cp "$src/package.json" "$src/package-lock.json" "$dest/"
   # Under Node 24: npm's shebang is `env node`, so npm, the user agent that
   # code-server's postinstall checks, its nested `npm install`s and node-gyp
-  # all see Node 24. The npm_* variables an outer `npm run` exported (its
-  # user agent names Node 20, its local prefix is the main package) would
-  # override that, so they go. JOBS: node-gyp compiles on every core.
+  # all see Node 24. What an outer `npm run` exported about itself would
+  # override that (its user agent names Node 20, its prefixes are the main
+  # package), so it goes; the user's own settings (cache, registry) stay.
+  # JOBS: node-gyp compiles on every core.
   if ! (
     cd "$dest"
     for v in $(compgen -e); do
-      case $v in npm_*|INIT_CWD) unset "$v" ;; esac
+      case $v in
+        npm_package_*|npm_lifecycle_*|npm_command|npm_execpath|npm_node_execpath|INIT_CWD) unset "$v" ;;
+        npm_config_user_agent|npm_config_local_prefix|npm_config_prefix|npm_config_global_prefix) unset "$v" ;;
+        npm_config_call|npm_config_npm_version|npm_config_node_gyp|npm_config_allow_scripts) unset "$v" ;;
+      esac
     done
     export PATH="$node24dir/bin:$PATH" npm_config_nodedir="$node24dir" JOBS=max
     npm ci --omit=dev --no-audit --no-fund --loglevel=error
