@@ -408,7 +408,11 @@ function escapeRegExp(s: string): string {
 }
 
 export interface WebviewQuery {
-  /** The webview panel's title (its editor tab label). */
+  /**
+   * The webview panel's title: the label of an active editor tab must match
+   * (the iframes do not carry the title, so with several editor groups
+   * combine it with text or selector).
+   */
   title?: string | RegExp;
   /** Text the webview's body contains. */
   text?: string | RegExp;
