@@ -256,6 +256,8 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
     });
     const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1600, height: 1000 } });
     const page = await context.newPage();
+    // No playwright call waits unbounded (its default is 30 s per action).
+    page.setDefaultTimeout(timeouts.ui);
     await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}`, { timeout: timeouts.workbench });
     await waitForWorkbench(page);
 
@@ -356,11 +358,14 @@ export async function runCommand(page: Page, title: string, timeout = timeouts.u
   // The palette lists the commands known when it opens: an extension's
   // appear once the extension host has read it, a few seconds after the
   // workbench is drawn. So reopen it until the command is there.
+  // Focus moving elsewhere (a debuggee pausing opens its source) can also
+  // close the palette under us: then it is reopened too.
   for (;;) {
-    await openCommandPalette(page);
-    await page.locator(quickInputBox).fill(`>${title}`);
     try {
+      await openCommandPalette(page);
+      await page.locator(quickInputBox).fill(`>${title}`, { timeout: 3_000 });
       await row.waitFor({ state: "visible", timeout: Math.min(3_000, Math.max(500, deadline - Date.now())) });
+      await row.click({ timeout: 3_000 });
       break;
     } catch {
       seen = await quickItems(page).catch(() => []);
@@ -371,7 +376,6 @@ export async function runCommand(page: Page, title: string, timeout = timeouts.u
       throw new Error(`e2e: no command titled "${title}" in the command palette within ${timeout} ms (is the extension installed and enabled?). It offered: ${JSON.stringify(seen)}`);
     }
   }
-  await row.click();
   // The palette closes, or the command replaced it with a quick pick or
   // input box of its own (then the input no longer holds ">title").
   try {
@@ -480,12 +484,15 @@ export async function waitForDebugPause(page: Page): Promise<void> {
 /** Stops every debug session ("Debug: Stop") and waits for the debug toolbar to go. */
 export async function stopDebugging(page: Page): Promise<void> {
   if (!(await page.locator(debugToolbar).isVisible())) return;
-  await runCommand(page, "Debug: Stop");
-  try {
-    await page.locator(debugToolbar).waitFor({ state: "hidden", timeout: timeouts.debug });
-  } catch {
-    throw new Error(`e2e: the debug session did not end within ${timeouts.debug} ms of "Debug: Stop" (selector ${debugToolbar})`);
+  // "Debug: Stop" stops the focused session; js-debug's parent and child
+  // sessions end together, but repeat it while the toolbar remains.
+  const deadline = Date.now() + timeouts.debug;
+  while (Date.now() < deadline) {
+    if (!(await page.locator(debugToolbar).isVisible())) return;
+    await runCommand(page, "Debug: Stop");
+    await page.locator(debugToolbar).waitFor({ state: "hidden", timeout: Math.min(10_000, Math.max(1, deadline - Date.now())) }).catch(() => {});
   }
+  throw new Error(`e2e: the debug session did not end within ${timeouts.debug} ms of "Debug: Stop" (selector ${debugToolbar})`);
 }
 
 const toastMessages = ".notifications-toasts .notification-toast .notification-list-item-message";
