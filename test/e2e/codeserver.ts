@@ -296,16 +296,15 @@ async function visible(page: Page | Frame, selector: string, what: string, timeo
 }
 
 /**
- * The workbench is ready: drawn, and connected to the remote extension host
- * (the status bar shows no "Opening Remote..." / reconnect progress and the
- * explorer shows the folder).
+ * The workbench is ready: drawn (workbench, status bar, activity bar) and
+ * showing the explorer's content, which needs the server connection. The
+ * extension host may still be starting: runCommand() waits for commands.
+ * A dialog (e.g. a failed connection) fails the wait at once.
  */
 export async function waitForWorkbench(page: Page): Promise<void> {
   await visible(page, ".monaco-workbench", "the VS Code workbench", timeouts.workbench);
   await visible(page, ".monaco-workbench .part.statusbar", "the status bar", timeouts.workbench);
   await visible(page, ".monaco-workbench .part.activitybar, .monaco-workbench .part.sidebar", "the activity bar", timeouts.workbench);
-  // The remote connection: the "remote" status bar entry exists once the
-  // server connection is set up; a dialog appears if it failed.
   try {
     await page.waitForFunction(() => {
       const dialog = document.querySelector(".monaco-dialog-box");
