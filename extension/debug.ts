@@ -50,7 +50,8 @@ export class DebugTargets implements vscode.Disposable {
         }),
       }),
       vscode.debug.onDidStartDebugSession((session) => {
-        const pid = pidFromConfiguration(session.configuration) ?? (session.parentSession ? pidFromSessionName(session.name) : undefined);
+        // The configuration's name, not the session's: VS Code appends " « parent" to the latter.
+        const pid = pidFromConfiguration(session.configuration) ?? (session.parentSession ? pidFromSessionName(session.configuration.name) : undefined);
         if (pid !== undefined) this.learn(session, pid);
       }),
       vscode.debug.onDidTerminateDebugSession((session) => {

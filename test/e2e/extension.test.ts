@@ -1,0 +1,168 @@
+// The extension in a real VS Code (code-server), installed from its .vsix:
+// debugging the demo workspace captures the debuggee, the timeline shows
+// its status-only and real records and the regions panel its mappings;
+// "Capture Sideband" attaches to a process picked in the quick pick; the
+// capture saves as a perf.data that perf reads. Screenshots go to
+// test-results/e2e/.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Frame, Page } from 'playwright-core';
+
+import { readPerfData } from '../../native/lib/perfdata';
+import { indexRecords, Flag, RecordType } from '../../native/lib/records';
+import { repoRoot, runCommand, pickQuickItem, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, webviewFrame, type CodeServer } from './codeserver';
+
+const vsix = path.join(repoRoot, 'perf-sideband.vsix');
+const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-e2e-'));
+
+interface TimelineHook {
+  recordsIndexed: number;
+  statusDrawn: number;
+  realDrawn: number;
+  regionsListed: number;
+  markers: number;
+  lanes: number;
+}
+
+/** The timeline's test hook (webview/main.ts), read in its frame. */
+function hook(frame: Frame): Promise<TimelineHook> {
+  return frame.evaluate(() => {
+    const h = (window as unknown as { __sidebandTimeline: TimelineHook }).__sidebandTimeline;
+    return { recordsIndexed: h.recordsIndexed, statusDrawn: h.statusDrawn, realDrawn: h.realDrawn, regionsListed: h.regionsListed, markers: h.markers, lanes: h.lanes };
+  });
+}
+
+async function waitForHook(frame: Frame, what: string, ok: (h: TimelineHook) => boolean, timeoutMs = 60_000): Promise<TimelineHook> {
+  const deadline = Date.now() + timeoutMs;
+  let last: TimelineHook | undefined;
+  while (Date.now() < deadline) {
+    last = await hook(frame).catch(() => undefined);
+    if (last && ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`e2e: the timeline did not show ${what} within ${timeoutMs} ms; it had ${JSON.stringify(last)}`);
+}
+
+/** Pids whose command line names `needle`, from /proc: the oracle for which process the debugger runs. */
+function pidsRunning(needle: string): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .filter((n) => {
+      try {
+        return fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').includes(needle);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Selects the newest record of `pid` that is on screen by clicking its mark, so the regions panel lists that process then. */
+async function selectNewestRecordOf(frame: Frame, pid: number): Promise<void> {
+  const position = await frame.evaluate((pid) => {
+    const h = (window as unknown as { __sidebandTimeline: { recordsIndexed: number; recordPid(i: number): number; recordPosition(i: number): { x: number; y: number } | null } }).__sidebandTimeline;
+    for (let i = h.recordsIndexed - 1; i >= 0; i--) {
+      if (h.recordPid(i) !== pid) continue;
+      const at = h.recordPosition(i);
+      if (at) return at;
+    }
+    return null;
+  }, pid);
+  assert.ok(position, `a record of pid ${pid} is on screen`);
+  const canvas = frame.locator('#timeline');
+  const box = await canvas.boundingBox();
+  assert.ok(box);
+  await canvas.click({ position: { x: position.x - (await canvas.evaluate((c) => c.getBoundingClientRect().left)), y: position.y - (await canvas.evaluate((c) => c.getBoundingClientRect().top)) } });
+}
+
+async function regionRows(frame: Frame): Promise<Array<{ text: string; statusOnly: boolean }>> {
+  return frame.locator('#regions tr.region').evaluateAll((rows) => rows.map((r) => ({ text: (r as HTMLElement).innerText, statusOnly: r.classList.contains('status-only') })));
+}
+
+describe('the extension in code-server', () => {
+  let server: CodeServer;
+  let page: Page;
+  let target: ChildProcess | undefined;
+
+  before(async () => {
+    assert.ok(fs.existsSync(vsix), `${vsix} exists: npm run test:e2e packages it first`);
+    fs.cpSync(path.join(repoRoot, 'demo'), workspace, { recursive: true, filter: (src) => !src.endsWith('.data') && !src.endsWith('.log') });
+    server = await startCodeServer({ workspace, vsix, settings: { 'perfSideband.captureOnDebug': 'always' } });
+    page = server.page;
+  });
+
+  after(async () => {
+    target?.kill('SIGKILL');
+    await server?.stop();
+    fs.rmSync(workspace, { recursive: true, force: true });
+  });
+
+  test('debugging the demo captures it: status-only and real records, its mappings, debugger markers', async () => {
+    await startDebugging(page);
+    const timeline = await webviewFrame(page, { selector: '#timeline', timeout: 60_000 });
+    // The demo steps every 250 ms after 1.5 s: forks, execs and renames arrive as real records.
+    const shown = await waitForHook(timeline, 'status-only and real records of the debuggee', (h) => h.statusDrawn > 0 && h.realDrawn > 20);
+    const debuggees = pidsRunning(path.join(workspace, 'app.js'));
+    assert.equal(debuggees.length, 1, `one process runs the demo: ${debuggees}`);
+    await server.screenshot('debug-timeline');
+
+    // A pause and a continue of the debugger become markers on the timeline.
+    await runCommand(page, 'Debug: Pause');
+    await waitForDebugPause(page);
+    await runCommand(page, 'Debug: Continue');
+    await waitForHook(timeline, 'the pause and the continue as markers', (h) => h.markers >= 2, 30_000);
+
+    await selectNewestRecordOf(timeline, debuggees[0]);
+    await waitForHook(timeline, 'the regions of the debuggee', (h) => h.regionsListed > 0, 15_000);
+    const rows = await regionRows(timeline);
+    const node = rows.filter((r) => /\/node(\s|$)/.test(r.text));
+    assert.ok(node.length > 0, `the regions list the node binary: ${rows.map((r) => r.text).join(' | ')}`);
+    assert.ok(node.every((r) => r.statusOnly), 'node was mapped before the capture attached, so its regions are status-only');
+    await server.screenshot('debug-regions');
+    assert.ok(shown.lanes > 1, 'the debuggee and its children have lanes');
+
+    await stopDebugging(page);
+  });
+
+  test('"Capture Sideband" attaches to a process picked in the quick pick, and the capture saves as perf.data', async () => {
+    // A process that ran before the capture and forks after it: a shell loop, whose comm is its script's name.
+    const script = path.join(workspace, 'sideband-e2e-target');
+    fs.writeFileSync(script, '#!/bin/sh\nwhile :; do /bin/true; sleep 0.2; done\n', { mode: 0o755 });
+    target = spawn(script, [], { stdio: 'ignore' });
+    const pid = target.pid!;
+    await runCommand(page, 'Perf Sideband: Capture Sideband');
+    await pickQuickItem(page, String(pid));
+    const timeline = await webviewFrame(page, { selector: '#timeline', timeout: 60_000 });
+    await waitForHook(timeline, `the picked process ${pid}, status-only and real`, (h) => h.statusDrawn > 0 && h.realDrawn > 5);
+    await server.screenshot('picked-process');
+
+    await runCommand(page, 'Perf Sideband: Stop Capture');
+    const saved = path.join(workspace, 'picked.data');
+    await runCommand(page, 'Perf Sideband: Save Capture as perf.data…');
+    // code-server's save dialog is a quick input holding a path.
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(saved);
+    await input.press('Enter');
+    const deadline = Date.now() + 30_000;
+    while (!fs.existsSync(saved) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const file = readPerfData(saved);
+    const index = indexRecords(file.data, file.stream);
+    let status = 0;
+    let forks = 0;
+    for (let i = 0; i < index.count; i++) {
+      if (index.pid[i] !== pid) continue;
+      if (index.flags[i] & Flag.STATUS_ONLY) status++;
+      else if (index.type[i] === RecordType.FORK) forks++;
+    }
+    assert.ok(status > 0 && forks > 0, `the saved file has status-only records (${status}) and real forks (${forks}) of pid ${pid}`);
+    const perf = spawnSync('perf', ['script', '-i', saved, '--show-task-events'], { encoding: 'utf8' });
+    assert.equal(perf.status, 0, perf.stderr);
+    assert.match(perf.stdout, /sideband-e2e-t/, 'perf reads the saved capture, the target by name among it');
+  });
+});
