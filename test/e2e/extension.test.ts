@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 
 import { readPerfData } from '../../native/lib/perfdata';
-import { indexRecords, Flag, RecordType } from '../../native/lib/records';
+import { decodeRecord, indexRecords, Flag, RecordType } from '../../native/lib/records';
 import { repoRoot, runCommand, pickQuickItem, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, webviewFrame, type CodeServer } from './codeserver';
 
 const vsix = path.join(repoRoot, 'perf-sideband.vsix');
@@ -47,14 +47,19 @@ async function waitForHook(frame: Frame, what: string, ok: (h: TimelineHook) => 
   throw new Error(`e2e: the timeline did not show ${what} within ${timeoutMs} ms; it had ${JSON.stringify(last)}`);
 }
 
-/** Pids whose command line names `needle`, from /proc: the oracle for which process the debugger runs. */
-function pidsRunning(needle: string): number[] {
+/**
+ * Pids of the demo running in `cwd`, from /proc: the oracle for which
+ * process the debugger runs. The demo sets process.title, which rewrites
+ * its command line to that title.
+ */
+function demoPids(cwd: string): number[] {
+  const dir = fs.realpathSync(cwd);
   return fs
     .readdirSync('/proc')
     .filter((n) => /^\d+$/.test(n))
     .filter((n) => {
       try {
-        return fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').includes(needle);
+        return /^(sideband-demo|demo-step-\d+)/.test(fs.readFileSync(`/proc/${n}/cmdline`, 'utf8')) && fs.readlinkSync(`/proc/${n}/cwd`) === dir;
       } catch {
         return false;
       }
@@ -103,13 +108,14 @@ describe('the extension in code-server', () => {
   });
 
   test('debugging the demo captures it: status-only and real records, its mappings, debugger markers', async () => {
+    await runCommand(page, 'View: Toggle Maximized Panel');
     await startDebugging(page);
     const timeline = await webviewFrame(page, { selector: '#timeline', timeout: 60_000 });
     // The demo steps every 250 ms after 1.5 s: forks, execs and renames arrive as real records.
     const shown = await waitForHook(timeline, 'status-only and real records of the debuggee', (h) => h.statusDrawn > 0 && h.realDrawn > 20);
-    const debuggees = pidsRunning(path.join(workspace, 'app.js'));
-    assert.equal(debuggees.length, 1, `one process runs the demo: ${debuggees}`);
     await server.screenshot('debug-timeline');
+    const debuggees = demoPids(workspace);
+    assert.equal(debuggees.length, 1, `one process runs the demo in ${workspace}: ${debuggees}; ps: ${spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('app.js')).join('; ')}`);
 
     // A pause and a continue of the debugger become markers on the timeline.
     await runCommand(page, 'Debug: Pause');
@@ -135,6 +141,7 @@ describe('the extension in code-server', () => {
     fs.writeFileSync(script, '#!/bin/sh\nwhile :; do /bin/true; sleep 0.2; done\n', { mode: 0o755 });
     target = spawn(script, [], { stdio: 'ignore' });
     const pid = target.pid!;
+    await stopDebugging(page); // with a debug session, the command would capture its debuggee
     await runCommand(page, 'Perf Sideband: Capture Sideband');
     await pickQuickItem(page, String(pid));
     const timeline = await webviewFrame(page, { selector: '#timeline', timeout: 60_000 });
@@ -156,9 +163,9 @@ describe('the extension in code-server', () => {
     let status = 0;
     let forks = 0;
     for (let i = 0; i < index.count; i++) {
-      if (index.pid[i] !== pid) continue;
-      if (index.flags[i] & Flag.STATUS_ONLY) status++;
-      else if (index.type[i] === RecordType.FORK) forks++;
+      if (index.pid[i] === pid && index.flags[i] & Flag.STATUS_ONLY) status++;
+      // A FORK names the child; its parent is in the body.
+      else if (index.type[i] === RecordType.FORK && !(index.flags[i] & Flag.STATUS_ONLY) && decodeRecord(index, i).fields.ppid === pid) forks++;
     }
     assert.ok(status > 0 && forks > 0, `the saved file has status-only records (${status}) and real forks (${forks}) of pid ${pid}`);
     const perf = spawnSync('perf', ['script', '-i', saved, '--show-task-events'], { encoding: 'utf8' });
