@@ -15,6 +15,14 @@ import { PerfDataEditorProvider, type TimelineViewProvider } from './timeline';
 
 type Target = { pid: number } | { command: string[] };
 
+function commOf(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
+  } catch {
+    return 'process';
+  }
+}
+
 export class Controller implements vscode.Disposable {
   private live?: LiveCapture;
   /** The debug session a live capture was started for: its end stops the capture. */
@@ -60,7 +68,7 @@ export class Controller implements vscode.Disposable {
     const pid = await this.debugTargets.pidOf(root, 5000);
     if (pid === undefined) {
       const picked = await this.pickProcess(`Perf Sideband: which process does "${root.name}" debug? (Esc: capture nothing)`, false);
-      if (picked && 'pid' in picked) await this.start(picked, root.name, root);
+      if (picked && 'pid' in picked) await this.start(picked, `${root.name} (pid ${picked.pid})`, root);
       return;
     }
     if (mode === 'ask') {
@@ -83,8 +91,7 @@ export class Controller implements vscode.Disposable {
     }
     const target = await this.pickProcess('Perf Sideband: capture which process?', true);
     if (!target) return;
-    const title = 'pid' in target ? `pid ${target.pid}` : target.command.join(' ');
-    await this.start(target, title);
+    await this.start(target, 'pid' in target ? `${commOf(target.pid)} (pid ${target.pid})` : target.command.join(' '));
   }
 
   private async pickProcess(placeHolder: string, offerLaunch: boolean): Promise<Target | undefined> {
@@ -136,13 +143,15 @@ export class Controller implements vscode.Disposable {
     this.trackStatus(live);
     const { session } = live.recording;
     session.on('warning', (w) => void vscode.window.showWarningMessage(`Perf Sideband: ${w.message}`));
-    // Attaching reads the state of every process: a progress that can be cancelled.
+    // Attaching reads the state of every process: a progress that can be cancelled. Its end is
+    // awaited from now on, as the first snapshot may come before the progress is shown.
+    const attached = new Promise<void>((resolve) => {
+      session.once('snapshot', () => resolve());
+      session.once('stopped', () => resolve());
+    });
     void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Perf Sideband: attaching to ${title}`, cancellable: true }, (_progress, token) => {
       token.onCancellationRequested(() => void session.stop());
-      return new Promise<void>((resolve) => {
-        session.once('snapshot', () => resolve());
-        session.once('stopped', () => resolve());
-      });
+      return attached;
     });
     void vscode.commands.executeCommand('perfSideband.timeline.focus');
     const { stop, writeError } = await live.result;
@@ -154,11 +163,19 @@ export class Controller implements vscode.Disposable {
   private trackStatus(live: LiveCapture): void {
     const { session } = live.recording;
     let last = 0;
+    let trailing: NodeJS.Timeout | undefined;
     let lagMs: number | undefined;
     const drawn = this.view.onDrawn(({ newestTime }) => (lagMs = Number(captureClock() - BigInt(Math.round(newestTime))) / 1e6));
     const update = (force: boolean): void => {
       const now = Date.now();
-      if (!force && now - last < 250) return; // batches come every few ms; the eye needs no more than this
+      if (!force && now - last < 250) {
+        // Batches come every few ms and the eye needs no more than this; the last one still shows.
+        trailing ??= setTimeout(() => {
+          trailing = undefined;
+          update(true);
+        }, 250);
+        return;
+      }
       last = now;
       const { records, statusRecords, lost } = session.stats;
       const path = session.snapshots[0]?.path;
@@ -171,6 +188,7 @@ export class Controller implements vscode.Disposable {
     session.on('records', () => update(false));
     session.on('snapshot', () => update(true));
     session.once('stopped', () => {
+      clearTimeout(trailing);
       drawn.dispose();
       if (this.live === live) this.statusBar.hide();
     });
