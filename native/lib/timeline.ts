@@ -1,0 +1,605 @@
+// The timeline model: who existed when, and what each one had mapped.
+//
+// Pure TypeScript over a RecordIndex (records.ts), no Node and no DOM, so the
+// webview, the extension host and the CLI all read a capture the same way.
+// It is incremental: `update(index)` takes the records the index gained since
+// the last call, so a live capture costs per batch, not per redraw. Per
+// record it stores an int or two (never an object), so a million records
+// stay a few megabytes on top of the index.
+
+import { Flag, Misc, PROVENANCE_NAMES, RecordIndex, RecordType, StaleReason, decodeRecord } from './records';
+
+/** A growable list of int32s: record indices, kept as typed memory rather than JS arrays. */
+export class IntList {
+  private data: Int32Array;
+  length = 0;
+
+  constructor(capacity = 4) {
+    this.data = new Int32Array(capacity);
+  }
+
+  get(i: number): number {
+    return this.data[i];
+  }
+
+  last(): number {
+    return this.data[this.length - 1];
+  }
+
+  push(value: number): void {
+    if (this.length === this.data.length) this.reserve(this.length * 2);
+    this.data[this.length++] = value;
+  }
+
+  insert(at: number, value: number): void {
+    if (this.length === this.data.length) this.reserve(this.length * 2);
+    this.data.copyWithin(at + 1, at, this.length);
+    this.data[at] = value;
+    this.length++;
+  }
+
+  set(i: number, value: number): void {
+    this.data[i] = value;
+  }
+
+  /** The elements, as a view that is valid until the list next grows. */
+  view(): Int32Array {
+    return this.data.subarray(0, this.length);
+  }
+
+  /** Bytes held, including room not yet used. */
+  get byteLength(): number {
+    return this.data.byteLength;
+  }
+
+  private reserve(capacity: number): void {
+    const bigger = new Int32Array(Math.max(4, capacity));
+    bigger.set(this.data.subarray(0, this.length));
+    this.data = bigger;
+  }
+}
+
+export type LaneKind = 'global' | 'process' | 'thread';
+
+/** One row of the timeline: a process's main thread, another thread, or the global row. */
+export interface Lane {
+  /** Stable: lanes are numbered in the order they appear and never renumbered. */
+  readonly id: number;
+  readonly kind: LaneKind;
+  readonly pid: number;
+  readonly tid: number;
+  /** The process of a process or thread lane. */
+  readonly process: ProcessInfo | undefined;
+  /** Indices of the lane's records, sorted by time. */
+  readonly records: IntList;
+  /** statusBefore.get(k): how many of the lane's first k records are status-only (length records.length + 1), so any range's mix is two loads. */
+  readonly statusBefore: IntList;
+  /** The lane's COMM records, sorted by time: the thread's names. */
+  readonly comms: IntList;
+  firstTime: number;
+  lastTime: number;
+  /** Time of the thread's EXIT; NaN while it lives. */
+  exitTime: number;
+}
+
+/**
+ * How the capture learned of a process: from a status-only record (it
+ * existed before the capture attached), from a real FORK during the capture,
+ * or only from its later records (perf's synthesized status, or none).
+ */
+export type ProcessOrigin = 'status' | 'forked' | 'seen';
+
+export interface ProcessInfo {
+  readonly pid: number;
+  /** -1 when no FORK said. */
+  ppid: number;
+  parent: ProcessInfo | undefined;
+  readonly children: ProcessInfo[];
+  /** The main thread's lane (tid = pid). */
+  readonly lane: Lane;
+  /** The other threads' lanes, in the order they appeared. */
+  readonly threads: Lane[];
+  origin: ProcessOrigin;
+  /** The FORK that made it (-1: none seen), its time, and whether it carries FORK_EXEC (a fresh image, not a copy of the parent's). */
+  forkRecord: number;
+  forkTime: number;
+  forkExec: boolean;
+  firstTime: number;
+  lastTime: number;
+  /** When its last known thread exited; NaN while any lives. */
+  exitTime: number;
+  /** COMM records with COMM_EXEC, by time: each starts a new address space. */
+  readonly execs: IntList;
+  /** MMAP and MMAP2 records, by time. */
+  readonly mmaps: IntList;
+  /** NAMESPACES records of any of its threads, by time. */
+  readonly namespaces: IntList;
+}
+
+export interface ForkLink {
+  record: number;
+  time: number;
+  parent: Lane;
+  child: Lane;
+}
+
+export interface ExitMark {
+  record: number;
+  time: number;
+  lane: Lane;
+}
+
+export interface CommChange {
+  record: number;
+  time: number;
+  comm: string;
+  exec: boolean;
+  statusOnly: boolean;
+}
+
+/** One mapping of a process at a moment, from the MMAP/MMAP2 record that made it. */
+export interface Region {
+  start: bigint;
+  end: bigint;
+  /** File offset of `start`: a mapping cut on its left by a newer one keeps the offset of what remains. */
+  pgoff: bigint;
+  /** PROT_* and MAP_* bits (MMAP2 only). */
+  prot?: number;
+  flags?: number;
+  filename: string;
+  maj?: number;
+  min?: number;
+  ino?: string;
+  buildId?: string;
+  /** MMAP_DATA: a data mapping, not an executable one. */
+  data: boolean;
+  statusOnly: boolean;
+  provenance: (typeof PROVENANCE_NAMES)[number];
+  stale: StaleReason[];
+  record: number;
+  time: number;
+  /** Set when a fork copied this mapping from the parent: the parent's pid. */
+  inheritedFrom?: number;
+}
+
+const u16 = (b: Uint8Array, at: number): number => b[at] | (b[at + 1] << 8);
+const u32 = (b: Uint8Array, at: number): number => (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+
+/** First index in `list` (record indices sorted by time) whose time is >= t (or > t when `after`). */
+export function searchTime(list: Int32Array, times: Float64Array, t: number, after = false): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = times[list[mid]];
+    if (v < t || (after && v === t)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export class Timeline {
+  readonly lanes: Lane[] = [];
+  /** LOST and FINISHED_INIT records, and any record with no process. */
+  readonly global: Lane;
+  /** Every process, in the order it appeared; a reused pid is a new entry. */
+  readonly processes: ProcessInfo[] = [];
+  readonly forks: ForkLink[] = [];
+  readonly exits: ExitMark[] = [];
+  /** LOST records, by time. */
+  readonly lost = new IntList();
+  readonly finishedInit = new IntList();
+  /** Records the kernel said it lost (the sum of the LOST records' counts). */
+  lostRecords = 0;
+  statusOnly = 0;
+  /** Records taken from the index so far. */
+  count = 0;
+  /** Time of the first record with a time (perf's synthesized status has 0); NaN before any. */
+  startTime = NaN;
+  endTime = NaN;
+  /** Bumped whenever a lane or a parent link is added, so views know to recompute the lane order. */
+  topology = 0;
+
+  private index: RecordIndex | undefined;
+  private readonly byPid = new Map<number, ProcessInfo>();
+  private readonly byTid = new Map<number, Lane>();
+  /** All generations of each pid, oldest first, for questions about a past moment. */
+  private readonly generations = new Map<number, ProcessInfo[]>();
+  private order: Lane[] | undefined;
+  private orderTopology = -1;
+
+  constructor(index?: RecordIndex) {
+    this.global = this.newLane('global', -1, -1, undefined);
+    if (index) this.update(index);
+  }
+
+  get records(): RecordIndex {
+    if (!this.index) throw new Error('the timeline has no records yet');
+    return this.index;
+  }
+
+  /**
+   * Takes the records `index` has beyond those already taken. The index must
+   * be the same stream, grown (RecordIndexBuilder.finish after more add()s).
+   * Returns how many records were new.
+   */
+  update(index: RecordIndex): number {
+    if (index.count < this.count) throw new Error(`the index shrank from ${this.count} to ${index.count} records: a new stream needs a new Timeline`);
+    this.index = index;
+    const { type, time, flags } = index;
+    const first = this.count;
+    for (let i = first; i < index.count; i++) {
+      const t = time[i];
+      if (t > 0) {
+        if (!(t >= this.startTime)) this.startTime = t;
+        if (!(t <= this.endTime)) this.endTime = t;
+      }
+      if (flags[i] & Flag.STATUS_ONLY) this.statusOnly++;
+      switch (type[i]) {
+        case RecordType.FORK:
+          this.takeFork(i);
+          break;
+        case RecordType.EXIT:
+          this.takeExit(i);
+          break;
+        case RecordType.COMM:
+          this.takeComm(i);
+          break;
+        case RecordType.MMAP:
+        case RecordType.MMAP2: {
+          const lane = this.laneOf(i);
+          if (lane.process) pushByTime(lane.process.mmaps, i, time);
+          break;
+        }
+        case RecordType.NAMESPACES: {
+          const lane = this.laneOf(i);
+          if (lane.process) pushByTime(lane.process.namespaces, i, time);
+          break;
+        }
+        case RecordType.LOST:
+          this.place(this.global, i);
+          pushByTime(this.lost, i, time);
+          this.lostRecords += this.lostCount(i);
+          break;
+        case RecordType.FINISHED_INIT:
+          this.place(this.global, i);
+          this.finishedInit.push(i);
+          break;
+        default:
+          this.laneOf(i);
+      }
+    }
+    this.count = index.count;
+    return this.count - first;
+  }
+
+  /**
+   * Lanes in display order: the global lane, then each process tree depth
+   * first (a process, its threads, then its children), roots and siblings
+   * in the order they appeared. Stable as records arrive: a new lane is
+   * inserted, the others keep their relative order.
+   */
+  laneOrder(): Lane[] {
+    if (this.order && this.orderTopology === this.topology) return this.order;
+    const order: Lane[] = [this.global];
+    const visit = (p: ProcessInfo): void => {
+      order.push(p.lane, ...p.threads);
+      for (const child of p.children) visit(child);
+    };
+    for (const p of this.processes) if (!p.parent) visit(p);
+    this.order = order;
+    this.orderTopology = this.topology;
+    return order;
+  }
+
+  /** Nesting depth of a lane in the process tree (0 for roots and the global lane). */
+  depthOf(lane: Lane): number {
+    let depth = lane.kind === 'thread' ? 1 : 0;
+    for (let p = lane.process?.parent; p; p = p.parent) depth++;
+    return depth;
+  }
+
+  /** The process `pid` was at time `t`: the newest generation of that pid that existed by then (else the oldest). */
+  processAt(pid: number, t: number): ProcessInfo | undefined {
+    const all = this.generations.get(pid);
+    if (!all) return undefined;
+    for (let k = all.length - 1; k >= 0; k--) if (all[k].firstTime <= t) return all[k];
+    return all[0];
+  }
+
+  /** The thread's name at time `t`: its last COMM by then, else its first, else its process's. */
+  commAt(lane: Lane, t: number): string {
+    let comms = lane.comms;
+    if (comms.length === 0 && lane.process) comms = lane.process.lane.comms;
+    if (comms.length === 0) return '';
+    const at = searchTime(comms.view(), this.records.time, t, true);
+    return this.commOf(comms.get(Math.max(0, at - 1)));
+  }
+
+  /** Every name a thread had, with when and how it got it. */
+  commHistory(lane: Lane): CommChange[] {
+    const index = this.records;
+    return Array.from(lane.comms.view(), (i) => ({
+      record: i,
+      time: index.time[i],
+      comm: this.commOf(i),
+      exec: (this.misc(i) & Misc.EXEC_OR_DATA) !== 0,
+      statusOnly: (index.flags[i] & Flag.STATUS_ONLY) !== 0,
+    }));
+  }
+
+  commOf(record: number): string {
+    const fields = decodeRecord(this.records, record).fields;
+    return typeof fields.comm === 'string' ? fields.comm : '';
+  }
+
+  /**
+   * The mappings process `pid` had at time `t`: its MMAP/MMAP2 records up to
+   * `t`, from its last exec before `t` on (an exec replaces the address
+   * space); before any exec, a process forked during the capture starts with
+   * its parent's mappings at the fork, as fork copies them (unless the FORK
+   * carries FORK_EXEC, as status FORKs do). A newer mapping replaces what it
+   * overlaps of older ones. Status-only records count from their own time,
+   * the moment the snapshot read them. Sorted by address.
+   */
+  regionsAt(pid: number, t: number): Region[] {
+    const process = this.processAt(pid, t);
+    if (!process) return [];
+    const decoded = new Map<number, Omit<Region, 'start' | 'end' | 'pgoff' | 'inheritedFrom'>>();
+    return this.regionsOf(process, t).map((piece) => {
+      let fields = decoded.get(piece.record);
+      if (!fields) decoded.set(piece.record, (fields = this.regionFields(piece.record)));
+      return { ...fields, start: piece.start, end: piece.end, pgoff: piece.pgoff, ...(piece.inheritedFrom === undefined ? {} : { inheritedFrom: piece.inheritedFrom }) };
+    });
+  }
+
+  /** Bytes the model holds in typed lists (the per-record cost), for memory accounting. */
+  get byteLength(): number {
+    let bytes = this.lost.byteLength + this.finishedInit.byteLength;
+    for (const lane of this.lanes) bytes += lane.records.byteLength + lane.statusBefore.byteLength + lane.comms.byteLength;
+    for (const p of this.processes) bytes += p.execs.byteLength + p.mmaps.byteLength + p.namespaces.byteLength;
+    return bytes;
+  }
+
+  private regionsOf(process: ProcessInfo, t: number): Piece[] {
+    const { time } = this.records;
+    const execs = process.execs.view();
+    const execsBefore = searchTime(execs, time, t, true);
+    let from = -Infinity;
+    let pieces: Piece[] = [];
+    if (execsBefore > 0) {
+      from = time[execs[execsBefore - 1]];
+    } else if (process.parent && process.origin === 'forked' && !process.forkExec) {
+      const parentPid = process.parent.pid;
+      pieces = this.regionsOf(process.parent, Math.min(t, process.forkTime)).map((p) => ({ ...p, inheritedFrom: p.inheritedFrom ?? parentPid }));
+    }
+    const mmaps = process.mmaps.view();
+    const last = searchTime(mmaps, time, t, true);
+    for (let k = from === -Infinity ? 0 : searchTime(mmaps, time, from); k < last; k++) {
+      const i = mmaps[k];
+      const bytes = this.records.source.record(this.records.offset[i], this.records.size[i]);
+      const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const start = v.getBigUint64(16, true);
+      overlay(pieces, { start, end: start + v.getBigUint64(24, true), pgoff: v.getBigUint64(32, true), record: i });
+    }
+    return pieces;
+  }
+
+  private regionFields(i: number): Omit<Region, 'start' | 'end' | 'pgoff' | 'inheritedFrom'> {
+    const d = decodeRecord(this.records, i);
+    const f = d.fields;
+    const region: Omit<Region, 'start' | 'end' | 'pgoff' | 'inheritedFrom'> = {
+      filename: String(f.filename ?? ''),
+      data: f.data === true,
+      statusOnly: d.statusOnly,
+      provenance: d.provenance,
+      stale: d.stale,
+      record: i,
+      time: d.time,
+    };
+    if (typeof f.prot === 'number') region.prot = f.prot;
+    if (typeof f.flags === 'number') region.flags = f.flags;
+    if (typeof f.buildId === 'string') region.buildId = f.buildId;
+    if (typeof f.maj === 'number' && typeof f.min === 'number') {
+      region.maj = f.maj;
+      region.min = f.min;
+      region.ino = String(f.ino);
+    }
+    return region;
+  }
+
+  private newLane(kind: LaneKind, pid: number, tid: number, process: ProcessInfo | undefined): Lane {
+    const statusBefore = new IntList();
+    statusBefore.push(0);
+    const lane: Lane = { id: this.lanes.length, kind, pid, tid, process, records: new IntList(), statusBefore, comms: new IntList(), firstTime: NaN, lastTime: NaN, exitTime: NaN };
+    this.lanes.push(lane);
+    this.topology++;
+    return lane;
+  }
+
+  private newProcess(pid: number, origin: ProcessOrigin, t: number): ProcessInfo {
+    const process = {
+      pid,
+      ppid: -1,
+      parent: undefined,
+      children: [],
+      threads: [],
+      origin,
+      forkRecord: -1,
+      forkTime: NaN,
+      forkExec: false,
+      firstTime: t,
+      lastTime: t,
+      exitTime: NaN,
+      execs: new IntList(),
+      mmaps: new IntList(),
+      namespaces: new IntList(),
+    } as Omit<ProcessInfo, 'lane'> as ProcessInfo;
+    (process as { lane: Lane }).lane = this.newLane('process', pid, pid, process);
+    this.processes.push(process);
+    this.byPid.set(pid, process);
+    this.byTid.set(pid, process.lane);
+    const all = this.generations.get(pid);
+    if (all) all.push(process);
+    else this.generations.set(pid, [process]);
+    return process;
+  }
+
+  /** The lane record `i` belongs to, made when it is the first of its thread; the record is placed on it. */
+  private laneOf(i: number): Lane {
+    const index = this.records;
+    const pid = index.pid[i];
+    const tid = index.tid[i];
+    if (pid < 0 || tid < 0) return this.place(this.global, i);
+    const statusOnly = (index.flags[i] & Flag.STATUS_ONLY) !== 0;
+    let lane = this.byTid.get(tid);
+    if (!lane || lane.pid !== pid) {
+      let process = this.byPid.get(pid);
+      if (!process) process = this.newProcess(pid, statusOnly ? 'status' : 'seen', index.time[i]);
+      if (tid === pid) lane = process.lane;
+      else {
+        lane = this.newLane('thread', pid, tid, process);
+        process.threads.push(lane);
+        this.byTid.set(tid, lane);
+      }
+    }
+    return this.place(lane, i);
+  }
+
+  private place(lane: Lane, i: number): Lane {
+    const index = this.records;
+    const t = index.time[i];
+    const status = index.flags[i] & Flag.STATUS_ONLY ? 1 : 0;
+    const { records, statusBefore } = lane;
+    if (records.length === 0 || index.time[records.last()] <= t) {
+      records.push(i);
+      statusBefore.push(statusBefore.last() + status);
+    } else {
+      // Rare: a record older than the lane's last (a merge that was not in
+      // time order). Insert it in place and recount the mix from there.
+      const at = searchTime(records.view(), index.time, t, true);
+      records.insert(at, i);
+      statusBefore.push(0);
+      for (let k = at; k < records.length; k++) statusBefore.set(k + 1, statusBefore.get(k) + (index.flags[records.get(k)] & Flag.STATUS_ONLY ? 1 : 0));
+    }
+    if (!(t >= lane.firstTime)) lane.firstTime = t;
+    if (!(t <= lane.lastTime)) lane.lastTime = t;
+    const process = lane.process;
+    if (process) {
+      if (!(t >= process.firstTime)) process.firstTime = t;
+      if (!(t <= process.lastTime)) process.lastTime = t;
+    }
+    return lane;
+  }
+
+  private takeFork(i: number): void {
+    const index = this.records;
+    const bytes = index.source.record(index.offset[i], index.size[i]);
+    const pid = u32(bytes, 8);
+    const ppid = u32(bytes, 12);
+    const tid = u32(bytes, 16);
+    const ptid = u32(bytes, 20);
+    const t = index.time[i];
+    const statusOnly = (index.flags[i] & Flag.STATUS_ONLY) !== 0;
+    const exec = (u16(bytes, 4) & Misc.EXEC_OR_DATA) !== 0;
+    if (pid === tid) {
+      // A process: new, or a pid reused after its earlier process exited.
+      let process = this.byPid.get(pid);
+      if (process && !Number.isNaN(process.exitTime)) process = undefined;
+      if (!process) process = this.newProcess(pid, statusOnly ? 'status' : 'forked', t);
+      else if (!statusOnly && process.origin === 'seen') process.origin = 'forked';
+      process.forkRecord = i;
+      process.forkTime = t;
+      process.forkExec = exec;
+      const parent = ppid !== pid ? this.byPid.get(ppid) : undefined;
+      if (ppid !== pid) process.ppid = ppid;
+      if (parent && parent !== process && !process.parent && !isAncestor(process, parent)) {
+        process.parent = parent;
+        parent.children.push(process);
+        this.topology++;
+      }
+      this.place(process.lane, i);
+      const parentLane = parent && (this.byTid.get(ptid) ?? parent.lane);
+      if (parentLane && parentLane.process === parent && !statusOnly) this.forks.push({ record: i, time: t, parent: parentLane, child: process.lane });
+      return;
+    }
+    const child = this.laneOf(i);
+    const parentLane = this.byTid.get(ptid);
+    if (parentLane && parentLane !== child && !statusOnly) this.forks.push({ record: i, time: t, parent: parentLane, child });
+  }
+
+  private takeExit(i: number): void {
+    const lane = this.laneOf(i);
+    const t = this.records.time[i];
+    lane.exitTime = t;
+    this.exits.push({ record: i, time: t, lane });
+    const process = lane.process;
+    // A process ends with its last thread, which need not be its first (the leader may exit early).
+    if (process && [process.lane, ...process.threads].every((l) => !Number.isNaN(l.exitTime))) process.exitTime = t;
+  }
+
+  private takeComm(i: number): void {
+    const lane = this.laneOf(i);
+    const { time } = this.records;
+    pushByTime(lane.comms, i, time);
+    if (lane.process && this.misc(i) & Misc.EXEC_OR_DATA) pushByTime(lane.process.execs, i, time);
+  }
+
+  private lostCount(i: number): number {
+    const bytes = this.records.source.record(this.records.offset[i], this.records.size[i]);
+    return u32(bytes, 16) + u32(bytes, 20) * 4294967296;
+  }
+
+  private misc(i: number): number {
+    return u16(this.records.source.record(this.records.offset[i], 8), 4);
+  }
+}
+
+function isAncestor(candidate: ProcessInfo, of: ProcessInfo): boolean {
+  for (let p: ProcessInfo | undefined = of; p; p = p.parent) if (p === candidate) return true;
+  return false;
+}
+
+/** Appends record `i` to a time-sorted list, inserting it in place when it is older than the last. */
+function pushByTime(list: IntList, i: number, times: Float64Array): void {
+  if (list.length === 0 || times[list.last()] <= times[i]) list.push(i);
+  else list.insert(searchTime(list.view(), times, times[i], true), i);
+}
+
+/** A mapping, or what is left of it, while regions are computed. */
+interface Piece {
+  start: bigint;
+  end: bigint;
+  pgoff: bigint;
+  record: number;
+  inheritedFrom?: number;
+}
+
+/** Lays `top` over `pieces` (sorted by start, disjoint): what it overlaps is cut away, leaving the parts on either side. */
+function overlay(pieces: Piece[], top: Piece): void {
+  let lo = 0;
+  let hi = pieces.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (pieces[mid].end <= top.start) lo = mid + 1;
+    else hi = mid;
+  }
+  let end = lo;
+  const kept: Piece[] = [];
+  while (end < pieces.length && pieces[end].start < top.end) {
+    const old = pieces[end];
+    if (old.start < top.start) kept.push({ ...old, end: top.start });
+    if (old.end > top.end) kept.push({ ...old, start: top.end, pgoff: old.pgoff + (top.end - old.start) });
+    end++;
+  }
+  const left = kept.filter((p) => p.start < top.start);
+  const right = kept.filter((p) => p.start >= top.end);
+  pieces.splice(lo, end - lo, ...left, top, ...right);
+}
+
+/** Bits of an MMAP2 prot as /proc/PID/maps writes them, with p/s from the flags. */
+export function protString(prot: number | undefined, flags: number | undefined): string {
+  if (prot === undefined) return '----';
+  const MAP_SHARED = 1;
+  return `${prot & 1 ? 'r' : '-'}${prot & 2 ? 'w' : '-'}${prot & 4 ? 'x' : '-'}${flags !== undefined && flags & MAP_SHARED ? 's' : 'p'}`;
+}
