@@ -20,7 +20,9 @@
 //   lastFrameRecords  records indexed when the last frame was drawn
 //   frameTimes        durations of the last 1000 frames, in ms
 //   view              { start, end, firstRow }: the window shown, in ns on the capture clock
+//   markers           debugger markers received
 //   recordPosition(i) client { x, y } of record i's mark, or null when it is not in view
+//   recordPid(i)      the pid of record i (-1: none)
 //   heldBytes()       { store, timeline }: bytes held in batches and index columns, and in the model's lists
 // and stable elements: #timeline (canvas), #regions (table; rows tr.region,
 // .status-only or .real), #legend (filter checkboxes #filter-status,
@@ -132,7 +134,11 @@ const hook = {
   get view() {
     return { start: view.view.start, end: view.view.end, firstRow: view.view.firstRow };
   },
+  get markers() {
+    return view.markers.length;
+  },
   recordPosition: (i: number) => view.recordPosition(i) ?? null,
+  recordPid: (i: number) => session?.store.index.pid[i] ?? -1,
   heldBytes: () => ({ store: session?.store.heldBytes ?? 0, timeline: session?.timeline.byteLength ?? 0 }),
 };
 (window as unknown as { __sidebandTimeline: typeof hook }).__sidebandTimeline = hook;
@@ -213,6 +219,14 @@ function handle(message: HostMessage): void {
       return;
     case 'reply':
       requests.settle(message);
+      return;
+    case 'failed':
+      // Nothing to show: the host says why, and how to fix it.
+      session = undefined;
+      view.setTimeline(undefined);
+      banner.textContent = message.message;
+      banner.hidden = false;
+      updateStatus();
       return;
   }
   const s = session;

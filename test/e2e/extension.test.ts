@@ -126,7 +126,7 @@ describe('the extension in code-server', () => {
     await selectNewestRecordOf(timeline, debuggees[0]);
     await waitForHook(timeline, 'the regions of the debuggee', (h) => h.regionsListed > 0, 15_000);
     const rows = await regionRows(timeline);
-    const node = rows.filter((r) => /\/node(\s|$)/.test(r.text));
+    const node = rows.filter((r) => r.text.split('\t').includes('node'));
     assert.ok(node.length > 0, `the regions list the node binary: ${rows.map((r) => r.text).join(' | ')}`);
     assert.ok(node.every((r) => r.statusOnly), 'node was mapped before the capture attached, so its regions are status-only');
     await server.screenshot('debug-regions');
@@ -149,12 +149,14 @@ describe('the extension in code-server', () => {
     await server.screenshot('picked-process');
 
     await runCommand(page, 'Perf Sideband: Stop Capture');
-    const saved = path.join(workspace, 'picked.data');
+    // The dialog proposes sideband-PID.data in the workspace; code-server's is a quick input holding the path.
+    const saved = path.join(workspace, `sideband-${pid}.data`);
     await runCommand(page, 'Perf Sideband: Save Capture as perf.data…');
-    // code-server's save dialog is a quick input holding a path.
     const input = page.locator('.quick-input-widget .quick-input-box input');
     await input.waitFor({ state: 'visible' });
-    await input.fill(saved);
+    const deadlineForPath = Date.now() + 10_000;
+    while (!(await input.inputValue()).endsWith(`sideband-${pid}.data`) && Date.now() < deadlineForPath) await page.waitForTimeout(100);
+    await server.screenshot('save-dialog');
     await input.press('Enter');
     const deadline = Date.now() + 30_000;
     while (!fs.existsSync(saved) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
