@@ -119,11 +119,15 @@ EOF
 # No ACPI in the kernel (it would add a third to the build): the CPUs come
 # from the MP table, and qboot's lists every CPU, where SeaBIOS's lists one.
 # Without ACPI there is no HPET, and TCG's TSCs fail the kernel's sync test:
-# tsc=reliable, or the perf clock ticks in jiffies (4 ms).
+# tsc=reliable, or the perf clock ticks in jiffies (4 ms). Nor has the kernel
+# a reference to calibrate the TSC against but the PIT, which TCG on a busy
+# host fails: TCG's TSC is the host's, so its rate is given (tsc_early_khz).
+tsc_khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
+cmdline="console=ttyS0 panic=-1 oops=panic tsc=reliable${tsc_khz:+ tsc_early_khz=$tsc_khz}"
 boot() {  # boot ACCEL TIMEOUT: the VM's console goes to $LOG (and to stderr)
   timeout -k 10 "$2" qemu-system-x86_64 -accel "$1" -bios "$QBOOT" -m 512 -smp 2 \
     -kernel "$BUILD/arch/x86/boot/bzImage" -initrd "$CACHE/initramfs.cpio" \
-    -append "console=ttyS0 panic=-1 oops=panic tsc=reliable" \
+    -append "$cmdline" \
     -display none -vga none -monitor none -serial "file:$LOG" -no-reboot </dev/null
 }
 # KVM only where it proves to work: /dev/kvm can be there and still hang a
