@@ -6,7 +6,8 @@
 # .cache/kernel/ (gitignored), so a rerun only rebuilds what changed.
 #
 # Environment: KERNEL_CACHE (default .cache/kernel), KERNEL_BOOT_TIMEOUT
-# (seconds, default 600), KERNEL_JOBS (default: number of CPUs).
+# (seconds, default 600), KERNEL_JOBS (default: number of CPUs),
+# KERNEL_LOCKDEP=1 (a lockdep kernel too: native/kernel/lockdep.config).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -16,7 +17,12 @@ JOBS=${KERNEL_JOBS:-$(nproc)}
 PATCHES=$ROOT/native/kernel
 TARBALL=/usr/src/linux-source-6.1.tar.xz
 SRC=$CACHE/src
+fragments=("$PATCHES/kernel.config")
 BUILD=$CACHE/build
+if [ "${KERNEL_LOCKDEP:-0}" = 1 ]; then
+  fragments+=("$PATCHES/lockdep.config")
+  BUILD=$CACHE/build-lockdep
+fi
 LOG=$CACHE/console.log
 t0=$(date +%s)
 
@@ -49,7 +55,7 @@ mkdir -p "$CACHE"
 mapfile -t series < <(grep -v '^\s*\(#\|$\)' "$PATCHES/series")
 [ ${#series[@]} -gt 0 ] || fail "$PATCHES/series lists no patches."
 stamp=$( (sha256sum "$TARBALL" | cut -d' ' -f1; cd "$PATCHES" && cat series "${series[@]}") | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$CACHE/src.stamp" 2>/dev/null)" != "$stamp" ]; then
+if [ "$(cat "$CACHE/src.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -e "$SRC/Makefile" ]; then
   step "extracting $TARBALL"
   rm -rf "$SRC" "$CACHE/src.tmp" "$CACHE/src.stamp"
   mkdir -p "$CACHE/src.tmp"
@@ -61,33 +67,40 @@ if [ "$(cat "$CACHE/src.stamp" 2>/dev/null)" != "$stamp" ]; then
     patch -d "$SRC" -p1 --quiet --forward <"$PATCHES/$p" ||
       fail "native/kernel/$p does not apply to $(basename "$TARBALL"). Fix: rebase the series on that source (see native/kernel/README.md)."
   done
-  # The build directory outlives the source: make sure every file a patch
-  # touches now, or touched in the last series, is newer than its objects.
+  # The build directory outlives the source (CI may keep only it). Built
+  # from this very series, its objects stay valid: the patched files get
+  # the tarball's age back. Else every file a patch touches now, or touched
+  # in the series built last, must be newer than its objects.
   files=$(cd "$PATCHES" && sed -n 's|^+++ b/||p' "${series[@]}" | sort -u)
-  for f in $files $(cat "$CACHE/patched-files" 2>/dev/null || true); do
-    [ -e "$SRC/$f" ] && touch "$SRC/$f"
-  done
-  echo "$files" >"$CACHE/patched-files"
+  if [ "$(cat "$BUILD/series.stamp" 2>/dev/null)" = "$stamp" ]; then
+    for f in $files; do touch -r "$SRC/Makefile" "$SRC/$f"; done
+  else
+    for f in $files $(cat "$BUILD/patched-files" 2>/dev/null || true); do
+      [ -e "$SRC/$f" ] && touch "$SRC/$f"
+    done
+  fi
   echo "$stamp" >"$CACHE/src.stamp"
 fi
 
 # --- the kernel: tinyconfig plus what the checks need ---------------------
-cfg_stamp=$( (cat "$PATCHES/kernel.config"; cat "$CACHE/src.stamp") | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$CACHE/config.stamp" 2>/dev/null)" != "$cfg_stamp" ] || [ ! -e "$BUILD/.config" ]; then
-  step "configuring (tinyconfig + native/kernel/kernel.config)"
+cfg_stamp=$( (cat "${fragments[@]}"; cat "$CACHE/src.stamp") | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$BUILD/config.stamp" 2>/dev/null)" != "$cfg_stamp" ] || [ ! -e "$BUILD/.config" ]; then
+  step "configuring (tinyconfig + ${fragments[*]#"$ROOT/"})"
   mkdir -p "$BUILD"
   make -s -C "$SRC" O="$BUILD" tinyconfig >/dev/null
-  "$SRC/scripts/kconfig/merge_config.sh" -m -O "$BUILD" "$BUILD/.config" "$PATCHES/kernel.config" >/dev/null
+  "$SRC/scripts/kconfig/merge_config.sh" -m -O "$BUILD" "$BUILD/.config" "${fragments[@]}" >/dev/null
   make -s -C "$SRC" O="$BUILD" olddefconfig >/dev/null
   while read -r opt; do
     grep -qx "$opt" "$BUILD/.config" ||
       fail "the kernel config did not take $opt (a dependency is missing). Fix: add what it depends on to native/kernel/kernel.config."
-  done < <(grep '^CONFIG_' "$PATCHES/kernel.config")
-  echo "$cfg_stamp" >"$CACHE/config.stamp"
+  done < <(grep -h '^CONFIG_' "${fragments[@]}")
+  echo "$cfg_stamp" >"$BUILD/config.stamp"
 fi
 step "building the kernel (make -j$JOBS bzImage)"
 make -s -C "$SRC" O="$BUILD" -j"$JOBS" bzImage >"$CACHE/build.log" 2>&1 ||
   { tail -30 "$CACHE/build.log" >&2; fail "the kernel build failed; the whole log is $CACHE/build.log."; }
+(cd "$PATCHES" && sed -n 's|^+++ b/||p' "${series[@]}" | sort -u) >"$BUILD/patched-files"
+cp "$CACHE/src.stamp" "$BUILD/series.stamp"
 grep -E 'warning:' "$CACHE/build.log" | grep -F 'kernel/events/' >&2 &&
   fail "the patched perf core builds with warnings (above). Fix: the patch series."
 
@@ -160,7 +173,7 @@ step "qemu exited with status $qemu_status"
 
 [ "$qemu_status" -ne 124 ] && [ "$qemu_status" -ne 137 ] ||
   fail "the VM did not finish within $TIMEOUT s. Fix: raise KERNEL_BOOT_TIMEOUT, or look at $LOG for where it stopped."
-if grep -nE 'BUG:|WARNING:|Oops|Call Trace|Kernel panic|possible recursive locking|circular locking' "$LOG" >&2; then
+if grep -nE 'BUG:|WARNING:|Oops|Call Trace|Kernel panic|possible recursive locking|circular locking|lock held|inconsistent lock' "$LOG" >&2; then
   fail "the kernel reported a problem (above; all of it in $LOG)."
 fi
 grep -q '^SIDEBAND-KERNEL-VERDICT: PASS' "$LOG" && ! grep -q '^FAIL ' "$LOG" && {
