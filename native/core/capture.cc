@@ -582,7 +582,9 @@ bool Capture::emit_by_ioctl(pid_t pid, SnapshotInfo& info) {
 void Capture::report_unwritten_loss() {
   if (!(attr_.read_format & PERF_FORMAT_LOST) || event_fds_.empty()) return;
   uint64_t counted = 0;
-  for (int fd : event_fds_) {
+  std::vector<int> fds = event_fds_;
+  if (ioctl_fd_ >= 0) fds.push_back(ioctl_fd_);  // status bursts overflow there
+  for (int fd : fds) {
     uint64_t value[2];
     if (read(fd, value, sizeof value) == static_cast<ssize_t>(sizeof value)) counted += value[1];
   }
@@ -616,17 +618,19 @@ void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
   const perf_event_header h = read_header(rec);
   if (size < sizeof h + kTrailerSize) return;  // every kernel record here has a trailer
   const SampleId s = read_trailer(rec, size);
-  if (from_ioctl_ring) {
+  if (h.type == PERF_RECORD_LOST) {
+    // In the ioctl ring too: a status burst larger than the ring loses
+    // records there, and that must not go unsaid.
+    uint64_t lost;
+    memcpy(&lost, rec + sizeof h + 8, sizeof lost);
+    stats_.lost += lost;
+    ++stats_.lost_records;
+  } else if (from_ioctl_ring) {
     // That ring also watches the reader thread itself; only status counts.
     if (!(h.misc & kMiscStatusOnly)) return;
     ++ioctl_seen_;
     ++stats_.ioctl_records;
     ++stats_.status_records;
-  } else if (h.type == PERF_RECORD_LOST) {
-    uint64_t lost;
-    memcpy(&lost, rec + sizeof h + 8, sizeof lost);
-    stats_.lost += lost;
-    ++stats_.lost_records;
   } else if (!(h.misc & kMiscStatusOnly)) {
     const uint32_t pid = body_pid(rec);
     // A real record of a process inside its /proc read window: the status
