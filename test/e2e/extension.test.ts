@@ -118,9 +118,15 @@ describe('the extension in code-server', () => {
     assert.equal(debuggees.length, 1, `one process runs the demo in ${workspace}: ${debuggees}; ps: ${spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('app.js')).join('; ')}`);
 
     // A pause and a continue of the debugger become markers on the timeline.
-    await runCommand(page, 'Debug: Pause');
-    await waitForDebugPause(page);
-    await runCommand(page, 'Debug: Continue');
+    // The toolbar's Pause acts on the debuggee's session; a click can land before the toolbar
+    // knows that session, so it is tried again until the debuggee pauses.
+    for (let attempt = 1; ; attempt++) {
+      await page.locator('.debug-toolbar .codicon-debug-pause').click();
+      const paused = await Promise.race([waitForDebugPause(page).then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+      if (paused) break;
+      assert.ok(attempt < 3, 'the debuggee pauses when Pause is clicked in the debug toolbar');
+    }
+    await page.locator('.debug-toolbar .codicon-debug-continue').click();
     await waitForHook(timeline, 'the pause and the continue as markers', (h) => h.markers >= 2, 30_000);
 
     await selectNewestRecordOf(timeline, debuggees[0]);
