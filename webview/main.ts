@@ -21,7 +21,7 @@
 //   frameTimes        durations of the last 1000 frames, in ms
 //   view              { start, end, firstRow }: the window shown, in ns on the capture clock
 //   recordPosition(i) client { x, y } of record i's mark, or null when it is not in view
-//   heldBytes()       { store, timeline }: bytes held in batches and index columns, and in the model's lists
+//   heldBytes()       bytes of ArrayBuffers held: the batches and the index columns (the JS heap does not count them)
 // and stable elements: #timeline (canvas), #regions (table; rows tr.region,
 // .status-only or .real), #legend (filter checkboxes #filter-status,
 // #filter-real, #filter-fork, ...), #status, #banner, #tooltip.
@@ -133,7 +133,7 @@ const hook = {
     return { start: view.view.start, end: view.view.end, firstRow: view.view.firstRow };
   },
   recordPosition: (i: number) => view.recordPosition(i) ?? null,
-  heldBytes: () => ({ store: session?.store.heldBytes ?? 0, timeline: session?.timeline.byteLength ?? 0 }),
+  heldBytes: () => session?.store.heldBytes ?? 0,
 };
 (window as unknown as { __sidebandTimeline: typeof hook }).__sidebandTimeline = hook;
 
@@ -241,6 +241,8 @@ function handle(message: HostMessage): void {
       view.requestDraw();
       return;
     case 'ended':
+      s.store.end();
+      s.timeline.update(s.store.index);
       s.ended = message.message || 'ended';
       updateStatus();
       return;
