@@ -9,6 +9,7 @@
 // Test hook, for the e2e tests and the bench: `window.__sidebandTimeline`,
 // read-only numbers kept current after every frame:
 //   recordsIndexed    records in the index (and in the timeline model)
+//   statusIndexed     status-only records among them
 //   statusDrawn       status-only records the last frame drew (an aggregate mark counts all it stands for)
 //   realDrawn         real records the last frame drew (LOST and perf's synthesized ones included)
 //   lostDrawn         LOST lines the last frame drew
@@ -100,6 +101,9 @@ let postedRecords = 0;
 const hook = {
   get recordsIndexed() {
     return session?.timeline.count ?? 0;
+  },
+  get statusIndexed() {
+    return session?.timeline.statusOnly ?? 0;
   },
   get statusDrawn() {
     return view.lastFrame.statusDrawn;

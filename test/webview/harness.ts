@@ -198,6 +198,7 @@ export class WebviewPage {
 /** The webview's test hook, as documented in webview/main.ts. */
 export interface Hook {
   recordsIndexed: number;
+  statusIndexed: number;
   statusDrawn: number;
   realDrawn: number;
   lostDrawn: number;

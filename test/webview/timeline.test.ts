@@ -34,6 +34,7 @@ describe('webview: loading', () => {
     assert.ok(drawn.length >= 1, 'a drawn message');
     assert.deepEqual(drawn.at(-1), { type: 'drawn', records: small.count, newestTime: 7_000_000 });
     assert.equal(await webview.hook((h) => h.recordsIndexed), small.count);
+    assert.equal(await webview.hook((h) => h.statusIndexed), 4);
     // global, 100, 200
     assert.equal(await webview.hook((h) => h.lanes), 3);
   });
