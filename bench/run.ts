@@ -4,6 +4,10 @@
 // The machine is noisy, so every row compares numbers measured in this run,
 // and a bar not met is reported, not failed: the exit status is 0 unless a
 // measure could not be taken at all.
+//
+//   node out/bench/run.js [--only <name>...]   e.g. --only webview
+// With --only, the rows measured replace those of the same name in
+// bench/results.json and the others stay.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,34 +18,58 @@ import { formatTable, INFO, type Result } from './results';
 import { measureStatusEmission } from './status';
 import { buildStorm } from './storm';
 import { ensureWorkDir, progress, ROOT, sourcesNewerThanAddon } from './tools';
+import { measureWebview } from './webview';
+import { measureLiveLatency } from './live';
 
 const RESULTS = path.join(ROOT, 'bench', 'results.json');
 
-const MEASURES: Array<[string, () => Result[]]> = [
-  ['status emission', measureStatusEmission],
-  ['loading a capture', measureLoading],
-  ['keeping up', measureKeepingUp],
+/** Each measure, and whether it needs the native core (the addon and the storm program). */
+const MEASURES: Array<[string, () => Result[] | Promise<Result[]>, { native: boolean }]> = [
+  ['status emission', measureStatusEmission, { native: true }],
+  ['loading a capture', measureLoading, { native: true }],
+  ['keeping up', measureKeepingUp, { native: true }],
+  ['webview', measureWebview, { native: false }],
+  ['live latency', measureLiveLatency, { native: true }],
 ];
 
-function main(): number {
-  const stale = sourcesNewerThanAddon();
-  if (stale.length)
-    progress(`WARNING: ${stale.map((f) => path.relative(ROOT, f)).join(', ')} changed after the addon was built; run \`node-gyp build -C native\` to measure the current core`);
-  ensureWorkDir();
-  buildStorm();
+function selected(): typeof MEASURES {
+  const at = process.argv.indexOf('--only');
+  if (at < 0) return MEASURES;
+  const names = process.argv.slice(at + 1);
+  const chosen = MEASURES.filter(([name]) => names.includes(name));
+  if (chosen.length === 0) throw new Error(`--only takes measure names: ${MEASURES.map(([name]) => name).join(', ')}`);
+  return chosen;
+}
+
+/** The rows of an earlier run that this one did not measure again. */
+function keptRows(measured: readonly Result[]): Result[] {
+  if (!process.argv.includes('--only') || !fs.existsSync(RESULTS)) return [];
+  const earlier = JSON.parse(fs.readFileSync(RESULTS, 'utf8')) as Result[];
+  return earlier.filter((row) => !measured.some((r) => r.name === row.name));
+}
+
+async function main(): Promise<number> {
+  const measures = selected();
+  if (measures.some(([, , needs]) => needs.native)) {
+    const stale = sourcesNewerThanAddon();
+    if (stale.length)
+      progress(`WARNING: ${stale.map((f) => path.relative(ROOT, f)).join(', ')} changed after the addon was built; run \`node-gyp build -C native\` to measure the current core`);
+    ensureWorkDir();
+    buildStorm();
+  }
   const results: Result[] = [];
   const failed: string[] = [];
-  for (const [name, measure] of MEASURES) {
+  for (const [name, measure] of measures) {
     const start = Date.now();
     try {
-      results.push(...measure());
+      results.push(...(await measure()));
     } catch (e) {
       failed.push(name);
       progress(`${name} could not be measured: ${(e as Error).message}`);
     }
     progress(`${name}: ${((Date.now() - start) / 1000).toFixed(1)} s`);
   }
-  fs.writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  fs.writeFileSync(RESULTS, `${JSON.stringify([...keptRows(results), ...results], null, 2)}\n`);
   process.stdout.write(`${formatTable(results)}\n`);
   const missed = results.filter((r) => r.bar !== INFO && !r.met).length;
   process.stdout.write(`\n${missed === 0 ? 'all bars met' : `${missed} bar(s) NOT MET`}; results in ${path.relative(process.cwd(), RESULTS)}\n`);
@@ -49,4 +77,10 @@ function main(): number {
   return failed.length ? 1 : 0;
 }
 
-process.exitCode = main();
+main().then(
+  (code) => (process.exitCode = code),
+  (e: Error) => {
+    progress(e.message);
+    process.exitCode = 1;
+  },
+);

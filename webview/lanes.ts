@@ -3,7 +3,7 @@
 // drawn and extended as it grows, never rebuilt per frame.
 
 import { Flag, RecordIndex, RecordType } from '../native/lib/records';
-import { IntList, Lane } from '../native/lib/timeline';
+import { Lane } from '../native/lib/timeline';
 
 /** Record kinds the filter tells apart; MMAP and MMAP2 are one kind, and unlisted types are "other". */
 export const KINDS = ['FORK', 'EXIT', 'COMM', 'MMAP', 'NAMESPACES', 'LOST', 'other'] as const;
@@ -39,15 +39,15 @@ export const SHOW_ALL: Filter = { statusOnly: true, real: true, hiddenKinds: new
 
 /** A lane's records as shown: time-sorted indices and the running count of status-only ones. */
 export interface ShownRecords {
-  records: Int32Array;
-  statusBefore: Int32Array;
+  records: readonly number[];
+  statusBefore: readonly number[];
 }
 
 interface Filtered {
   /** How many of the model lane's records have been looked at. */
   taken: number;
-  records: IntList;
-  statusBefore: IntList;
+  records: number[];
+  statusBefore: number[];
 }
 
 export class FilteredLanes {
@@ -73,21 +73,20 @@ export class FilteredLanes {
   }
 
   of(lane: Lane, index: RecordIndex): ShownRecords {
-    if (this.passes) return { records: lane.records.view(), statusBefore: lane.statusBefore.view() };
+    if (this.passes) return lane;
     let filtered = this.lanes.get(lane.id);
     if (!filtered) {
-      filtered = { taken: 0, records: new IntList(), statusBefore: new IntList() };
-      filtered.statusBefore.push(0);
+      filtered = { taken: 0, records: [], statusBefore: [0] };
       this.lanes.set(lane.id, filtered);
     }
-    const all = lane.records.view();
+    const all = lane.records;
     for (let k = filtered.taken; k < all.length; k++) {
       const i = all[k];
       if (!this.shows(index, i)) continue;
       filtered.records.push(i);
-      filtered.statusBefore.push(filtered.statusBefore.last() + (index.flags[i] & Flag.STATUS_ONLY ? 1 : 0));
+      filtered.statusBefore.push(filtered.statusBefore[filtered.statusBefore.length - 1] + (index.flags[i] & Flag.STATUS_ONLY ? 1 : 0));
     }
     filtered.taken = all.length;
-    return { records: filtered.records.view(), statusBefore: filtered.statusBefore.view() };
+    return filtered;
   }
 }

@@ -9,6 +9,7 @@
 // Test hook, for the e2e tests and the bench: `window.__sidebandTimeline`,
 // read-only numbers kept current after every frame:
 //   recordsIndexed    records in the index (and in the timeline model)
+//   statusIndexed     status-only records among them
 //   statusDrawn       status-only records the last frame drew (an aggregate mark counts all it stands for)
 //   realDrawn         real records the last frame drew (LOST and perf's synthesized ones included)
 //   lostDrawn         LOST lines the last frame drew
@@ -23,7 +24,7 @@
 //   markers           debugger markers received
 //   recordPosition(i) client { x, y } of record i's mark, or null when it is not in view
 //   recordPid(i)      the pid of record i (-1: none)
-//   heldBytes()       { store, timeline }: bytes held in batches and index columns, and in the model's lists
+//   heldBytes()       bytes of ArrayBuffers held: the batches and the index columns (the JS heap does not count them)
 // and stable elements: #timeline (canvas), #regions (table; rows tr.region,
 // .status-only or .real), #legend (filter checkboxes #filter-status,
 // #filter-real, #filter-fork, ...), #status, #banner, #tooltip.
@@ -103,6 +104,9 @@ const hook = {
   get recordsIndexed() {
     return session?.timeline.count ?? 0;
   },
+  get statusIndexed() {
+    return session?.timeline.statusOnly ?? 0;
+  },
   get statusDrawn() {
     return view.lastFrame.statusDrawn;
   },
@@ -139,7 +143,7 @@ const hook = {
   },
   recordPosition: (i: number) => view.recordPosition(i) ?? null,
   recordPid: (i: number) => session?.store.index.pid[i] ?? -1,
-  heldBytes: () => ({ store: session?.store.heldBytes ?? 0, timeline: session?.timeline.byteLength ?? 0 }),
+  heldBytes: () => session?.store.heldBytes ?? 0,
 };
 (window as unknown as { __sidebandTimeline: typeof hook }).__sidebandTimeline = hook;
 
@@ -255,6 +259,8 @@ function handle(message: HostMessage): void {
       view.requestDraw();
       return;
     case 'ended':
+      s.store.end();
+      s.timeline.update(s.store.index);
       s.ended = message.message || 'ended';
       updateStatus();
       return;

@@ -19,7 +19,8 @@ export class StoreError extends Error {
 
 export class RecordStore {
   private readonly batches: Batch[] = [];
-  private readonly builder: RecordIndexBuilder;
+  /** Dropped once the stream is complete, so the index can shed the room it kept for growth. */
+  private builder: RecordIndexBuilder | undefined;
   /** Stream offset the next batch must start at. */
   private received = 0;
   /** Stream offset of the first record not indexed yet: before `received` when a record runs past the last batch. */
@@ -50,6 +51,8 @@ export class RecordStore {
    * malformed record; what was indexed before stays.
    */
   append(offset: number, buffer: ArrayBuffer): void {
+    const builder = this.builder;
+    if (!builder) throw new StoreError(`records batch at byte ${offset} after the stream ended`);
     if (offset !== this.received) throw new StoreError(`records batch starts at byte ${offset}, but the stream so far ends at byte ${this.received}`);
     if (buffer.byteLength === 0) return;
     const bytes = new Uint8Array(buffer);
@@ -61,15 +64,38 @@ export class RecordStore {
       const size = new DataView(this.bytesAt(this.indexedTo, 8).slice().buffer).getUint16(6, true);
       const want = Math.max(size, 8);
       if (this.received - this.indexedTo < want) return;
-      this.indexedTo += this.builder.add(this.bytesAt(this.indexedTo, want).slice(), this.indexedTo);
+      this.indexedTo += builder.add(this.bytesAt(this.indexedTo, want).slice(), this.indexedTo);
     }
     const start = this.indexedTo - offset;
     if (start < bytes.byteLength) {
       // The builder reads 32-bit words: a batch cut at an odd place is copied to realign it.
       const chunk = start % 8 === 0 ? bytes.subarray(start) : bytes.slice(start);
-      this.indexedTo += this.builder.add(chunk, this.indexedTo);
+      this.indexedTo += builder.add(chunk, this.indexedTo);
     }
-    this.index = this.builder.finish(this.source);
+    this.index = builder.finish(this.source);
+  }
+
+  /**
+   * The stream ended: the index's columns are copied to their exact length,
+   * and the builder, with the room it reserved from an estimate of the
+   * record count, is let go. Later batches are refused.
+   */
+  end(): void {
+    if (!this.builder) return;
+    const index = this.index;
+    this.index = {
+      ...index,
+      offset: index.offset.slice(),
+      size: index.size.slice(),
+      type: index.type.slice(),
+      flags: index.flags.slice(),
+      time: index.time.slice(),
+      pid: index.pid.slice(),
+      tid: index.tid.slice(),
+      cpu: index.cpu.slice(),
+      trailer: index.trailer.slice(),
+    };
+    this.builder = undefined;
   }
 
   /** `length` bytes from stream offset `offset`: a view into one batch, or a copy when they span batches. */

@@ -68,7 +68,8 @@ export class TimelineCanvas {
   private hovered = -1;
   private drag: { x: number; y: number; moved: boolean; pointer: number } | undefined;
   private rows: Lane[] = [];
-  private rowOf = new Map<number, number>();
+  /** Row of each lane, by lane id (-1: none). */
+  private rowOfLane = new Int32Array(0);
   private rowsTopology = -1;
   private rowsTimeline: Timeline | undefined;
 
@@ -131,7 +132,7 @@ export class TimelineCanvas {
     if (!tl || i < 0 || i >= tl.count) return undefined;
     this.updateRows();
     const lane = this.laneOfRecord(i);
-    const row = lane && this.rowOf.get(lane.id);
+    const row = lane && this.rowOf(lane);
     if (row === undefined) return undefined;
     const x = GUTTER_WIDTH + this.view.x(this.displayTime(tl.records.time[i]));
     const y = this.rowCenter(row);
@@ -143,7 +144,7 @@ export class TimelineCanvas {
   /** Shows a lane (scrolling it into view), centred on `time` (else its first record), and selects that moment. */
   reveal(lane: Lane, time?: number): void {
     this.updateRows();
-    const row = this.rowOf.get(lane.id) ?? 0;
+    const row = this.rowOf(lane) ?? 0;
     const visible = this.visibleRows();
     if (row < this.view.firstRow || row >= this.view.firstRow + visible - 1) this.view.scrollRows(row - this.view.firstRow - Math.floor(visible / 3), this.rows.length, visible);
     const at = time ?? lane.firstTime;
@@ -182,14 +183,21 @@ export class TimelineCanvas {
     const tl = this.timeline;
     if (!tl) {
       this.rows = [];
-      this.rowOf.clear();
+      this.rowOfLane = new Int32Array(0);
       return;
     }
     if (this.rowsTimeline === tl && this.rowsTopology === tl.topology) return;
     this.rows = tl.laneOrder();
-    this.rowOf = new Map(this.rows.map((lane, row) => [lane.id, row]));
+    const rowOfLane = new Int32Array(tl.lanes.length).fill(-1);
+    this.rows.forEach((lane, row) => (rowOfLane[lane.id] = row));
+    this.rowOfLane = rowOfLane;
     this.rowsTopology = tl.topology;
     this.rowsTimeline = tl;
+  }
+
+  private rowOf(lane: Lane): number | undefined {
+    const row = lane.id < this.rowOfLane.length ? this.rowOfLane[lane.id] : -1;
+    return row < 0 ? undefined : row;
   }
 
   private laneOfRecord(i: number): Lane | undefined {
@@ -209,7 +217,7 @@ export class TimelineCanvas {
   }
 
   /** First position in `list` whose display time is >= t (or > t when `after`). */
-  private search(list: Int32Array, t: number, after = false): number {
+  private search(list: readonly number[], t: number, after = false): number {
     const tl = this.timeline!;
     const start = tl.startTime;
     if (t < start || (t === start && !after)) return 0;
@@ -351,7 +359,7 @@ export class TimelineCanvas {
     if (this.filter.current.hiddenKinds.has('COMM')) return;
     const tl = this.timeline!;
     const { ctx, palette: p, view } = this;
-    const comms = lane.comms.view();
+    const comms = lane.comms;
     if (comms.length === 0) return;
     const times = tl.records.time;
     // The name in force at the left edge is written there too, while the thread lives.
@@ -453,8 +461,8 @@ export class TimelineCanvas {
     ctx.lineWidth = 1;
     for (let k = lo; k < hi; k += stride) {
       const link = forks[k];
-      const from = this.rowOf.get(link.parent.id);
-      const to = this.rowOf.get(link.child.id);
+      const from = this.rowOf(link.parent);
+      const to = this.rowOf(link.child);
       if (from === undefined || to === undefined) continue;
       const fromShown = from >= first && from < last;
       const toShown = to >= first && to < last;
@@ -485,7 +493,7 @@ export class TimelineCanvas {
     if (this.filter.current.hiddenKinds.has('LOST')) return;
     const tl = this.timeline!;
     const { ctx, palette: p, view } = this;
-    const lost = tl.lost.view();
+    const lost = tl.lost;
     const lo = this.search(lost, view.start);
     const hi = this.search(lost, view.end, true);
     this.plotClip();
@@ -544,7 +552,7 @@ export class TimelineCanvas {
     ctx.moveTo(x, AXIS_HEIGHT);
     ctx.lineTo(x, this.height);
     ctx.stroke();
-    const row = this.rowOf.get(s.lane.id);
+    const row = this.rowOf(s.lane);
     if (s.record >= 0 && s.record < tl.count && row !== undefined) this.ring(x, this.rowCenter(row), p.focus);
     ctx.restore();
   }
@@ -594,7 +602,9 @@ export class TimelineCanvas {
       ctx.fillText(id, GUTTER_WIDTH - 8 - idWidth, y);
       ctx.font = `${lane.kind === 'process' ? '600 ' : ''}${p.fontSize - 1}px ${p.font}`;
       ctx.fillStyle = exited ? p.muted : p.foreground;
-      ctx.fillText(fitText(ctx, tl.commAt(lane, Math.max(view.start, lane.firstTime)) || '?', GUTTER_WIDTH - 16 - idWidth - x), x, y);
+      // The name in force at the left edge, or the first the thread took of its own (not the one it inherited before it).
+      const named = lane.comms.length ? tl.records.time[lane.comms[0]] : lane.firstTime;
+      ctx.fillText(fitText(ctx, tl.commAt(lane, Math.max(view.start, named)) || '?', GUTTER_WIDTH - 16 - idWidth - x), x, y);
     }
   }
 

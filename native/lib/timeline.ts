@@ -9,55 +9,12 @@
 
 import { Flag, Misc, PROVENANCE_NAMES, RecordIndex, RecordType, StaleReason, decodeRecord } from './records';
 
-/** A growable list of int32s: record indices, kept as typed memory rather than JS arrays. */
-export class IntList {
-  private data: Int32Array;
-  length = 0;
-
-  constructor(capacity = 4) {
-    this.data = new Int32Array(capacity);
-  }
-
-  get(i: number): number {
-    return this.data[i];
-  }
-
-  last(): number {
-    return this.data[this.length - 1];
-  }
-
-  push(value: number): void {
-    if (this.length === this.data.length) this.reserve(this.length * 2);
-    this.data[this.length++] = value;
-  }
-
-  insert(at: number, value: number): void {
-    if (this.length === this.data.length) this.reserve(this.length * 2);
-    this.data.copyWithin(at + 1, at, this.length);
-    this.data[at] = value;
-    this.length++;
-  }
-
-  set(i: number, value: number): void {
-    this.data[i] = value;
-  }
-
-  /** The elements, as a view that is valid until the list next grows. */
-  view(): Int32Array {
-    return this.data.subarray(0, this.length);
-  }
-
-  /** Bytes held, including room not yet used. */
-  get byteLength(): number {
-    return this.data.byteLength;
-  }
-
-  private reserve(capacity: number): void {
-    const bigger = new Int32Array(Math.max(4, capacity));
-    bigger.set(this.data.subarray(0, this.length));
-    this.data = bigger;
-  }
-}
+// Per-lane and per-process lists of record indices are plain arrays of small
+// integers, not typed arrays: a capture has a list or three per thread, most
+// hold a handful of records, and V8 takes about a microsecond to make each
+// typed array (and then tracks it for the collector), which dominated loading
+// a capture of a hundred thousand short-lived processes. Arrays of small
+// integers are as fast to index, and 4 bytes an element in Chromium.
 
 export type LaneKind = 'global' | 'process' | 'thread';
 
@@ -71,11 +28,11 @@ export interface Lane {
   /** The process of a process or thread lane. */
   readonly process: ProcessInfo | undefined;
   /** Indices of the lane's records, sorted by time. */
-  readonly records: IntList;
-  /** statusBefore.get(k): how many of the lane's first k records are status-only (length records.length + 1), so any range's mix is two loads. */
-  readonly statusBefore: IntList;
+  readonly records: number[];
+  /** statusBefore[k]: how many of the lane's first k records are status-only (length records.length + 1), so any range's mix is two loads. */
+  readonly statusBefore: number[];
   /** The lane's COMM records, sorted by time: the thread's names. */
-  readonly comms: IntList;
+  readonly comms: number[];
   firstTime: number;
   lastTime: number;
   /** Time of the thread's EXIT; NaN while it lives. */
@@ -109,11 +66,11 @@ export interface ProcessInfo {
   /** When its last known thread exited; NaN while any lives. */
   exitTime: number;
   /** COMM records with COMM_EXEC, by time: each starts a new address space. */
-  readonly execs: IntList;
+  readonly execs: number[];
   /** MMAP and MMAP2 records, by time. */
-  readonly mmaps: IntList;
+  readonly mmaps: number[];
   /** NAMESPACES records of any of its threads, by time. */
-  readonly namespaces: IntList;
+  readonly namespaces: number[];
 }
 
 export interface ForkLink {
@@ -166,7 +123,7 @@ const u16 = (b: Uint8Array, at: number): number => b[at] | (b[at + 1] << 8);
 const u32 = (b: Uint8Array, at: number): number => (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
 
 /** First index in `list` (record indices sorted by time) whose time is >= t (or > t when `after`). */
-export function searchTime(list: Int32Array, times: Float64Array, t: number, after = false): number {
+export function searchTime(list: ArrayLike<number>, times: Float64Array, t: number, after = false): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
@@ -187,8 +144,8 @@ export class Timeline {
   readonly forks: ForkLink[] = [];
   readonly exits: ExitMark[] = [];
   /** LOST records, by time. */
-  readonly lost = new IntList();
-  readonly finishedInit = new IntList();
+  readonly lost: number[] = [];
+  readonly finishedInit: number[] = [];
   /** Records the kernel said it lost (the sum of the LOST records' counts). */
   lostRecords = 0;
   statusOnly = 0;
@@ -203,8 +160,8 @@ export class Timeline {
   private index: RecordIndex | undefined;
   private readonly byPid = new Map<number, ProcessInfo>();
   private readonly byTid = new Map<number, Lane>();
-  /** All generations of each pid, oldest first, for questions about a past moment. */
-  private readonly generations = new Map<number, ProcessInfo[]>();
+  /** Earlier processes of a reused pid, oldest first, for questions about a past moment (byPid has the newest). */
+  private readonly earlier = new Map<number, ProcessInfo[]>();
   private order: Lane[] | undefined;
   private orderTopology = -1;
 
@@ -301,25 +258,29 @@ export class Timeline {
 
   /** The process `pid` was at time `t`: the newest generation of that pid that existed by then (else the oldest). */
   processAt(pid: number, t: number): ProcessInfo | undefined {
-    const all = this.generations.get(pid);
-    if (!all) return undefined;
-    for (let k = all.length - 1; k >= 0; k--) if (all[k].firstTime <= t) return all[k];
-    return all[0];
+    const newest = this.byPid.get(pid);
+    const earlier = this.earlier.get(pid);
+    if (!newest || !earlier || newest.firstTime <= t) return newest;
+    for (let k = earlier.length - 1; k >= 0; k--) if (earlier[k].firstTime <= t) return earlier[k];
+    return earlier[0];
   }
 
-  /** The thread's name at time `t`: its last COMM by then, else its first, else its process's. */
+  /** The thread's name at time `t`: its last COMM by then; before any, what it inherited. */
   commAt(lane: Lane, t: number): string {
-    let comms = lane.comms;
-    if (comms.length === 0 && lane.process) comms = lane.process.lane.comms;
-    if (comms.length === 0) return '';
-    const at = searchTime(comms.view(), this.records.time, t, true);
-    return this.commOf(comms.get(Math.max(0, at - 1)));
+    const comms = lane.comms;
+    const at = searchTime(comms, this.records.time, t, true);
+    if (at > 0) return this.commOf(comms[at - 1]);
+    // Before its first COMM a thread goes by its process's name, and a forked process by its parent's at the fork.
+    const process = lane.process;
+    if (lane.kind === 'thread' && process) return this.commAt(process.lane, t);
+    if (process?.parent && process.origin === 'forked') return this.commAt(process.parent.lane, Math.min(t, process.forkTime));
+    return comms.length ? this.commOf(comms[0]) : '';
   }
 
   /** Every name a thread had, with when and how it got it. */
   commHistory(lane: Lane): CommChange[] {
     const index = this.records;
-    return Array.from(lane.comms.view(), (i) => ({
+    return lane.comms.map((i) => ({
       record: i,
       time: index.time[i],
       comm: this.commOf(i),
@@ -353,17 +314,9 @@ export class Timeline {
     });
   }
 
-  /** Bytes the model holds in typed lists (the per-record cost), for memory accounting. */
-  get byteLength(): number {
-    let bytes = this.lost.byteLength + this.finishedInit.byteLength;
-    for (const lane of this.lanes) bytes += lane.records.byteLength + lane.statusBefore.byteLength + lane.comms.byteLength;
-    for (const p of this.processes) bytes += p.execs.byteLength + p.mmaps.byteLength + p.namespaces.byteLength;
-    return bytes;
-  }
-
   private regionsOf(process: ProcessInfo, t: number): Piece[] {
     const { time } = this.records;
-    const execs = process.execs.view();
+    const execs = process.execs;
     const execsBefore = searchTime(execs, time, t, true);
     let from = -Infinity;
     let pieces: Piece[] = [];
@@ -373,7 +326,7 @@ export class Timeline {
       const parentPid = process.parent.pid;
       pieces = this.regionsOf(process.parent, Math.min(t, process.forkTime)).map((p) => ({ ...p, inheritedFrom: p.inheritedFrom ?? parentPid }));
     }
-    const mmaps = process.mmaps.view();
+    const mmaps = process.mmaps;
     const last = searchTime(mmaps, time, t, true);
     for (let k = from === -Infinity ? 0 : searchTime(mmaps, time, from); k < last; k++) {
       const i = mmaps[k];
@@ -409,9 +362,7 @@ export class Timeline {
   }
 
   private newLane(kind: LaneKind, pid: number, tid: number, process: ProcessInfo | undefined): Lane {
-    const statusBefore = new IntList();
-    statusBefore.push(0);
-    const lane: Lane = { id: this.lanes.length, kind, pid, tid, process, records: new IntList(), statusBefore, comms: new IntList(), firstTime: NaN, lastTime: NaN, exitTime: NaN };
+    const lane: Lane = { id: this.lanes.length, kind, pid, tid, process, records: [], statusBefore: [0], comms: [], firstTime: NaN, lastTime: NaN, exitTime: NaN };
     this.lanes.push(lane);
     this.topology++;
     return lane;
@@ -431,17 +382,20 @@ export class Timeline {
       firstTime: t,
       lastTime: t,
       exitTime: NaN,
-      execs: new IntList(),
-      mmaps: new IntList(),
-      namespaces: new IntList(),
+      execs: [],
+      mmaps: [],
+      namespaces: [],
     } as Omit<ProcessInfo, 'lane'> as ProcessInfo;
     (process as { lane: Lane }).lane = this.newLane('process', pid, pid, process);
+    const replaced = this.byPid.get(pid);
+    if (replaced) {
+      const earlier = this.earlier.get(pid);
+      if (earlier) earlier.push(replaced);
+      else this.earlier.set(pid, [replaced]);
+    }
     this.processes.push(process);
     this.byPid.set(pid, process);
     this.byTid.set(pid, process.lane);
-    const all = this.generations.get(pid);
-    if (all) all.push(process);
-    else this.generations.set(pid, [process]);
     return process;
   }
 
@@ -471,16 +425,16 @@ export class Timeline {
     const t = index.time[i];
     const status = index.flags[i] & Flag.STATUS_ONLY ? 1 : 0;
     const { records, statusBefore } = lane;
-    if (records.length === 0 || index.time[records.last()] <= t) {
+    if (records.length === 0 || index.time[records[records.length - 1]] <= t) {
       records.push(i);
-      statusBefore.push(statusBefore.last() + status);
+      statusBefore.push(statusBefore[statusBefore.length - 1] + status);
     } else {
       // Rare: a record older than the lane's last (a merge that was not in
       // time order). Insert it in place and recount the mix from there.
-      const at = searchTime(records.view(), index.time, t, true);
-      records.insert(at, i);
+      const at = searchTime(records, index.time, t, true);
+      records.splice(at, 0, i);
       statusBefore.push(0);
-      for (let k = at; k < records.length; k++) statusBefore.set(k + 1, statusBefore.get(k) + (index.flags[records.get(k)] & Flag.STATUS_ONLY ? 1 : 0));
+      for (let k = at; k < records.length; k++) statusBefore[k + 1] = statusBefore[k] + (index.flags[records[k]] & Flag.STATUS_ONLY ? 1 : 0);
     }
     if (!(t >= lane.firstTime)) lane.firstTime = t;
     if (!(t <= lane.lastTime)) lane.lastTime = t;
@@ -561,9 +515,9 @@ function isAncestor(candidate: ProcessInfo, of: ProcessInfo): boolean {
 }
 
 /** Appends record `i` to a time-sorted list, inserting it in place when it is older than the last. */
-function pushByTime(list: IntList, i: number, times: Float64Array): void {
-  if (list.length === 0 || times[list.last()] <= times[i]) list.push(i);
-  else list.insert(searchTime(list.view(), times, times[i], true), i);
+function pushByTime(list: number[], i: number, times: Float64Array): void {
+  if (list.length === 0 || times[list[list.length - 1]] <= times[i]) list.push(i);
+  else list.splice(searchTime(list, times, times[i], true), 0, i);
 }
 
 /** A mapping, or what is left of it, while regions are computed. */

@@ -101,17 +101,17 @@ describe('Timeline: processes and lanes', () => {
 
   test('keeps each lane time-sorted with a running count of its status-only records', () => {
     const main = tl.processes[0].lane;
-    assert.deepEqual(Array.from(main.records.view(), (i) => tl.records.time[i]), [1000, 1001, 1004]);
-    assert.deepEqual(Array.from(main.statusBefore.view()), [0, 1, 2, 3]);
+    assert.deepEqual(Array.from(main.records, (i) => tl.records.time[i]), [1000, 1001, 1004]);
+    assert.deepEqual(Array.from(main.statusBefore), [0, 1, 2, 3]);
     const p200 = tl.processes[1].lane;
-    assert.deepEqual(Array.from(p200.statusBefore.view()), [0, 0, 0, 0]);
+    assert.deepEqual(Array.from(p200.statusBefore), [0, 0, 0, 0]);
     assert.equal(tl.statusOnly, 5);
     assert.equal(tl.startTime, 1000);
     assert.equal(tl.endTime, 2700);
   });
 
   test('puts LOST and FINISHED_INIT on the global lane and sums what was lost', () => {
-    assert.deepEqual(Array.from(tl.global.records.view(), (i) => tl.records.type[i]), [RecordType.FINISHED_INIT, RecordType.LOST]);
+    assert.deepEqual(Array.from(tl.global.records, (i) => tl.records.type[i]), [RecordType.FINISHED_INIT, RecordType.LOST]);
     assert.equal(tl.lost.length, 1);
     assert.equal(tl.lostRecords, 17);
     assert.equal(tl.finishedInit.length, 1);
@@ -124,8 +124,10 @@ describe('Timeline: processes and lanes', () => {
       [['server', 1001, true]],
     );
     assert.equal(tl.commAt(p100.threads[0], 5000), 'worker');
-    // A thread with no COMM of its own goes by its process's name.
+    // A thread with no COMM of its own goes by its process's name, a child before its COMM by its parent's.
     assert.equal(tl.commAt(tl.processes[1].threads[0], 5000), 'child');
+    assert.equal(tl.commAt(tl.processes[1].lane, 2050), 'server');
+    assert.equal(tl.commAt(tl.processes[2].lane, 5000), 'child');
     assert.equal(tl.processes[2].namespaces.length, 1);
   });
 });
@@ -146,8 +148,8 @@ describe('Timeline: incremental update', () => {
     const whole = timelineOf(capture);
     assert.equal(tl.count, whole.count);
     assert.deepEqual(
-      tl.laneOrder().map((l) => Array.from(l.records.view())),
-      whole.laneOrder().map((l) => Array.from(l.records.view())),
+      tl.laneOrder().map((l) => Array.from(l.records)),
+      whole.laneOrder().map((l) => Array.from(l.records)),
     );
     assert.deepEqual(tl.forks.map((f) => f.record), whole.forks.map((f) => f.record));
   });
@@ -160,8 +162,8 @@ describe('Timeline: incremental update', () => {
   test('a record older than its lane last is inserted in time order, its status counted', () => {
     const tl = timelineOf([comm(real(7, 100), 'a'), comm(real(7, 300), 'b'), comm(proc(7, 200), 'c', STATUS)]);
     const lane = tl.processes[0].lane;
-    assert.deepEqual(Array.from(lane.records.view(), (i) => tl.records.time[i]), [100, 200, 300]);
-    assert.deepEqual(Array.from(lane.statusBefore.view()), [0, 0, 1, 1]);
+    assert.deepEqual(Array.from(lane.records, (i) => tl.records.time[i]), [100, 200, 300]);
+    assert.deepEqual(Array.from(lane.statusBefore), [0, 0, 1, 1]);
     assert.equal(tl.commAt(lane, 250), 'c');
   });
 

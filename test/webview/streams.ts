@@ -106,29 +106,31 @@ export function busyCapture(target: number, seconds = 10) {
   const live: Array<{ pid: number; threads: number[] }> = [];
   while (s.count < target) {
     const r = random();
-    if (r < 0.2 || live.length < 4) {
-      // A new child of the server or of a live child, exec'ing a tool with its libraries.
+    if (r < 0.06 || live.length < 4) {
+      // A new child of the server or of a live child, exec'ing a tool: its binary, the loader and some libraries, as exec maps them.
       const parent = live.length && random() < 0.3 ? live[Math.floor(random() * live.length)].pid : server;
       const child = pid++;
+      const tool = ['cc1', 'as', 'ld', 'sh', 'python3'][child % 5];
       s.add(fork(real(child, (t += Math.round(step * random() * 2))), { pid: parent, tid: parent }));
-      s.add(comm(real(child, (t += Math.round(step * random() * 2))), ['cc1', 'as', 'ld', 'sh', 'python3'][child % 5], Misc.EXEC_OR_DATA));
-      s.add(mmap2(real(child, (t += Math.round(step * random() * 2))), mapping(0x400000n, 0x80000n, `/usr/bin/${['cc1', 'as', 'ld', 'sh', 'python3'][child % 5]}`)));
+      s.add(comm(real(child, (t += Math.round(step * random() * 2))), tool, Misc.EXEC_OR_DATA));
+      s.add(mmap2(real(child, (t += Math.round(step * random() * 2))), mapping(0x400000n, 0x80000n, `/usr/bin/${tool}`)));
+      for (let k = 0; k < 3 + (child % 4); k++) s.add(mmap2(real(child, (t += Math.round(step * random() * 2))), mapping(0x7f0000000000n + BigInt(k) * 0x200000n, 0x1c0000n, LIBRARIES[(k + child) % LIBRARIES.length])));
       live.push({ pid: child, threads: [] });
-    } else if (r < 0.65) {
+    } else if (r < 0.7 || (r >= 0.8 && r < 0.94)) {
       const p = live[Math.floor(random() * live.length)];
       const lib = LIBRARIES[Math.floor(random() * LIBRARIES.length)];
       s.add(mmap2(real(p.pid, (t += Math.round(step * random() * 2))), mapping(0x7f0000000000n + BigInt(Math.floor(random() * 4096)) * 0x10000n, 0x21000n, lib)));
-    } else if (r < 0.72) {
+    } else if (r < 0.76) {
       const p = live[Math.floor(random() * live.length)];
       const tid = pid++;
       s.add(fork(real(p.pid, (t += Math.round(step * random() * 2)), tid), { pid: p.pid, tid: p.pid }));
       p.threads.push(tid);
-    } else if (r < 0.74) {
+    } else if (r < 0.77) {
       const p = live[Math.floor(random() * live.length)];
       s.add(namespaces(real(p.pid, (t += Math.round(step * random() * 2))), [{ dev: 4n, ino: BigInt(4026532000 + Math.floor(random() * 10)) }]));
-    } else if (r < 0.7405) {
+    } else if (r < 0.7705) {
       s.add(lost(real(server, (t += Math.round(step * random() * 2))), KERNEL_ID, 1 + Math.floor(random() * 100)));
-    } else if (r < 0.84) {
+    } else if (r < 0.8) {
       const p = live[Math.floor(random() * live.length)];
       s.add(comm(real(p.pid, (t += Math.round(step * random() * 2))), `job-${Math.floor(random() * 1000)}`));
     } else {

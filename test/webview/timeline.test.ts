@@ -34,6 +34,7 @@ describe('webview: loading', () => {
     assert.ok(drawn.length >= 1, 'a drawn message');
     assert.deepEqual(drawn.at(-1), { type: 'drawn', records: small.count, newestTime: 7_000_000 });
     assert.equal(await webview.hook((h) => h.recordsIndexed), small.count);
+    assert.equal(await webview.hook((h) => h.statusIndexed), 4);
     // global, 100, 200
     assert.equal(await webview.hook((h) => h.lanes), 3);
   });
@@ -188,6 +189,25 @@ describe('webview: invalid input', () => {
   });
 });
 
+describe('webview: end of stream', () => {
+  test('after ended, records still read back and a further batch is refused', async () => {
+    const webview = await withSmallCapture();
+    try {
+      await webview.post({ type: 'ended', message: 'file read' });
+      await webview.page.waitForFunction(() => document.getElementById('status')?.textContent?.endsWith('file read'));
+      const at = await webview.position(small.records.plugin);
+      await webview.page.mouse.move(at.x, at.y);
+      await webview.page.waitForSelector('#tooltip:not([hidden])');
+      assert.ok((await webview.page.textContent('#tooltip'))?.includes('/home/user/project/libplugin.so'));
+      await webview.post({ type: 'records', offset: small.bytes.byteLength }, { bytes: new Uint8Array(8) });
+      await webview.page.waitForSelector('#banner:not([hidden])');
+      assert.match((await webview.page.textContent('#banner')) ?? '', /after the stream ended/);
+    } finally {
+      await webview.close();
+    }
+  });
+});
+
 describe('webview: records spanning batches', () => {
   test('batches cut anywhere, down to single bytes, index the same records as one batch', async () => {
     for (const batchBytes of [13, 1, 100]) {
@@ -271,12 +291,13 @@ describe('webview: themes', () => {
         await webview.post({ type: 'stats', stats: { records: busy.count, statusRecords: 27, lost: 12 } });
         await webview.drawn(busy.count);
         // Show a child the host asks to reveal, zoomed in so marks are drawn one by one.
-        await webview.post({ type: 'reveal', pid: 20006, time: START + 1_400_000 });
+        await webview.post({ type: 'reveal', pid: 20002 });
         await webview.page.focus('#timeline');
         for (let k = 0; k < 4; k++) await webview.page.keyboard.press('+');
         await webview.nextFrame();
-        assert.match((await webview.page.textContent('#regions-subtitle')) ?? '', /as \(pid 20006\) at \+1\.4 ms: 6 regions/);
-        assert.ok((await webview.hook((h) => h.regionsListed)) > 0, 'the revealed process has regions');
+        // At its fork, before its exec: the server's mappings, copied.
+        assert.match((await webview.page.textContent('#regions-subtitle')) ?? '', /make \(pid 20002\) at \+212\.354 µs: 5 regions/);
+        assert.equal(await webview.hook((h) => h.regionsListed), 5);
         const at = await webview.page.evaluate(() => {
           const hook = (window as unknown as { __sidebandTimeline: { recordPosition(i: number): { x: number; y: number } | null } }).__sidebandTimeline;
           // A record of a child, away from the top left, for the tooltip.
