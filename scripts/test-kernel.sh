@@ -39,13 +39,8 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  [ "$(id -u)" -eq 0 ] || fail "missing packages ${missing[*]}. Fix: run as root, or \`sudo apt-get install ${missing[*]}\`."
-  step "installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-    fail "apt-get install ${missing[*]} failed. Fix: check the apt sources (Debian 12 main) and the network."
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+apt_install --no-install-recommends test-kernel ${missing[@]+"${missing[@]}"} || fail "the packages the kernel build needs are missing (see above)."
 QBOOT=/usr/share/qemu/qboot.rom
 [ -r "$QBOOT" ] || fail "$QBOOT is missing. Fix: \`apt-get install --reinstall qemu-system-data\`."
 [ -r "$TARBALL" ] || fail "$TARBALL is missing although linux-source-6.1 is installed. Fix: \`apt-get install --reinstall linux-source-6.1\`."
