@@ -5,7 +5,6 @@
 // falls back to another VS Code variable, never to a literal.
 
 export interface Palette {
-  kind: 'light' | 'dark' | 'high-contrast';
   background: string;
   foreground: string;
   muted: string;
@@ -27,7 +26,7 @@ export interface Palette {
 }
 
 /** Each role's variables, first set wins. */
-const ROLES: Record<Exclude<keyof Palette, 'kind' | 'font' | 'monoFont' | 'fontSize'>, string[]> = {
+const ROLES: Record<Exclude<keyof Palette, 'font' | 'monoFont' | 'fontSize'>, string[]> = {
   background: ['--vscode-editor-background', '--vscode-panel-background', '--vscode-sideBar-background'],
   foreground: ['--vscode-editor-foreground', '--vscode-foreground'],
   muted: ['--vscode-descriptionForeground', '--vscode-disabledForeground', '--vscode-foreground'],
@@ -57,8 +56,6 @@ export function readPalette(element: HTMLElement = document.body): Palette {
   // Outside VS Code (no variables at all) the page's own colors stand in, so nothing is drawn black on black.
   const fallback: Partial<Record<string, string>> = { background: style.backgroundColor, contrast: '' };
   for (const [role, names] of Object.entries(ROLES)) (palette as unknown as Record<string, string>)[role] = read(names) || (fallback[role] ?? style.color);
-  const classes = document.body.classList;
-  palette.kind = classes.contains('vscode-high-contrast') || classes.contains('vscode-high-contrast-light') ? 'high-contrast' : classes.contains('vscode-light') ? 'light' : 'dark';
   palette.font = read(['--vscode-font-family']) || style.fontFamily;
   palette.monoFont = read(['--vscode-editor-font-family']) || 'monospace';
   palette.fontSize = parseFloat(read(['--vscode-font-size'])) || parseFloat(style.fontSize) || 13;

@@ -10,7 +10,7 @@
 // one step per record.
 
 import { Flag, Provenance, RecordType, provenanceOf } from '../native/lib/records';
-import { ExitMark, ForkLink, Lane, Timeline, searchTime } from '../native/lib/timeline';
+import { ForkLink, Lane, Timeline, searchTime } from '../native/lib/timeline';
 import { recordLines, relativeTime } from './details';
 import { FilteredLanes, ShownRecords, kindOf } from './lanes';
 import { MARK_RADIUS, drawAggregate, drawLost, drawReal, drawStale, drawStatus, kindColor } from './marks';
@@ -369,15 +369,26 @@ export class TimelineCanvas {
     ctx.font = `10px ${p.font}`;
     ctx.textBaseline = 'top';
     let freeFrom = -Infinity;
+    // Names that cannot be written are passed over by binary search, not one
+    // by one, so a thread renamed a million times costs a few per pixel.
+    const skipTo = (x: number): number => this.search(comms, view.time(x - GUTTER_WIDTH)) - 1;
     for (let drawn = 0; k < end && drawn < 200; k++) {
       const i = comms[k];
       const status = (tl.records.flags[i] & Flag.STATUS_ONLY) !== 0;
       if (!this.filter.shows(tl.records, i)) continue;
-      const x = Math.max(GUTTER_WIDTH + 2, GUTTER_WIDTH + view.x(this.displayTime(times[i])) + 6);
-      if (x < freeFrom) continue;
+      const at = GUTTER_WIDTH + view.x(this.displayTime(times[i]));
+      const x = Math.max(GUTTER_WIDTH + 2, at + 6);
+      if (x < freeFrom) {
+        k = Math.max(k, skipTo(freeFrom - 6));
+        continue;
+      }
       const nextX = k + 1 < comms.length ? GUTTER_WIDTH + view.x(this.displayTime(times[comms[k + 1]])) : Infinity;
       const room = Math.min(nextX, this.width) - x - 4;
-      if (room < 14) continue;
+      if (room < 14) {
+        // Crowded: only the last name of each column of pixels can have room.
+        k = Math.max(k, skipTo(Math.floor(at) + 1) - 1);
+        continue;
+      }
       const text = fitText(ctx, tl.commOf(i), room);
       ctx.fillStyle = status ? p.muted : p.yellow;
       ctx.fillText(text, x, top + 1);
@@ -817,8 +828,8 @@ export class TimelineCanvas {
   }
 }
 
-/** First position in a time-sorted list of forks or exits at or after t (after t when `after`). */
-function searchBy(list: ReadonlyArray<ForkLink | ExitMark>, t: number, after = false): number {
+/** First position in the time-sorted fork links at or after t (after t when `after`). */
+function searchBy(list: readonly ForkLink[], t: number, after = false): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
