@@ -14,6 +14,9 @@ command -v setpriv >/dev/null || need_apt+=(util-linux)       # unprivileged err
 command -v file >/dev/null || need_apt+=(file)
 command -v chromium >/dev/null || need_apt+=(chromium)        # the webview's tests and bench, headless
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)  # the static core program
+[ -e /usr/include/elfutils/libdwfl.h ] || need_apt+=(libdw-dev)    # the symbols addon, linked to libdw.so.1
+command -v llvm-symbolizer >/dev/null || need_apt+=(llvm)      # the oracle and fallback for symbols
+dpkg-query -W -f '${Status}' libc6-dbg 2>/dev/null | grep -q ' installed' || need_apt+=(libc6-dbg)  # libc's DWARF: tests, bench
 source scripts/apt.sh
 apt_install setup ${need_apt[@]+"${need_apt[@]}"}
 
