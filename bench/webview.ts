@@ -60,7 +60,7 @@ function percentile(values: number[], p: number): number {
 }
 
 export async function measureWebview(): Promise<Result[]> {
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'webview.js'))) throw new Error('dist/webview.js is missing: run `npm run bundle:webview` first');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'webview.js'))) throw new Error('dist/webview.js is missing: run `npm run bundle` first');
   progress(`webview: building ${RECORDS} synthetic records`);
   const capture = busyCapture(RECORDS);
   const bytes = capture.bytes.byteLength;
