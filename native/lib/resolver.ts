@@ -1,0 +1,265 @@
+// From a capture's regions to source, and back: the sideband language
+// server's work, which `sideband resolve` shares so scripts and CI check the
+// same code. A region names a file and where it was mapped; the file's load
+// segments turn a runtime address into the file's own address, and the
+// symbolizer (libdw, else llvm-symbolizer, else ELF symbols) turns that into
+// function, file and line. Anonymous executable regions (JIT code) resolve
+// through the /tmp/perf-PID.map their runtime writes.
+
+import * as fs from 'node:fs';
+
+import { fileAddress, runtimeAddress } from './elf';
+import { indexPerfDataFile } from './perfdata';
+import { PerfMap } from './perfmap';
+import type { FunctionRange, SourceFrame, Symbolizer } from './symbolizer';
+import { Timeline, type Region } from './timeline';
+
+/** The part of a region the resolver needs. */
+export interface RegionRef {
+  start: bigint;
+  end: bigint;
+  pgoff: bigint;
+  filename: string;
+}
+
+export interface Resolution {
+  /** Innermost first: inlined functions, then the function they are inlined into. */
+  frames: SourceFrame[];
+  /** Why there are no frames, and what would give some. */
+  error?: string;
+}
+
+export interface RegionSourceFiles {
+  files: string[];
+  /** Why the files cannot be listed, and how to fix that. */
+  missing?: string;
+}
+
+/** Where a function of a source file is mapped at the end of a capture. */
+export interface FunctionMapping {
+  function: FunctionRange;
+  pid: number;
+  comm: string;
+  start: bigint;
+  end: bigint;
+  region: Region;
+  /** The region's record time relative to the capture's first record, in ns. */
+  since: number;
+}
+
+/** A capture file, indexed once and again whenever it has grown (a live capture is written as it runs). */
+export class LoadedCapture {
+  private constructor(
+    readonly path: string,
+    readonly timeline: Timeline,
+    private readonly size: number,
+    private readonly mtimeMs: number,
+  ) {}
+
+  static load(path: string): LoadedCapture {
+    const stat = fs.statSync(path);
+    return new LoadedCapture(path, new Timeline(indexPerfDataFile(path).index), stat.size, stat.mtimeMs);
+  }
+
+  /** This, or a fresh load when the file changed since. */
+  refreshed(): LoadedCapture {
+    const stat = fs.statSync(this.path);
+    return stat.size === this.size && stat.mtimeMs === this.mtimeMs ? this : LoadedCapture.load(this.path);
+  }
+
+  /** The regions of `pid` at the end of the capture, or at `time`. */
+  regionsOf(pid: number, time = this.timeline.endTime): Region[] {
+    if (!this.timeline.processAt(pid, time)) return [];
+    return this.timeline.regionsAt(pid, time);
+  }
+}
+
+/** Regions with no file behind them hold code only when it was generated at run time. */
+export function isAnonymous(filename: string): boolean {
+  return filename === '' || filename === '//anon' || filename.startsWith('[anon') || filename.startsWith('/memfd:');
+}
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+export class SourceResolver {
+  private readonly captures = new Map<string, LoadedCapture>();
+  private readonly perfMaps = new Map<number, PerfMap>();
+
+  constructor(readonly symbolizer: Symbolizer) {}
+
+  /** The capture at `path`, as of now. */
+  capture(path: string): LoadedCapture {
+    const known = this.captures.get(path);
+    const capture = known ? known.refreshed() : LoadedCapture.load(path);
+    this.captures.set(path, capture);
+    return capture;
+  }
+
+  /** Forgets captures not in `keep`. */
+  retain(keep: string[]): void {
+    for (const path of this.captures.keys()) if (!keep.includes(path)) this.captures.delete(path);
+  }
+
+  /** Resolves `address` of `pid`, which `region` holds. */
+  async resolveIn(pid: number, address: bigint, region: RegionRef): Promise<Resolution> {
+    if (address < region.start || address >= region.end) return { frames: [], error: `${hex(address)} is outside ${hex(region.start)}–${hex(region.end)}` };
+    if (isAnonymous(region.filename)) return this.resolveJit(pid, address);
+    if (!region.filename.startsWith('/')) return { frames: [], error: `${region.filename} is not a file: only files and JIT code resolve to source` };
+    let module;
+    try {
+      module = this.symbolizer.module(region.filename);
+    } catch (e) {
+      return { frames: [], error: (e as Error).message };
+    }
+    const at = fileAddress(module.segments, region, address);
+    if (at === undefined) return { frames: [], error: `${hex(address)} falls in no load segment of ${region.filename}: the file may have changed since it was mapped` };
+    const [frames] = await module.resolve([at]);
+    if (frames.length > 0) return { frames };
+    return { frames: [], error: module.debug.missing ?? `${region.filename} has no function at file address ${hex(BigInt(at))}` };
+  }
+
+  /** Resolves addresses of `pid` as of the end of `capturePath` (or `time`): what `sideband resolve` prints. */
+  async resolveInCapture(capturePath: string, pid: number, addresses: bigint[], time?: number): Promise<Resolution[]> {
+    const capture = this.capture(capturePath);
+    const regions = capture.regionsOf(pid, time);
+    if (regions.length === 0) {
+      const error = capture.timeline.processAt(pid, time ?? capture.timeline.endTime) ? `pid ${pid} has no mappings in ${capturePath}` : `pid ${pid} is not in ${capturePath}`;
+      return addresses.map(() => ({ frames: [], error }));
+    }
+    // Group by region, so a module's addresses go to the symbolizer in one batch.
+    const results: Resolution[] = new Array(addresses.length);
+    const byRegion = new Map<Region, number[]>();
+    addresses.forEach((address, i) => {
+      const region = regionHolding(regions, address);
+      if (region) {
+        let list = byRegion.get(region);
+        if (!list) byRegion.set(region, (list = []));
+        list.push(i);
+      } else {
+        results[i] = this.perfMapOf(pid)?.resolve(address) ?? { frames: [], error: `${hex(address)} is not mapped in pid ${pid} at the end of the capture` };
+      }
+    });
+    for (const [region, indices] of byRegion) {
+      if (isAnonymous(region.filename) || !region.filename.startsWith('/')) {
+        for (const i of indices) results[i] = await this.resolveIn(pid, addresses[i], region);
+        continue;
+      }
+      const batch = await this.resolveBatch(region, indices.map((i) => addresses[i]));
+      indices.forEach((i, k) => (results[i] = batch[k]));
+    }
+    return results;
+  }
+
+  /** Source files of the compile units in the part of the file the region maps. */
+  async regionSources(region: RegionRef): Promise<RegionSourceFiles> {
+    if (!region.filename.startsWith('/')) return { files: [], missing: `${region.filename || 'this region'} is not a file, so it has no source files` };
+    let module;
+    try {
+      module = this.symbolizer.module(region.filename);
+    } catch (e) {
+      return { files: [], missing: (e as Error).message };
+    }
+    if (module.debug.missing) return { files: [], missing: module.debug.missing };
+    const units = await module.compileUnits();
+    if (units.length === 0) return { files: [], missing: `${this.symbolizer.description}: it cannot list the source files of ${region.filename}` };
+    const low = fileAddress(module.segments, region, region.start);
+    const high = fileAddress(module.segments, region, region.end - 1n);
+    const files = new Set<string>();
+    for (const unit of units) {
+      const inRegion = low !== undefined && high !== undefined && unit.ranges.some(([from, to]) => from <= high && to > low);
+      if (inRegion) for (const file of unit.files) files.add(file);
+    }
+    if (files.size === 0) return { files: [], missing: `no compile unit of ${region.filename} has code in this region (offset ${hex(region.pgoff)}): its code is in the executable region` };
+    return { files: [...files].sort() };
+  }
+
+  /**
+   * Where the functions defined in `sourcePath` are mapped at the end of the
+   * capture: one entry per function and process that maps it. Files whose
+   * compile units don't name the source are skipped before their functions
+   * are listed.
+   */
+  async mappingsOfSource(capturePath: string, sourcePath: string): Promise<FunctionMapping[]> {
+    const capture = this.capture(capturePath);
+    const timeline = capture.timeline;
+    const end = timeline.endTime;
+    const byFile = new Map<string, { pid: number; comm: string; region: Region }[]>();
+    for (const process of timeline.processes) {
+      if (!Number.isNaN(process.exitTime) || timeline.processAt(process.pid, end) !== process) continue;
+      const comm = timeline.commAt(process.lane, end);
+      for (const region of timeline.regionsAt(process.pid, end)) {
+        if (region.data || !region.filename.startsWith('/')) continue;
+        let list = byFile.get(region.filename);
+        if (!list) byFile.set(region.filename, (list = []));
+        list.push({ pid: process.pid, comm, region });
+      }
+    }
+    const mappings: FunctionMapping[] = [];
+    for (const [filename, holders] of byFile) {
+      let module;
+      try {
+        module = this.symbolizer.module(filename);
+      } catch {
+        continue; // gone or unreadable: nothing of it can be in this source
+      }
+      if (module.debug.missing) continue;
+      const units = await module.compileUnits();
+      if (!units.some((u) => u.files.includes(sourcePath))) continue;
+      const functions = (await module.functions()).filter((f) => f.file === sourcePath);
+      for (const fn of functions) {
+        for (const { pid, comm, region } of holders) {
+          const start = runtimeAddress(module.segments, region, fn.low);
+          if (start === undefined) continue;
+          mappings.push({ function: fn, pid, comm, start, end: start + BigInt(fn.high - fn.low), region, since: region.time - timeline.startTime });
+        }
+      }
+    }
+    return mappings;
+  }
+
+  private async resolveBatch(region: Region, addresses: bigint[]): Promise<Resolution[]> {
+    let module;
+    try {
+      module = this.symbolizer.module(region.filename);
+    } catch (e) {
+      return addresses.map(() => ({ frames: [], error: (e as Error).message }));
+    }
+    const at = addresses.map((a) => fileAddress(module.segments, region, a));
+    const known = at.filter((a): a is number => a !== undefined);
+    const resolved = await module.resolve(known);
+    let k = 0;
+    return at.map((a, i) => {
+      if (a === undefined) return { frames: [], error: `${hex(addresses[i])} falls in no load segment of ${region.filename}` };
+      const frames = resolved[k++];
+      return frames.length > 0 ? { frames } : { frames, error: module.debug.missing ?? `${region.filename} has no function at file address ${hex(BigInt(a))}` };
+    });
+  }
+
+  private resolveJit(pid: number, address: bigint): Resolution {
+    return (
+      this.perfMapOf(pid)?.resolve(address) ?? {
+        frames: [],
+        error: `${hex(address)} is JIT code and /tmp/perf-${pid}.map does not exist: start the program with a perf map (node --perf-basic-prof, or a JVM perf agent)`,
+      }
+    );
+  }
+
+  private perfMapOf(pid: number): { resolve(address: bigint): Resolution } | undefined {
+    let map = this.perfMaps.get(pid);
+    if (!map) {
+      map = new PerfMap(`/tmp/perf-${pid}.map`);
+      this.perfMaps.set(pid, map);
+    }
+    if (!map.exists()) return undefined;
+    return {
+      resolve: (address) => {
+        const name = map.lookup(address);
+        return name ? { frames: [{ function: name }] } : { frames: [], error: `${hex(address)} is in no function of /tmp/perf-${pid}.map` };
+      },
+    };
+  }
+}
+
+function regionHolding(regions: Region[], address: bigint): Region | undefined {
+  return regions.find((r) => address >= r.start && address < r.end);
+}
