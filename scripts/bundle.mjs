@@ -1,6 +1,7 @@
 // Bundles what the .vsix ships, with esbuild: the extension host (CommonJS
-// for Node, `vscode` left to the host) and the webview (one script and one
-// stylesheet for the browser). Type checking is tsc's job (npm run build:ts).
+// for Node, `vscode` left to the host), the sideband language server (its
+// own Node process) and the webview (one script and one stylesheet for the
+// browser). Type checking is tsc's job (npm run build:ts).
 //
 //   node scripts/bundle.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
@@ -24,6 +25,14 @@ const builds = [
     format: 'cjs',
     target: 'node20',
     external: ['vscode'],
+  },
+  {
+    ...common,
+    entryPoints: ['extension/languageServer.ts'],
+    outfile: 'dist/server.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
   },
   {
     ...common,

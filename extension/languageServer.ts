@@ -1,0 +1,189 @@
+// The sideband language server: a Node process of its own, started by the
+// extension (extension/languageClient.ts), that owns the ELF and DWARF work
+// so neither the extension host nor the webview ever waits on it. It answers
+// the regions panel's questions (extension/serverProtocol.ts) and, in source
+// files whose code a captured process maps, gives hovers and CodeLens that
+// say where and since when.
+//
+// Bundled as dist/server.js; `node dist/server.js --stdio` speaks LSP on
+// stdin/stdout (the tests and the bench drive it that way).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { CodeLens, CodeLensRefreshRequest, createConnection, Hover, MarkupKind, ProposedFeatures, TextDocuments, TextDocumentSyncKind } from 'vscode-languageserver/node';
+
+import { SourceResolver, type FunctionMapping, type RegionRef } from '../native/lib/resolver';
+import { openSymbolizer, type SourceFrame } from '../native/lib/symbolizer';
+import type { AddressResolution, RegionSources, WireFrame, WireRegion } from '../webview/protocol';
+import { REVEAL_REGION_COMMAND, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type RevealRegionArgs, type ServerSettings } from './serverProtocol';
+
+const connection = createConnection(ProposedFeatures.all);
+const documents = new TextDocuments(TextDocument);
+
+let workspaceRoots: string[] = [];
+let resolver = new SourceResolver(openSymbolizer({ debugDirs: [] }));
+let capture: string | null = null;
+let captureWatch: fs.StatWatcher | undefined;
+
+connection.onInitialize((params) => {
+  workspaceRoots = (params.workspaceFolders ?? []).map((f) => fileURLToPath(f.uri));
+  const settings = params.initializationOptions as ServerSettings | undefined;
+  if (settings) useSettings(settings);
+  return {
+    capabilities: {
+      textDocumentSync: TextDocumentSyncKind.Incremental,
+      hoverProvider: true,
+      codeLensProvider: { resolveProvider: false },
+    },
+    serverInfo: { name: 'perf-sideband', version: '0.1.0' },
+  };
+});
+
+connection.onInitialized(() => connection.console.info(`symbols: ${resolver.symbolizer.description}`));
+
+function useSettings(settings: ServerSettings): void {
+  resolver.symbolizer.dispose();
+  resolver = new SourceResolver(openSymbolizer({ debugDirs: settings.debugDirectories }));
+}
+
+connection.onNotification(SettingsNotification, (settings) => {
+  useSettings(settings);
+  refreshLenses();
+});
+
+connection.onNotification(ShowCaptureNotification, ({ path: next }) => {
+  captureWatch?.removeAllListeners();
+  if (capture) fs.unwatchFile(capture);
+  capture = next;
+  resolver.retain(next ? [next] : []);
+  // A live capture grows as it runs: lenses follow it, a few times a second at most.
+  if (next) captureWatch = fs.watchFile(next, { interval: 1000 }, () => refreshLenses());
+  refreshLenses();
+});
+
+function refreshLenses(): void {
+  void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
+}
+
+connection.onRequest(RegionSourcesRequest, async ({ region }): Promise<RegionSources> => {
+  const sources = await resolver.regionSources(regionRef(region));
+  const files = sources.files.map((file) => ({ path: file, inWorkspace: inWorkspace(file), exists: fs.existsSync(file) }));
+  // Workspace files first, then those on disk: the ones a click can open.
+  files.sort((a, b) => Number(b.inWorkspace) - Number(a.inWorkspace) || Number(b.exists) - Number(a.exists) || a.path.localeCompare(b.path));
+  return sources.missing ? { files, missing: sources.missing, backend: resolver.symbolizer.description } : { files, backend: resolver.symbolizer.description };
+});
+
+connection.onRequest(ResolveRequest, async (params): Promise<AddressResolution[]> => {
+  const backend = resolver.symbolizer.description;
+  const addresses = params.addresses.map(parseAddress);
+  const bad = addresses.findIndex((a) => a === undefined);
+  if (bad >= 0) return params.addresses.map(() => ({ frames: [], error: `'${params.addresses[bad]}' is not a hex address`, backend }));
+  const valid = addresses as bigint[];
+  let results;
+  if (params.region) {
+    const region = regionRef(params.region);
+    results = await Promise.all(valid.map((a) => resolver.resolveIn(params.pid, a, region)));
+  } else if (params.capture) {
+    results = await resolver.resolveInCapture(params.capture, params.pid, valid);
+  } else {
+    return valid.map(() => ({ frames: [], error: 'name a region or a capture to resolve in', backend }));
+  }
+  return results.map((r) => (r.error ? { frames: r.frames.map(wireFrame), error: r.error, backend } : { frames: r.frames.map(wireFrame), backend }));
+});
+
+connection.onCodeLens(async ({ textDocument }): Promise<CodeLens[]> => {
+  const mappings = await mappingsOf(textDocument.uri);
+  const byFunction = groupByFunction(mappings);
+  return [...byFunction.values()].map((list) => {
+    const first = list[0];
+    const line = Math.max(0, first.function.line - 1);
+    const more = list.length > 1 ? ` (+${list.length - 1} more)` : '';
+    return {
+      range: { start: { line, character: 0 }, end: { line, character: 0 } },
+      command: { title: `${describeMapping(first)}${more}`, command: REVEAL_REGION_COMMAND, arguments: [revealArgs(first)] },
+    };
+  });
+});
+
+connection.onHover(async ({ textDocument, position }): Promise<Hover | null> => {
+  const document = documents.get(textDocument.uri);
+  if (!document) return null;
+  const word = wordAt(document.getText({ start: { line: position.line, character: 0 }, end: { line: position.line + 1, character: 0 } }), position.character);
+  if (!word) return null;
+  const list = groupByFunction(await mappingsOf(textDocument.uri)).get(word);
+  if (!list) return null;
+  const fn = list[0].function;
+  const lines = [`**${fn.name}** (${path.basename(fn.file)}:${fn.line}), in ${list.length} mapping${list.length === 1 ? '' : 's'} of this capture:`, ''];
+  for (const m of list.slice(0, 8)) {
+    const link = `command:${REVEAL_REGION_COMMAND}?${encodeURIComponent(JSON.stringify([revealArgs(m)]))}`;
+    lines.push(`- ${describeMapping(m)} · [Reveal in timeline](${link} "Show this region in the Sideband timeline")`);
+  }
+  if (list.length > 8) lines.push(`- and ${list.length - 8} more`);
+  return { contents: { kind: MarkupKind.Markdown, value: lines.join('\n') } };
+});
+
+async function mappingsOf(uri: string): Promise<FunctionMapping[]> {
+  if (!capture || !uri.startsWith('file:')) return [];
+  try {
+    return await resolver.mappingsOfSource(capture, fileURLToPath(uri));
+  } catch (e) {
+    connection.console.warn(`mappings of ${uri}: ${(e as Error).message}`);
+    return [];
+  }
+}
+
+function groupByFunction(mappings: FunctionMapping[]): Map<string, FunctionMapping[]> {
+  const byName = new Map<string, FunctionMapping[]>();
+  for (const m of mappings) {
+    let list = byName.get(m.function.name);
+    if (!list) byName.set(m.function.name, (list = []));
+    list.push(m);
+  }
+  return byName;
+}
+
+/** "mapped in pid 4242 at 0x55d0…–0x55d1… since +12.3 ms, status-only from /proc" */
+function describeMapping(m: FunctionMapping): string {
+  const origin = m.region.statusOnly ? `status-only from ${m.region.provenance === 'proc' ? '/proc' : 'the kernel'}` : m.region.provenance === 'synthesized' ? 'synthesized by perf at time 0' : 'real mmap';
+  const inherited = m.region.inheritedFrom !== undefined ? `, inherited from pid ${m.region.inheritedFrom}` : '';
+  return `mapped in pid ${m.pid} (${m.comm}) at 0x${m.start.toString(16)}–0x${m.end.toString(16)} since ${since(m.since)}, ${origin}${inherited}`;
+}
+
+function since(ns: number): string {
+  if (!Number.isFinite(ns)) return 'the start';
+  return ns < 10e9 ? `+${(ns / 1e6).toFixed(1)} ms` : `+${(ns / 1e9).toFixed(2)} s`;
+}
+
+function revealArgs(m: FunctionMapping): RevealRegionArgs {
+  return { pid: m.pid, time: m.region.time, start: m.region.start.toString(16) };
+}
+
+function wordAt(line: string, character: number): string | undefined {
+  const identifier = /[A-Za-z_][A-Za-z0-9_]*/g;
+  for (let match; (match = identifier.exec(line)); ) {
+    if (match.index <= character && character <= match.index + match[0].length) return match[0];
+  }
+  return undefined;
+}
+
+function parseAddress(text: string): bigint | undefined {
+  const digits = text.trim().replace(/^0x/i, '');
+  return /^[0-9a-f]{1,16}$/i.test(digits) ? BigInt(`0x${digits}`) : undefined;
+}
+
+function regionRef(region: WireRegion): RegionRef {
+  return { start: BigInt(`0x${region.start}`), end: BigInt(`0x${region.end}`), pgoff: BigInt(`0x${region.pgoff}`), filename: region.filename };
+}
+
+function wireFrame(frame: SourceFrame): WireFrame {
+  return { ...frame, inWorkspace: frame.file !== undefined && inWorkspace(frame.file), exists: frame.file !== undefined && fs.existsSync(frame.file) };
+}
+
+function inWorkspace(file: string): boolean {
+  return workspaceRoots.some((root) => file === root || file.startsWith(root.endsWith('/') ? root : `${root}/`));
+}
+
+documents.listen(connection);
+connection.listen();

@@ -1,0 +1,41 @@
+// The contract between the extension host and the sideband language server
+// (extension/languageServer.ts): LSP, plus these custom requests. Answers
+// use the webview protocol's shapes, so the host passes them on as they are.
+
+import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
+
+import type { AddressResolution, RegionSources, WireRegion } from '../webview/protocol';
+
+export interface ServerSettings {
+  /** Directories holding debug files, laid out as .build-id/xx/yyyy.debug or by debuglink name. */
+  debugDirectories: string[];
+}
+
+/** Which capture hovers and CodeLens describe: the one the timeline shows (null: none). */
+export const ShowCaptureNotification = new NotificationType<{ path: string | null }>('sideband/showCapture');
+
+export const SettingsNotification = new NotificationType<ServerSettings>('sideband/settings');
+
+export const RegionSourcesRequest = new RequestType<{ region: WireRegion }, RegionSources, void>('sideband/regionSources');
+
+export interface ResolveParams {
+  pid: number;
+  /** Hex, with or without 0x. */
+  addresses: string[];
+  /** The region that holds them, as the timeline shows it; without it, the regions of `pid` at the end of `capture`. */
+  region?: WireRegion;
+  capture?: string;
+}
+
+export const ResolveRequest = new RequestType<ResolveParams, AddressResolution[], void>('sideband/resolve');
+
+/** The arguments of the command a hover or CodeLens runs to show a region in the timeline. */
+export interface RevealRegionArgs {
+  pid: number;
+  /** When the region was mapped, ns on the capture clock. */
+  time: number;
+  /** Hex start of the region. */
+  start: string;
+}
+
+export const REVEAL_REGION_COMMAND = 'perfSideband.revealRegion';
