@@ -235,7 +235,7 @@ export class Controller implements vscode.Disposable {
     });
     if (!target) return;
     try {
-      await vscode.workspace.fs.copy(vscode.Uri.file(live.output), target, { overwrite: true });
+      await vscode.workspace.fs.copy(vscode.Uri.file(live.path), target, { overwrite: true });
       void vscode.window.showInformationMessage(`Perf Sideband: saved ${target.fsPath} (perf script reads it too).`);
     } catch (e) {
       void vscode.window.showErrorMessage(`Perf Sideband: cannot save ${target.fsPath}: ${(e as Error).message}. Fix: choose a writable place.`);

@@ -6,17 +6,22 @@ import * as vscode from 'vscode';
 
 import { Controller } from './controller';
 import { DebugTargets } from './debug';
+import { SidebandLanguageClient } from './languageClient';
+import { REVEAL_REGION_COMMAND, type RevealRegionArgs } from './serverProtocol';
 import { openTimelinePanel, PerfDataEditorProvider, TimelineViewProvider } from './timeline';
 
 export function activate(context: vscode.ExtensionContext): void {
-  const view = new TimelineViewProvider(context.extensionUri);
+  const symbols = new SidebandLanguageClient(context);
+  const view = new TimelineViewProvider(context.extensionUri, symbols);
   const debugTargets = new DebugTargets();
   const controller = new Controller(view, debugTargets);
   context.subscriptions.push(
+    symbols,
+    view.onDidShow((feed) => symbols.showCapture(feed.path)),
     debugTargets,
     controller,
     vscode.window.registerWebviewViewProvider(TimelineViewProvider.viewType, view, { webviewOptions: { retainContextWhenHidden: true } }),
-    vscode.window.registerCustomEditorProvider(PerfDataEditorProvider.viewType, new PerfDataEditorProvider(context.extensionUri, (file) => controller.fileFeed(file)), {
+    vscode.window.registerCustomEditorProvider(PerfDataEditorProvider.viewType, new PerfDataEditorProvider(context.extensionUri, symbols, (file) => controller.fileFeed(file)), {
       supportsMultipleEditorsPerDocument: true,
     }),
     vscode.commands.registerCommand('perfSideband.capture', () => controller.capture()),
@@ -27,8 +32,10 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('perfSideband.showTimeline', () => vscode.commands.executeCommand(`${TimelineViewProvider.viewType}.focus`)),
     vscode.commands.registerCommand('perfSideband.openTimelineInEditor', () => {
       const feed = controller.current;
-      if (feed) openTimelinePanel(context.extensionUri, feed);
+      if (feed) openTimelinePanel(context.extensionUri, symbols, feed);
       else void vscode.window.showInformationMessage('Perf Sideband: there is no capture to show. Fix: start one with "Perf Sideband: Capture Sideband", or open a perf.data file.');
     }),
+    vscode.commands.registerCommand(REVEAL_REGION_COMMAND, (args: RevealRegionArgs) => view.revealRegion(args.pid, args.time, args.start)),
+    vscode.commands.registerCommand('perfSideband.restartLanguageServer', () => symbols.restart()),
   );
 }

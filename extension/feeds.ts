@@ -17,6 +17,8 @@ export interface TimelineSink {
 
 export interface CaptureFeed {
   readonly title: string;
+  /** The perf.data file behind it, which the language server reads too; none for a file that could not be opened. */
+  readonly path?: string;
   /** Sends everything so far to `sink`, then, while live, what follows, until disposed. */
   feed(sink: TimelineSink): vscode.Disposable;
 }
@@ -74,9 +76,9 @@ export class LiveCapture implements CaptureFeed {
   constructor(
     readonly title: string,
     options: CaptureOptions,
-    readonly output: string,
+    readonly path: string,
   ) {
-    this.recording = new Recording(options, output);
+    this.recording = new Recording(options, path);
     const { session } = this.recording;
     session.on('attached', () => this.sinks.forEach((sink) => this.open(sink)));
     session.on('snapshot', (s) => this.broadcast({ type: 'snapshot', snapshot: wireSnapshot(s) }));
@@ -115,11 +117,11 @@ export class LiveCapture implements CaptureFeed {
   /** Starts a sink's stream from the file so far: called once the file exists. */
   private open(sink: TimelineSink): void {
     if (!this.recording.flush()) return; // not attached yet: 'attached' opens it
-    const file = openPerfDataFile(this.output);
+    const file = openPerfDataFile(this.path);
     const { session } = this.recording;
     sink.post({ type: 'open', title: this.title, live: true, events: wireEvents(file), expectedBytes: 0, warnings: session.warnings.map((w) => w.message) });
     const stream = new RecordStream(sink);
-    for (const chunk of dataChunks(this.output, file, CHUNK_BYTES)) stream.send(chunk);
+    for (const chunk of dataChunks(this.path, file, CHUNK_BYTES)) stream.send(chunk);
     this.streams.set(sink, stream);
     for (const s of session.snapshots) sink.post({ type: 'snapshot', snapshot: wireSnapshot(s) });
     for (const m of this.recording.markers) sink.post(markerMessage(m));

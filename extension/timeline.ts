@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { readBuildId } from '../native/lib/elf';
 import { parseWebviewMessage, ProtocolError, type FileInfo, type HostMessage } from '../webview/protocol';
 import type { CaptureFeed, TimelineSink } from './feeds';
+import type { SourceService } from './languageClient';
 
 /** How far behind the newest record a timeline draws: reported by its `drawn` messages. */
 export interface DrawnReport {
@@ -28,6 +29,7 @@ export class TimelineWebview implements TimelineSink, vscode.Disposable {
   constructor(
     private readonly webview: vscode.Webview,
     extensionUri: vscode.Uri,
+    private readonly sources: SourceService,
   ) {
     const dist = vscode.Uri.joinPath(extensionUri, 'dist');
     webview.options = { enableScripts: true, localResourceRoots: [dist] };
@@ -73,11 +75,21 @@ export class TimelineWebview implements TimelineSink, vscode.Disposable {
         this.drawnEmitter.fire(message);
         break;
       case 'openFile':
-        void openRegionFile(message.path);
+        void openFile(message.path, message.line);
         break;
       case 'describeFiles':
         this.post({ type: 'reply', id: message.id, files: message.paths.map(describeFile) });
         break;
+      case 'regionSources': {
+        const { id } = message;
+        void this.sources.regionSources(message.region).then((sources) => this.post({ type: 'sourcesReply', id, sources }));
+        break;
+      }
+      case 'resolveAddress': {
+        const { id } = message;
+        void this.sources.resolve(message.pid, message.address, message.region).then((resolution) => this.post({ type: 'resolveReply', id, resolution }));
+        break;
+      }
     }
   }
 
@@ -136,14 +148,16 @@ function describeFile(path: string): FileInfo {
   return known.buildId ? { path, buildId: known.buildId, inWorkspace } : { path, inWorkspace };
 }
 
-async function openRegionFile(path: string): Promise<void> {
+/** Opens a region's file (in the workspace) or a source file (anywhere on disk), at `line` (1-based) when given. */
+async function openFile(path: string, line?: number): Promise<void> {
   const uri = vscode.Uri.file(path);
-  if (!vscode.workspace.getWorkspaceFolder(uri)) {
-    void vscode.window.showInformationMessage(`Perf Sideband: ${path} is not in the workspace, so it is not opened. Fix: add its folder to the workspace.`);
+  if (!fs.existsSync(path)) {
+    void vscode.window.showInformationMessage(`Perf Sideband: ${path} is not on this machine (it was built elsewhere, or moved). Fix: check out those sources at that path, or open them by hand.`);
     return;
   }
+  const position = line !== undefined && line > 0 ? new vscode.Position(line - 1, 0) : undefined;
   try {
-    await vscode.commands.executeCommand('vscode.open', uri);
+    await vscode.window.showTextDocument(uri, { preview: true, selection: position && new vscode.Range(position, position) });
   } catch (e) {
     void vscode.window.showErrorMessage(`Perf Sideband: cannot open ${path}: ${(e as Error).message}`);
   }
@@ -158,10 +172,17 @@ export class TimelineViewProvider implements vscode.WebviewViewProvider {
   /** What the panel's timeline has drawn, for the status bar. */
   readonly onDrawn = this.drawnEmitter.event;
 
-  constructor(private readonly extensionUri: vscode.Uri) {}
+  private readonly showEmitter = new vscode.EventEmitter<CaptureFeed>();
+  /** The capture the panel shows changed: hovers and CodeLens describe that one. */
+  readonly onDidShow = this.showEmitter.event;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly sources: SourceService,
+  ) {}
 
   resolveWebviewView(view: vscode.WebviewView): void {
-    const timeline = new TimelineWebview(view.webview, this.extensionUri);
+    const timeline = new TimelineWebview(view.webview, this.extensionUri, this.sources);
     this.timeline = timeline;
     timeline.onDrawn((report) => this.drawnEmitter.fire(report));
     timeline.show(this.current);
@@ -174,6 +195,13 @@ export class TimelineViewProvider implements vscode.WebviewViewProvider {
   show(feed: CaptureFeed): void {
     this.current = feed;
     this.timeline?.show(feed);
+    this.showEmitter.fire(feed);
+  }
+
+  /** Shows a region of the capture the panel shows: its process, at the time it was mapped, with its row selected. */
+  async revealRegion(pid: number, time: number, start: string): Promise<void> {
+    await vscode.commands.executeCommand(`${TimelineViewProvider.viewType}.focus`);
+    this.timeline?.post({ type: 'reveal', pid, time, region: start });
   }
 }
 
@@ -183,6 +211,7 @@ export class PerfDataEditorProvider implements vscode.CustomReadonlyEditorProvid
 
   constructor(
     private readonly extensionUri: vscode.Uri,
+    private readonly sources: SourceService,
     private readonly openFeed: (path: string) => CaptureFeed,
   ) {}
 
@@ -191,16 +220,16 @@ export class PerfDataEditorProvider implements vscode.CustomReadonlyEditorProvid
   }
 
   resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
-    const timeline = new TimelineWebview(panel.webview, this.extensionUri);
+    const timeline = new TimelineWebview(panel.webview, this.extensionUri, this.sources);
     panel.onDidDispose(() => timeline.dispose());
     timeline.show(this.openFeed(document.uri.fsPath));
   }
 }
 
 /** The timeline as an editor tab, showing `feed`. */
-export function openTimelinePanel(extensionUri: vscode.Uri, feed: CaptureFeed): void {
+export function openTimelinePanel(extensionUri: vscode.Uri, sources: SourceService, feed: CaptureFeed): void {
   const panel = vscode.window.createWebviewPanel('perfSideband.timelinePanel', `Sideband: ${feed.title}`, vscode.ViewColumn.Active, { retainContextWhenHidden: false });
-  const timeline = new TimelineWebview(panel.webview, extensionUri);
+  const timeline = new TimelineWebview(panel.webview, extensionUri, sources);
   panel.onDidDispose(() => timeline.dispose());
   timeline.show(feed);
 }

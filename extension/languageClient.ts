@@ -1,0 +1,121 @@
+// Starts the sideband language server (dist/server.js) through
+// vscode-languageclient, keeps it told which capture the timeline shows and
+// which debug directories the user added, and passes the regions panel's
+// questions to it. If the server dies, the user hears it once, it is
+// restarted, and the timeline goes on: a question asked meanwhile gets an
+// answer that says so instead of waiting.
+
+import * as vscode from 'vscode';
+import { CloseAction, ErrorAction, LanguageClient, State, TransportKind, type CloseHandlerResult, type ErrorHandlerResult } from 'vscode-languageclient/node';
+
+import type { AddressResolution, RegionSources, WireRegion } from '../webview/protocol';
+import { RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type ServerSettings } from './serverProtocol';
+
+/** What the timeline asks of the server. */
+export interface SourceService {
+  regionSources(region: WireRegion): Promise<RegionSources>;
+  resolve(pid: number, address: string, region: WireRegion): Promise<AddressResolution>;
+}
+
+// Deaths within this window count toward giving up: a server that dies at
+// every start would otherwise restart forever.
+const RESTART_WINDOW_MS = 3 * 60_000;
+const MAX_RESTARTS = 4;
+
+const NOT_RUNNING = 'The sideband language server is not running (it is starting or restarting). Fix: try again in a moment; "Perf Sideband: Restart Language Server" starts it again if it gave up.';
+
+export class SidebandLanguageClient implements SourceService, vscode.Disposable {
+  private readonly client: LanguageClient;
+  private readonly deaths: number[] = [];
+  private toldOfDeath = false;
+  private capture: string | null = null;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(context: vscode.ExtensionContext) {
+    const module = context.asAbsolutePath('dist/server.js');
+    this.client = new LanguageClient(
+      'perfSideband',
+      'Perf Sideband Symbols',
+      { run: { module, transport: TransportKind.ipc }, debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--inspect=6019'] } } },
+      {
+        // Any file on disk may be a source of a mapped binary: C, C++, Rust, assembly...
+        documentSelector: [{ scheme: 'file' }],
+        initializationOptions: settings(),
+        // Hovers link to the reveal command.
+        markdown: { isTrusted: { enabledCommands: ['perfSideband.revealRegion'] } },
+        errorHandler: {
+          error: (): ErrorHandlerResult => ({ action: ErrorAction.Continue }),
+          closed: () => this.closed(),
+        },
+      },
+    );
+    this.client.onDidChangeState(({ newState }) => {
+      // A restarted server knows nothing yet: tell it what it was told before.
+      if (newState === State.Running && this.capture) void this.client.sendNotification(ShowCaptureNotification, { path: this.capture });
+    });
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('perfSideband.debugDirectories') && this.client.isRunning()) void this.client.sendNotification(SettingsNotification, settings());
+      }),
+    );
+    void this.client.start().catch((e: Error) => void vscode.window.showErrorMessage(`Perf Sideband: the sideband language server did not start: ${e.message}. Hovers and source lookups are off; the timeline works without them.`));
+  }
+
+  /** Hovers and CodeLens describe this capture (a perf.data path), or none. */
+  showCapture(path: string | undefined): void {
+    this.capture = path ?? null;
+    if (this.client.isRunning()) void this.client.sendNotification(ShowCaptureNotification, { path: this.capture });
+  }
+
+  async regionSources(region: WireRegion): Promise<RegionSources> {
+    if (!this.client.isRunning()) return { files: [], missing: NOT_RUNNING, backend: 'none' };
+    try {
+      return await this.client.sendRequest(RegionSourcesRequest, { region });
+    } catch (e) {
+      return { files: [], missing: `The sideband language server failed: ${(e as Error).message}`, backend: 'none' };
+    }
+  }
+
+  async resolve(pid: number, address: string, region: WireRegion): Promise<AddressResolution> {
+    if (!this.client.isRunning()) return { frames: [], error: NOT_RUNNING, backend: 'none' };
+    try {
+      const [resolution] = await this.client.sendRequest(ResolveRequest, { pid, addresses: [address], region });
+      return resolution;
+    } catch (e) {
+      return { frames: [], error: `The sideband language server failed: ${(e as Error).message}`, backend: 'none' };
+    }
+  }
+
+  async restart(): Promise<void> {
+    this.deaths.length = 0;
+    this.toldOfDeath = false;
+    await this.client.restart();
+  }
+
+  private closed(): CloseHandlerResult {
+    const now = Date.now();
+    this.deaths.push(now);
+    while (this.deaths.length > 0 && this.deaths[0] < now - RESTART_WINDOW_MS) this.deaths.shift();
+    if (this.deaths.length > MAX_RESTARTS) {
+      return {
+        action: CloseAction.DoNotRestart,
+        message: `Perf Sideband: the sideband language server died ${this.deaths.length} times in 3 minutes, so it stays stopped. Hovers and source lookups are off; the timeline still works. Fix: see the "Perf Sideband Symbols" output, then run "Perf Sideband: Restart Language Server".`,
+      };
+    }
+    if (!this.toldOfDeath) {
+      this.toldOfDeath = true;
+      void vscode.window.showWarningMessage('Perf Sideband: the sideband language server stopped unexpectedly and was restarted. The timeline was not affected.');
+    }
+    return { action: CloseAction.Restart, handled: true };
+  }
+
+  dispose(): void {
+    this.disposables.forEach((d) => d.dispose());
+    void this.client.stop();
+  }
+}
+
+function settings(): ServerSettings {
+  const dirs = vscode.workspace.getConfiguration('perfSideband').get<string[]>('debugDirectories', []);
+  return { debugDirectories: dirs.filter((d) => typeof d === 'string' && d.length > 0) };
+}
