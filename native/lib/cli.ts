@@ -9,12 +9,15 @@ import { DEFAULT_RING_PAGES, Emit, EngineError } from './engine';
 import { readPerfData } from './perfdata';
 import { Recording, type RecordingResult } from './recording';
 import { decodeRecord, indexRecords, RecordError } from './records';
+import { SourceResolver } from './resolver';
+import { openSymbolizer } from './symbolizer';
 
 const USAGE = `usage:
   sideband capture --pid PID [--duration SECONDS] -o FILE [options]
   sideband capture -o FILE [--duration SECONDS] [options] -- CMD [ARGS...]
   sideband dump FILE [--json]
   sideband snapshot [--capture PID]
+  sideband resolve FILE --pid PID [--debug-dir DIR]... [--inlines] ADDRESS...
 
 capture options:
   --ring-pages N     ring size per CPU in pages, a power of two (default ${DEFAULT_RING_PAGES})
@@ -23,7 +26,14 @@ capture options:
   --no-ioctl         take status from /proc even where the kernel has the ioctl
 
 A running capture emits another status snapshot on SIGUSR1, which
-\`sideband snapshot\` sends.`;
+\`sideband snapshot\` sends.
+
+resolve prints \`function file:line\` for each hex ADDRESS of PID, as
+mapped at the end of the capture FILE (\`??\` and the reason on stderr
+when one does not resolve; exit status 1 then). --inlines adds a line
+per function the innermost one is inlined into. Debug info is looked up
+in the file, --debug-dir DIRs, /usr/lib/debug (by build-id and by
+debuglink), the way the extension's language server does.`;
 
 class UsageError extends Error {}
 
@@ -231,6 +241,65 @@ function snapshot(args: string[]): number {
   return 0;
 }
 
+async function resolve(args: string[]): Promise<number> {
+  let pid: number | undefined;
+  let inlines = false;
+  const debugDirs: string[] = [];
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--pid' || a === '-p') {
+      pid = Number(args[++i]);
+      if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`--pid needs a whole number, not ${args[i] ?? 'nothing'}`);
+    } else if (a === '--debug-dir') {
+      if (args[i + 1] === undefined) throw new UsageError('--debug-dir needs a directory');
+      debugDirs.push(args[++i]);
+    } else if (a === '--inlines') {
+      inlines = true;
+    } else if (a.startsWith('-')) {
+      throw new UsageError(`unknown resolve option ${a}`);
+    } else {
+      positional.push(a);
+    }
+  }
+  const [file, ...addresses] = positional;
+  if (!file) throw new UsageError('resolve needs a capture FILE');
+  if (pid === undefined) throw new UsageError('resolve needs --pid PID');
+  if (addresses.length === 0) throw new UsageError('resolve needs at least one ADDRESS');
+  const parsed = addresses.map((a) => {
+    const digits = a.replace(/^0x/i, '');
+    if (!/^[0-9a-f]{1,16}$/i.test(digits)) throw new UsageError(`${a} is not a hex address`);
+    return BigInt(`0x${digits}`);
+  });
+  if (!fs.existsSync(file)) throw new EngineError('ENOENT', `cannot read ${file}: no such file. Fix: check the path.`);
+  const symbolizer = openSymbolizer({ debugDirs });
+  try {
+    if (symbolizer.kind !== 'libdw') say(`note: ${symbolizer.description}`);
+    const results = await new SourceResolver(symbolizer).resolveInCapture(file, pid, parsed);
+    let unresolved = 0;
+    const out: string[] = [];
+    results.forEach((r, i) => {
+      const [innermost, ...outer] = r.frames;
+      if (!innermost) {
+        unresolved++;
+        out.push('??\n');
+        say(`${addresses[i]}: ${r.error ?? 'not resolved'}`);
+        return;
+      }
+      out.push(`${frameText(innermost)}\n`);
+      if (inlines) for (const f of outer) out.push(`  inlined into ${frameText(f)}\n`);
+    });
+    process.stdout.write(out.join(''));
+    return unresolved ? 1 : 0;
+  } finally {
+    symbolizer.dispose();
+  }
+}
+
+function frameText(frame: { function: string; file?: string; line?: number }): string {
+  return frame.file ? `${frame.function} ${frame.file}:${frame.line ?? 0}` : frame.function;
+}
+
 export async function main(argv: string[]): Promise<void> {
   // `sideband dump FILE | head`: a reader that has seen enough is no error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -249,6 +318,9 @@ export async function main(argv: string[]): Promise<void> {
         break;
       case 'snapshot':
         code = snapshot(rest);
+        break;
+      case 'resolve':
+        code = await resolve(rest);
         break;
       default:
         throw new UsageError(command ? `unknown command ${command}` : 'no command given');
