@@ -1,0 +1,95 @@
+// The sideband language server as an editor drives it: `node dist/server.js
+// --stdio`, spoken to over JSON-RPC. For the tests and the bench, which ask
+// it what the extension asks.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  CodeLensRequest,
+  createProtocolConnection,
+  DidOpenTextDocumentNotification,
+  ExitNotification,
+  HoverRequest,
+  InitializedNotification,
+  InitializeRequest,
+  ShutdownRequest,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type CodeLens,
+  type Hover,
+  type ProtocolConnection,
+} from 'vscode-languageserver-protocol/node';
+
+import { RegionSourcesRequest, ResolveRequest, ShowCaptureNotification, type ResolveParams, type ServerSettings } from '../../extension/serverProtocol';
+import type { AddressResolution, RegionSources, WireRegion } from '../../webview/protocol';
+import { ROOT } from './harness';
+
+export const SERVER = path.join(ROOT, 'dist', 'server.js');
+
+export class LanguageServer {
+  private constructor(
+    readonly child: ChildProcess,
+    private readonly connection: ProtocolConnection,
+    readonly stderr: string[],
+  ) {}
+
+  /** Starts the server and completes the LSP handshake. */
+  static async start(options: { workspace?: string; settings?: ServerSettings; env?: NodeJS.ProcessEnv } = {}): Promise<LanguageServer> {
+    const child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
+    const stderr: string[] = [];
+    child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+    const connection = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    // The server's requests to the editor: CodeLens refreshes and log messages need no answer here.
+    connection.onRequest(() => null);
+    connection.onNotification(() => undefined);
+    connection.listen();
+    const server = new LanguageServer(child, connection, stderr);
+    await connection.sendRequest(InitializeRequest.type, {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: {},
+      workspaceFolders: options.workspace ? [{ uri: pathToFileURL(options.workspace).href, name: 'workspace' }] : null,
+      initializationOptions: options.settings ?? { debugDirectories: [] },
+    });
+    await connection.sendNotification(InitializedNotification.type, {});
+    return server;
+  }
+
+  showCapture(file: string | null): Promise<void> {
+    return this.connection.sendNotification(ShowCaptureNotification, { path: file });
+  }
+
+  resolve(params: ResolveParams): Promise<AddressResolution[]> {
+    return this.connection.sendRequest(ResolveRequest, params);
+  }
+
+  regionSources(region: WireRegion): Promise<RegionSources> {
+    return this.connection.sendRequest(RegionSourcesRequest, { region });
+  }
+
+  async open(file: string, text: string, languageId = 'c'): Promise<string> {
+    const uri = pathToFileURL(file).href;
+    await this.connection.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId, version: 1, text } });
+    return uri;
+  }
+
+  codeLenses(uri: string): Promise<CodeLens[] | null> {
+    return this.connection.sendRequest(CodeLensRequest.type, { textDocument: { uri } });
+  }
+
+  hover(uri: string, line: number, character: number): Promise<Hover | null> {
+    return this.connection.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line, character } });
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.connection.sendRequest(ShutdownRequest.type);
+      await this.connection.sendNotification(ExitNotification.type);
+    } catch {
+      // already gone
+    }
+    this.connection.dispose();
+    this.child.kill();
+  }
+}
