@@ -222,6 +222,8 @@ function handle(message: HostMessage): void {
       open(message);
       return;
     case 'reply':
+    case 'sourcesReply':
+    case 'resolveReply':
       requests.settle(message);
       return;
     case 'failed':
