@@ -3,9 +3,9 @@
 // by the timeline's own mark functions, so they cannot drift apart.
 
 import { Provenance } from '../native/lib/records';
+import { el } from './dom';
 import { Filter, KINDS, Kind } from './lanes';
 import { drawAggregate, drawLost, drawReal, drawStale, drawStatus, kindColor } from './marks';
-import { el } from './regions';
 import { Palette } from './theme';
 
 type Swatch = (ctx: CanvasRenderingContext2D, palette: Palette) => void;

@@ -34,7 +34,8 @@ import { RecordError, StreamLayout, parseAttr } from '../native/lib/records';
 import { Timeline } from '../native/lib/timeline';
 import { Legend } from './legend';
 import { HostMessage, ProtocolError, Requests, WebviewMessage, WireStats, parseHostMessage } from './protocol';
-import { RegionsPanel, el } from './regions';
+import { el } from './dom';
+import { RegionsPanel } from './regions';
 import { RecordStore, StoreError } from './store';
 import { readPalette, watchTheme } from './theme';
 import { FrameStats, Selection, TimelineCanvas } from './timelineCanvas';
@@ -222,6 +223,8 @@ function handle(message: HostMessage): void {
       open(message);
       return;
     case 'reply':
+    case 'sourcesReply':
+    case 'resolveReply':
       requests.settle(message);
       return;
     case 'failed':

@@ -44,6 +44,48 @@ export interface FileInfo {
   inWorkspace: boolean;
 }
 
+/** A region as the webview names it to the host: hex digits without 0x, as /proc/PID/maps writes them. */
+export interface WireRegion {
+  start: string;
+  end: string;
+  pgoff: string;
+  filename: string;
+}
+
+export interface SourceFileInfo {
+  path: string;
+  inWorkspace: boolean;
+  exists: boolean;
+}
+
+export interface RegionSources {
+  /** Source files of the compile units in the region's part of the file; workspace files first. */
+  files: SourceFileInfo[];
+  /** Set when they cannot be listed (no debug info, unreadable file, no symbolizer that lists them): one sentence naming the cause and the fix. */
+  missing?: string;
+  /** Which symbolizer answered, and how to get a better one when it is not the best. */
+  backend: string;
+}
+
+export interface WireFrame {
+  function: string;
+  file?: string;
+  /** 1-based; absent when unknown (DWARF's line 0). */
+  line?: number;
+  /** 1-based; absent when unknown. */
+  column?: number;
+  inWorkspace: boolean;
+  exists: boolean;
+}
+
+export interface AddressResolution {
+  /** Frames innermost first (inlined functions, then the function they are inlined into); empty when unresolved. */
+  frames: WireFrame[];
+  /** Why it did not resolve, and what would fix it. */
+  error?: string;
+  backend: string;
+}
+
 export type HostMessage =
   /** Starts (or restarts) a stream: the view drops what it had. */
   | {
@@ -69,9 +111,14 @@ export type HostMessage =
   | { type: 'ended'; message: string }
   /** Nothing can be shown: the file is not a capture, say. The message names the cause and the fix. */
   | { type: 'failed'; message: string }
-  /** Shows a process, and a moment of it when given. */
-  | { type: 'reveal'; pid: number; time?: number }
-  | { type: 'reply'; id: number; files: FileInfo[] };
+  /** Shows a process, and a moment of it when given; with `region` (hex start), selects that region's row and lists its source files. */
+  | { type: 'reveal'; pid: number; time?: number; region?: string }
+  /** Answers describeFiles. */
+  | { type: 'reply'; id: number; files: FileInfo[] }
+  /** Answers regionSources. */
+  | { type: 'sourcesReply'; id: number; sources: RegionSources }
+  /** Answers resolveAddress. */
+  | { type: 'resolveReply'; id: number; resolution: AddressResolution };
 
 export type WebviewMessage =
   /** The page is loaded: the host (re)sends the whole stream. */
@@ -80,8 +127,13 @@ export type WebviewMessage =
   | { type: 'invalid'; message: string }
   /** The frame that drew records up to `newestTime` (capture clock, ns) is on screen. */
   | { type: 'drawn'; records: number; newestTime: number }
-  | { type: 'openFile'; path: string }
-  | { type: 'describeFiles'; id: number; paths: string[] };
+  /** Opens a file in an editor, at `line` (1-based) when given. */
+  | { type: 'openFile'; path: string; line?: number }
+  | { type: 'describeFiles'; id: number; paths: string[] }
+  /** Asks for the source files of the part of a file a region maps. */
+  | { type: 'regionSources'; id: number; region: WireRegion }
+  /** Asks for the functions and source lines at `address` (hex, no 0x) of process `pid`, in `region`, the mapping that holds it. */
+  | { type: 'resolveAddress'; id: number; pid: number; address: string; region: WireRegion };
 
 export class ProtocolError extends Error {
   constructor(message: string) {
@@ -95,6 +147,9 @@ const isNumber: Check = (v) => typeof v === 'number' && Number.isFinite(v);
 const isString: Check = (v) => typeof v === 'string';
 const isBoolean: Check = (v) => typeof v === 'boolean';
 const isBuffer: Check = (v) => v instanceof ArrayBuffer;
+/** Hex digits without 0x, as /proc/PID/maps writes addresses; at most 64 bits. */
+const isHex: Check = (v) => typeof v === 'string' && /^[0-9a-fA-F]{1,16}$/.test(v);
+const isLineNumber: Check = (v) => Number.isInteger(v) && (v as number) >= 1;
 const arrayOf =
   (check: Check): Check =>
   (v) =>
@@ -110,6 +165,10 @@ const oneOf =
   (...values: string[]): Check =>
   (v) =>
     typeof v === 'string' && values.includes(v);
+
+const isRegion = shape({ start: isHex, end: isHex, pgoff: isHex, filename: isString });
+const isSourceFile = shape({ path: isString, inWorkspace: isBoolean, exists: isBoolean });
+const isFrame = shape({ function: isString, inWorkspace: isBoolean, exists: isBoolean }, { file: isString, line: isLineNumber, column: isLineNumber });
 
 const HOST_FIELDS: Record<HostMessage['type'], Record<string, Check>> = {
   open: {
@@ -129,8 +188,10 @@ const HOST_FIELDS: Record<HostMessage['type'], Record<string, Check>> = {
   failed: { message: isString },
   reveal: { pid: isNumber },
   reply: { id: isNumber, files: arrayOf(shape({ path: isString, inWorkspace: isBoolean }, { buildId: isString })) },
+  sourcesReply: { id: isNumber, sources: shape({ files: arrayOf(isSourceFile), backend: isString }, { missing: isString }) },
+  resolveReply: { id: isNumber, resolution: shape({ frames: arrayOf(isFrame), backend: isString }, { error: isString }) },
 };
-const HOST_OPTIONAL: Partial<Record<HostMessage['type'], Record<string, Check>>> = { reveal: { time: isNumber } };
+const HOST_OPTIONAL: Partial<Record<HostMessage['type'], Record<string, Check>>> = { reveal: { time: isNumber, region: isHex } };
 
 const WEBVIEW_FIELDS: Record<WebviewMessage['type'], Record<string, Check>> = {
   ready: {},
@@ -138,7 +199,10 @@ const WEBVIEW_FIELDS: Record<WebviewMessage['type'], Record<string, Check>> = {
   drawn: { records: isNumber, newestTime: isNumber },
   openFile: { path: isString },
   describeFiles: { id: isNumber, paths: arrayOf(isString) },
+  regionSources: { id: isNumber, region: isRegion },
+  resolveAddress: { id: isNumber, pid: isNumber, address: isHex, region: isRegion },
 };
+const WEBVIEW_OPTIONAL: Partial<Record<WebviewMessage['type'], Record<string, Check>>> = { openFile: { line: isLineNumber } };
 
 function validate<T extends { type: string }>(data: unknown, fields: Record<string, Record<string, Check>>, optional: Record<string, Record<string, Check> | undefined>): T {
   if (typeof data !== 'object' || data === null) throw new ProtocolError(`expected an object, got ${data === null ? 'null' : typeof data}`);
@@ -162,30 +226,54 @@ export function parseHostMessage(data: unknown): HostMessage {
 
 /** Run by the host on every message from the webview. */
 export function parseWebviewMessage(data: unknown): WebviewMessage {
-  return validate<WebviewMessage>(data, WEBVIEW_FIELDS, {});
+  return validate<WebviewMessage>(data, WEBVIEW_FIELDS, WEBVIEW_OPTIONAL);
 }
+
+/** The host's answers to the webview's requests. */
+export type Reply = Extract<HostMessage, { type: 'reply' | 'sourcesReply' | 'resolveReply' }>;
 
 /**
  * The webview's side of request/reply: each request gets an id, and the
- * host's reply with that id settles it.
+ * host's reply with that id settles it. A request the host never answers
+ * stays pending and costs nothing: the view says it is waiting, and asking
+ * again makes a new request.
  */
 export class Requests {
   private next = 1;
-  private readonly pending = new Map<number, (files: FileInfo[]) => void>();
+  private readonly pending = new Map<number, { answeredBy: Reply['type']; settle: (reply: Reply) => void }>();
 
   constructor(private readonly post: (message: WebviewMessage) => void) {}
 
   describeFiles(paths: string[]): Promise<FileInfo[]> {
-    const id = this.next++;
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      this.post({ type: 'describeFiles', id, paths });
-    });
+    return this.ask('reply', (id) => ({ type: 'describeFiles', id, paths }), (reply) => reply.files);
   }
 
-  /** Settles the request a reply answers; replies to nothing pending are dropped. */
-  settle(reply: Extract<HostMessage, { type: 'reply' }>): void {
-    this.pending.get(reply.id)?.(reply.files);
+  regionSources(region: WireRegion): Promise<RegionSources> {
+    return this.ask('sourcesReply', (id) => ({ type: 'regionSources', id, region }), (reply) => reply.sources);
+  }
+
+  resolveAddress(pid: number, address: string, region: WireRegion): Promise<AddressResolution> {
+    return this.ask('resolveReply', (id) => ({ type: 'resolveAddress', id, pid, address, region }), (reply) => reply.resolution);
+  }
+
+  /**
+   * Settles the request a reply answers; replies to nothing pending are
+   * dropped (the view was reset, or the request was asked again). A reply of
+   * the wrong kind for its id is the host's mistake, and refused.
+   */
+  settle(reply: Reply): void {
+    const pending = this.pending.get(reply.id);
+    if (!pending) return;
+    if (pending.answeredBy !== reply.type) throw new ProtocolError(`'${reply.type}' message answers request ${reply.id}, which only a '${pending.answeredBy}' answers`);
     this.pending.delete(reply.id);
+    pending.settle(reply);
+  }
+
+  private ask<K extends Reply['type'], T>(answeredBy: K, request: (id: number) => WebviewMessage, answer: (reply: Extract<Reply, { type: K }>) => T): Promise<T> {
+    const id = this.next++;
+    return new Promise((resolve) => {
+      this.pending.set(id, { answeredBy, settle: (reply) => resolve(answer(reply as Extract<Reply, { type: K }>)) });
+      this.post(request(id));
+    });
   }
 }

@@ -6,6 +6,7 @@
 
 import { Lane, Region, Timeline, protString } from '../native/lib/timeline';
 import { relativeTime } from './details';
+import { el } from './dom';
 import type { FileInfo, Requests, WebviewMessage } from './protocol';
 
 /** Rows beyond this are counted, not listed: a table of thousands helps nobody and costs layout. */
@@ -120,17 +121,4 @@ export class RegionsPanel {
       if (shown) this.show(shown.timeline, shown.lane, shown.time, shown.origin);
     });
   }
-}
-
-/** An element with properties set and text (never markup) inside. */
-export function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<Record<string, string>> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const element = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === undefined) continue;
-    if (key === 'ariaHidden') element.setAttribute('aria-hidden', value);
-    else if (key === 'className' || key === 'id' || key === 'title' || key === 'href') (element as unknown as Record<string, string>)[key] = value;
-    else element.setAttribute(key, value);
-  }
-  if (text !== undefined) element.textContent = text;
-  return element;
 }

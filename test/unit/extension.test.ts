@@ -74,6 +74,19 @@ describe('protocol', () => {
     assert.equal(parseHostMessage({ type: 'reveal', pid: 3 }).type, 'reveal');
     assert.equal(parseHostMessage({ type: 'reply', id: 1, files: [{ path: '/x', inWorkspace: false, buildId: 'ab' }] }).type, 'reply');
     assert.equal(parseWebviewMessage({ type: 'drawn', records: 5, newestTime: 1e9 }).type, 'drawn');
+    const region = { start: '7f0000000000', end: '7f0000020000', pgoff: '0', filename: '/usr/lib/libc.so.6' };
+    assert.equal(parseWebviewMessage({ type: 'regionSources', id: 2, region }).type, 'regionSources');
+    assert.equal(parseWebviewMessage({ type: 'resolveAddress', id: 3, pid: 100, address: '7f0000001234', region }).type, 'resolveAddress');
+    assert.equal(parseWebviewMessage({ type: 'openFile', path: '/src/a.c', line: 12 }).type, 'openFile');
+    assert.equal(parseHostMessage({ type: 'reveal', pid: 3, time: 5, region: '7f0000000000' }).type, 'reveal');
+    const sources = { files: [{ path: '/src/a.c', inWorkspace: true, exists: true }], backend: 'llvm-symbolizer' };
+    assert.equal(parseHostMessage({ type: 'sourcesReply', id: 2, sources }).type, 'sourcesReply');
+    assert.equal(parseHostMessage({ type: 'sourcesReply', id: 2, sources: { files: [], missing: 'No debug info.', backend: 'none' } }).type, 'sourcesReply');
+    const frames = [
+      { function: 'inner', file: '/src/a.c', line: 3, column: 7, inWorkspace: true, exists: true },
+      { function: 'outer', inWorkspace: false, exists: false },
+    ];
+    assert.equal(parseHostMessage({ type: 'resolveReply', id: 3, resolution: { frames, backend: 'llvm-symbolizer' } }).type, 'resolveReply');
   });
 
   test('malformed messages are refused with the field that is wrong', () => {
@@ -89,6 +102,24 @@ describe('protocol', () => {
     ];
     for (const [data, message] of cases) assert.throws(() => parseHostMessage(data), (e: Error) => e instanceof ProtocolError && message.test(e.message), JSON.stringify(data));
     assert.throws(() => parseWebviewMessage({ type: 'describeFiles', id: 1, paths: [3] }), /'describeFiles' .* 'paths'/);
+    const region = { start: '400000', end: '402000', pgoff: '0', filename: '/usr/bin/server' };
+    const webviewCases: Array<[unknown, RegExp]> = [
+      [{ type: 'regionSources', id: 1, region: { ...region, start: '0x400000' } }, /'regionSources' .* 'region'/],
+      [{ type: 'regionSources', id: 1, region: { start: '400000', end: '402000', filename: '/usr/bin/server' } }, /'regionSources' .* 'region'/],
+      [{ type: 'resolveAddress', id: 1, pid: 100, address: 'xyz', region }, /'resolveAddress' .* 'address'/],
+      [{ type: 'resolveAddress', id: 1, pid: 100, address: '1'.repeat(17), region }, /'resolveAddress' .* 'address'/],
+      [{ type: 'openFile', path: '/a.c', line: 0 }, /'openFile' message has an invalid 'line'/],
+    ];
+    for (const [data, message] of webviewCases) assert.throws(() => parseWebviewMessage(data), (e: Error) => e instanceof ProtocolError && message.test(e.message), JSON.stringify(data));
+    const hostCases: Array<[unknown, RegExp]> = [
+      [{ type: 'sourcesReply', id: 1 }, /'sourcesReply' .* 'sources'/],
+      [{ type: 'sourcesReply', id: 1, sources: { files: [{ path: '/a.c', inWorkspace: true }], backend: 'x' } }, /'sourcesReply' .* 'sources'/],
+      [{ type: 'sourcesReply', id: 1, sources: { files: [], missing: 3, backend: 'x' } }, /'sourcesReply' .* 'sources'/],
+      [{ type: 'resolveReply', id: 1, resolution: { frames: [{ function: 'f', line: 1.5, inWorkspace: false, exists: false }], backend: 'x' } }, /'resolveReply' .* 'resolution'/],
+      [{ type: 'resolveReply', id: 1, resolution: { frames: [] } }, /'resolveReply' .* 'resolution'/],
+      [{ type: 'reveal', pid: 1, region: 'start' }, /'reveal' message has an invalid 'region'/],
+    ];
+    for (const [data, message] of hostCases) assert.throws(() => parseHostMessage(data), (e: Error) => e instanceof ProtocolError && message.test(e.message), JSON.stringify(data));
   });
 
   test('a reply settles the request with its id, whatever the order', async () => {
@@ -102,6 +133,29 @@ describe('protocol', () => {
     requests.settle({ type: 'reply', id: ids[0], files: [{ path: '/a', inWorkspace: false }] });
     assert.deepEqual(await first, [{ path: '/a', inWorkspace: false }]);
     assert.deepEqual(await second, [{ path: '/b', inWorkspace: true }]);
+  });
+
+  test('each kind of request is settled by its own kind of reply; a re-asked request gets a new id', async () => {
+    const posted: WebviewMessage[] = [];
+    const requests = new Requests((m) => posted.push(m));
+    const region = { start: '500000', end: '501000', pgoff: '0', filename: '/p/libplugin.so' };
+    const unanswered = requests.regionSources(region);
+    const sources = requests.regionSources(region);
+    const resolution = requests.resolveAddress(200, '500123', region);
+    assert.deepEqual(posted, [
+      { type: 'regionSources', id: 1, region },
+      { type: 'regionSources', id: 2, region },
+      { type: 'resolveAddress', id: 3, pid: 200, address: '500123', region },
+    ]);
+    assert.throws(() => requests.settle({ type: 'sourcesReply', id: 3, sources: { files: [], backend: 'b' } }), /'sourcesReply' message answers request 3, which only a 'resolveReply' answers/);
+    requests.settle({ type: 'resolveReply', id: 3, resolution: { frames: [], error: 'No symbols.', backend: 'b' } });
+    requests.settle({ type: 'sourcesReply', id: 2, sources: { files: [], missing: 'No debug info.', backend: 'b' } });
+    // Settled once: a second reply with the same id is dropped.
+    requests.settle({ type: 'sourcesReply', id: 2, sources: { files: [], backend: 'later' } });
+    assert.deepEqual(await resolution, { frames: [], error: 'No symbols.', backend: 'b' });
+    assert.deepEqual(await sources, { files: [], missing: 'No debug info.', backend: 'b' });
+    const stillPending = await Promise.race([unanswered.then(() => 'settled'), new Promise((resolve) => setImmediate(() => resolve('pending')))]);
+    assert.equal(stillPending, 'pending');
   });
 });
 

@@ -1,0 +1,15 @@
+// Building the page's elements: properties and text only, never markup, so
+// strings from the traced program cannot become elements.
+
+/** An element with properties set and text (never markup) inside. */
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<Record<string, string>> = {}, text?: string): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined) continue;
+    if (key === 'ariaHidden') element.setAttribute('aria-hidden', value);
+    else if (key === 'className' || key === 'id' || key === 'title' || key === 'href') (element as unknown as Record<string, string>)[key] = value;
+    else element.setAttribute(key, value);
+  }
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
