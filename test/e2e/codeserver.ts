@@ -511,3 +511,39 @@ export async function waitForNotification(page: Page, text: string | RegExp, tim
   }
   return (await loc.innerText()).trim();
 }
+
+/** Opens a workspace file by name through Quick Open (Ctrl+P) and waits for its editor. */
+export async function openFile(page: Page, name: string): Promise<void> {
+  await page.locator(".monaco-workbench").first().focus().catch(() => {});
+  await page.keyboard.press("Control+P");
+  await page.locator(quickInputBox).waitFor({ state: "visible", timeout: timeouts.ui });
+  await page.locator(quickInputBox).fill(name);
+  await page.locator(quickRows).filter({ hasText: name }).first().waitFor({ state: "visible", timeout: timeouts.ui });
+  await page.keyboard.press("Enter");
+  await visible(page, `.tab.active[aria-label^="${name}"], .tab.active[title$="${name}"]`, `the editor of ${name}`);
+}
+
+/**
+ * Hovers the first occurrence of `word` in the active editor until a hover
+ * whose text matches `want` shows (language servers may answer only once
+ * they know more); returns its text.
+ */
+export async function hoverText(page: Page, word: string, want: RegExp, timeout = 60_000): Promise<string> {
+  const editor = page.locator(".editor-instance .monaco-editor .view-lines").first();
+  const token = editor.locator("span > span", { hasText: new RegExp(`^${escapeRegExp(word)}$`) }).first();
+  const hover = page.locator(".monaco-hover:not(.hidden) .monaco-hover-content, .monaco-hover:not(.hidden) .hover-contents");
+  const deadline = Date.now() + timeout;
+  let last = "";
+  while (Date.now() < deadline) {
+    await page.mouse.move(0, 0);
+    await page.keyboard.press("Escape");
+    await token.hover();
+    try {
+      await hover.first().waitFor({ state: "visible", timeout: 5_000 });
+      last = (await hover.allInnerTexts()).join("\n");
+      if (want.test(last)) return last;
+    } catch { /* no hover yet */ }
+    await page.waitForTimeout(1_000);
+  }
+  throw new Error(`e2e: no hover on ${word} matching ${want} within ${timeout} ms; the last said: ${JSON.stringify(last)}`);
+}

@@ -1,11 +1,14 @@
 // The extension in a real VS Code (code-server), installed from its .vsix:
 // debugging the demo workspace captures the debuggee, the timeline shows
 // its status-only and real records and the regions panel its mappings;
+// the demo's native addon is a real mapping whose region lists the
+// workspace's C files, and a hover in them says where a function is mapped,
+// also after the language server was killed and restarted;
 // "Capture Sideband" attaches to a process picked in the quick pick; the
 // capture saves as a perf.data that perf reads. Screenshots go to
 // test-results/e2e/.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,7 +17,7 @@ import type { Frame, Page } from 'playwright-core';
 
 import { readPerfData } from '../../native/lib/perfdata';
 import { decodeRecord, indexRecords, Flag, RecordType } from '../../native/lib/records';
-import { repoRoot, runCommand, pickQuickItem, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, webviewFrame, type CodeServer } from './codeserver';
+import { hoverText, openFile, repoRoot, runCommand, pickQuickItem, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, waitForNotification, webviewFrame, type CodeServer } from './codeserver';
 
 const vsix = path.join(repoRoot, 'perf-sideband.vsix');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-e2e-'));
@@ -85,6 +88,30 @@ async function selectNewestRecordOf(frame: Frame, pid: number): Promise<void> {
   await canvas.click({ position: { x: position.x - (await canvas.evaluate((c) => c.getBoundingClientRect().left)), y: position.y - (await canvas.evaluate((c) => c.getBoundingClientRect().top)) } });
 }
 
+/** Pids of the sideband language servers running from the installed extension. */
+function languageServerPids(): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .filter((n) => {
+      try {
+        return fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').includes('perf-sideband.perf-sideband-0.1.0/dist/server.js');
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Expands the first region row whose file matches, and returns the source files it lists once they arrive. */
+async function expandRegion(frame: Frame, file: string): Promise<string[]> {
+  const row = frame.locator('#regions tr.region', { hasText: file }).filter({ has: frame.locator('button.expand') }).first();
+  await row.locator('button.expand').click();
+  const links = frame.locator('#regions tr.sources .source-file');
+  await links.first().waitFor({ state: 'visible', timeout: 30_000 });
+  return links.evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).title || (n.textContent ?? '')));
+}
+
 async function regionRows(frame: Frame): Promise<Array<{ text: string; statusOnly: boolean }>> {
   return frame.locator('#regions tr.region').evaluateAll((rows) => rows.map((r) => ({ text: (r as HTMLElement).innerText, statusOnly: r.classList.contains('status-only') })));
 }
@@ -96,7 +123,9 @@ describe('the extension in code-server', () => {
 
   before(async () => {
     assert.ok(fs.existsSync(vsix), `${vsix} exists: npm run test:e2e packages it first`);
-    fs.cpSync(path.join(repoRoot, 'demo'), workspace, { recursive: true, filter: (src) => !src.endsWith('.data') && !src.endsWith('.log') });
+    fs.cpSync(path.join(repoRoot, 'demo'), workspace, { recursive: true, filter: (src) => !src.endsWith('.data') && !src.endsWith('.log') && !src.includes('/native/build') });
+    // Built where it is debugged, so its DWARF names this workspace's C files.
+    execFileSync('make', ['-s', '-C', path.join(workspace, 'native')]);
     server = await startCodeServer({ workspace, vsix, settings: { 'perfSideband.captureOnDebug': 'always' } });
     page = server.page;
   });
@@ -137,6 +166,29 @@ describe('the extension in code-server', () => {
     assert.ok(node.every((r) => r.statusOnly), 'node was mapped before the capture attached, so its regions are status-only');
     await server.screenshot('debug-regions');
     assert.ok(shown.lanes > 1, 'the debuggee and its children have lanes');
+
+    // The demo's addon, loaded after attach: a real mapping, whose source files are this workspace's.
+    const addon = rows.filter((r) => r.text.includes('demo_native.node'));
+    assert.ok(addon.length > 0 && addon.every((r) => !r.statusOnly), `the addon's regions are real records: ${addon.map((r) => r.text).join(' | ')}`);
+    const sources = await expandRegion(timeline, 'demo_native.node');
+    assert.deepEqual(sources.slice(0, 2).sort(), [path.join(workspace, 'native', 'addon.c'), path.join(workspace, 'native', 'checksum.c')], 'workspace sources first');
+    await server.screenshot('region-sources');
+
+    // In the addon's C source, a function's hover says where it is mapped now.
+    await runCommand(page, 'View: Toggle Maximized Panel');
+    await openFile(page, 'checksum.c');
+    const mapped = new RegExp(`mapped in pid ${debuggees[0]} \\(demo-step-\\d+\\) at 0x[0-9a-f]+–0x[0-9a-f]+ since \\+[\\d.]+ (ms|s), real mmap`);
+    await hoverText(page, 'demo_checksum', mapped);
+    await server.screenshot('hover');
+
+    // The language server dies: the user hears it once, it restarts, and hovers come back.
+    const [serverPid] = languageServerPids();
+    assert.ok(serverPid, 'the language server runs');
+    process.kill(serverPid, 'SIGKILL');
+    await waitForNotification(page, /language server stopped unexpectedly and was restarted/);
+    await hoverText(page, 'demo_checksum', mapped);
+    assert.ok(!languageServerPids().includes(serverPid), 'a new language server answers');
+    await waitForHook(timeline, 'the timeline going on meanwhile', (h) => h.recordsIndexed > shown.recordsIndexed);
 
     await stopDebugging(page);
   });
