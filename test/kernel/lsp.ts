@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
+  CodeLensRefreshRequest,
   CodeLensRequest,
   createProtocolConnection,
   DidOpenTextDocumentNotification,
@@ -13,6 +14,7 @@ import {
   HoverRequest,
   InitializedNotification,
   InitializeRequest,
+  LogMessageNotification,
   ShutdownRequest,
   StreamMessageReader,
   StreamMessageWriter,
@@ -40,9 +42,9 @@ export class LanguageServer {
     const stderr: string[] = [];
     child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
     const connection = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-    // The server's requests to the editor: CodeLens refreshes and log messages need no answer here.
-    connection.onRequest(() => null);
-    connection.onNotification(() => undefined);
+    // What the server asks of the editor: refreshes need no more than an answer; its log goes with stderr.
+    connection.onRequest(CodeLensRefreshRequest.type, () => null);
+    connection.onNotification(LogMessageNotification.type, ({ message }) => stderr.push(`${message}\n`));
     connection.listen();
     const server = new LanguageServer(child, connection, stderr);
     await connection.sendRequest(InitializeRequest.type, {
