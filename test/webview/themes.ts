@@ -37,6 +37,7 @@ export const THEMES: Record<ThemeName, { bodyClass: string; variables: Record<st
       '--vscode-widget-shadow': 'rgba(0, 0, 0, 0.16)',
       '--vscode-inputValidation-errorBackground': '#f2dede',
       '--vscode-inputValidation-errorBorder': '#be1100',
+      '--vscode-list-inactiveSelectionBackground': '#e4e6f1',
     },
   },
   dark: {
@@ -65,6 +66,7 @@ export const THEMES: Record<ThemeName, { bodyClass: string; variables: Record<st
       '--vscode-widget-shadow': 'rgba(0, 0, 0, 0.36)',
       '--vscode-inputValidation-errorBackground': '#5a1d1d',
       '--vscode-inputValidation-errorBorder': '#be1100',
+      '--vscode-list-inactiveSelectionBackground': '#37373d',
     },
   },
   'high-contrast': {
