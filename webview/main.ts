@@ -16,6 +16,7 @@
 //   lanes             rows of the timeline (the global row, processes, threads)
 //   regionsListed     rows (tr.region) in the regions table
 //   sourcesListed     source file rows (li.source-file) under the expanded regions
+//   resolvedFrames    frames in the address field's last answer (0 until it comes, and for an error)
 //   frames            frames drawn since load
 //   lastFrameMs       how long the last frame took to draw, in ms
 //   lastFrameAt       performance.now() when the last frame ended
@@ -28,7 +29,9 @@
 //   heldBytes()       bytes of ArrayBuffers held: the batches and the index columns (the JS heap does not count them)
 // and stable elements: #timeline (canvas), #regions (table; rows tr.region,
 // .status-only or .real, .revealed when the host revealed it; a file's
-// button.toggle expands it to a tr.sources below), #legend (filter checkboxes #filter-status, #filter-real, #filter-fork, ...),
+// button.toggle expands it to a tr.sources below), #address (the address
+// field; #address-resolve, #address-error, #address-answer with its ol.frames),
+// #legend (filter checkboxes #filter-status, #filter-real, #filter-fork, ...),
 // #status, #banner, #tooltip.
 
 import './style.css';
@@ -127,6 +130,9 @@ const hook = {
   },
   get sourcesListed() {
     return regions.sourcesListed;
+  },
+  get resolvedFrames() {
+    return regions.address.resolvedFrames;
   },
   get frames() {
     return frames;

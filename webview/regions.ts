@@ -7,6 +7,7 @@
 // it, goes into textContent only.
 
 import { Lane, Region, Timeline, protString } from '../native/lib/timeline';
+import { AddressField } from './address';
 import { relativeTime } from './details';
 import { el, openLink } from './dom';
 import { type FileInfo, type RegionSources, type Requests, type WebviewMessage, wireRegion } from './protocol';
@@ -37,6 +38,7 @@ interface Shown {
 
 export class RegionsPanel {
   readonly element: HTMLElement;
+  readonly address: AddressField;
   private readonly subtitle: HTMLElement;
   private readonly body: HTMLTableSectionElement;
   private readonly more: HTMLElement;
@@ -64,13 +66,14 @@ export class RegionsPanel {
     this.element.setAttribute('aria-labelledby', 'regions-title');
     const title = el('h2', { id: 'regions-title' }, 'Regions');
     this.subtitle = el('p', { id: 'regions-subtitle' }, NOTHING_SELECTED);
+    this.address = new AddressField(requests, post);
     const table = el('table', { id: 'regions' }) as HTMLTableElement;
     const head = table.createTHead().insertRow();
     for (const name of COLUMNS) head.append(el('th', { scope: 'col' }, name));
     this.body = table.createTBody();
     this.more = el('p', { className: 'more' });
     this.more.hidden = true;
-    this.element.append(title, this.subtitle, table, this.more);
+    this.element.append(title, this.subtitle, this.address.element, table, this.more);
   }
 
   /** Forgets what the host said about files of an earlier stream. */
@@ -80,12 +83,14 @@ export class RegionsPanel {
     this.sources.clear();
     this.askingSources.clear();
     this.expanded.clear();
+    this.address.reset();
     this.clear(NOTHING_SELECTED);
   }
 
   clear(message: string): void {
     this.shown = undefined;
     this.revealed = undefined;
+    this.address.setProcess(undefined);
     this.subtitle.textContent = message;
     this.body.replaceChildren();
     this.more.hidden = true;
@@ -101,6 +106,7 @@ export class RegionsPanel {
     const regions = timeline.regionsAt(lane.pid, time);
     this.shown = { timeline, lane, time, origin, regions };
     this.revealed = undefined;
+    this.address.setProcess({ pid: lane.pid, regions });
     this.render();
     this.describe(regions.slice(0, MAX_ROWS).map((r) => r.filename));
   }

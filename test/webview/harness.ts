@@ -211,6 +211,7 @@ export interface Hook {
   lanes: number;
   regionsListed: number;
   sourcesListed: number;
+  resolvedFrames: number;
   frames: number;
   lastFrameMs: number;
   lastFrameAt: number;

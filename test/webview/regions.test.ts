@@ -1,12 +1,13 @@
 // The regions panel's questions to the host, in headless Chromium: source
-// files of a region. The test is the host: it reads what the page posts and
-// answers it.
+// files of a region, and an address resolved to frames. The test is the
+// host: it reads what the page posts and answers it.
 
 import assert from 'node:assert/strict';
+import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { WebviewPage } from './harness';
+import { RESULTS_DIR, WebviewPage } from './harness';
 import { EVENTS, smallCapture } from './streams';
-import type { ThemeName } from './themes';
+import { THEMES, ThemeName } from './themes';
 
 const small = smallCapture();
 
@@ -21,6 +22,15 @@ const PLUGIN_SOURCES = {
     { path: '/home/user/project/plugin.c', inWorkspace: true, exists: true },
     { path: '/build/glibc-2.39/libio/genops.c', inWorkspace: false, exists: false },
     { path: '/home/user/project/util.h', inWorkspace: true, exists: true },
+  ],
+  backend: 'llvm-symbolizer 18 (DWARF 5)',
+};
+
+const PLUGIN_FRAMES = {
+  frames: [
+    { function: 'checksum_block', file: '/home/user/project/util.h', line: 12, column: 5, inWorkspace: true, exists: true },
+    { function: 'plugin_write', file: '/home/user/project/plugin.c', line: 40, inWorkspace: true, exists: true },
+    { function: 'plugin_entry', file: '/build/plugin/entry.c', line: 7, inWorkspace: false, exists: false },
   ],
   backend: 'llvm-symbolizer 18 (DWARF 5)',
 };
@@ -45,6 +55,11 @@ async function shownRegion(webview: WebviewPage, name: string): Promise<Record<s
   const r = row(webview, name);
   const [start, end] = ((await r.locator('.addr').textContent()) ?? '').split('–');
   return { start, end, pgoff: (await r.locator('.pgoff').textContent()) ?? '', filename: (await r.locator('.file').getAttribute('title')) ?? '' };
+}
+
+async function resolve(webview: WebviewPage, text: string): Promise<void> {
+  await webview.page.fill('#address', text);
+  await webview.page.press('#address', 'Enter');
 }
 
 describe('webview: source files of a region', () => {
@@ -126,6 +141,9 @@ describe('webview: source files of a region', () => {
     const first = (await webview.postedOf('regionSources', 3))[2];
     assert.deepEqual(first.region, SERVER);
     await webview.page.waitForSelector('#regions tr.sources >> text=Reading debug info…');
+    // The rest of the panel still works while it waits.
+    await resolve(webview, 'zz');
+    await webview.page.waitForSelector('#address-error:not([hidden])');
     await toggle.click();
     await toggle.click();
     const second = (await webview.postedOf('regionSources', 4))[3];
@@ -133,6 +151,95 @@ describe('webview: source files of a region', () => {
     assert.deepEqual(second.region, SERVER);
     await webview.post({ type: 'sourcesReply', id: second.id, sources: { files: [{ path: '/src/server/main.c', inWorkspace: false, exists: false }], backend: 'b' } });
     await webview.page.waitForSelector('#regions li.source-file >> text="/src/server/main.c"');
+  });
+});
+
+describe('webview: the address field', () => {
+  let webview: WebviewPage;
+  before(async () => (webview = await withWorkerSelected()));
+  after(() => webview.close());
+
+  test('is disabled, and says why, until a process is selected', async () => {
+    const page = await WebviewPage.open();
+    try {
+      await page.open(EVENTS, small.bytes.byteLength);
+      await page.sendRecords(small.bytes, small.bytes.byteLength);
+      await page.drawn(small.count);
+      assert.equal(await page.page.isDisabled('#address'), true);
+      assert.equal(await page.page.isDisabled('#address-resolve'), true);
+      assert.match((await page.page.getAttribute('#address', 'placeholder')) ?? '', /Select a process/);
+    } finally {
+      await page.close();
+    }
+    assert.equal(await webview.page.isDisabled('#address'), false);
+    assert.equal(await webview.page.getAttribute('#address', 'placeholder'), 'Address, hex');
+  });
+
+  test('junk gets an inline message, and nothing is asked', async () => {
+    const before = (await webview.posted()).length;
+    await resolve(webview, '0xfoo');
+    await webview.page.waitForSelector('#address-error:not([hidden])');
+    assert.match((await webview.page.textContent('#address-error')) ?? '', /“0xfoo” is not an address: write hex digits/);
+    assert.equal(await webview.page.getAttribute('#address', 'aria-invalid'), 'true');
+    assert.equal((await webview.posted()).length, before);
+    await webview.page.fill('#address', '500');
+    assert.equal(await webview.page.isHidden('#address-error'), true, 'typing clears the message');
+  });
+
+  test('an unmapped address is answered here, without asking the host', async () => {
+    const before = (await webview.posted()).length;
+    await resolve(webview, '0x600000');
+    await webview.page.waitForSelector('#address-answer .unmapped');
+    assert.equal(await webview.page.textContent('#address-answer'), '0x600000 is not mapped in pid 200 at that moment.');
+    // The end of a region is not in it.
+    await resolve(webview, '501000');
+    await webview.page.waitForSelector('#address-answer >> text=0x501000 is not mapped');
+    assert.equal((await webview.posted()).length, before);
+  });
+
+  test('a mapped address is sent with its region; frames come back innermost first, with links', async () => {
+    await resolve(webview, '0x500ABC');
+    const [ask] = await webview.postedOf('resolveAddress');
+    assert.deepEqual(ask, { type: 'resolveAddress', id: ask.id, pid: 200, address: '500abc', region: await shownRegion(webview, 'libplugin.so') });
+    assert.deepEqual(ask.region, PLUGIN);
+    assert.match((await webview.page.textContent('#address-answer')) ?? '', /0x500abc in \/home\/user\/project\/libplugin\.so \(pid 200, file offset 0xabc\)Resolving…/);
+    await webview.post({ type: 'resolveReply', id: ask.id, resolution: PLUGIN_FRAMES });
+    await webview.page.waitForSelector('#address-answer ol.frames');
+    const frames = await webview.page.$$eval('#address-answer li.frame', (lis) => lis.map((li) => [li.textContent, li.querySelector('a') !== null]));
+    assert.deepEqual(frames, [
+      ['checksum_block /home/user/project/util.h:12', true],
+      ['inlined into plugin_write /home/user/project/plugin.c:40', true],
+      ['inlined into plugin_entry /build/plugin/entry.c:7', false],
+    ]);
+    assert.equal(await webview.hook((h) => h.resolvedFrames), 3);
+    assert.equal(await webview.page.textContent('#address-answer .backend'), PLUGIN_FRAMES.backend);
+    assert.equal(await webview.page.getAttribute('#address-answer', 'aria-live'), 'polite');
+    assert.equal((await webview.posted()).filter((m) => m.type === 'openFile').length, 0, 'nothing is opened unasked');
+    await webview.page.click('#address-answer a >> text="/home/user/project/plugin.c:40"');
+    assert.deepEqual((await webview.posted()).at(-1), { type: 'openFile', path: '/home/user/project/plugin.c', line: 40 });
+  });
+
+  test('only the last question is answered; an error is shown as the host words it', async () => {
+    await resolve(webview, '7f0000001000');
+    await resolve(webview, '7f0000002000');
+    const asks = await webview.postedOf('resolveAddress', 3);
+    assert.deepEqual(
+      asks.slice(1).map((m) => [m.address, m.region]),
+      [
+        ['7f0000001000', LIBC],
+        ['7f0000002000', LIBC],
+      ],
+    );
+    const error = 'libc.so.6 has no symbols for 0x2000: install libc6-dbg.';
+    await webview.post({ type: 'resolveReply', id: asks[2].id, resolution: { frames: [], error, backend: 'addr2line' } });
+    await webview.page.waitForSelector('#address-answer .error');
+    assert.equal(await webview.page.textContent('#address-answer .error'), error);
+    assert.equal(await webview.hook((h) => h.resolvedFrames), 0);
+    // The earlier question's answer, late: dropped.
+    await webview.post({ type: 'resolveReply', id: asks[1].id, resolution: PLUGIN_FRAMES });
+    await webview.nextFrame();
+    assert.equal(await webview.page.textContent('#address-answer .error'), error);
+    assert.equal(await webview.hook((h) => h.resolvedFrames), 0);
   });
 });
 
@@ -185,4 +292,29 @@ describe('webview: malformed replies', () => {
       await webview.close();
     }
   });
+});
+
+describe('webview: regions in themes', () => {
+  for (const theme of Object.keys(THEMES) as ThemeName[]) {
+    test(`an expanded region and a resolved address in ${theme}: screenshot to test-results/webview/regions-${theme}.png`, async () => {
+      const webview = await withWorkerSelected({ theme });
+      try {
+        const describe = (await webview.postedOf('describeFiles'))[0];
+        await webview.post({ type: 'reply', id: describe.id, files: [{ path: PLUGIN.filename, inWorkspace: true, buildId: '0123456789abcdef0123' }] });
+        await webview.page.waitForSelector('#regions a.file-link');
+        await webview.post({ type: 'reveal', pid: 200, time: 4_500_000, region: PLUGIN.start });
+        const [ask] = await webview.postedOf('regionSources');
+        await webview.post({ type: 'sourcesReply', id: ask.id, sources: PLUGIN_SOURCES });
+        await webview.page.waitForSelector('#regions li.source-file');
+        await resolve(webview, '0x500abc');
+        const [question] = await webview.postedOf('resolveAddress');
+        await webview.post({ type: 'resolveReply', id: question.id, resolution: PLUGIN_FRAMES });
+        await webview.page.waitForSelector('#address-answer ol.frames');
+        await row(webview, 'server').locator('button.toggle').focus();
+        await webview.screenshot(path.join(RESULTS_DIR, `regions-${theme}.png`));
+      } finally {
+        await webview.close();
+      }
+    });
+  }
 });
