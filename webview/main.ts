@@ -15,6 +15,8 @@
 //   lostDrawn         LOST lines the last frame drew
 //   lanes             rows of the timeline (the global row, processes, threads)
 //   regionsListed     rows (tr.region) in the regions table
+//   sourcesListed     source file rows (li.source-file) under the expanded regions
+//   resolvedFrames    frames in the address field's last answer (0 until it comes, and for an error)
 //   frames            frames drawn since load
 //   lastFrameMs       how long the last frame took to draw, in ms
 //   lastFrameAt       performance.now() when the last frame ended
@@ -26,8 +28,11 @@
 //   recordPid(i)      the pid of record i (-1: none)
 //   heldBytes()       bytes of ArrayBuffers held: the batches and the index columns (the JS heap does not count them)
 // and stable elements: #timeline (canvas), #regions (table; rows tr.region,
-// .status-only or .real), #legend (filter checkboxes #filter-status,
-// #filter-real, #filter-fork, ...), #status, #banner, #tooltip.
+// .status-only or .real, .revealed when the host revealed it; a file's
+// button.toggle expands it to a tr.sources below), #address (the address
+// field; #address-resolve, #address-error, #address-answer with its ol.frames),
+// #legend (filter checkboxes #filter-status, #filter-real, #filter-fork, ...),
+// #status, #banner, #tooltip.
 
 import './style.css';
 import { RecordError, StreamLayout, parseAttr } from '../native/lib/records';
@@ -122,6 +127,12 @@ const hook = {
   },
   get regionsListed() {
     return regions.listed;
+  },
+  get sourcesListed() {
+    return regions.sourcesListed;
+  },
+  get resolvedFrames() {
+    return regions.address.resolvedFrames;
   },
   get frames() {
     return frames;
@@ -269,7 +280,10 @@ function handle(message: HostMessage): void {
       return;
     case 'reveal': {
       const process = s.timeline.processAt(message.pid, message.time ?? Infinity);
-      if (process) view.reveal(process.lane, message.time);
+      if (!process) return;
+      view.reveal(process.lane, message.time);
+      // Revealing the moment selected it and listed its regions: now the row.
+      if (message.region !== undefined) regions.reveal(BigInt(`0x${message.region}`));
       return;
     }
   }

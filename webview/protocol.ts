@@ -52,6 +52,11 @@ export interface WireRegion {
   filename: string;
 }
 
+/** Names a region to the host, as its WireRegion. */
+export function wireRegion(region: { start: bigint; end: bigint; pgoff: bigint; filename: string }): WireRegion {
+  return { start: region.start.toString(16), end: region.end.toString(16), pgoff: region.pgoff.toString(16), filename: region.filename };
+}
+
 export interface SourceFileInfo {
   path: string;
   inWorkspace: boolean;

@@ -1,29 +1,62 @@
 // The regions panel: what the selected process had mapped at the selected
 // moment, one table row per region, from Timeline.regionsAt. Files are
 // described by the host (build-id, whether they are in the workspace) and
-// linked when they can be opened. Text from the traced program goes into
-// textContent only.
+// linked when they can be opened. A file-backed region expands to the source
+// files of the part of the file it maps, which the host reads from the
+// file's debug info. Text from the traced program, and from the host about
+// it, goes into textContent only.
 
 import { Lane, Region, Timeline, protString } from '../native/lib/timeline';
+import { AddressField } from './address';
 import { relativeTime } from './details';
-import { el } from './dom';
-import type { FileInfo, Requests, WebviewMessage } from './protocol';
+import { el, openLink } from './dom';
+import { type FileInfo, type RegionSources, type Requests, type WebviewMessage, wireRegion } from './protocol';
 
 /** Rows beyond this are counted, not listed: a table of thousands helps nobody and costs layout. */
 const MAX_ROWS = 500;
+/** Source files of one region beyond this are counted, not listed: libc alone has over a thousand. */
+const MAX_SOURCE_FILES = 200;
 
 const COLUMNS = ['Address (hex)', 'Perm', 'Offset', 'File', 'Build-id', 'Origin'];
 
+const NOTHING_SELECTED = 'Select a record or a moment of a process to list its mappings then.';
+
+/** A region the host can read debug info for: anonymous memory and [heap], [stack], ... have none. */
+const fileBacked = (r: Region): boolean => r.filename.startsWith('/');
+
+/** The same part of the same file has the same source files, whichever process maps it. */
+const sourcesKey = (r: Region): string => `${r.filename}\n${r.pgoff}\n${r.start}`;
+
+/** What the table shows: regions of one process at one moment. */
+interface Shown {
+  timeline: Timeline;
+  lane: Lane;
+  time: number;
+  origin: number;
+  regions: Region[];
+}
+
 export class RegionsPanel {
   readonly element: HTMLElement;
+  readonly address: AddressField;
   private readonly subtitle: HTMLElement;
   private readonly body: HTMLTableSectionElement;
   private readonly more: HTMLElement;
   private readonly files = new Map<string, FileInfo>();
   private readonly asked = new Set<string>();
-  private shown: { timeline: Timeline; lane: Lane; time: number; origin: number } | undefined;
+  /** The host's answers, by sourcesKey. */
+  private readonly sources = new Map<string, RegionSources>();
+  /** Asked and not answered yet, by sourcesKey: not asked again while the row waits. */
+  private readonly askingSources = new Set<string>();
+  /** Rows expanded to their source files, by sourcesKey: they stay so as the selection moves. */
+  private readonly expanded = new Set<string>();
+  /** The start of the row the host revealed, until the next selection. */
+  private revealed: bigint | undefined;
+  private shown: Shown | undefined;
   /** Rows in the table now. */
   listed = 0;
+  /** Source file rows in the table now. */
+  sourcesListed = 0;
 
   constructor(
     private readonly requests: Requests,
@@ -32,29 +65,37 @@ export class RegionsPanel {
     this.element = el('section', { id: 'regions-pane' });
     this.element.setAttribute('aria-labelledby', 'regions-title');
     const title = el('h2', { id: 'regions-title' }, 'Regions');
-    this.subtitle = el('p', { id: 'regions-subtitle' }, 'Select a record or a moment of a process to list its mappings then.');
+    this.subtitle = el('p', { id: 'regions-subtitle' }, NOTHING_SELECTED);
+    this.address = new AddressField(requests, post);
     const table = el('table', { id: 'regions' }) as HTMLTableElement;
     const head = table.createTHead().insertRow();
     for (const name of COLUMNS) head.append(el('th', { scope: 'col' }, name));
     this.body = table.createTBody();
     this.more = el('p', { className: 'more' });
     this.more.hidden = true;
-    this.element.append(title, this.subtitle, table, this.more);
+    this.element.append(title, this.subtitle, this.address.element, table, this.more);
   }
 
-  /** Forgets files described for an earlier stream. */
+  /** Forgets what the host said about files of an earlier stream. */
   reset(): void {
     this.files.clear();
     this.asked.clear();
-    this.clear('Select a record or a moment of a process to list its mappings then.');
+    this.sources.clear();
+    this.askingSources.clear();
+    this.expanded.clear();
+    this.address.reset();
+    this.clear(NOTHING_SELECTED);
   }
 
   clear(message: string): void {
     this.shown = undefined;
+    this.revealed = undefined;
+    this.address.setProcess(undefined);
     this.subtitle.textContent = message;
     this.body.replaceChildren();
     this.more.hidden = true;
     this.listed = 0;
+    this.sourcesListed = 0;
   }
 
   show(timeline: Timeline, lane: Lane, time: number, origin: number): void {
@@ -62,34 +103,65 @@ export class RegionsPanel {
       this.clear('LOST and FINISHED_INIT records belong to no process.');
       return;
     }
-    this.shown = { timeline, lane, time, origin };
     const regions = timeline.regionsAt(lane.pid, time);
-    const comm = timeline.commAt(lane.process.lane, time);
-    this.subtitle.textContent = `${comm || 'process'} (pid ${lane.pid}) at ${relativeTime(time, origin)}: ${regions.length} region${regions.length === 1 ? '' : 's'}`;
-    const rows = regions.slice(0, MAX_ROWS).map((r) => this.row(r));
-    this.body.replaceChildren(...rows);
-    this.listed = rows.length;
-    this.more.hidden = regions.length <= MAX_ROWS;
-    this.more.textContent = `${regions.length - MAX_ROWS} more regions not listed`;
+    this.shown = { timeline, lane, time, origin, regions };
+    this.revealed = undefined;
+    this.address.setProcess({ pid: lane.pid, regions });
+    this.render();
     this.describe(regions.slice(0, MAX_ROWS).map((r) => r.filename));
   }
 
-  private row(r: Region): HTMLTableRowElement {
+  /** Selects the listed region that starts at `start`, scrolls to it and lists its source files. */
+  reveal(start: bigint): void {
+    const shown = this.shown;
+    if (!shown) return;
+    this.revealed = start;
+    const region = shown.regions.slice(0, MAX_ROWS).find((r) => r.start === start);
+    if (region && fileBacked(region)) this.expand(region);
+    this.render();
+    this.body.querySelector('tr.revealed')?.scrollIntoView({ block: 'nearest' });
+  }
+
+  /** Lists the shown regions again, keeping the focus on the control that had it. */
+  private render(): void {
+    const shown = this.shown;
+    if (!shown) return;
+    const { regions, timeline, lane, time, origin } = shown;
+    const focused = document.activeElement instanceof HTMLElement && this.body.contains(document.activeElement) ? document.activeElement.dataset.focus : undefined;
+    const comm = lane.process ? timeline.commAt(lane.process.lane, time) : '';
+    const listed = regions.slice(0, MAX_ROWS);
+    const unrevealed = this.revealed !== undefined && !listed.some((r) => r.start === this.revealed) ? `; none listed starts at ${this.revealed.toString(16)}` : '';
+    this.subtitle.textContent = `${comm || 'process'} (pid ${lane.pid}) at ${relativeTime(time, origin)}: ${regions.length} region${regions.length === 1 ? '' : 's'}${unrevealed}`;
+    this.sourcesListed = 0;
+    this.body.replaceChildren(...listed.flatMap((r) => this.rows(r)));
+    this.listed = listed.length;
+    this.more.hidden = regions.length <= MAX_ROWS;
+    this.more.textContent = `${regions.length - MAX_ROWS} more regions not listed`;
+    if (focused !== undefined) Array.from(this.body.querySelectorAll<HTMLElement>('[data-focus]')).find((e) => e.dataset.focus === focused)?.focus();
+  }
+
+  /** The region's row, and below it its source files when it is expanded. */
+  private rows(r: Region): HTMLTableRowElement[] {
     const tr = el('tr', { className: `region ${r.statusOnly ? 'status-only' : 'real'}` }) as HTMLTableRowElement;
+    if (r.start === this.revealed) {
+      tr.classList.add('revealed');
+      tr.setAttribute('aria-current', 'true');
+    }
     const info = this.files.get(r.filename);
     // The file's name, which is what tells regions apart; its title has the whole path.
     const file = el('td', { className: 'file', title: r.filename });
-    const name = r.filename.startsWith('/') ? r.filename.slice(r.filename.lastIndexOf('/') + 1) : r.filename || '(anonymous)';
-    if (info?.inWorkspace) {
-      const link = el('a', { href: '#', className: 'file-link', title: `Open ${r.filename}` }, name);
-      link.addEventListener('click', (e) => {
-        e.preventDefault();
-        this.post({ type: 'openFile', path: r.filename });
-      });
-      file.append(link);
-    } else {
-      file.textContent = name;
+    const name = fileBacked(r) ? r.filename.slice(r.filename.lastIndexOf('/') + 1) : r.filename || '(anonymous)';
+    const key = sourcesKey(r);
+    const expanded = this.expanded.has(key);
+    const sourcesId = `sources-${r.start.toString(16)}`;
+    if (fileBacked(r)) {
+      // The chevron is drawn by CSS, so the cell's text stays the file's name.
+      const toggle = el('button', { type: 'button', className: 'toggle', 'aria-expanded': String(expanded), 'aria-label': `Source files of ${name}`, title: expanded ? 'Hide source files' : 'Show source files', 'data-focus': `toggle ${key}` });
+      if (expanded) toggle.setAttribute('aria-controls', sourcesId);
+      toggle.addEventListener('click', () => this.toggle(r));
+      file.append(toggle);
     }
+    file.append(info?.inWorkspace ? openLink(name, `Open ${r.filename}`, { type: 'openFile', path: r.filename }, this.post, 'file-link', `file ${key}`) : name);
     const buildId = r.buildId ?? info?.buildId;
     const origin = el('td', { className: 'origin' });
     origin.append(
@@ -107,7 +179,70 @@ export class RegionsPanel {
       el('td', { className: 'build-id', title: buildId ?? '' }, buildId ? buildId.slice(0, 12) : '—'),
       origin,
     );
+    return expanded ? [tr, this.sourcesRow(r, name, sourcesId)] : [tr];
+  }
+
+  /** The row under an expanded region: its source files, what stops them being listed, or that they are on their way. */
+  private sourcesRow(r: Region, name: string, id: string): HTMLTableRowElement {
+    const tr = el('tr', { className: 'sources', id });
+    const cell = el('td', { colspan: String(COLUMNS.length) });
+    const group = el('div', { role: 'group', 'aria-label': `Source files of ${name}` });
+    cell.append(group);
+    tr.append(cell);
+    const key = sourcesKey(r);
+    const answer = this.sources.get(key);
+    if (!answer) {
+      group.setAttribute('aria-busy', 'true');
+      group.append(el('p', { className: 'waiting' }, 'Reading debug info…'));
+      return tr;
+    }
+    if (answer.missing !== undefined) {
+      group.append(el('p', { className: 'missing' }, answer.missing));
+    } else if (answer.files.length === 0) {
+      group.append(el('p', { className: 'missing' }, 'No compile units cover this part of the file.'));
+    } else {
+      // The host sends workspace files first; sorting again (stably) keeps that true whatever it sends.
+      const files = [...answer.files].sort((a, b) => Number(b.inWorkspace) - Number(a.inWorkspace));
+      const listed = files.slice(0, MAX_SOURCE_FILES);
+      const list = el('ul', { className: 'source-files' });
+      list.append(
+        ...listed.map((f) => {
+          const item = el('li', { className: `source-file ${f.inWorkspace ? 'in-workspace' : 'elsewhere'}` });
+          if (f.inWorkspace || f.exists) item.append(openLink(f.path, `Open ${f.path}`, { type: 'openFile', path: f.path }, this.post, 'source-link', `source ${key}\n${f.path}`));
+          else item.append(el('span', { title: `${f.path} is not on this machine` }, f.path));
+          return item;
+        }),
+      );
+      group.append(list);
+      if (files.length > listed.length) group.append(el('p', { className: 'more' }, `${files.length - listed.length} more source files not listed`));
+      this.sourcesListed += listed.length;
+    }
+    group.append(el('p', { className: 'backend' }, answer.backend));
     return tr;
+  }
+
+  private toggle(r: Region): void {
+    const key = sourcesKey(r);
+    if (this.expanded.delete(key)) {
+      // Forgets a request the host has not answered, so that expanding again asks again.
+      this.askingSources.delete(key);
+    } else {
+      this.expand(r);
+    }
+    this.render();
+  }
+
+  /** Marks the region expanded, and asks the host for its source files unless it answered or is being asked. */
+  private expand(r: Region): void {
+    const key = sourcesKey(r);
+    this.expanded.add(key);
+    if (this.sources.has(key) || this.askingSources.has(key)) return;
+    this.askingSources.add(key);
+    void this.requests.regionSources(wireRegion(r)).then((answer) => {
+      this.askingSources.delete(key);
+      this.sources.set(key, answer);
+      this.render();
+    });
   }
 
   /** Asks the host about files not asked about yet, and lists the regions again when it answers. */
@@ -117,8 +252,7 @@ export class RegionsPanel {
     for (const path of wanted) this.asked.add(path);
     void this.requests.describeFiles(wanted).then((files) => {
       for (const info of files) this.files.set(info.path, info);
-      const shown = this.shown;
-      if (shown) this.show(shown.timeline, shown.lane, shown.time, shown.origin);
+      this.render();
     });
   }
 }

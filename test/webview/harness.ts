@@ -149,6 +149,12 @@ export class WebviewPage {
     return this.page.evaluate(() => (window as unknown as { __posted: Array<Record<string, unknown>> }).__posted);
   }
 
+  /** Waits until the webview has posted `count` messages of `type`, and returns them. */
+  async postedOf(type: string, count = 1): Promise<Array<Record<string, unknown>>> {
+    await this.page.waitForFunction(({ type, count }) => (window as unknown as { __posted: Array<{ type: string }> }).__posted.filter((m) => m.type === type).length >= count, { type, count });
+    return (await this.posted()).filter((m) => m.type === type);
+  }
+
   /** Reads the page's test hook; `read` runs in the page, so it can use nothing from the test's scope. */
   hook<T>(read: (hook: Hook) => T): Promise<T> {
     return this.page.evaluate(`(${read.toString()})(window.__sidebandTimeline)`) as Promise<T>;
@@ -204,6 +210,8 @@ export interface Hook {
   lostDrawn: number;
   lanes: number;
   regionsListed: number;
+  sourcesListed: number;
+  resolvedFrames: number;
   frames: number;
   lastFrameMs: number;
   lastFrameAt: number;
