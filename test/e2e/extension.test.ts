@@ -105,11 +105,11 @@ function languageServerPids(): number[] {
 
 /** Expands the first region row whose file matches, and returns the source files it lists once they arrive. */
 async function expandRegion(frame: Frame, file: string): Promise<string[]> {
-  const row = frame.locator('#regions tr.region', { hasText: file }).filter({ has: frame.locator('button.expand') }).first();
-  await row.locator('button.expand').click();
-  const links = frame.locator('#regions tr.sources .source-file');
-  await links.first().waitFor({ state: 'visible', timeout: 30_000 });
-  return links.evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).title || (n.textContent ?? '')));
+  const row = frame.locator('#regions tr.region', { hasText: file }).filter({ has: frame.locator('button.toggle') }).first();
+  await row.locator('button.toggle').click();
+  const items = frame.locator('#regions tr.sources li.source-file');
+  await items.first().waitFor({ state: 'visible', timeout: 30_000 });
+  return items.evaluateAll((nodes) => nodes.map((n) => (n.textContent ?? '').trim()));
 }
 
 async function regionRows(frame: Frame): Promise<Array<{ text: string; statusOnly: boolean }>> {
