@@ -103,9 +103,9 @@ function languageServerPids(): number[] {
     .map(Number);
 }
 
-/** Expands the first region row whose file matches, and returns the source files it lists once they arrive. */
+/** Expands the executable region of `file`, and returns the source files it lists once they arrive. */
 async function expandRegion(frame: Frame, file: string): Promise<string[]> {
-  const row = frame.locator('#regions tr.region', { hasText: file }).filter({ has: frame.locator('button.toggle') }).first();
+  const row = frame.locator('#regions tr.region', { hasText: file }).filter({ has: frame.locator('td.prot', { hasText: /^r-x/ }) }).first();
   await row.locator('button.toggle').click();
   const items = frame.locator('#regions tr.sources li.source-file');
   await items.first().waitFor({ state: 'visible', timeout: 30_000 });
