@@ -296,7 +296,7 @@ void DwarfModule::resolve(uint64_t address, std::vector<Frame>& out) {
   } else if (own != nullptr || out.back().function == kNoString) {
     out.back().function = any ? any->name : intern("");
   }
-  // Inner frames always have a name: they come from inlined_subroutine DIEs, whose abstract origin names them.
+  // An inlined_subroutine whose origin has no name (GCC gives one always) still keeps its place in the chain.
   for (size_t i = first; i < out.size(); i++)
     if (out[i].function == kNoString) out[i].function = intern("");
 }
