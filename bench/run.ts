@@ -20,6 +20,7 @@ import { buildStorm } from './storm';
 import { ensureWorkDir, progress, ROOT, sourcesNewerThanAddon } from './tools';
 import { measureWebview } from './webview';
 import { measureLiveLatency } from './live';
+import { measureSymbols } from './symbols';
 
 const RESULTS = path.join(ROOT, 'bench', 'results.json');
 
@@ -30,6 +31,8 @@ const MEASURES: Array<[string, () => Result[] | Promise<Result[]>, { native: boo
   ['keeping up', measureKeepingUp, { native: true }],
   ['webview', measureWebview, { native: false }],
   ['live latency', measureLiveLatency, { native: true }],
+  // Needs the symbols addon and libc6-dbg, not the capture core.
+  ['symbols', () => measureSymbols(), { native: false }],
 ];
 
 function selected(): typeof MEASURES {

@@ -1,0 +1,348 @@
+// Addresses of an ELF file to source frames, for the language server and
+// the CLI. Three backends, the best one that works here: the libdw addon
+// (inline chains, compile units, functions, fast); a long-lived
+// llvm-symbolizer (inline chains, slower, no listings); the ELF symbol
+// tables (function names only). Pure Node, no VS Code.
+
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { findDebugInfo, SYSTEM_DEBUG_DIR } from './debuginfo';
+import { readElfInfo, readElfSymbols, symbolAt, type ElfSymbol, type LoadSegment } from './elf';
+
+export interface SourceFrame {
+  /** '' only where the line table knows the address and no function does (padding between functions). */
+  function: string;
+  file?: string;
+  line?: number;
+  column?: number;
+}
+export interface CompileUnit {
+  name: string;
+  files: string[];
+  ranges: [number, number][];
+}
+export interface FunctionRange {
+  name: string;
+  file: string;
+  line: number;
+  low: number;
+  high: number;
+}
+export interface ModuleDebug {
+  path: string;
+  buildId?: string;
+  debugFile?: string;
+  found: 'itself' | 'build-id' | 'debuglink' | 'none';
+  missing?: string;
+}
+export interface ModuleSymbols {
+  readonly debug: ModuleDebug;
+  readonly segments: LoadSegment[];
+  /** Frames of each address (file vaddrs), innermost first; [] for an address nothing is known of. */
+  resolve(addresses: number[] | Float64Array): Promise<SourceFrame[][]>;
+  /** [] when the backend cannot list them. */
+  compileUnits(): Promise<CompileUnit[]>;
+  /** [] when the backend cannot list them. */
+  functions(): Promise<FunctionRange[]>;
+}
+export type BackendKind = 'libdw' | 'llvm-symbolizer' | 'elf-symbols';
+export interface Symbolizer {
+  readonly kind: BackendKind;
+  /** One line for the user: which backend is in use and, when not libdw, how to get the better one. */
+  readonly description: string;
+  /** Cached by path and modification time. */
+  module(path: string): ModuleSymbols;
+  dispose(): void;
+}
+
+/** The addon's module object (native/addon/symbols_addon.cc). */
+export interface AddonModule {
+  resolve(addresses: Float64Array): SourceFrame[][];
+  compileUnits(): CompileUnit[];
+  functions(): FunctionRange[];
+  info(): { elfType: string; hasDwarf: boolean; symbols: number };
+}
+export interface Addon {
+  open(mainFile: string, debugFile: string | null): AddonModule;
+  libdwVersion: string;
+}
+
+export interface SymbolizerOptions {
+  /** The user's debug directories (build-id trees or debug-link targets), searched before /usr/lib/debug. */
+  debugDirs: string[];
+  /** Loads the libdw addon; throws when it cannot (tests pass one that fails as dlopen does). */
+  loadAddon?: () => Addon;
+  /** The llvm-symbolizer to run; null for none; undefined to look on PATH. */
+  llvmSymbolizer?: string | null;
+}
+
+/** The directory of our package.json, found upwards from here so this works from out/ and bundled into dist/ alike. */
+function packageRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    try {
+      if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'perf-sideband') return dir;
+    } catch {
+      // no package.json here, or not ours
+    }
+    if (path.dirname(dir) === dir) throw new Error(`no perf-sideband package.json above ${__dirname}. Fix: reinstall the extension or the package.`);
+  }
+}
+
+export function loadSymbolsAddon(): Addon {
+  const file = path.join(packageRoot(), 'native', 'build', 'Release', 'sideband_symbols.node');
+  // A computed path, so bundlers leave the require to run time.
+  return require(file) as Addon;
+}
+
+/** llvm-symbolizer on PATH, else the newest llvm-symbolizer-NN there. */
+export function findLlvmSymbolizer(): string | undefined {
+  const candidates: Array<[number, string]> = [];
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const m = /^llvm-symbolizer(?:-(\d+))?$/.exec(name);
+      if (m) candidates.push([m[1] ? Number(m[1]) : Infinity, path.join(dir, name)]);
+    }
+  }
+  candidates.sort((a, b) => b[0] - a[0]);
+  return candidates[0]?.[1];
+}
+
+interface Described {
+  debug: ModuleDebug;
+  segments: LoadSegment[];
+}
+
+function describe(file: string, debugDirs: readonly string[]): Described {
+  const info = readElfInfo(file);
+  const found = findDebugInfo(file, info, debugDirs);
+  const debug: ModuleDebug =
+    found.found === 'none'
+      ? { path: file, buildId: info.buildId, found: 'none', missing: found.missing }
+      : { path: file, buildId: info.buildId, found: found.found, debugFile: found.file };
+  return { debug, segments: info.segments };
+}
+
+/** Modules by path, dropped when the file's modification time changes (rebuilt between runs). */
+class ModuleCache<M> {
+  private readonly modules = new Map<string, { mtimeMs: number; module: M }>();
+  constructor(private readonly open: (file: string) => M) {}
+  get(file: string): M {
+    const mtimeMs = fs.statSync(file).mtimeMs;
+    const cached = this.modules.get(file);
+    if (cached && cached.mtimeMs === mtimeMs) return cached.module;
+    const module = this.open(file);
+    this.modules.set(file, { mtimeMs, module });
+    return module;
+  }
+  clear(): void {
+    this.modules.clear();
+  }
+}
+
+class LibdwSymbolizer implements Symbolizer {
+  readonly kind = 'libdw';
+  readonly description: string;
+  private readonly cache: ModuleCache<ModuleSymbols>;
+
+  constructor(addon: Addon, debugDirs: readonly string[]) {
+    this.description = `Symbols: libdw ${addon.libdwVersion} (DWARF with inline frames).`;
+    this.cache = new ModuleCache((file) => {
+      const { debug, segments } = describe(file, debugDirs);
+      let opened: AddonModule | undefined;
+      const native = (): AddonModule => (opened ??= addon.open(file, debug.found === 'itself' ? null : (debug.debugFile ?? null)));
+      return {
+        debug,
+        segments,
+        resolve: async (addresses) => native().resolve(addresses instanceof Float64Array ? addresses : Float64Array.from(addresses)),
+        compileUnits: async () => native().compileUnits(),
+        functions: async () => native().functions(),
+      };
+    });
+  }
+  module(file: string): ModuleSymbols {
+    return this.cache.get(file);
+  }
+  dispose(): void {
+    this.cache.clear();
+  }
+}
+
+interface LlvmFrame {
+  FunctionName: string;
+  FileName: string;
+  Line: number;
+  Column: number;
+}
+
+/**
+ * One llvm-symbolizer for all modules: requests (`"FILE" 0xADDR` lines) are
+ * pipelined over its stdin and its JSON answers, one line per request, come
+ * back in order. Started on first use, and again after it dies.
+ */
+class LlvmSymbolizerProcess {
+  private child?: ChildProcessWithoutNullStreams;
+  private buffered = '';
+  private readonly waiting: Array<{ count: number; lines: string[]; done: (lines: string[]) => void; fail: (e: Error) => void }> = [];
+
+  constructor(
+    readonly program: string,
+    private readonly debugDirs: readonly string[],
+  ) {}
+
+  request(file: string, addresses: ArrayLike<number>): Promise<string[]> {
+    if (addresses.length === 0) return Promise.resolve([]);
+    const child = this.started();
+    const quoted = `"${file}"`;
+    let input = '';
+    for (let i = 0; i < addresses.length; i++) input += `${quoted} 0x${addresses[i].toString(16)}\n`;
+    return new Promise((done, fail) => {
+      this.waiting.push({ count: addresses.length, lines: [], done, fail });
+      child.stdin.write(input);
+    });
+  }
+
+  private started(): ChildProcessWithoutNullStreams {
+    if (this.child) return this.child;
+    // Naming a debug directory replaces llvm's default, so /usr/lib/debug comes along.
+    const dirs = [...this.debugDirs, SYSTEM_DEBUG_DIR].map((dir) => `--debug-file-directory=${dir}`);
+    const child = spawn(this.program, ['--output-style=JSON', ...dirs], { stdio: 'pipe' });
+    this.child = child;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (text: string) => this.answer(text));
+    const died = (why: string): void => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      this.buffered = '';
+      for (const request of this.waiting.splice(0)) request.fail(new Error(`${this.program} ${why}; it is restarted on the next request.`));
+    };
+    child.on('error', (e) => died(`could not run: ${e.message}`));
+    child.on('exit', (code, signal) => died(`exited (${signal ?? `status ${code}`})`));
+    child.stdin.on('error', () => {
+      // EPIPE when it died: reported by 'exit'.
+    });
+    return child;
+  }
+
+  private answer(text: string): void {
+    this.buffered += text;
+    let newline: number;
+    while ((newline = this.buffered.indexOf('\n')) >= 0) {
+      const line = this.buffered.slice(0, newline);
+      this.buffered = this.buffered.slice(newline + 1);
+      const request = this.waiting[0];
+      if (!request) continue;
+      request.lines.push(line);
+      if (request.lines.length === request.count) {
+        this.waiting.shift();
+        request.done(request.lines);
+      }
+    }
+  }
+
+  dispose(): void {
+    const child = this.child;
+    this.child = undefined;
+    child?.kill();
+  }
+}
+
+function framesOfLlvmAnswer(line: string): SourceFrame[] {
+  const answer = JSON.parse(line) as { Symbol?: LlvmFrame[] };
+  const frames: SourceFrame[] = [];
+  for (const f of answer.Symbol ?? []) {
+    if (!f.FunctionName && !(f.FileName && f.Line)) continue;
+    const frame: SourceFrame = { function: f.FunctionName };
+    if (f.FileName && f.Line) {
+      frame.file = f.FileName;
+      frame.line = f.Line;
+      if (f.Column) frame.column = f.Column;
+    }
+    frames.push(frame);
+  }
+  // An inline chain with a hole cannot be shown honestly.
+  return frames.length === (answer.Symbol ?? []).length ? frames : [];
+}
+
+class LlvmSymbolizer implements Symbolizer {
+  readonly kind = 'llvm-symbolizer';
+  readonly description: string;
+  private readonly process: LlvmSymbolizerProcess;
+  private readonly cache: ModuleCache<ModuleSymbols>;
+
+  constructor(program: string, debugDirs: readonly string[], whyNotLibdw: string) {
+    this.process = new LlvmSymbolizerProcess(program, debugDirs);
+    this.description = `Symbols: ${program} (slower, no source listings), as the libdw helper could not be loaded (${whyNotLibdw}). Fix: \`apt install libdw1\`, then rebuild the helper with \`npm install\`.`;
+    this.cache = new ModuleCache((file) => {
+      const { debug, segments } = describe(file, debugDirs);
+      return {
+        debug,
+        segments,
+        resolve: async (addresses) => (await this.process.request(file, addresses)).map(framesOfLlvmAnswer),
+        compileUnits: async () => [],
+        functions: async () => [],
+      };
+    });
+  }
+  module(file: string): ModuleSymbols {
+    return this.cache.get(file);
+  }
+  dispose(): void {
+    this.process.dispose();
+    this.cache.clear();
+  }
+}
+
+class ElfSymbolizer implements Symbolizer {
+  readonly kind = 'elf-symbols';
+  readonly description: string;
+  private readonly cache: ModuleCache<ModuleSymbols>;
+
+  constructor(debugDirs: readonly string[], whyNotLibdw: string) {
+    this.description = `Symbols: ELF symbol tables only (function names, no source lines), as the libdw helper could not be loaded (${whyNotLibdw}) and no llvm-symbolizer is on PATH. Fix: \`apt install libdw1\` and rebuild the helper with \`npm install\`, or \`apt install llvm\`.`;
+    this.cache = new ModuleCache((file) => {
+      const { debug, segments } = describe(file, debugDirs);
+      let symbols: ElfSymbol[] | undefined;
+      // A stripped file keeps only .dynsym; its debug file has the full .symtab.
+      const table = (): ElfSymbol[] =>
+        (symbols ??= [debug.found !== 'none' && debug.debugFile ? readElfSymbols(debug.debugFile) : [], readElfSymbols(file)].find((t) => t.length) ?? []);
+      return {
+        debug,
+        segments,
+        resolve: async (addresses) =>
+          Array.from(addresses, (vaddr) => {
+            const symbol = symbolAt(table(), vaddr);
+            return symbol ? [{ function: symbol.name }] : [];
+          }),
+        compileUnits: async () => [],
+        functions: async () => [],
+      };
+    });
+  }
+  module(file: string): ModuleSymbols {
+    return this.cache.get(file);
+  }
+  dispose(): void {
+    this.cache.clear();
+  }
+}
+
+/** The best backend that works here: the libdw addon, else llvm-symbolizer, else ELF symbol names. */
+export function openSymbolizer(options: SymbolizerOptions): Symbolizer {
+  let whyNotLibdw: string;
+  try {
+    return new LibdwSymbolizer((options.loadAddon ?? loadSymbolsAddon)(), options.debugDirs);
+  } catch (e) {
+    whyNotLibdw = (e as Error).message;
+  }
+  const llvm = options.llvmSymbolizer === undefined ? findLlvmSymbolizer() : options.llvmSymbolizer;
+  if (llvm) return new LlvmSymbolizer(llvm, options.debugDirs, whyNotLibdw);
+  return new ElfSymbolizer(options.debugDirs, whyNotLibdw);
+}

@@ -1,0 +1,318 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { findDebugInfo } from '../../native/lib/debuginfo';
+import { fileAddress, readElfInfo, readElfSymbols, runtimeAddress, symbolAt } from '../../native/lib/elf';
+import { PerfMap } from '../../native/lib/perfmap';
+import { loadSymbolsAddon, openSymbolizer, type Addon, type SourceFrame, type Symbolizer } from '../../native/lib/symbolizer';
+
+const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
+const SOURCES = ['symbols_fixture.c', 'symbols_lib.c'].map((name) => path.join(FIXTURES, name));
+const KNOWN = ['fixture_leaf', 'fixture_caller', 'lib_accumulate', 'main'];
+
+let dir: string;
+let exe: string;
+let lib: string;
+
+function run(file: string, args: string[], input?: string): string {
+  const r = spawnSync(file, args, { encoding: 'utf8', input, maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`${file} ${args.join(' ')} failed: ${r.error?.message ?? r.stderr}`);
+  return r.stdout;
+}
+
+/** Function symbols by name, as nm lists them: independent of our ELF reader. */
+function nm(file: string): Map<string, number> {
+  const symbols = new Map<string, number>();
+  for (const line of run('nm', [file]).split('\n')) {
+    const [address, type, name] = line.split(' ');
+    if (name && /^[tTwW]$/.test(type)) symbols.set(name, parseInt(address, 16));
+  }
+  return symbols;
+}
+
+/** [start, end) of the .text section, from readelf. */
+function textSection(file: string): [number, number] {
+  const line = run('readelf', ['-SW', file])
+    .split('\n')
+    .find((l) => /\s\.text\s/.test(l));
+  assert.ok(line, `${file} has a .text section`);
+  const [, address, , size] = /\.text\s+PROGBITS\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)/.exec(line)!;
+  return [parseInt(address, 16), parseInt(address, 16) + parseInt(size, 16)];
+}
+
+/** llvm-symbolizer's frames for each address, in our SourceFrame form: the oracle. */
+function oracle(file: string, addresses: number[], debugDir?: string): SourceFrame[][] {
+  const dirs = debugDir ? [`--debug-file-directory=${debugDir}`] : [];
+  const out = run('llvm-symbolizer', ['--output-style=JSON', `--obj=${file}`, ...dirs], addresses.map((a) => `0x${a.toString(16)}`).join('\n') + '\n');
+  return out
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const frames = (JSON.parse(line).Symbol as Array<{ FunctionName: string; FileName: string; Line: number; Column: number }>).map((f) => {
+        const frame: SourceFrame = { function: f.FunctionName };
+        if (f.FileName && f.Line) Object.assign(frame, { file: f.FileName, line: f.Line }, f.Column ? { column: f.Column } : {});
+        return frame;
+      });
+      return frames.every((f) => !f.function && !f.file) ? [] : frames;
+    });
+}
+
+const sweep = (file: string): number[] => {
+  const [start, end] = textSection(file);
+  return Array.from({ length: end - start }, (_, i) => start + i);
+};
+
+/** A symbolizer whose addon loader fails as dlopen does when libdw.so.1 is missing. */
+function missingLibrary(): () => Addon {
+  return () => {
+    // A real dlopen failure: a module linked against a library that is gone.
+    const missing = path.join(dir, 'libsideband_gone.so');
+    const stub = path.join(dir, 'needs_gone.node');
+    if (!fs.existsSync(stub)) {
+      fs.writeFileSync(path.join(dir, 'gone.c'), 'int sideband_gone(void) { return 1; }\n');
+      fs.writeFileSync(path.join(dir, 'stub.c'), 'int sideband_gone(void);\nint stub(void) { return sideband_gone(); }\n');
+      run('gcc', ['-shared', '-fPIC', '-o', missing, path.join(dir, 'gone.c')]);
+      run('gcc', ['-shared', '-fPIC', '-o', stub, path.join(dir, 'stub.c'), `-L${dir}`, '-lsideband_gone']);
+      fs.rmSync(missing);
+    }
+    return require(stub) as Addon;
+  };
+}
+
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'symbols-test-'));
+  exe = path.join(dir, 'fixture');
+  lib = path.join(dir, 'libfixture.so');
+  run('gcc', ['-g', '-O2', '-fPIE', '-pie', '-o', exe, ...SOURCES]);
+  run('gcc', ['-g', '-O2', '-fPIC', '-shared', '-DSYMBOLS_LIBRARY', '-o', lib, ...SOURCES]);
+});
+
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('libdw backend against llvm-symbolizer', () => {
+  let symbolizer: Symbolizer;
+  before(() => {
+    symbolizer = openSymbolizer({ debugDirs: [], llvmSymbolizer: null });
+  });
+  after(() => symbolizer.dispose());
+
+  test('the addon loads and says which libdw it uses', () => {
+    assert.equal(symbolizer.kind, 'libdw');
+    assert.match(loadSymbolsAddon().libdwVersion, /^\d+\.\d+/);
+    assert.match(symbolizer.description, /libdw/);
+  });
+
+  for (const which of ['PIE executable', 'shared library'] as const) {
+    test(`${which}: known functions, at their starts and a few bytes in`, async () => {
+      const file = which === 'PIE executable' ? exe : lib;
+      const symbols = nm(file);
+      const names = KNOWN.filter((n) => symbols.has(n));
+      assert.ok(names.length >= 3, `nm lists the fixture's functions in ${file}`);
+      const addresses = names.flatMap((n) => [symbols.get(n)!, symbols.get(n)! + 4, symbols.get(n)! + 9]);
+      const ours = await symbolizer.module(file).resolve(addresses);
+      assert.deepEqual(ours, oracle(file, addresses));
+      for (const [i, name] of names.entries()) assert.equal(ours[i * 3].at(-1)?.function, name, `the frame at ${name}'s start`);
+    });
+
+    test(`${which}: every address of .text, inline chains included`, async () => {
+      const file = which === 'PIE executable' ? exe : lib;
+      const addresses = sweep(file);
+      const ours = await symbolizer.module(file).resolve(addresses);
+      const theirs = oracle(file, addresses);
+      const differing = addresses.filter((_, i) => JSON.stringify(ours[i]) !== JSON.stringify(theirs[i]));
+      assert.deepEqual(
+        differing.slice(0, 5).map((a) => ({ address: a.toString(16), ours: ours[addresses.indexOf(a)], llvm: theirs[addresses.indexOf(a)] })),
+        [],
+      );
+      // The sweep must have seen what it is for: chains through both always_inline functions.
+      const chains = new Set(ours.filter((f) => f.length > 1).map((f) => f.map((x) => x.function).join(' < ')));
+      assert.ok([...chains].some((c) => c.startsWith('fixture_square < fixture_leaf')), `chains seen: ${[...chains].join(', ')}`);
+      assert.ok([...chains].some((c) => c.startsWith('lib_weigh < lib_accumulate')), `chains seen: ${[...chains].join(', ')}`);
+    });
+  }
+
+  test('compile units and functions name the fixture sources and their lines', async () => {
+    const module = symbolizer.module(exe);
+    const units = await module.compileUnits();
+    for (const source of SOURCES) {
+      const unit = units.find((u) => u.name === source);
+      assert.ok(unit, `a compile unit named ${source} among ${units.map((u) => u.name).join(', ')}`);
+      assert.ok(unit.files.includes(source) && unit.files.every((f) => path.isAbsolute(f)), `${source}'s unit lists it: ${unit.files.join(', ')}`);
+      assert.ok(unit.ranges.length > 0 && unit.ranges.every(([low, high]) => low < high));
+    }
+    const functions = await module.functions();
+    const symbols = nm(exe);
+    for (const name of ['fixture_leaf', 'fixture_caller', 'lib_accumulate']) {
+      const definition = new RegExp(`\\b${name}\\(.*\\{$`);
+      const source = SOURCES.find((s) => fs.readFileSync(s, 'utf8').split('\n').some((l) => definition.test(l)))!;
+      const line = fs.readFileSync(source, 'utf8').split('\n').findIndex((l) => definition.test(l)) + 1;
+      const entry = functions.find((f) => f.name === name && f.low === symbols.get(name));
+      assert.deepEqual(entry && { file: entry.file, line: entry.line }, { file: source, line }, `${name} in functions()`);
+      assert.ok(entry!.high > entry!.low);
+    }
+  });
+
+  test('an address nothing is known of gives no frames', async () => {
+    const [low] = textSection(exe);
+    assert.deepEqual(await symbolizer.module(exe).resolve([0, low - 0x1000 > 0 ? 8 : 0]), [[], []]);
+  });
+
+  test('a file that is not ELF is an error naming it', () => {
+    const text = path.join(dir, 'not-elf.txt');
+    fs.writeFileSync(text, 'hello\n');
+    assert.throws(() => symbolizer.module(text), new RegExp(`${text} is not a 64-bit little-endian ELF file`));
+    assert.throws(() => loadSymbolsAddon().open(text, null), new RegExp(text));
+  });
+});
+
+describe('debug info lookup', () => {
+  let stripped: string;
+  let buildIdDir: string;
+  before(() => {
+    stripped = path.join(dir, 'stripped');
+    run('strip', ['-o', stripped, exe]);
+    const buildId = readElfInfo(exe).buildId!;
+    buildIdDir = path.join(dir, 'debug-dirs');
+    fs.mkdirSync(path.join(buildIdDir, '.build-id', buildId.slice(0, 2)), { recursive: true });
+    run('objcopy', ['--only-keep-debug', exe, path.join(buildIdDir, '.build-id', buildId.slice(0, 2), `${buildId.slice(2)}.debug`)]);
+  });
+
+  test('a file with DWARF is its own debug file', () => {
+    assert.deepEqual(findDebugInfo(exe, readElfInfo(exe), []), { found: 'itself', file: exe });
+  });
+
+  test('a stripped file finds its debug file by build-id in a user directory, and resolves as the original', async () => {
+    const info = readElfInfo(stripped);
+    assert.equal(info.hasDebugInfo, false);
+    const found = findDebugInfo(stripped, info, [buildIdDir]);
+    assert.equal(found.found, 'build-id');
+    const symbolizer = openSymbolizer({ debugDirs: [buildIdDir], llvmSymbolizer: null });
+    const addresses = sweep(exe).filter((_, i) => i % 7 === 0);
+    // The same inputs as ours: the stripped file (only .dynsym names it) and the directory.
+    const ours = await symbolizer.module(stripped).resolve(addresses);
+    const theirs = oracle(stripped, addresses, buildIdDir);
+    // Where llvm knows nothing (no DWARF: _start), we still name the function
+    // from the debug file's .symtab, which llvm does not read.
+    const debugSymbols = readElfSymbols(found.found === 'build-id' ? found.file : '');
+    const expected = theirs.map((frames, i) => {
+      const symbol = symbolAt(debugSymbols, addresses[i]);
+      return frames.length || !symbol ? frames : [{ function: symbol.name }];
+    });
+    assert.deepEqual(ours, expected);
+    assert.ok(expected.some((frames, i) => frames.length && !theirs[i].length), 'the sweep reaches code only the .symtab names');
+    assert.equal(symbolizer.module(stripped).debug.found, 'build-id');
+  });
+
+  test('a stripped file finds its debug file by .gnu_debuglink, and reports a stale one', async () => {
+    const linkDir = path.join(dir, 'linked');
+    fs.mkdirSync(path.join(linkDir, '.debug'), { recursive: true });
+    const debugFile = path.join(linkDir, '.debug', 'fixture.debug');
+    run('objcopy', ['--only-keep-debug', exe, debugFile]);
+    const linked = path.join(linkDir, 'fixture');
+    run('objcopy', ['--strip-debug', `--add-gnu-debuglink=${debugFile}`, exe, linked]);
+    const info = readElfInfo(linked);
+    assert.equal(info.debuglink?.name, 'fixture.debug');
+    assert.deepEqual(findDebugInfo(linked, info, []), { found: 'debuglink', file: debugFile, dir: path.join(linkDir, '.debug') });
+    const symbolizer = openSymbolizer({ debugDirs: [], llvmSymbolizer: null });
+    const addresses = KNOWN.map((n) => nm(exe).get(n)!).filter(Boolean);
+    assert.deepEqual(await symbolizer.module(linked).resolve(addresses), oracle(linked, addresses));
+
+    fs.appendFileSync(debugFile, Buffer.from([0]));
+    const stale = findDebugInfo(linked, info, []);
+    assert.equal(stale.found, 'none');
+    assert.match(stale.found === 'none' ? stale.missing : '', /stale.*fixture\.debug/);
+  });
+
+  test('a file without debug info gets one sentence naming its build-id and the fix', () => {
+    const info = readElfInfo(stripped);
+    const missing = findDebugInfo(stripped, info, []);
+    assert.equal(missing.found, 'none');
+    const sentence = missing.found === 'none' ? missing.missing : '';
+    assert.ok(sentence.startsWith(`${stripped} has no debug info`), sentence);
+    assert.ok(sentence.includes(info.buildId!) && sentence.includes('perfSideband.debugDirectories') && sentence.includes('debuginfod-find'), sentence);
+  });
+});
+
+describe('runtime addresses', () => {
+  test('a running PIE maps its function back to the file vaddr and the function, and back again', async () => {
+    const child = spawn(exe, ['30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const printed = await new Promise<string>((resolve, reject) => {
+        child.stdout.once('data', (text: Buffer) => resolve(text.toString().trim()));
+        child.once('error', reject);
+      });
+      const address = BigInt(printed);
+      const mapping = fs
+        .readFileSync(`/proc/${child.pid}/maps`, 'utf8')
+        .split('\n')
+        .map((line) => line.split(/\s+/))
+        .filter((f) => f[5] === exe)
+        .map(([range, , pgoff]) => ({ start: BigInt(`0x${range.split('-')[0]}`), end: BigInt(`0x${range.split('-')[1]}`), pgoff: BigInt(`0x${pgoff}`) }))
+        .find((r) => address >= r.start && address < r.end);
+      assert.ok(mapping, `a mapping of ${exe} holds ${printed}`);
+      const segments = readElfInfo(exe).segments;
+      const vaddr = fileAddress(segments, mapping, address);
+      assert.ok(vaddr !== undefined && BigInt(vaddr) !== address, 'the PIE runs at a non-zero bias');
+      assert.equal(vaddr, nm(exe).get('fixture_leaf'));
+      const symbolizer = openSymbolizer({ debugDirs: [], llvmSymbolizer: null });
+      const [frames] = await symbolizer.module(exe).resolve([vaddr]);
+      assert.equal(frames.at(-1)?.function, 'fixture_leaf');
+      assert.equal(runtimeAddress(segments, mapping, vaddr), address);
+      assert.equal(runtimeAddress(segments, { ...mapping, end: mapping.start + 1n }, vaddr), undefined, 'outside the mapping');
+    } finally {
+      child.kill();
+    }
+  });
+});
+
+describe('fallback backends', () => {
+  test('the chooser takes llvm-symbolizer when the addon cannot be loaded, and says how to get libdw', async () => {
+    const symbolizer = openSymbolizer({ debugDirs: [], loadAddon: missingLibrary() });
+    try {
+      assert.equal(symbolizer.kind, 'llvm-symbolizer');
+      assert.match(symbolizer.description, /libsideband_gone\.so: cannot open shared object file/);
+      assert.match(symbolizer.description, /apt install libdw1/);
+      const addresses = sweep(lib).filter((_, i) => i % 3 === 0);
+      // Two requests in flight at once: answers are matched to them in order.
+      const [first, second] = await Promise.all([
+        symbolizer.module(lib).resolve(addresses.slice(0, 200)),
+        symbolizer.module(exe).resolve(sweep(exe).slice(0, 50)),
+      ]);
+      assert.deepEqual(first, oracle(lib, addresses.slice(0, 200)));
+      assert.deepEqual(second, oracle(exe, sweep(exe).slice(0, 50)));
+      assert.deepEqual(await symbolizer.module(lib).compileUnits(), []);
+    } finally {
+      symbolizer.dispose();
+    }
+  });
+
+  test('with no llvm-symbolizer either, ELF symbols name the functions', async () => {
+    const symbolizer = openSymbolizer({ debugDirs: [], loadAddon: missingLibrary(), llvmSymbolizer: null });
+    assert.equal(symbolizer.kind, 'elf-symbols');
+    assert.match(symbolizer.description, /apt install llvm/);
+    const symbols = nm(lib);
+    const names = KNOWN.filter((n) => symbols.has(n));
+    const frames = await symbolizer.module(lib).resolve(names.map((n) => symbols.get(n)! + 1));
+    assert.deepEqual(frames, names.map((name) => [{ function: name }]));
+    assert.deepEqual(readElfSymbols(lib).find((s) => s.name === 'fixture_leaf')?.low, symbols.get('fixture_leaf'));
+  });
+});
+
+describe('perf maps', () => {
+  test('parses whole lines, leaves a partial last line for later, and re-reads when the file grows', () => {
+    const file = path.join(dir, 'perf-4242.map');
+    fs.writeFileSync(file, '7f0000001000 40 LazyCompile:*add a.js:1\n7f0000000000 100 Builtin:Interp\n7f0000002000 2');
+    const map = new PerfMap(file);
+    assert.equal(map.lookup(0x7f0000001010n)?.name, 'LazyCompile:*add a.js:1');
+    assert.equal(map.lookup(0x7f00000000ffn)?.name, 'Builtin:Interp');
+    assert.equal(map.lookup(0x7f0000000100n), undefined, 'past the end of a symbol');
+    assert.equal(map.lookup(0x7f0000002001n), undefined, 'the partial line is not read');
+    fs.appendFileSync(file, '0 Function:*mul b.js:9\n7f0000001000 40 LazyCompile:*add a.js:1 (recompiled)\n');
+    assert.equal(map.lookup(0x7f0000002001n)?.name, 'Function:*mul b.js:9');
+    assert.equal(map.lookup(0x7f0000001000n)?.name, 'LazyCompile:*add a.js:1 (recompiled)');
+  });
+});
