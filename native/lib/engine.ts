@@ -136,7 +136,7 @@ let addon: NativeAddon | undefined;
  * package.json. This module runs compiled (out/native/lib) and bundled
  * (dist/extension.js), at different depths.
  */
-function packageRoot(): string {
+export function packageRoot(): string {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     try {
       if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'perf-sideband') return dir;

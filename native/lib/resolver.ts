@@ -250,11 +250,12 @@ export class SourceResolver {
       map = new PerfMap(`/tmp/perf-${pid}.map`);
       this.perfMaps.set(pid, map);
     }
-    if (!map.exists()) return undefined;
+    if (!fs.existsSync(map.path)) return undefined;
+    const perfMap = map;
     return {
       resolve: (address) => {
-        const name = map.lookup(address);
-        return name ? { frames: [{ function: name }] } : { frames: [], error: `${hex(address)} is in no function of /tmp/perf-${pid}.map` };
+        const symbol = perfMap.lookup(address);
+        return symbol ? { frames: [{ function: symbol.name }] } : { frames: [], error: `${hex(address)} is in no function of ${perfMap.path}` };
       },
     };
   }

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { findDebugInfo, SYSTEM_DEBUG_DIR } from './debuginfo';
+import { packageRoot } from './engine';
 import { readElfInfo, readElfSymbols, symbolAt, type ElfSymbol, type LoadSegment } from './elf';
 
 export interface SourceFrame {
@@ -76,18 +77,6 @@ export interface SymbolizerOptions {
   loadAddon?: () => Addon;
   /** The llvm-symbolizer to run; null for none; undefined to look on PATH. */
   llvmSymbolizer?: string | null;
-}
-
-/** The directory of our package.json, found upwards from here so this works from out/ and bundled into dist/ alike. */
-function packageRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    try {
-      if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'perf-sideband') return dir;
-    } catch {
-      // no package.json here, or not ours
-    }
-    if (path.dirname(dir) === dir) throw new Error(`no perf-sideband package.json above ${__dirname}. Fix: reinstall the extension or the package.`);
-  }
 }
 
 export function loadSymbolsAddon(): Addon {
