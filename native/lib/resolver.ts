@@ -162,11 +162,12 @@ export class SourceResolver {
     if (module.debug.missing) return { files: [], missing: module.debug.missing };
     const units = await module.compileUnits();
     if (units.length === 0) return { files: [], missing: `${this.symbolizer.description}: it cannot list the source files of ${region.filename}` };
+    // The region's span in file addresses: its end may lie past the segment's file size (the page's tail).
     const low = fileAddress(module.segments, region, region.start);
-    const high = fileAddress(module.segments, region, region.end - 1n);
+    const high = low === undefined ? undefined : low + Number(region.end - region.start);
     const files = new Set<string>();
     for (const unit of units) {
-      const inRegion = low !== undefined && high !== undefined && unit.ranges.some(([from, to]) => from <= high && to > low);
+      const inRegion = low !== undefined && high !== undefined && unit.ranges.some(([from, to]) => from < high && to > low);
       if (inRegion) for (const file of unit.files) files.add(file);
     }
     if (files.size === 0) return { files: [], missing: `no compile unit of ${region.filename} has code in this region (offset ${hex(region.pgoff)}): its code is in the executable region` };
