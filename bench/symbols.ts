@@ -1,13 +1,15 @@
 // Measure 5: symbolizing 100,000 random addresses of libc's executable
-// segment with our libdw backend against llvm-symbolizer in batch mode (one
+// segment through the sideband language server's request (as the regions
+// panel asks it: a region of a process and addresses in it; the server
+// runs the libdw backend) against llvm-symbolizer in batch mode (one
 // process, addresses on stdin), the same addresses in the same run, and how
 // often both name the same innermost function at the same file:line.
-//
-// The resolver is a parameter so the same measure can run through the
-// language server's request instead of the library.
+
+import * as fs from 'node:fs';
 
 import { readElfInfo } from '../native/lib/elf';
-import { openSymbolizer, type SourceFrame } from '../native/lib/symbolizer';
+import type { SourceFrame } from '../native/lib/symbolizer';
+import { LanguageServer } from '../test/kernel/lsp';
 import { ratioOf, type Result } from './results';
 import { progress, run } from './tools';
 
@@ -47,21 +49,50 @@ function llvmInnermost(line: string): Innermost {
   return { function: f?.FunctionName ?? '', place: f?.FileName && f.Line ? `${f.FileName}:${f.Line}` : '' };
 }
 
-/** Our libdw backend on a fresh module each call, so the first call pays for reading the DWARF as llvm-symbolizer does. */
-export function libdwResolver(): Resolver {
-  const symbolizer = openSymbolizer({ debugDirs: [], llvmSymbolizer: null });
-  if (symbolizer.kind !== 'libdw') throw new Error(`the libdw addon is not loaded: ${symbolizer.description}`);
-  const module = symbolizer.module(LIBC);
-  if (module.debug.found === 'none') throw new Error(`${module.debug.missing} (Debian: apt install libc6-dbg)`);
-  return (addresses) => module.resolve(addresses);
+/**
+ * The language server's `sideband/resolve`, on libc as this process maps
+ * it: the file addresses become this process's runtime addresses in that
+ * region, and the server maps them back. A fresh server, so the first
+ * call pays for reading the DWARF as llvm-symbolizer does.
+ */
+async function languageServerResolver(): Promise<{ resolve: Resolver; stop: () => Promise<void> }> {
+  const line = fs
+    .readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .find((l) => / r-xp /.test(l) && /\/libc\.so\.6$/.test(l));
+  if (!line) throw new Error('libc.so.6 is not mapped executable in this process');
+  const [range, , offset, , , filename] = line.split(/\s+/);
+  const [start, end] = range.split('-');
+  const region = { start, end, pgoff: offset, filename };
+  const segment = readElfInfo(filename).segments.find((s) => s.offset <= parseInt(offset, 16) && parseInt(offset, 16) < s.offset + s.filesz);
+  if (!segment) throw new Error(`${filename}: no PT_LOAD holds offset 0x${offset}`);
+  const base = BigInt(`0x${start}`) - BigInt(`0x${offset}`) + BigInt(segment.offset) - BigInt(segment.vaddr);
+  const server = await LanguageServer.start();
+  return {
+    resolve: async (vaddrs) => {
+      const answers = await server.resolve({ pid: process.pid, addresses: Array.from(vaddrs, (v) => (base + BigInt(v)).toString(16)), region });
+      if (answers[0] && !/^Symbols: libdw /.test(answers[0].backend)) throw new Error(`the language server is not on libdw: ${answers[0].backend}`);
+      return answers.map((a) => a.frames);
+    },
+    stop: () => server.stop(),
+  };
 }
 
-export async function measureSymbols(resolver: Resolver = libdwResolver()): Promise<Result[]> {
+export async function measureSymbols(): Promise<Result[]> {
+  const server = await languageServerResolver();
+  try {
+    return await measureThrough(server.resolve);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function measureThrough(resolver: Resolver): Promise<Result[]> {
   const text = readElfInfo(LIBC).segments.find((s) => s.flags & PF_X);
   if (!text) throw new Error(`${LIBC} has no executable PT_LOAD`);
   const addresses = randomAddresses(text.vaddr, text.vaddr + text.filesz);
 
-  progress(`symbols: ${ADDRESSES} addresses of ${LIBC} through our resolver`);
+  progress(`symbols: ${ADDRESSES} addresses of ${LIBC} through the language server`);
   let start = process.hrtime.bigint();
   const ours = await resolver(addresses);
   const oursCold = Number(process.hrtime.bigint() - start) / 1e9;
@@ -107,7 +138,7 @@ export async function measureSymbols(resolver: Resolver = libdwResolver()): Prom
       ratio: speedUp,
       bar: '>= 1 (llvm/ours)',
       met: speedUp !== null && speedUp >= 1,
-      note: `first call on a fresh module (DWARF read included); a second call takes ${oursWarm.toFixed(3)} s, ${Math.round(ADDRESSES / oursWarm)} addresses/s; peer: llvm-symbolizer --output-style=JSON, one process, addresses on stdin`,
+      note: `through the language server's sideband/resolve, first call on a fresh server (DWARF read included); a second call takes ${oursWarm.toFixed(3)} s, ${Math.round(ADDRESSES / oursWarm)} addresses/s; peer: llvm-symbolizer --output-style=JSON, one process, addresses on stdin`,
     },
     {
       name: 'symbols: agreement with llvm',

@@ -83,13 +83,20 @@ connection.onRequest(ResolveRequest, async (params): Promise<AddressResolution[]
   const valid = addresses as bigint[];
   let results;
   if (params.region) {
-    const region = regionRef(params.region);
-    results = await Promise.all(valid.map((a) => resolver.resolveIn(params.pid, a, region)));
+    results = await resolver.resolveIn(params.pid, valid, regionRef(params.region));
   } else if (params.capture) {
     results = await resolver.resolveInCapture(params.capture, params.pid, valid);
   } else {
     return valid.map(() => ({ frames: [], error: 'name a region or a capture to resolve in', backend }));
   }
+  // A batch names the same few files many times: ask the file system once per file.
+  const described = new Map<string, Pick<WireFrame, 'inWorkspace' | 'exists'>>();
+  const wireFrame = (frame: SourceFrame): WireFrame => {
+    if (frame.file === undefined) return { ...frame, inWorkspace: false, exists: false };
+    let known = described.get(frame.file);
+    if (!known) described.set(frame.file, (known = { inWorkspace: inWorkspace(frame.file), exists: fs.existsSync(frame.file) }));
+    return { ...frame, ...known };
+  };
   return results.map((r) => (r.error ? { frames: r.frames.map(wireFrame), error: r.error, backend } : { frames: r.frames.map(wireFrame), backend }));
 });
 
@@ -175,10 +182,6 @@ function parseAddress(text: string): bigint | undefined {
 
 function regionRef(region: WireRegion): RegionRef {
   return { start: BigInt(`0x${region.start}`), end: BigInt(`0x${region.end}`), pgoff: BigInt(`0x${region.pgoff}`), filename: region.filename };
-}
-
-function wireFrame(frame: SourceFrame): WireFrame {
-  return { ...frame, inWorkspace: frame.file !== undefined && inWorkspace(frame.file), exists: frame.file !== undefined && fs.existsSync(frame.file) };
 }
 
 function inWorkspace(file: string): boolean {

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import { fileAddress, runtimeAddress } from './elf';
 import { indexPerfDataFile } from './perfdata';
 import { PerfMap } from './perfmap';
-import type { FunctionRange, SourceFrame, Symbolizer } from './symbolizer';
+import type { FunctionRange, ModuleSymbols, SourceFrame, Symbolizer } from './symbolizer';
 import { Timeline, type Region } from './timeline';
 
 /** The part of a region the resolver needs. */
@@ -100,22 +100,26 @@ export class SourceResolver {
     for (const path of this.captures.keys()) if (!keep.includes(path)) this.captures.delete(path);
   }
 
-  /** Resolves `address` of `pid`, which `region` holds. */
-  async resolveIn(pid: number, address: bigint, region: RegionRef): Promise<Resolution> {
-    if (address < region.start || address >= region.end) return { frames: [], error: `${hex(address)} is outside ${hex(region.start)}–${hex(region.end)}` };
-    if (isAnonymous(region.filename)) return this.resolveJit(pid, address);
-    if (!region.filename.startsWith('/')) return { frames: [], error: `${region.filename} is not a file: only files and JIT code resolve to source` };
-    let module;
+  /** Resolves addresses of `pid` in `region`, in one batch per file. */
+  async resolveIn(pid: number, addresses: bigint[], region: RegionRef): Promise<Resolution[]> {
+    const outside = (address: bigint): Resolution | undefined =>
+      address < region.start || address >= region.end ? { frames: [], error: `${hex(address)} is outside ${hex(region.start)}–${hex(region.end)}` } : undefined;
+    if (isAnonymous(region.filename)) return addresses.map((a) => outside(a) ?? this.resolveJit(pid, a));
+    if (!region.filename.startsWith('/')) return addresses.map(() => ({ frames: [], error: `${region.filename} is not a file: only files and JIT code resolve to source` }));
+    let module: ModuleSymbols;
     try {
       module = this.symbolizer.module(region.filename);
     } catch (e) {
-      return { frames: [], error: (e as Error).message };
+      return addresses.map(() => ({ frames: [], error: (e as Error).message }));
     }
-    const at = fileAddress(module.segments, region, address);
-    if (at === undefined) return { frames: [], error: `${hex(address)} falls in no load segment of ${region.filename}: the file may have changed since it was mapped` };
-    const [frames] = await module.resolve([at]);
-    if (frames.length > 0) return { frames };
-    return { frames: [], error: module.debug.missing ?? `${region.filename} has no function at file address ${hex(BigInt(at))}` };
+    const at = addresses.map((a) => (outside(a) ? undefined : fileAddress(module.segments, region, a)));
+    const resolved = await module.resolve(at.filter((a): a is number => a !== undefined));
+    let k = 0;
+    return at.map((a, i) => {
+      if (a === undefined) return outside(addresses[i]) ?? { frames: [], error: `${hex(addresses[i])} falls in no load segment of ${region.filename}: the file may have changed since it was mapped` };
+      const frames = resolved[k++];
+      return frames.length > 0 ? { frames } : { frames, error: module.debug.missing ?? `${region.filename} has no function at file address ${hex(BigInt(a))}` };
+    });
   }
 
   /** Resolves addresses of `pid` as of the end of `capturePath` (or `time`): what `sideband resolve` prints. */
@@ -140,11 +144,7 @@ export class SourceResolver {
       }
     });
     for (const [region, indices] of byRegion) {
-      if (isAnonymous(region.filename) || !region.filename.startsWith('/')) {
-        for (const i of indices) results[i] = await this.resolveIn(pid, addresses[i], region);
-        continue;
-      }
-      const batch = await this.resolveBatch(region, indices.map((i) => addresses[i]));
+      const batch = await this.resolveIn(pid, indices.map((i) => addresses[i]), region);
       indices.forEach((i, k) => (results[i] = batch[k]));
     }
     return results;
@@ -216,24 +216,6 @@ export class SourceResolver {
       }
     }
     return mappings;
-  }
-
-  private async resolveBatch(region: Region, addresses: bigint[]): Promise<Resolution[]> {
-    let module;
-    try {
-      module = this.symbolizer.module(region.filename);
-    } catch (e) {
-      return addresses.map(() => ({ frames: [], error: (e as Error).message }));
-    }
-    const at = addresses.map((a) => fileAddress(module.segments, region, a));
-    const known = at.filter((a): a is number => a !== undefined);
-    const resolved = await module.resolve(known);
-    let k = 0;
-    return at.map((a, i) => {
-      if (a === undefined) return { frames: [], error: `${hex(addresses[i])} falls in no load segment of ${region.filename}` };
-      const frames = resolved[k++];
-      return frames.length > 0 ? { frames } : { frames, error: module.debug.missing ?? `${region.filename} has no function at file address ${hex(BigInt(a))}` };
-    });
   }
 
   private resolveJit(pid: number, address: bigint): Resolution {
