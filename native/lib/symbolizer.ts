@@ -268,7 +268,7 @@ class LlvmSymbolizer implements Symbolizer {
 
   constructor(program: string, debugDirs: readonly string[], whyNotLibdw: string) {
     this.process = new LlvmSymbolizerProcess(program, debugDirs);
-    this.description = `Symbols: ${program} (slower, no source listings), as the libdw helper could not be loaded (${whyNotLibdw}). Fix: \`apt install libdw1\`, then rebuild the helper with \`npm install\`.`;
+    this.description = `Symbols: ${program} (slower, no source listings), as the libdw helper could not be loaded (${whyNotLibdw}). Fix: \`apt install libdw1\` (elfutils' library; the helper is built against it), then run "Perf Sideband: Restart Language Server".`;
     this.cache = new ModuleCache((file) => {
       const { debug, segments } = describe(file, debugDirs);
       return {
@@ -295,7 +295,7 @@ class ElfSymbolizer implements Symbolizer {
   private readonly cache: ModuleCache<ModuleSymbols>;
 
   constructor(debugDirs: readonly string[], whyNotLibdw: string) {
-    this.description = `Symbols: ELF symbol tables only (function names, no source lines), as the libdw helper could not be loaded (${whyNotLibdw}) and no llvm-symbolizer is on PATH. Fix: \`apt install libdw1\` and rebuild the helper with \`npm install\`, or \`apt install llvm\`.`;
+    this.description = `Symbols: ELF symbol tables only (function names, no source lines), as the libdw helper could not be loaded (${whyNotLibdw}) and no llvm-symbolizer is on PATH. Fix: \`apt install libdw1\` (elfutils' library; the helper is built against it), or \`apt install llvm\` for llvm-symbolizer, then run "Perf Sideband: Restart Language Server".`;
     this.cache = new ModuleCache((file) => {
       const { debug, segments } = describe(file, debugDirs);
       let symbols: ElfSymbol[] | undefined;
