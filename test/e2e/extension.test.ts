@@ -2,8 +2,9 @@
 // debugging the demo workspace captures the debuggee, the timeline shows
 // its status-only and real records and the regions panel its mappings;
 // the demo's native addon is a real mapping whose region lists the
-// workspace's C files, and a hover in them says where a function is mapped,
-// also after the language server was killed and restarted;
+// workspace's C files, and a CodeLens and a hover in them say where a
+// function is mapped, also after the language server was killed and
+// restarted;
 // "Capture Sideband" attaches to a process picked in the quick pick; the
 // capture saves as a perf.data that perf reads. Screenshots go to
 // test-results/e2e/.
@@ -175,9 +176,13 @@ describe('the extension in code-server', () => {
     await server.screenshot('region-sources');
 
     // In the addon's C source, a function's hover says where it is mapped now.
-    await runCommand(page, 'View: Toggle Maximized Panel');
     await openFile(page, 'checksum.c');
+    // The panel was maximized for the timeline: the editor needs room again.
+    const editorBox = await page.locator('.part.editor').boundingBox();
+    if (!editorBox || editorBox.height < 200) await runCommand(page, 'View: Toggle Maximized Panel');
     const mapped = new RegExp(`mapped in pid ${debuggees[0]} \\(demo-step-\\d+\\) at 0x[0-9a-f]+–0x[0-9a-f]+ since \\+[\\d.]+ (ms|s), real mmap`);
+    const lens = page.locator('.monaco-editor .codelens-decoration', { hasText: mapped });
+    await lens.first().waitFor({ state: 'visible', timeout: 30_000 });
     await hoverText(page, 'demo_checksum', mapped);
     await server.screenshot('hover');
 
