@@ -25,7 +25,6 @@ const documents = new TextDocuments(TextDocument);
 let workspaceRoots: string[] = [];
 let resolver = new SourceResolver(openSymbolizer({ debugDirs: [] }));
 let capture: string | null = null;
-let captureWatch: fs.StatWatcher | undefined;
 
 connection.onInitialize((params) => {
   workspaceRoots = (params.workspaceFolders ?? []).map((f) => fileURLToPath(f.uri));
@@ -54,12 +53,11 @@ connection.onNotification(SettingsNotification, (settings) => {
 });
 
 connection.onNotification(ShowCaptureNotification, ({ path: next }) => {
-  captureWatch?.removeAllListeners();
   if (capture) fs.unwatchFile(capture);
   capture = next;
   resolver.retain(next ? [next] : []);
   // A live capture grows as it runs: lenses follow it, a few times a second at most.
-  if (next) captureWatch = fs.watchFile(next, { interval: 1000 }, () => refreshLenses());
+  if (next) fs.watchFile(next, { interval: 1000 }, () => refreshLenses());
   refreshLenses();
 });
 
