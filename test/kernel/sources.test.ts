@@ -5,7 +5,7 @@
 // for JIT code, the perf map the runtime wrote is.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -232,7 +232,8 @@ process.stdin.once('data', () => {
   process.stdin.once('data', () => process.exit(0));
 });\n`,
     );
-    const node = Proc.start(process.execPath, ['--perf-basic-prof', script], { stdin: true });
+    // In its own directory: V8 writes an isolate log to the working directory beside the perf map.
+    const node = new Proc(spawn(process.execPath, ['--perf-basic-prof', script], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] }));
     const pid = Number((await node.waitFor(/^ready (\d+)/))[1]);
     const perfMap = `/tmp/perf-${pid}.map`;
     try {
