@@ -14,17 +14,28 @@ import { fileURLToPath } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { CodeLens, CodeLensRefreshRequest, createConnection, Hover, MarkupKind, ProposedFeatures, TextDocuments, TextDocumentSyncKind } from 'vscode-languageserver/node';
 
-import { SourceResolver, type FunctionMapping, type RegionRef } from '../native/lib/resolver';
+import { SourceResolver, type FunctionMapping } from '../native/lib/resolver';
 import { openSymbolizer, type SourceFrame } from '../native/lib/symbolizer';
-import type { AddressResolution, RegionSources, WireFrame, WireRegion } from '../webview/protocol';
+import { parseAddress } from '../native/lib/timeline';
+import { regionOfWire, type AddressResolution, type RegionSources, type WireFrame } from '../webview/protocol';
 import { REVEAL_REGION_COMMAND, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type RevealRegionArgs, type ServerSettings } from './serverProtocol';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
 
 let workspaceRoots: string[] = [];
-let resolver = new SourceResolver(openSymbolizer({ debugDirs: [] }));
+let debugDirectories: string[] = [];
+let loaded: SourceResolver | undefined;
 let capture: string | null = null;
+
+/** The resolver, its symbolizer (the libdw addon) loaded on first use: a server nobody asks loads nothing. */
+function resolver(): SourceResolver {
+  if (!loaded) {
+    loaded = new SourceResolver(openSymbolizer({ debugDirs: debugDirectories }));
+    connection.console.info(`symbols: ${loaded.symbolizer.description}`);
+  }
+  return loaded;
+}
 
 connection.onInitialize((params) => {
   workspaceRoots = (params.workspaceFolders ?? []).map((f) => fileURLToPath(f.uri));
@@ -40,11 +51,10 @@ connection.onInitialize((params) => {
   };
 });
 
-connection.onInitialized(() => connection.console.info(`symbols: ${resolver.symbolizer.description}`));
-
 function useSettings(settings: ServerSettings): void {
-  resolver.symbolizer.dispose();
-  resolver = new SourceResolver(openSymbolizer({ debugDirs: settings.debugDirectories }));
+  debugDirectories = settings.debugDirectories;
+  loaded?.symbolizer.dispose();
+  loaded = undefined;
 }
 
 connection.onNotification(SettingsNotification, (settings) => {
@@ -55,7 +65,7 @@ connection.onNotification(SettingsNotification, (settings) => {
 connection.onNotification(ShowCaptureNotification, ({ path: next }) => {
   if (capture) fs.unwatchFile(capture);
   capture = next;
-  resolver.retain(next ? [next] : []);
+  loaded?.retain(next ? [next] : []);
   // A live capture grows as it runs: lenses follow it, a few times a second at most.
   if (next) fs.watchFile(next, { interval: 1000 }, () => refreshLenses());
   refreshLenses();
@@ -66,24 +76,24 @@ function refreshLenses(): void {
 }
 
 connection.onRequest(RegionSourcesRequest, async ({ region }): Promise<RegionSources> => {
-  const sources = await resolver.regionSources(regionRef(region));
+  const sources = await resolver().regionSources(regionOfWire(region));
   const files = sources.files.map((file) => ({ path: file, inWorkspace: inWorkspace(file), exists: fs.existsSync(file) }));
   // Workspace files first, then those on disk: the ones a click can open.
   files.sort((a, b) => Number(b.inWorkspace) - Number(a.inWorkspace) || Number(b.exists) - Number(a.exists) || a.path.localeCompare(b.path));
-  return sources.missing ? { files, missing: sources.missing, backend: resolver.symbolizer.description } : { files, backend: resolver.symbolizer.description };
+  return sources.missing ? { files, missing: sources.missing, backend: resolver().symbolizer.description } : { files, backend: resolver().symbolizer.description };
 });
 
 connection.onRequest(ResolveRequest, async (params): Promise<AddressResolution[]> => {
-  const backend = resolver.symbolizer.description;
+  const backend = resolver().symbolizer.description;
   const addresses = params.addresses.map(parseAddress);
   const bad = addresses.findIndex((a) => a === undefined);
   if (bad >= 0) return params.addresses.map(() => ({ frames: [], error: `'${params.addresses[bad]}' is not a hex address`, backend }));
   const valid = addresses as bigint[];
   let results;
   if (params.region) {
-    results = await resolver.resolveIn(params.pid, valid, regionRef(params.region));
+    results = await resolver().resolveIn(params.pid, valid, regionOfWire(params.region));
   } else if (params.capture) {
-    results = await resolver.resolveInCapture(params.capture, params.pid, valid);
+    results = await resolver().resolveInCapture(params.capture, params.pid, valid);
   } else {
     return valid.map(() => ({ frames: [], error: 'name a region or a capture to resolve in', backend }));
   }
@@ -132,7 +142,7 @@ connection.onHover(async ({ textDocument, position }): Promise<Hover | null> => 
 async function mappingsOf(uri: string): Promise<FunctionMapping[]> {
   if (!capture || !uri.startsWith('file:')) return [];
   try {
-    return await resolver.mappingsOfSource(capture, fileURLToPath(uri));
+    return await resolver().mappingsOfSource(capture, fileURLToPath(uri));
   } catch (e) {
     connection.console.warn(`mappings of ${uri}: ${(e as Error).message}`);
     return [];
@@ -171,15 +181,6 @@ function wordAt(line: string, character: number): string | undefined {
     if (match.index <= character && character <= match.index + match[0].length) return match[0];
   }
   return undefined;
-}
-
-function parseAddress(text: string): bigint | undefined {
-  const digits = text.trim().replace(/^0x/i, '');
-  return /^[0-9a-f]{1,16}$/i.test(digits) ? BigInt(`0x${digits}`) : undefined;
-}
-
-function regionRef(region: WireRegion): RegionRef {
-  return { start: BigInt(`0x${region.start}`), end: BigInt(`0x${region.end}`), pgoff: BigInt(`0x${region.pgoff}`), filename: region.filename };
 }
 
 function inWorkspace(file: string): boolean {

@@ -4,7 +4,7 @@
 // without asking; the host names the region back, since the file and its
 // offset are what it reads debug info by.
 
-import type { Region } from '../native/lib/timeline';
+import { parseAddress, type Region } from '../native/lib/timeline';
 import { el, openLink } from './dom';
 import { type AddressResolution, type Requests, type WebviewMessage, type WireFrame, wireRegion } from './protocol';
 
@@ -15,12 +15,6 @@ const DISABLED_PLACEHOLDER = 'Select a process to resolve an address';
 export interface AddressContext {
   pid: number;
   regions: Region[];
-}
-
-/** An address as /proc/PID/maps writes it, or with 0x; undefined when it is not one. */
-export function parseAddress(text: string): bigint | undefined {
-  const hex = /^(?:0x)?([0-9a-f]{1,16})$/i.exec(text.trim())?.[1];
-  return hex === undefined ? undefined : BigInt(`0x${hex}`);
 }
 
 export class AddressField {

@@ -57,6 +57,11 @@ export function wireRegion(region: { start: bigint; end: bigint; pgoff: bigint; 
   return { start: region.start.toString(16), end: region.end.toString(16), pgoff: region.pgoff.toString(16), filename: region.filename };
 }
 
+/** The inverse of wireRegion, for the side that receives one (validated: hex digits). */
+export function regionOfWire(region: WireRegion): { start: bigint; end: bigint; pgoff: bigint; filename: string } {
+  return { start: BigInt(`0x${region.start}`), end: BigInt(`0x${region.end}`), pgoff: BigInt(`0x${region.pgoff}`), filename: region.filename };
+}
+
 export interface SourceFileInfo {
   path: string;
   inWorkspace: boolean;

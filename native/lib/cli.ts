@@ -11,6 +11,7 @@ import { Recording, type RecordingResult } from './recording';
 import { decodeRecord, indexRecords, RecordError } from './records';
 import { SourceResolver } from './resolver';
 import { openSymbolizer } from './symbolizer';
+import { parseAddress } from './timeline';
 
 const USAGE = `usage:
   sideband capture --pid PID [--duration SECONDS] -o FILE [options]
@@ -267,9 +268,9 @@ async function resolve(args: string[]): Promise<number> {
   if (pid === undefined) throw new UsageError('resolve needs --pid PID');
   if (addresses.length === 0) throw new UsageError('resolve needs at least one ADDRESS');
   const parsed = addresses.map((a) => {
-    const digits = a.replace(/^0x/i, '');
-    if (!/^[0-9a-f]{1,16}$/i.test(digits)) throw new UsageError(`${a} is not a hex address`);
-    return BigInt(`0x${digits}`);
+    const address = parseAddress(a);
+    if (address === undefined) throw new UsageError(`${a} is not a hex address`);
+    return address;
   });
   if (!fs.existsSync(file)) throw new EngineError('ENOENT', `cannot read ${file}: no such file. Fix: check the path.`);
   const symbolizer = openSymbolizer({ debugDirs });

@@ -551,6 +551,12 @@ function overlay(pieces: Piece[], top: Piece): void {
   pieces.splice(lo, end - lo, ...left, top, ...right);
 }
 
+/** An address as /proc/PID/maps writes it, or with 0x; undefined when it is not one. */
+export function parseAddress(text: string): bigint | undefined {
+  const hex = /^(?:0x)?([0-9a-f]{1,16})$/i.exec(text.trim())?.[1];
+  return hex === undefined ? undefined : BigInt(`0x${hex}`);
+}
+
 /** Bits of an MMAP2 prot as /proc/PID/maps writes them, with p/s from the flags. */
 export function protString(prot: number | undefined, flags: number | undefined): string {
   if (prot === undefined) return '----';

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { LoadedCapture } from '../../native/lib/resolver';
-import type { WireRegion } from '../../webview/protocol';
+import { wireRegion } from '../../webview/protocol';
 import { Proc, ROOT, sideband, tempDir } from './harness';
 import { LanguageServer } from './lsp';
 
@@ -68,10 +68,6 @@ function fileAddressOf(maps: Mapping[], address: bigint): { file: string; vaddr:
   const seg = loadSegments(m.file).find((s) => offset >= s.offset && offset < s.offset + s.filesz);
   assert.ok(seg, `offset 0x${offset.toString(16)} of ${m.file} is in a PT_LOAD`);
   return { file: m.file, vaddr: seg.vaddr + offset - seg.offset };
-}
-
-function wireRegion(r: { start: bigint; end: bigint; pgoff: bigint; filename: string }): WireRegion {
-  return { start: r.start.toString(16), end: r.end.toString(16), pgoff: r.pgoff.toString(16), filename: r.filename };
 }
 
 describe('sources: a PIE and a dlopened library, captured', () => {
