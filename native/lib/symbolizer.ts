@@ -104,64 +104,58 @@ export function findLlvmSymbolizer(): string | undefined {
   return candidates[0]?.[1];
 }
 
-interface Described {
-  debug: ModuleDebug;
-  segments: LoadSegment[];
-}
+/** What a backend adds to a module's ELF facts: how it answers. */
+type ModuleAnswers = Omit<ModuleSymbols, 'debug' | 'segments'>;
 
-function describe(file: string, debugDirs: readonly string[]): Described {
-  const info = readElfInfo(file);
-  const found = findDebugInfo(file, info, debugDirs);
-  const debug: ModuleDebug =
-    found.found === 'none'
-      ? { path: file, buildId: info.buildId, found: 'none', missing: found.missing }
-      : { path: file, buildId: info.buildId, found: found.found, debugFile: found.file };
-  return { debug, segments: info.segments };
-}
+/**
+ * A backend: its modules cached by path and dropped when the file's
+ * modification time changes (rebuilt between runs). Each module's debug file
+ * is found once, by findDebugInfo, whichever backend reads it.
+ */
+class BackendSymbolizer implements Symbolizer {
+  private readonly modules = new Map<string, { mtimeMs: number; module: ModuleSymbols }>();
 
-/** Modules by path, dropped when the file's modification time changes (rebuilt between runs). */
-class ModuleCache<M> {
-  private readonly modules = new Map<string, { mtimeMs: number; module: M }>();
-  constructor(private readonly open: (file: string) => M) {}
-  get(file: string): M {
+  constructor(
+    readonly kind: BackendKind,
+    readonly description: string,
+    private readonly debugDirs: readonly string[],
+    private readonly answers: (file: string, debug: ModuleDebug) => ModuleAnswers,
+    private readonly stop: () => void = () => {},
+  ) {}
+
+  module(file: string): ModuleSymbols {
     const mtimeMs = fs.statSync(file).mtimeMs;
     const cached = this.modules.get(file);
     if (cached && cached.mtimeMs === mtimeMs) return cached.module;
-    const module = this.open(file);
+    const info = readElfInfo(file);
+    const found = findDebugInfo(file, info, this.debugDirs);
+    const debug: ModuleDebug =
+      found.found === 'none'
+        ? { path: file, buildId: info.buildId, found: 'none', missing: found.missing }
+        : { path: file, buildId: info.buildId, found: found.found, debugFile: found.file };
+    const module = { debug, segments: info.segments, ...this.answers(file, debug) };
     this.modules.set(file, { mtimeMs, module });
     return module;
   }
-  clear(): void {
+
+  dispose(): void {
+    this.stop();
     this.modules.clear();
   }
 }
 
-class LibdwSymbolizer implements Symbolizer {
-  readonly kind = 'libdw';
-  readonly description: string;
-  private readonly cache: ModuleCache<ModuleSymbols>;
+const NO_LISTINGS = { compileUnits: async () => [], functions: async () => [] };
 
-  constructor(addon: Addon, debugDirs: readonly string[]) {
-    this.description = `Symbols: libdw ${addon.libdwVersion} (DWARF with inline frames).`;
-    this.cache = new ModuleCache((file) => {
-      const { debug, segments } = describe(file, debugDirs);
-      let opened: AddonModule | undefined;
-      const native = (): AddonModule => (opened ??= addon.open(file, debug.found === 'itself' ? null : (debug.debugFile ?? null)));
-      return {
-        debug,
-        segments,
-        resolve: async (addresses) => native().resolve(addresses instanceof Float64Array ? addresses : Float64Array.from(addresses)),
-        compileUnits: async () => native().compileUnits(),
-        functions: async () => native().functions(),
-      };
-    });
-  }
-  module(file: string): ModuleSymbols {
-    return this.cache.get(file);
-  }
-  dispose(): void {
-    this.cache.clear();
-  }
+function libdwSymbolizer(addon: Addon, debugDirs: readonly string[]): Symbolizer {
+  return new BackendSymbolizer('libdw', `Symbols: libdw ${addon.libdwVersion} (DWARF with inline frames).`, debugDirs, (file, debug) => {
+    let opened: AddonModule | undefined;
+    const native = (): AddonModule => (opened ??= addon.open(file, debug.found === 'itself' ? null : (debug.debugFile ?? null)));
+    return {
+      resolve: async (addresses) => native().resolve(addresses instanceof Float64Array ? addresses : Float64Array.from(addresses)),
+      compileUnits: async () => native().compileUnits(),
+      functions: async () => native().functions(),
+    };
+  });
 }
 
 interface LlvmFrame {
@@ -260,78 +254,44 @@ function framesOfLlvmAnswer(line: string): SourceFrame[] {
   return frames.length === (answer.Symbol ?? []).length ? frames : [];
 }
 
-class LlvmSymbolizer implements Symbolizer {
-  readonly kind = 'llvm-symbolizer';
-  readonly description: string;
-  private readonly process: LlvmSymbolizerProcess;
-  private readonly cache: ModuleCache<ModuleSymbols>;
-
-  constructor(program: string, debugDirs: readonly string[], whyNotLibdw: string) {
-    this.process = new LlvmSymbolizerProcess(program, debugDirs);
-    this.description = `Symbols: ${program} (slower, no source listings), as the libdw helper could not be loaded (${whyNotLibdw}). Fix: \`apt install libdw1\` (elfutils' library; the helper is built against it), then run "Perf Sideband: Restart Language Server".`;
-    this.cache = new ModuleCache((file) => {
-      const { debug, segments } = describe(file, debugDirs);
-      return {
-        debug,
-        segments,
-        resolve: async (addresses) => (await this.process.request(file, addresses)).map(framesOfLlvmAnswer),
-        compileUnits: async () => [],
-        functions: async () => [],
-      };
-    });
-  }
-  module(file: string): ModuleSymbols {
-    return this.cache.get(file);
-  }
-  dispose(): void {
-    this.process.dispose();
-    this.cache.clear();
-  }
+function llvmSymbolizer(program: string, debugDirs: readonly string[], whyNotLibdw: string): Symbolizer {
+  const process = new LlvmSymbolizerProcess(program, debugDirs);
+  const description = `Symbols: ${program} (slower, no source listings), as the libdw helper could not be loaded (${whyNotLibdw}). Fix: \`apt install libdw1\` (elfutils' library; the helper is built against it), then run "Perf Sideband: Restart Language Server".`;
+  return new BackendSymbolizer(
+    'llvm-symbolizer',
+    description,
+    debugDirs,
+    (file) => ({ resolve: async (addresses) => (await process.request(file, addresses)).map(framesOfLlvmAnswer), ...NO_LISTINGS }),
+    () => process.dispose(),
+  );
 }
 
-class ElfSymbolizer implements Symbolizer {
-  readonly kind = 'elf-symbols';
-  readonly description: string;
-  private readonly cache: ModuleCache<ModuleSymbols>;
-
-  constructor(debugDirs: readonly string[], whyNotLibdw: string) {
-    this.description = `Symbols: ELF symbol tables only (function names, no source lines), as the libdw helper could not be loaded (${whyNotLibdw}) and no llvm-symbolizer is on PATH. Fix: \`apt install libdw1\` (elfutils' library; the helper is built against it), or \`apt install llvm\` for llvm-symbolizer, then run "Perf Sideband: Restart Language Server".`;
-    this.cache = new ModuleCache((file) => {
-      const { debug, segments } = describe(file, debugDirs);
-      let symbols: ElfSymbol[] | undefined;
-      // A stripped file keeps only .dynsym; its debug file has the full .symtab.
-      const table = (): ElfSymbol[] =>
-        (symbols ??= [debug.found !== 'none' && debug.debugFile ? readElfSymbols(debug.debugFile) : [], readElfSymbols(file)].find((t) => t.length) ?? []);
-      return {
-        debug,
-        segments,
-        resolve: async (addresses) =>
-          Array.from(addresses, (vaddr) => {
-            const symbol = symbolAt(table(), vaddr);
-            return symbol ? [{ function: symbol.name }] : [];
-          }),
-        compileUnits: async () => [],
-        functions: async () => [],
-      };
-    });
-  }
-  module(file: string): ModuleSymbols {
-    return this.cache.get(file);
-  }
-  dispose(): void {
-    this.cache.clear();
-  }
+function elfSymbolizer(debugDirs: readonly string[], whyNotLibdw: string): Symbolizer {
+  const description = `Symbols: ELF symbol tables only (function names, no source lines), as the libdw helper could not be loaded (${whyNotLibdw}) and no llvm-symbolizer is on PATH. Fix: \`apt install libdw1\` (elfutils' library; the helper is built against it), or \`apt install llvm\` for llvm-symbolizer, then run "Perf Sideband: Restart Language Server".`;
+  return new BackendSymbolizer('elf-symbols', description, debugDirs, (file, debug) => {
+    let symbols: ElfSymbol[] | undefined;
+    // A stripped file keeps only .dynsym; its debug file has the full .symtab.
+    const table = (): ElfSymbol[] => (symbols ??= [debug.debugFile ? readElfSymbols(debug.debugFile) : [], readElfSymbols(file)].find((t) => t.length) ?? []);
+    return {
+      resolve: async (addresses) =>
+        Array.from(addresses, (vaddr) => {
+          const symbol = symbolAt(table(), vaddr);
+          return symbol ? [{ function: symbol.name }] : [];
+        }),
+      ...NO_LISTINGS,
+    };
+  });
 }
 
 /** The best backend that works here: the libdw addon, else llvm-symbolizer, else ELF symbol names. */
 export function openSymbolizer(options: SymbolizerOptions): Symbolizer {
   let whyNotLibdw: string;
   try {
-    return new LibdwSymbolizer((options.loadAddon ?? loadSymbolsAddon)(), options.debugDirs);
+    return libdwSymbolizer((options.loadAddon ?? loadSymbolsAddon)(), options.debugDirs);
   } catch (e) {
     whyNotLibdw = (e as Error).message;
   }
   const llvm = options.llvmSymbolizer === undefined ? findLlvmSymbolizer() : options.llvmSymbolizer;
-  if (llvm) return new LlvmSymbolizer(llvm, options.debugDirs, whyNotLibdw);
-  return new ElfSymbolizer(options.debugDirs, whyNotLibdw);
+  if (llvm) return llvmSymbolizer(llvm, options.debugDirs, whyNotLibdw);
+  return elfSymbolizer(options.debugDirs, whyNotLibdw);
 }
