@@ -69,13 +69,12 @@ export class LoadedCapture {
 
   /** The regions of `pid` at the end of the capture, or at `time`. */
   regionsOf(pid: number, time = this.timeline.endTime): Region[] {
-    if (!this.timeline.processAt(pid, time)) return [];
     return this.timeline.regionsAt(pid, time);
   }
 }
 
 /** Regions with no file behind them hold code only when it was generated at run time. */
-export function isAnonymous(filename: string): boolean {
+function isAnonymous(filename: string): boolean {
   return filename === '' || filename === '//anon' || filename.startsWith('[anon') || filename.startsWith('/memfd:');
 }
 
@@ -84,6 +83,7 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
 export class SourceResolver {
   private readonly captures = new Map<string, LoadedCapture>();
   private readonly perfMaps = new Map<number, PerfMap>();
+  private readonly mappings = new WeakMap<LoadedCapture, Map<string, Promise<FunctionMapping[]>>>();
 
   constructor(readonly symbolizer: Symbolizer) {}
 
@@ -180,8 +180,21 @@ export class SourceResolver {
    * compile units don't name the source are skipped before their functions
    * are listed.
    */
-  async mappingsOfSource(capturePath: string, sourcePath: string): Promise<FunctionMapping[]> {
+  mappingsOfSource(capturePath: string, sourcePath: string): Promise<FunctionMapping[]> {
+    // CodeLens and hovers ask the same question of the same capture until it grows.
     const capture = this.capture(capturePath);
+    let bySource = this.mappings.get(capture);
+    if (!bySource) this.mappings.set(capture, (bySource = new Map()));
+    let known = bySource.get(sourcePath);
+    if (!known) {
+      known = this.findMappings(capture, sourcePath);
+      bySource.set(sourcePath, known);
+      known.catch(() => bySource.delete(sourcePath));
+    }
+    return known;
+  }
+
+  private async findMappings(capture: LoadedCapture, sourcePath: string): Promise<FunctionMapping[]> {
     const timeline = capture.timeline;
     const end = timeline.endTime;
     const byFile = new Map<string, { pid: number; comm: string; region: Region }[]>();
