@@ -7,9 +7,10 @@
 
 import * as fs from 'node:fs';
 
-import { readElfInfo } from '../native/lib/elf';
+import { readElfInfo, runtimeAddress } from '../native/lib/elf';
 import type { SourceFrame } from '../native/lib/symbolizer';
 import { LanguageServer } from '../test/kernel/lsp';
+import { regionOfWire } from '../webview/protocol';
 import { ratioOf, type Result } from './results';
 import { progress, run } from './tools';
 
@@ -64,13 +65,17 @@ async function languageServerResolver(): Promise<{ resolve: Resolver; stop: () =
   const [range, , offset, , , filename] = line.split(/\s+/);
   const [start, end] = range.split('-');
   const region = { start, end, pgoff: offset, filename };
-  const segment = readElfInfo(filename).segments.find((s) => s.offset <= parseInt(offset, 16) && parseInt(offset, 16) < s.offset + s.filesz);
-  if (!segment) throw new Error(`${filename}: no PT_LOAD holds offset 0x${offset}`);
-  const base = BigInt(`0x${start}`) - BigInt(`0x${offset}`) + BigInt(segment.offset) - BigInt(segment.vaddr);
+  const segments = readElfInfo(filename).segments;
+  const mapped = regionOfWire(region);
   const server = await LanguageServer.start();
   return {
     resolve: async (vaddrs) => {
-      const answers = await server.resolve({ pid: process.pid, addresses: Array.from(vaddrs, (v) => (base + BigInt(v)).toString(16)), region });
+      const addresses = Array.from(vaddrs, (v) => {
+        const address = runtimeAddress(segments, mapped, v);
+        if (address === undefined) throw new Error(`0x${v.toString(16)} is not in the mapped part of ${filename}`);
+        return address.toString(16);
+      });
+      const answers = await server.resolve({ pid: process.pid, addresses, region });
       if (answers[0] && !/^Symbols: libdw /.test(answers[0].backend)) throw new Error(`the language server is not on libdw: ${answers[0].backend}`);
       return answers.map((a) => a.frames);
     },
