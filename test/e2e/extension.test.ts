@@ -58,17 +58,22 @@ async function waitForHook(frame: Frame, what: string, ok: (h: TimelineHook) => 
  */
 function demoPids(cwd: string): number[] {
   const dir = fs.realpathSync(cwd);
+  return pidsWhere((pid, cmdline) => /^(sideband-demo|demo-step-\d+)/.test(cmdline) && fs.readlinkSync(`/proc/${pid}/cwd`) === dir);
+}
+
+/** Pids of the processes, from /proc, whose command line (and whatever else `match` reads of them) matches. */
+function pidsWhere(match: (pid: number, cmdline: string) => boolean): number[] {
   return fs
     .readdirSync('/proc')
     .filter((n) => /^\d+$/.test(n))
-    .filter((n) => {
+    .map(Number)
+    .filter((pid) => {
       try {
-        return /^(sideband-demo|demo-step-\d+)/.test(fs.readFileSync(`/proc/${n}/cmdline`, 'utf8')) && fs.readlinkSync(`/proc/${n}/cwd`) === dir;
+        return match(pid, fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
       } catch {
-        return false;
+        return false; // gone meanwhile
       }
-    })
-    .map(Number);
+    });
 }
 
 /** Selects the newest record of `pid` that is on screen by clicking its mark, so the regions panel lists that process then. */
@@ -91,17 +96,7 @@ async function selectNewestRecordOf(frame: Frame, pid: number): Promise<void> {
 
 /** Pids of the sideband language servers running from the installed extension. */
 function languageServerPids(): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .filter((n) => {
-      try {
-        return fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').includes('perf-sideband.perf-sideband-0.1.0/dist/server.js');
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
+  return pidsWhere((_, cmdline) => cmdline.includes('perf-sideband.perf-sideband-0.1.0/dist/server.js'));
 }
 
 /** Expands the executable region of `file`, and returns the source files it lists once they arrive. */
