@@ -489,17 +489,30 @@ export function readPerfData(path: string): PerfData {
   return parsePerfData(readWholeFile(path));
 }
 
+// Records looked at together lie together (a process's MMAPs, a lane's
+// COMMs, what a model update reads): one read serves a block of them, where
+// a read per record would open the file as many times.
+const SOURCE_BLOCK_BYTES = 64 << 10;
+
 /** Records read back from their file when one is looked at. */
 function fileSource(path: string, dataOffset: number): RecordSource {
+  let blockStart = 0;
+  let block = new Uint8Array(0);
   return {
     record(offset, size) {
-      const bytes = new Uint8Array(new ArrayBuffer(size));
-      const fd = fs.openSync(path, 'r');
-      try {
-        readInto(fd, bytes, 0, size, dataOffset + offset);
-      } finally {
-        fs.closeSync(fd);
+      if (offset < blockStart || offset + size > blockStart + block.length) {
+        blockStart = offset - (offset % SOURCE_BLOCK_BYTES);
+        const bytes = new Uint8Array(Math.max(SOURCE_BLOCK_BYTES, offset + size - blockStart));
+        const fd = fs.openSync(path, 'r');
+        try {
+          // Only what was there: a live file grows, and a later look reads again.
+          block = bytes.subarray(0, readInto(fd, bytes, 0, bytes.length, dataOffset + blockStart));
+        } finally {
+          fs.closeSync(fd);
+        }
       }
+      const bytes = new Uint8Array(new ArrayBuffer(size));
+      bytes.set(block.subarray(offset - blockStart, offset - blockStart + size));
       return bytes;
     },
   };
