@@ -45,10 +45,6 @@ export class TimelineWebview implements TimelineSink, vscode.Disposable {
     if (feed && this.ready) this.subscription = feed.feed(this);
   }
 
-  get showing(): CaptureFeed | undefined {
-    return this.feed;
-  }
-
   post(message: HostMessage): void {
     void this.webview.postMessage(message);
   }

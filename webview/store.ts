@@ -33,11 +33,6 @@ export class RecordStore {
     this.index = this.builder.finish(this.source);
   }
 
-  /** Bytes received so far. */
-  get byteLength(): number {
-    return this.received;
-  }
-
   /** Bytes the store holds: the batches, and the index's columns with the room they reserve for growth. */
   get heldBytes(): number {
     const { offset, size, type, flags, time, pid, tid, cpu, trailer } = this.index;

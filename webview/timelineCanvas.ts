@@ -45,7 +45,6 @@ export interface FrameStats {
   statusDrawn: number;
   realDrawn: number;
   lostDrawn: number;
-  rowsDrawn: number;
   ms: number;
 }
 
@@ -56,7 +55,7 @@ export class TimelineCanvas {
   snapshots: WireSnapshot[] = [];
   markers: Marker[] = [];
   selection: Selection | undefined;
-  lastFrame: FrameStats = { records: 0, statusDrawn: 0, realDrawn: 0, lostDrawn: 0, rowsDrawn: 0, ms: 0 };
+  lastFrame: FrameStats = { records: 0, statusDrawn: 0, realDrawn: 0, lostDrawn: 0, ms: 0 };
   /** Called after each frame. */
   onFrame: (stats: FrameStats) => void = () => {};
   onSelect: (selection: Selection | undefined) => void = () => {};
@@ -231,7 +230,7 @@ export class TimelineCanvas {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.fillStyle = p.background;
     ctx.fillRect(0, 0, this.width, this.height);
-    const stats: FrameStats = { records: this.timeline?.count ?? 0, statusDrawn: 0, realDrawn: 0, lostDrawn: 0, rowsDrawn: 0, ms: 0 };
+    const stats: FrameStats = { records: this.timeline?.count ?? 0, statusDrawn: 0, realDrawn: 0, lostDrawn: 0, ms: 0 };
     const tl = this.timeline;
     this.updateRows();
     if (!tl || tl.count === 0) {
@@ -254,7 +253,6 @@ export class TimelineCanvas {
       this.drawGutter(first, last);
       this.drawAxis();
       this.drawScrollbar();
-      stats.rowsDrawn = last - first;
     }
     stats.ms = performance.now() - began;
     this.lastFrame = stats;

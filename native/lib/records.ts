@@ -84,10 +84,8 @@ export const Flag = {
   PROVENANCE_MASK: 3 << 4,
 } as const;
 
-const PERF_SAMPLE_IP = 1n << 0n;
 const PERF_SAMPLE_TID = 1n << 1n;
 const PERF_SAMPLE_TIME = 1n << 2n;
-const PERF_SAMPLE_ADDR = 1n << 3n;
 const PERF_SAMPLE_ID = 1n << 6n;
 const PERF_SAMPLE_CPU = 1n << 7n;
 const PERF_SAMPLE_STREAM_ID = 1n << 9n;
@@ -159,16 +157,6 @@ export function trailerLayout(attr: EventAttr): TrailerLayout {
   const layout: TrailerLayout = { ...none, words };
   for (const [name, start] of at) if (name) layout[name] = words - start;
   return layout;
-}
-
-/** Position of the IDENTIFIER or ID in a SAMPLE record, in words from its start (-1: none). */
-export function sampleIdPosition(attr: EventAttr): number {
-  const st = attr.sampleType;
-  if (st & PERF_SAMPLE_IDENTIFIER) return 2;
-  if (!(st & PERF_SAMPLE_ID)) return -1;
-  let words = 2;
-  for (const bit of [PERF_SAMPLE_IP, PERF_SAMPLE_TID, PERF_SAMPLE_TIME, PERF_SAMPLE_ADDR]) if (st & bit) words += 2;
-  return words;
 }
 
 export class RecordError extends Error {
@@ -515,12 +503,11 @@ function hex(v: bigint): string {
 
 export function decodeRecord(index: RecordIndex, i: number): DecodedRecord {
   const bytes = index.source.record(index.offset[i], index.size[i]);
-  const at = 0;
-  const v = new DataView(bytes.buffer, bytes.byteOffset + at);
+  const v = new DataView(bytes.buffer, bytes.byteOffset);
   const t = index.type[i];
   const misc = v.getUint16(4, true);
   const size = v.getUint16(6, true);
-  const bodyEnd = at + size - index.trailer[i] * 4;
+  const bodyEnd = size - index.trailer[i] * 4;
   const f = index.flags[i];
   const fields: DecodedRecord['fields'] = {};
   switch (t) {
@@ -532,7 +519,7 @@ export function decodeRecord(index: RecordIndex, i: number): DecodedRecord {
       if (t === RecordType.FORK) fields.exec = (misc & Misc.EXEC_OR_DATA) !== 0;
       break;
     case RecordType.COMM:
-      fields.comm = cString(bytes, at + 16, bodyEnd);
+      fields.comm = cString(bytes, 16, bodyEnd);
       fields.exec = (misc & Misc.EXEC_OR_DATA) !== 0;
       break;
     case RecordType.MMAP:
@@ -543,11 +530,11 @@ export function decodeRecord(index: RecordIndex, i: number): DecodedRecord {
       fields.end = hex(start + v.getBigUint64(24, true));
       fields.pgoff = hex(v.getBigUint64(32, true));
       fields.data = (misc & Misc.EXEC_OR_DATA) !== 0;
-      let name = at + 40;
+      let name = 40;
       if (t === RecordType.MMAP2) {
         if (misc & (1 << 14)) {
           const n = Math.min(v.getUint8(40), 20);
-          fields.buildId = Array.from(bytes.subarray(at + 44, at + 44 + n), (b) => b.toString(16).padStart(2, '0')).join('');
+          fields.buildId = Array.from(bytes.subarray(44, 44 + n), (b) => b.toString(16).padStart(2, '0')).join('');
         } else {
           fields.maj = v.getUint32(40, true);
           fields.min = v.getUint32(44, true);
@@ -556,7 +543,7 @@ export function decodeRecord(index: RecordIndex, i: number): DecodedRecord {
         }
         fields.prot = v.getUint32(64, true);
         fields.flags = v.getUint32(68, true);
-        name = at + 72;
+        name = 72;
       }
       fields.filename = cString(bytes, name, bodyEnd);
       break;
