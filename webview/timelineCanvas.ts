@@ -241,7 +241,7 @@ export class TimelineCanvas {
       ctx.fillText(tl ? 'Waiting for records…' : 'No capture open', this.width / 2, this.height / 2);
       ctx.textAlign = 'start';
     } else {
-      this.view.setData(Math.min(this.origin, tl.startTime), Math.max(tl.endTime, ...this.markers.map((m) => m.time)));
+      this.view.setData(Math.min(this.origin, tl.startTime), this.markers.reduce((end, m) => Math.max(end, m.time), tl.endTime));
       this.view.scrollRows(0, this.rows.length, this.visibleRows());
       this.drawSnapshots();
       const first = Math.floor(this.view.firstRow);
@@ -532,10 +532,22 @@ export class TimelineCanvas {
     ctx.font = `11px ${p.font}`;
     ctx.textBaseline = 'middle';
     const xs = this.markers.map((m) => Math.round(GUTTER_WIDTH + view.x(m.time)) + 0.5);
+    // Each label has the room up to the next marker to its right: one sort, then a binary search per marker.
+    const sorted = Float64Array.from(xs).sort();
+    const nextRightOf = (x: number): number => {
+      let lo = 0;
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (sorted[mid] <= x) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo < sorted.length ? Math.min(this.width, sorted[lo]) : this.width;
+    };
     this.markers.forEach((m, k) => {
       const x = xs[k];
       if (x < GUTTER_WIDTH || x > this.width) return;
-      const room = Math.min(this.width, ...xs.filter((other) => other > x)) - x - 8;
+      const room = nextRightOf(x) - x - 8;
       const color = m.kind === 'stopped' ? p.orange : m.kind === 'continued' ? p.green : p.foreground;
       ctx.strokeStyle = color;
       ctx.lineWidth = m.kind === 'stopped' ? 2 : 1;
