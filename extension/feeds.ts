@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import type { AttachInfo, CaptureOptions, SnapshotInfo } from '../native/lib/engine';
 import { dataChunks, openPerfDataFile, type MarkerMeta, type PerfDataFile, type SnapshotMeta } from '../native/lib/perfdata';
 import { Recording, type RecordingResult } from '../native/lib/recording';
-import type { HostMessage, MarkerKind, WireEvent, WireSnapshot } from '../webview/protocol';
+import type { HostMessage, MarkerKind, WireEvent, WireSnapshot, WireStats } from '../webview/protocol';
 
 /** Where a timeline's messages go: one webview. */
 export interface TimelineSink {
@@ -54,6 +54,8 @@ const wireSnapshot = (s: SnapshotInfo | SnapshotMeta): WireSnapshot => ({
   stale: s.stale,
 });
 
+const wireStats = (s: WireStats): WireStats => ({ records: s.records, statusRecords: s.statusRecords, lost: s.lost });
+
 const markerMessage = (m: MarkerMeta): HostMessage => ({ type: 'marker', time: Number(m.time), kind: m.kind, label: m.label });
 
 /** Nanoseconds on CLOCK_MONOTONIC, the capture's clock: libuv's hrtime reads that clock on Linux. */
@@ -84,7 +86,7 @@ export class LiveCapture implements CaptureFeed {
     session.on('snapshot', (s) => this.broadcast({ type: 'snapshot', snapshot: wireSnapshot(s) }));
     session.on('records', (batch, stats) => {
       for (const sink of this.sinks) this.streams.get(sink)?.send(batch);
-      this.broadcast({ type: 'stats', stats: { records: stats.records, statusRecords: stats.statusRecords, lost: stats.lost } });
+      this.broadcast({ type: 'stats', stats: wireStats(stats) });
     });
     session.on('warning', (w) => this.broadcast({ type: 'marker', time: Number(captureClock()), kind: 'note', label: w.message }));
     this.result = this.recording.run().then((result) => {
@@ -126,7 +128,7 @@ export class LiveCapture implements CaptureFeed {
     for (const s of session.snapshots) sink.post({ type: 'snapshot', snapshot: wireSnapshot(s) });
     for (const m of this.recording.markers) sink.post(markerMessage(m));
     const { stats } = session;
-    sink.post({ type: 'stats', stats: { records: stats.records, statusRecords: stats.statusRecords, lost: stats.lost } });
+    sink.post({ type: 'stats', stats: wireStats(stats) });
     if (this.ended) sink.post({ type: 'ended', message: this.ended });
   }
 
@@ -176,7 +178,7 @@ export class FileCapture implements CaptureFeed {
         }
         for (const s of file.meta?.snapshots ?? []) sink.post({ type: 'snapshot', snapshot: wireSnapshot(s) });
         for (const m of file.meta?.markers ?? []) sink.post(markerMessage(m));
-        if (file.meta) sink.post({ type: 'stats', stats: { records: file.meta.stats.records, statusRecords: file.meta.stats.statusRecords, lost: file.meta.stats.lost } });
+        if (file.meta) sink.post({ type: 'stats', stats: wireStats(file.meta.stats) });
         sink.post({ type: 'ended', message: file.meta ? `captured by ${file.meta.tool}, stopped: ${file.meta.stopReason}` : 'read to the end' });
       },
     );

@@ -128,14 +128,13 @@ export class TimelineWebview implements TimelineSink, vscode.Disposable {
 const buildIds = new Map<string, { mtimeMs: number; buildId?: string }>();
 
 function describeFile(path: string): FileInfo {
-  const uri = vscode.Uri.file(path);
-  const inWorkspace = vscode.workspace.getWorkspaceFolder(uri) !== undefined && fs.existsSync(path);
   let mtimeMs: number;
   try {
     mtimeMs = fs.statSync(path).mtimeMs;
   } catch {
-    return { path, inWorkspace };
+    return { path, inWorkspace: false }; // not on this machine: nothing to open
   }
+  const inWorkspace = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(path)) !== undefined;
   let known = buildIds.get(path);
   if (!known || known.mtimeMs !== mtimeMs) {
     known = { mtimeMs, buildId: readBuildId(path) };
