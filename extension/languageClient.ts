@@ -1,5 +1,6 @@
 // Starts the sideband language server (dist/server.js) through
-// vscode-languageclient, keeps it told which capture the timeline shows and
+// vscode-languageclient when a capture is first shown or a question first
+// asked (a debug session alone starts nothing), keeps it told which capture the timeline shows and
 // which debug directories the user added, and passes the regions panel's
 // questions to it. If the server dies, the user hears it once, it is
 // restarted, and the timeline goes on: a question asked meanwhile gets an
@@ -29,6 +30,7 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
   private readonly deaths: number[] = [];
   private toldOfDeath = false;
   private capture: string | null = null;
+  private starting?: Promise<void>;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(context: vscode.ExtensionContext) {
@@ -58,17 +60,27 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
         if (e.affectsConfiguration('perfSideband.debugDirectories') && this.client.isRunning()) void this.client.sendNotification(SettingsNotification, settings());
       }),
     );
-    void this.client.start().catch((e: Error) => void vscode.window.showErrorMessage(`Perf Sideband: the sideband language server did not start: ${e.message}. Hovers and source lookups are off; the timeline works without them.`));
+  }
+
+  /** Whether the server runs, starting it the first time this is asked. */
+  private async running(): Promise<boolean> {
+    this.starting ??= this.client.start().catch(
+      (e: Error) => void vscode.window.showErrorMessage(`Perf Sideband: the sideband language server did not start: ${e.message}. Hovers and source lookups are off; the timeline works without them.`),
+    );
+    await this.starting;
+    return this.client.isRunning();
   }
 
   /** Hovers and CodeLens describe this capture (a perf.data path), or none. */
   showCapture(path: string | undefined): void {
     this.capture = path ?? null;
+    // Once running, the state listener above sends it; before that, there is no one to tell.
     if (this.client.isRunning()) void this.client.sendNotification(ShowCaptureNotification, { path: this.capture });
+    else if (this.capture) void this.running();
   }
 
   async regionSources(region: WireRegion): Promise<RegionSources> {
-    if (!this.client.isRunning()) return { files: [], missing: NOT_RUNNING, backend: 'none' };
+    if (!(await this.running())) return { files: [], missing: NOT_RUNNING, backend: 'none' };
     try {
       return await this.client.sendRequest(RegionSourcesRequest, { region });
     } catch (e) {
@@ -77,7 +89,7 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
   }
 
   async resolve(pid: number, address: string, region: WireRegion): Promise<AddressResolution> {
-    if (!this.client.isRunning()) return { frames: [], error: NOT_RUNNING, backend: 'none' };
+    if (!(await this.running())) return { frames: [], error: NOT_RUNNING, backend: 'none' };
     try {
       const [resolution] = await this.client.sendRequest(ResolveRequest, { pid, addresses: [address], region });
       return resolution;
@@ -89,7 +101,8 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
   async restart(): Promise<void> {
     this.deaths.length = 0;
     this.toldOfDeath = false;
-    await this.client.restart();
+    if (this.starting) await this.client.restart();
+    else await this.running();
   }
 
   private closed(): CloseHandlerResult {
