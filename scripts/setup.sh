@@ -21,7 +21,8 @@ source scripts/apt.sh
 apt_install setup ${need_apt[@]+"${need_apt[@]}"}
 
 # Dependencies, and the native helper built by the package's install script.
+# The rest is built by what runs next: npm test and npm run package both
+# start with npm run build.
 if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-npm run --silent build
