@@ -64,6 +64,8 @@ export async function measureLiveLatency(): Promise<Result[]> {
     const { session } = recording;
     let index: RecordIndexBuilder | undefined;
     let sent = 0;
+    /** Records indexed before this batch: the count of the last finish. */
+    let indexed = 0;
     const arrivals: number[] = []; // host arrival time of each record's batch
     let queue = Promise.resolve();
     // A host's postMessage does not wait for the page; page.evaluate does. So batches that arrive
@@ -90,10 +92,10 @@ export async function measureLiveLatency(): Promise<Result[]> {
     });
     session.on('records', (batch) => {
       const at = now();
-      const before = index!.finish({ record: () => new Uint8Array() }).count;
       index!.add(batch, sent);
       const after = index!.finish({ record: () => new Uint8Array() }).count;
-      for (let i = before; i < after; i++) arrivals.push(at);
+      for (let i = indexed; i < after; i++) arrivals.push(at);
+      indexed = after;
       sent += batch.byteLength;
       pending.push(batch);
       pump();

@@ -315,12 +315,11 @@ int Capture::open_event(perf_event_attr& attr, pid_t tid, int cpu) {
       attr.read_format &= ~static_cast<uint64_t>(PERF_FORMAT_LOST);  // a kernel before 6.0
       continue;
     }
-    explain_open_error(err, tid, attr);
+    explain_open_error(err, tid);
   }
 }
 
-void Capture::explain_open_error(int err, pid_t tid, const perf_event_attr& attr) {
-  (void)attr;
+void Capture::explain_open_error(int err, pid_t tid) {
   const std::string pid = std::to_string(target_);
   if (err == ESRCH)
     throw Error("ENOPID", "process " + pid + " does not exist (it may have exited). Fix: check the pid with `ps -p " +
@@ -428,7 +427,7 @@ void Capture::open_rings() {
           }
         }
       }
-      if (event_fds_.empty()) explain_open_error(ESRCH, target_, attr_);
+      if (event_fds_.empty()) explain_open_error(ESRCH, target_);
       if (options_.try_ioctl) open_ioctl_event(pages);
       break;
     } catch (const SystemError& e) {

@@ -125,7 +125,7 @@ class Capture {
   void send(bool now);  // now, or once the batch is large or old enough
   void track(bool fork, pid_t pid, pid_t ppid, pid_t tid);
   void check_liveness();
-  [[noreturn]] void explain_open_error(int err, pid_t tid, const perf_event_attr& attr);
+  [[noreturn]] void explain_open_error(int err, pid_t tid);
 
   CaptureOptions options_;
   CaptureListener* listener_;

@@ -137,9 +137,18 @@ let addon: NativeAddon | undefined;
  * (dist/extension.js), at different depths.
  */
 export function packageRoot(): string {
+  return ourPackage().root;
+}
+
+let found: { root: string; version: string } | undefined;
+
+/** Found once: the walk reads a package.json per folder. */
+function ourPackage(): { root: string; version: string } {
+  if (found) return found;
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     try {
-      if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'perf-sideband') return dir;
+      const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+      if (manifest.name === 'perf-sideband') return (found = { root: dir, version: manifest.version });
     } catch {
       // no package.json here, or not ours
     }
@@ -147,7 +156,7 @@ export function packageRoot(): string {
   }
 }
 
-const packageVersion = (): string => JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version;
+const packageVersion = (): string => ourPackage().version;
 
 /** Loads the compiled helper once; explains how to get one when it is missing. */
 export function loadAddon(): NativeAddon {
