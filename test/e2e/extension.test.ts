@@ -176,8 +176,15 @@ describe('the extension in code-server', () => {
     const editorBox = await page.locator('.part.editor').boundingBox();
     if (!editorBox || editorBox.height < 200) await runCommand(page, 'View: Toggle Maximized Panel');
     const mapped = new RegExp(`mapped in pid ${debuggees[0]} \\(demo-step-\\d+\\) at 0x[0-9a-f]+–0x[0-9a-f]+ since \\+[\\d.]+ (ms|s), real mmap`);
-    const lens = page.locator('.monaco-editor .codelens-decoration', { hasText: mapped });
-    await lens.first().waitFor({ state: 'visible', timeout: 30_000 });
+    // The lens comes with the server's first answer for this file, or a refresh after it (each second while the capture grows).
+    const lenses = page.locator('.monaco-editor .codelens-decoration');
+    const lensDeadline = Date.now() + 90_000;
+    let lensTexts: string[] = [];
+    while (!lensTexts.some((t) => mapped.test(t))) {
+      assert.ok(Date.now() < lensDeadline, `a CodeLens over demo_checksum matching ${mapped} within 90 s; lenses shown: ${JSON.stringify(lensTexts)}`);
+      await page.waitForTimeout(500);
+      lensTexts = await lenses.allInnerTexts();
+    }
     await hoverText(page, 'demo_checksum', mapped);
     await server.screenshot('hover');
 
