@@ -149,7 +149,12 @@ describe('the extension in code-server', () => {
       await page.locator('.debug-toolbar .codicon-debug-pause').click();
       const paused = await Promise.race([waitForDebugPause(page).then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
       if (paused) break;
-      assert.ok(attempt < 3, 'the debuggee pauses when Pause is clicked in the debug toolbar');
+      if (attempt === 3) {
+        // Which sessions and threads VS Code knew, and their states: what the toolbar's Pause had to act on.
+        const callStack = await page.locator('.debug-call-stack').innerText().catch((e: Error) => `(no call stack view: ${e.message})`);
+        await server.screenshot('pause-failed');
+        assert.fail(`the debuggee pauses when Pause is clicked in the debug toolbar; the call stack view showed: ${JSON.stringify(callStack)}`);
+      }
     }
     await page.locator('.debug-toolbar .codicon-debug-continue').click();
     await waitForHook(timeline, 'the pause and the continue as markers', (h) => h.markers >= 2, 30_000);
