@@ -463,7 +463,7 @@ function readInto(fd: number, into: Uint8Array, at: number, length: number, from
   return done;
 }
 
-/** Opens a capture to read, with its size: RecordIndex offsets are u32, so 4 GiB at most. */
+/** Opens a capture to read, with its size: 4 GiB at most, as the file is held in one buffer (whole, or sparse to index it). */
 function openCapture(path: string): { fd: number; size: number } {
   const fd = fs.openSync(path, 'r');
   const size = fs.fstatSync(fd).size;
