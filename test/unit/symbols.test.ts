@@ -290,6 +290,26 @@ describe('fallback backends', () => {
     }
   });
 
+  test('llvm-symbolizer is not handed a file name that would split its request line, and later answers stay with their questions', async () => {
+    // llvm-symbolizer reads `"FILE" ADDR` lines: a quote ends the name early
+    // and a newline starts another request, so this name asks for more
+    // answers than we wait for, and they would go to the next question.
+    const hostile = path.join(dir, 'fix" 0x10\n0x20 "ture');
+    fs.copyFileSync(exe, hostile);
+    const symbolizer = openSymbolizer({ debugDirs: [], loadAddon: missingLibrary() });
+    try {
+      assert.equal(symbolizer.kind, 'llvm-symbolizer');
+      assert.throws(
+        () => symbolizer.module(hostile),
+        (e: Error) => e.message.includes(JSON.stringify(hostile)) && /double quote or a line break/.test(e.message) && /apt install libdw1/.test(e.message),
+      );
+      const addresses = sweep(lib).slice(0, 50);
+      assert.deepEqual(await symbolizer.module(lib).resolve(addresses), oracle(lib, addresses));
+    } finally {
+      symbolizer.dispose();
+    }
+  });
+
   test('with no llvm-symbolizer either, ELF symbols name the functions', async () => {
     const symbolizer = openSymbolizer({ debugDirs: [], loadAddon: missingLibrary(), llvmSymbolizer: null });
     assert.equal(symbolizer.kind, 'elf-symbols');
