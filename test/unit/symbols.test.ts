@@ -227,6 +227,43 @@ describe('debug info lookup', () => {
     assert.match(stale.found === 'none' ? stale.missing : '', /stale.*fixture\.debug/);
   });
 
+  test('a debug link that is not a plain file name is not followed out of the debug directories', () => {
+    // objcopy writes only a link's basename: make one of the same length and
+    // rewrite it to climb out of the directory the lookup searches.
+    const linkDir = path.join(dir, 'climbing', 'bin');
+    fs.mkdirSync(linkDir, { recursive: true });
+    const planted = path.join(dir, 'climbing', 'ab.secret.debug');
+    run('objcopy', ['--only-keep-debug', exe, planted]);
+    const linked = path.join(linkDir, 'fixture');
+    run('objcopy', ['--strip-debug', `--add-gnu-debuglink=${planted}`, exe, linked]);
+    const bytes = fs.readFileSync(linked);
+    const at = bytes.indexOf('ab.secret.debug\0');
+    assert.ok(at > 0 && bytes.indexOf('ab.secret.debug\0', at + 1) < 0, 'the link name is in the file once');
+    bytes.write('../secret.debug', at, 'latin1');
+    fs.writeFileSync(linked, bytes);
+    // The CRC matches: only the name keeps the lookup from taking it.
+    fs.renameSync(planted, path.join(dir, 'climbing', 'secret.debug'));
+    const info = readElfInfo(linked);
+    assert.equal(info.debuglink?.name, '../secret.debug');
+    const found = findDebugInfo(linked, info, []);
+    assert.equal(found.found, 'none', JSON.stringify(found));
+    assert.match(found.found === 'none' ? found.missing : '', /debug link "\.\.\/secret\.debug" is not a plain file name/);
+  });
+
+  test('a debug link candidate larger than any debug file is not read for its CRC', () => {
+    const linkDir = path.join(dir, 'huge');
+    fs.mkdirSync(linkDir, { recursive: true });
+    const debugFile = path.join(linkDir, 'fixture.debug');
+    run('objcopy', ['--only-keep-debug', exe, debugFile]);
+    const linked = path.join(linkDir, 'fixture');
+    run('objcopy', ['--strip-debug', `--add-gnu-debuglink=${debugFile}`, exe, linked]);
+    // Sparse: 64 GiB to the lookup, nothing on disk; reading it for a CRC would stall the server.
+    fs.truncateSync(debugFile, 64 * 2 ** 30);
+    const found = findDebugInfo(linked, readElfInfo(linked), []);
+    assert.equal(found.found, 'none');
+    assert.match(found.found === 'none' ? found.missing : '', /fixture\.debug is 68719476736 bytes, larger than any debug file/);
+  });
+
   test('a file without debug info gets one sentence naming its build-id and the fix', () => {
     const info = readElfInfo(stripped);
     const missing = findDebugInfo(stripped, info, []);
