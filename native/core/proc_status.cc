@@ -220,6 +220,7 @@ void ProcStatusReader::emit_thread(uint32_t pid, uint32_t tid, uint32_t ppid, co
 
 size_t ProcStatusReader::read_maps_query(int maps_fd, uint32_t pid, uint64_t time, std::vector<uint8_t>& out) {
   char name[4096];
+  const size_t begin = out.size();
   size_t records = 0;
   uint64_t addr = 0;
   for (;;) {
@@ -231,13 +232,13 @@ size_t ProcStatusReader::read_maps_query(int maps_fd, uint32_t pid, uint64_t tim
     q.vma_name_addr = reinterpret_cast<uint64_t>(name);
     q.vma_name_size = sizeof name;
     if (ioctl(maps_fd, kProcmapQuery, &q) != 0) {
-      if (errno == ENOTTY || errno == EINVAL) {
-        if (records == 0 && addr == 0) {
-          procmap_query_ = false;  // an older kernel: parse the text instead
-          return read_maps_text(maps_fd, pid, time, out);
-        }
-      }
-      break;  // ENOENT: no more mappings; ESRCH: the mm is gone
+      if (errno == ENOENT) break;  // no more mappings
+      if ((errno == ENOTTY || errno == EINVAL) && addr == 0) procmap_query_ = false;  // an older kernel
+      // Any other failure leaves the list unfinished (a name longer than
+      // PATH_MAX is ENAMETOOLONG), and the text lists every mapping: this
+      // process's maps come from it instead.
+      out.resize(begin);
+      return read_maps_text(maps_fd, pid, time, out);
     }
     const char* n = name;
     size_t len = q.vma_name_size ? q.vma_name_size - 1 : 0;
