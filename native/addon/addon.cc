@@ -214,12 +214,17 @@ Napi::Value ReadProcStatus(const Napi::CallbackInfo& info) {
   std::vector<uint8_t> out;
   size_t records = 0, stale = 0, processes = 0;
   const uint64_t start = monotonic_ns();
-  for (uint32_t pid : pids) {
-    ProcWindow w = reader.read_process(pid, out);
-    if (w.gone) continue;
-    ++processes;
-    records += w.records;
-    if (w.stale) stale += w.records;
+  try {
+    for (uint32_t pid : pids) {
+      ProcWindow w = reader.read_process(pid, out);
+      if (w.gone) continue;
+      ++processes;
+      records += w.records;
+      if (w.stale) stale += w.records;
+    }
+  } catch (const std::exception& e) {
+    throw to_js_error(env, "EINTERNAL", std::string("internal error reading /proc status: ") + e.what() +
+                                            ". Fix: report it with the process it was reading.");
   }
   const uint64_t end = monotonic_ns();
   Napi::Object o = Napi::Object::New(env);

@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "abi.h"
 
@@ -31,6 +33,9 @@ constexpr size_t align8(size_t n) { return (n + 7) & ~size_t{7}; }
 // Grows `out` by one record of `body` bytes and returns a pointer to the body.
 uint8_t* begin_record(std::vector<uint8_t>& out, uint32_t type, uint16_t misc, size_t body) {
   const size_t size = sizeof(perf_event_header) + body + kTrailerSize;
+  // A size past 16 bits would wrap in the header and desynchronise every
+  // walk of the records after it: the callers bound every name, as the kernel does.
+  if (size > UINT16_MAX) throw std::length_error("a status record of " + std::to_string(size) + " bytes overflows its 16-bit size");
   const size_t at = out.size();
   out.resize(at + size);
   perf_event_header h{type, misc, static_cast<uint16_t>(size)};
@@ -98,12 +103,20 @@ bool is_number(const char* s) {
   return true;
 }
 
-// The kernel names anonymous executable regions "//anon" in MMAP records
-// (perf_event_mmap_event); /proc names them "" or "[anon:NAME]".
+// The longest path the kernel puts in an MMAP record: perf_event_mmap_event
+// has d_path write it, with its NUL, into PATH_MAX - 8 bytes.
+constexpr size_t kMaxMmapPath = 4096 - 8 - 1;
+
+// Names a mapping as the kernel's MMAP records do (perf_event_mmap_event):
+// anonymous executable regions, which /proc names "" or "[anon:NAME]", are
+// "//anon"; a path too long for its buffer is "//toolong".
 void kernel_mmap_name(const char*& name, size_t& len) {
   if (len == 0 || (len > 6 && memcmp(name, "[anon:", 6) == 0)) {
     name = "//anon";
     len = 6;
+  } else if (len > kMaxMmapPath) {
+    name = "//toolong";
+    len = 9;
   }
 }
 
@@ -400,13 +413,9 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
   }
   w.end = monotonic_ns();
   w.end_offset = out.size();
-  if (w.stale) {
-    for (size_t at = w.begin; at < w.end_offset;) {
-      perf_event_header h = read_header(out.data() + at);
-      write_trailer_id(out.data() + at, h.size, kProcIdBase | w.stale);
-      at += h.size;
-    }
-  }
+  if (w.stale)
+    for_each_record(out.data() + w.begin, w.end_offset - w.begin,
+                    [&](uint8_t* rec, uint16_t size) { write_trailer_id(rec, size, kProcIdBase | w.stale); });
   return w;
 }
 

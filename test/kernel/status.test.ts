@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { loadAddon, type ProcStatusResult } from '../../native/lib/engine';
 import { decodeRecord, indexRecords, parseAttr, type DecodedRecord, type StreamLayout } from '../../native/lib/records';
 import { sidebandAttr } from '../fixtures/records';
-import { fixture, Proc, tempDir } from './harness';
+import { fixture, nameOfLength, Proc, tempDir } from './harness';
 
 const stream: StreamLayout = { attrs: [{ attr: parseAttr(sidebandAttr()), ids: [] }] };
 
@@ -36,18 +36,6 @@ test('a thread that vanishes mid-scan marks its process\'s status stale', async 
   }
 });
 
-/** A name under the fixture's directory whose absolute path is `length` characters long. */
-function nameOfLength(dir: string, length: number): string {
-  const parts: string[] = [];
-  let used = dir.length + 1;
-  while (length - used > 255) {
-    parts.push('d'.repeat(200));
-    used += 201;
-  }
-  parts.push('f'.repeat(length - used));
-  return parts.join('/');
-}
-
 /** The executable mappings /proc/PID/maps lists, by start address, but the gate area. */
 function executableStarts(pid: number): string[] {
   return fs
@@ -72,6 +60,25 @@ test('a mapping whose path exceeds PATH_MAX does not end the snapshot of the map
     const records = mmapsOf(status);
     assert.deepEqual(records.map((r) => r.fields.addr), executableStarts(pid), 'every executable mapping, in address order');
     assert.ok(records.every((r) => r.stale.length === 0), 'an idle process gives no reason to doubt its status');
+  } finally {
+    fx.child.kill();
+  }
+});
+
+test('a path too long for the kernel is named //toolong, as the kernel names it, and never wraps a record size', async () => {
+  const dir = tempDir('wrap');
+  // The kernel's MMAP2 names a path of 4088 characters or more //toolong
+  // (d_path into PATH_MAX - 8 bytes); 65431 would make a record of exactly
+  // 65536 bytes, a size of 0 in its 16-bit header.
+  const lengths = [4087, 4088, 4095, 65431, 70000];
+  const names = lengths.map((length) => nameOfLength(`${dir}/${length}`, length));
+  const fx = Proc.start(fixture('mapped_names'), [dir, ...names.map((name, i) => `${lengths[i]}/${name}`)], { stdin: true });
+  const pid = Number((await fx.waitFor(/^ready (\d+)/))[1]);
+  try {
+    const records = mmapsOf(loadAddon().readProcStatus([pid]));
+    assert.deepEqual(records.map((r) => r.fields.addr), executableStarts(pid), 'every executable mapping, in address order');
+    const ours = records.map((r) => r.fields.filename as string).filter((name) => name.startsWith(dir) || name === '//toolong');
+    assert.deepEqual(ours.sort(), [`${dir}/4087/${names[0]}`, '//toolong', '//toolong', '//toolong', '//toolong'].sort());
   } finally {
     fx.child.kill();
   }
