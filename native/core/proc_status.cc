@@ -120,6 +120,24 @@ void kernel_mmap_name(const char*& name, size_t& len) {
   }
 }
 
+// The maps text escapes a newline in a path as "\012" (seq_path), where the
+// kernel's MMAP records and PROCMAP_QUERY hold the newline itself: decoded
+// in place. A backslash is not escaped, so a name that holds the four
+// characters \012 reads back as a newline: the text cannot tell the two apart.
+size_t decode_maps_name(char* name) {
+  size_t len = 0;
+  for (const char* in = name; *in; ++len) {
+    if (strncmp(in, "\\012", 4) == 0) {
+      name[len] = '\n';
+      in += 4;
+    } else {
+      name[len] = *in++;
+    }
+  }
+  name[len] = 0;
+  return len;
+}
+
 constexpr const char* kNamespaceNames[] = {"net", "uts", "ipc", "pid", "user", "mnt", "cgroup"};
 static_assert(sizeof kNamespaceNames / sizeof kNamespaceNames[0] == kNamespaceCount);
 
@@ -177,7 +195,8 @@ void append_mmap2(std::vector<uint8_t>& out, uint32_t pid, uint32_t tid, const M
   put_trailer(p + name, pid, tid, time, cpu);
 }
 
-ProcStatusReader::ProcStatusReader(uint32_t emit_flags) : emit_flags_(emit_flags) {
+ProcStatusReader::ProcStatusReader(uint32_t emit_flags, bool procmap_query)
+    : emit_flags_(emit_flags), procmap_query_(procmap_query) {
   int cpu = sched_getcpu();
   cpu_ = cpu < 0 ? 0 : static_cast<uint32_t>(cpu);
   text_.resize(1 << 16);
@@ -291,18 +310,19 @@ size_t ProcStatusReader::read_maps_text(int maps_fd, uint32_t pid, uint64_t time
     int name_at = 0;
     if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &stop, perms, &off, &maj, &min, &ino, &name_at) >= 7 &&
         perms[2] == 'x') {
-      const char* n = line + name_at;
+      char* n = line + name_at;
       // Not a VMA but the gate area: the kernel never reports it in MMAP
       // records, nor PROCMAP_QUERY, so neither path emits it.
       if (strcmp(n, "[vsyscall]") == 0) {
         line = nl + 1;
         continue;
       }
-      size_t len = strlen(n);
-      kernel_mmap_name(n, len);
+      size_t len = decode_maps_name(n);
+      const char* name = n;
+      kernel_mmap_name(name, len);
       Mapping m{start, stop, off, ino, maj, min,
                 static_cast<uint32_t>((perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) | PROT_EXEC),
-                static_cast<uint32_t>(perms[3] == 's' ? MAP_SHARED : MAP_PRIVATE), n, len};
+                static_cast<uint32_t>(perms[3] == 's' ? MAP_SHARED : MAP_PRIVATE), name, len};
       append_mmap2(out, pid, pid, m, time, cpu_);
       ++records;
     }

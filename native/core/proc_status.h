@@ -32,7 +32,9 @@ enum class NamespaceRead { Ok, Denied, Gone };
 
 class ProcStatusReader {
  public:
-  explicit ProcStatusReader(uint32_t emit_flags);
+  // procmap_query false reads the maps text even where the kernel has
+  // PROCMAP_QUERY, as on kernels before 6.11 (to compare the two).
+  explicit ProcStatusReader(uint32_t emit_flags, bool procmap_query = true);
 
   // Appends the status of `pid` and all its threads to `out`.
   ProcWindow read_process(uint32_t pid, std::vector<uint8_t>& out);
@@ -49,7 +51,7 @@ class ProcStatusReader {
 
   uint32_t emit_flags_;
   uint32_t cpu_;
-  bool procmap_query_ = true;
+  bool procmap_query_;
   std::vector<char> text_;
   uint64_t nsfs_dev_ = 0;
   uint64_t kthread_links_[kNamespaceCount][2] = {};

@@ -107,7 +107,8 @@ export interface ProcStatusResult {
 
 interface NativeAddon {
   Capture: new (options: CaptureOptions, onMessage: (m: NativeMessage) => void) => NativeCapture;
-  readProcStatus(pids?: number[], emit?: number): ProcStatusResult;
+  /** procmapQuery false reads the maps text, as on kernels before 6.11. */
+  readProcStatus(pids?: number[], emit?: number, procmapQuery?: boolean): ProcStatusResult;
 }
 
 /**

@@ -136,12 +136,15 @@ test('attach: pre-existing state arrives as status-only records, later actions a
   assert.deepEqual(oursSynth, perfSynth);
 });
 
-test('names /proc tells otherwise (past PATH_MAX, past a record\'s 16-bit size) are as the kernel writes them', { timeout: 120_000 }, async () => {
+test('names /proc tells otherwise (past PATH_MAX, past a record\'s 16-bit size, with a newline) are as the kernel writes them', { timeout: 120_000 }, async () => {
   const dir = tempDir('names');
-  // The same shapes of name mapped before the attach (status from /proc)
-  // and after it (real records, named by the kernel).
-  const shapes = (when: string): string[] =>
-    [4087, 4088, 65431].map((length) => `${when}/${length}/${nameOfLength(`${dir}/${when}/${length}`, length)}`);
+  // The same shapes of name mapped before the attach (status from /proc:
+  // the maps text, since PROCMAP_QUERY refuses the longest) and after it
+  // (real records, named by the kernel).
+  const shapes = (when: string): string[] => [
+    ...[4087, 4088, 65431].map((length) => `${when}/${length}/${nameOfLength(`${dir}/${when}/${length}`, length)}`),
+    `${when}/line\nbreak.bin`,
+  ];
   const fx = Proc.start(fixture('mapped_names'), [dir, ...shapes('early'), '--', ...shapes('later')], { stdin: true });
   const pid = Number((await fx.waitFor(/^ready (\d+)/))[1]);
   const out = path.join(dir, 'names.data');

@@ -83,3 +83,22 @@ test('a path too long for the kernel is named //toolong, as the kernel names it,
     fx.child.kill();
   }
 });
+
+test('the maps text and PROCMAP_QUERY name the same mappings alike: a newline, a path too long', async () => {
+  const dir = tempDir('newline');
+  const names = ['line\nbreak.bin', 'back\\slash.bin', nameOfLength(dir, 4088)];
+  const fx = Proc.start(fixture('mapped_names'), [dir, ...names], { stdin: true });
+  const pid = Number((await fx.waitFor(/^ready (\d+)/))[1]);
+  try {
+    const { readProcStatus } = loadAddon();
+    const query = readProcStatus([pid], undefined, true);
+    const text = readProcStatus([pid], undefined, false);
+    assert.ok(query.procmapQuery && !text.procmapQuery, 'one read through each path');
+    const key = (r: DecodedRecord): string => `${r.fields.addr} ${r.fields.len} ${r.fields.pgoff} ${r.fields.filename}`;
+    const fromText = mmapsOf(text).map(key);
+    assert.deepEqual(fromText, mmapsOf(query).map(key));
+    assert.ok(fromText.some((k) => k.endsWith(` ${dir}/line\nbreak.bin`)), 'the newline as the kernel writes it, not \\012');
+  } finally {
+    fx.child.kill();
+  }
+});
