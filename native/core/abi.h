@@ -86,7 +86,7 @@ constexpr size_t kTrailerSize = sizeof(SampleId);
 constexpr uint64_t kProcIdBase = 0x5342'5052'4f43'0000ull;  // "SBPROC"
 enum StaleReason : uint64_t {
   kStaleRace = 1,      // a real record of the process landed inside the read window
-  kStaleVanished = 2,  // a thread vanished mid-scan
+  kStaleVanished = 2,  // a thread, or the process, vanished mid-scan
   kStaleZombie = 4,    // a zombie's maps read empty
 };
 constexpr uint64_t kStaleMask = 7;

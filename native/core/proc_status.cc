@@ -75,10 +75,12 @@ struct ProcStat {
   uint32_t ppid;
   unsigned long flags;
   long threads;
+  unsigned long long start_time;  // since boot, in clock ticks: with the pid, names one process
 };
 
-// Parses "pid (comm) S ppid pgrp session tty tpgid flags ... num_threads ..."
-// where comm may hold spaces and parentheses: the last ')' ends it.
+// Parses "pid (comm) S ppid pgrp session tty tpgid flags ... num_threads
+// itrealvalue starttime ..." where comm may hold spaces and parentheses:
+// the last ')' ends it.
 bool parse_stat(const char* s, size_t len, ProcStat& out) {
   const char* open = static_cast<const char*>(memchr(s, '(', len));
   const char* close = static_cast<const char*>(memrchr(s, ')', len));
@@ -88,11 +90,12 @@ bool parse_stat(const char* s, size_t len, ProcStat& out) {
   out.state = close[2];
   // Fields after the state, counted from 4 (ppid) as in proc(5).
   char* p = const_cast<char*>(close + 4);
-  unsigned long field[17];
-  for (int i = 0; i < 17; ++i) field[i] = strtoul(p, &p, 10);
+  unsigned long long field[19];
+  for (int i = 0; i < 19; ++i) field[i] = strtoull(p, &p, 10);
   out.ppid = static_cast<uint32_t>(field[0]);
   out.flags = field[5];      // field 9
   out.threads = static_cast<long>(field[16]);  // field 20
+  out.start_time = field[18];  // field 22
   return true;
 }
 
@@ -195,8 +198,8 @@ void append_mmap2(std::vector<uint8_t>& out, uint32_t pid, uint32_t tid, const M
   put_trailer(p + name, pid, tid, time, cpu);
 }
 
-ProcStatusReader::ProcStatusReader(uint32_t emit_flags, bool procmap_query)
-    : emit_flags_(emit_flags), procmap_query_(procmap_query) {
+ProcStatusReader::ProcStatusReader(uint32_t emit_flags, bool procmap_query, std::string proc_root)
+    : emit_flags_(emit_flags), procmap_query_(procmap_query), proc_root_(std::move(proc_root)) {
   int cpu = sched_getcpu();
   cpu_ = cpu < 0 ? 0 : static_cast<uint32_t>(cpu);
   text_.resize(1 << 16);
@@ -206,9 +209,9 @@ ProcStatusReader::ProcStatusReader(uint32_t emit_flags, bool procmap_query)
   if (stat("/proc/self/ns/net", &st) == 0) nsfs_dev_ = st.st_dev;
 }
 
-NamespaceRead ProcStatusReader::read_namespaces(const char* ns_dir, uint64_t (*links)[2]) {
+NamespaceRead ProcStatusReader::read_namespaces(int at, const char* ns_dir, uint64_t (*links)[2]) {
   // O_PATH: a handle for the walk, so each readlinkat resolves one component.
-  const int dir = open(ns_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const int dir = openat(at, ns_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return errno == EACCES || errno == EPERM ? NamespaceRead::Denied : NamespaceRead::Gone;
   NamespaceRead result = NamespaceRead::Gone;
   char link[64];
@@ -336,13 +339,18 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
   w.pid = pid;
   w.begin = out.size();
   w.start = monotonic_ns();
-  char path[96], text[512];
+  char path[4096], text[512];
+  // Everything is read through one handle on the process's directory: should
+  // the process exit and its pid be reused mid-read, the handle still names
+  // the first process, and finds nothing where it was, never the newcomer.
+  snprintf(path, sizeof path, "%s/%u", proc_root_.c_str(), pid);
+  const int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   // One read of the process's stat tells its comm, state, parent, whether
   // it is a kernel thread and how many threads it has.
-  snprintf(path, sizeof path, "/proc/%u/stat", pid);
-  ssize_t n = read_small(AT_FDCWD, path, text, sizeof text);
+  ssize_t n = dir >= 0 ? read_small(dir, "stat", text, sizeof text) : -1;
   ProcStat ps;
   if (n <= 0 || !parse_stat(text, static_cast<size_t>(n), ps)) {
+    if (dir >= 0) close(dir);
     w.gone = true;
     w.end = monotonic_ns();
     w.end_offset = out.size();
@@ -357,10 +365,9 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
     if (kthread && kthread_links_valid_) {
       leader_links = kthread_links_;
     } else {
-      snprintf(path, sizeof path, "/proc/%u/ns", pid);
       // Denied (a process even root may not inspect): no NAMESPACES record,
       // since nothing true can be said; the others still go out.
-      const NamespaceRead r = read_namespaces(path, links);
+      const NamespaceRead r = read_namespaces(dir, "ns", links);
       if (r == NamespaceRead::Ok) {
         leader_links = links;
         if (kthread) {
@@ -376,8 +383,7 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
   emit_thread(pid, pid, ps.ppid, ps.comm, ps.comm_len, leader_links, w.start, out, w.records);
 
   if (ps.threads > 1) {
-    snprintf(path, sizeof path, "/proc/%u/task", pid);
-    int task_dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int task_dir = openat(dir, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR* d = task_dir >= 0 ? fdopendir(task_dir) : nullptr;
     if (!d) {
       if (task_dir >= 0) close(task_dir);
@@ -396,9 +402,9 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
         if (kthread) {
           thread_links = leader_links;
         } else {
-          snprintf(path, sizeof path, "/proc/%u/task/%u/ns", pid, tid);
+          snprintf(path, sizeof path, "%u/ns", tid);
           uint64_t mine[kNamespaceCount][2];
-          const NamespaceRead r = read_namespaces(path, mine);
+          const NamespaceRead r = read_namespaces(task_dir, path, mine);
           if (r == NamespaceRead::Ok) {
             memcpy(links, mine, sizeof mine);
             thread_links = links;
@@ -419,8 +425,7 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
 
   if ((emit_flags_ & kEmitMmap) && !kthread) {
     const uint64_t time = monotonic_ns();
-    snprintf(path, sizeof path, "/proc/%u/maps", pid);
-    int maps = open(path, O_RDONLY | O_CLOEXEC);
+    int maps = openat(dir, "maps", O_RDONLY | O_CLOEXEC);
     size_t mapped = 0;
     if (maps >= 0) {
       mapped = procmap_query_ ? read_maps_query(maps, pid, time, out) : read_maps_text(maps, pid, time, out);
@@ -431,6 +436,13 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
     // which says nothing about what it had mapped.
     if (mapped == 0 && (ps.state == 'Z' || ps.state == 'X' || maps < 0)) w.stale |= kStaleZombie;
   }
+  // The same process to the end: its stat still reads, with the start time
+  // it had. Else it went while it was read, and what came after may be missing.
+  ProcStat now;
+  n = read_small(dir, "stat", text, sizeof text);
+  if (n <= 0 || !parse_stat(text, static_cast<size_t>(n), now) || now.start_time != ps.start_time)
+    w.stale |= kStaleVanished;
+  close(dir);
   w.end = monotonic_ns();
   w.end_offset = out.size();
   if (w.stale)

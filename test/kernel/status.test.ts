@@ -1,7 +1,9 @@
 // The /proc status reader on its own, against processes whose state moves.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'node:test';
 
 import { loadAddon, type ProcStatusResult } from '../../native/lib/engine';
@@ -91,8 +93,8 @@ test('the maps text and PROCMAP_QUERY name the same mappings alike: a newline, a
   const pid = Number((await fx.waitFor(/^ready (\d+)/))[1]);
   try {
     const { readProcStatus } = loadAddon();
-    const query = readProcStatus([pid], undefined, true);
-    const text = readProcStatus([pid], undefined, false);
+    const query = readProcStatus([pid], undefined, { procmapQuery: true });
+    const text = readProcStatus([pid], undefined, { procmapQuery: false });
     assert.ok(query.procmapQuery && !text.procmapQuery, 'one read through each path');
     const key = (r: DecodedRecord): string => `${r.fields.addr} ${r.fields.len} ${r.fields.pgoff} ${r.fields.filename}`;
     const fromText = mmapsOf(text).map(key);
@@ -100,5 +102,64 @@ test('the maps text and PROCMAP_QUERY name the same mappings alike: a newline, a
     assert.ok(fromText.some((k) => k.endsWith(` ${dir}/line\nbreak.bin`)), 'the newline as the kernel writes it, not \\012');
   } finally {
     fx.child.kill();
+  }
+});
+
+test('a pid reused mid-read does not mix two processes: everything is read through the first one\'s handle', async () => {
+  // A procfs stand-in, so the read can be paused at a known point: the
+  // thread's comm is a FIFO, and while the reader waits on it the pid's
+  // directory becomes another process's, and the first one's stat goes,
+  // as procfs makes it go for a process that has exited.
+  const root = tempDir('reuse');
+  const start = async (file: string): Promise<{ fx: Proc; pid: number }> => {
+    const fx = Proc.start(fixture('mapped_names'), [root, file], { stdin: true });
+    return { fx, pid: Number((await fx.waitFor(/^ready (\d+)/))[1]) };
+  };
+  const victim = await start('victim.bin');
+  const impostor = await start('impostor.bin');
+  const tid = 1;
+  const standIn = (pid: number, dir: string, comm: 'fifo' | 'file'): void => {
+    // Field 20, num_threads, says 2: the reader lists the task directory.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    fields[17] = '2';
+    fs.mkdirSync(`${dir}/task/${tid}`, { recursive: true });
+    fs.writeFileSync(`${dir}/stat`, `${stat.slice(0, close + 2)}${fields.join(' ')}`);
+    for (const link of ['maps', 'ns']) fs.symlinkSync(`/proc/${pid}/${link}`, `${dir}/${link}`);
+    fs.symlinkSync(`/proc/${pid}/ns`, `${dir}/task/${tid}/ns`);
+    if (comm === 'fifo') execFileSync('mkfifo', [`${dir}/task/${tid}/comm`]);
+    else fs.writeFileSync(`${dir}/task/${tid}/comm`, 'impostor\n');
+  };
+  const pidDir = `${root}/${victim.pid}`;
+  standIn(victim.pid, pidDir, 'fifo');
+  standIn(impostor.pid, `${root}/next`, 'file');
+  const engine = require.resolve('../../native/lib/engine');
+  const reader = Proc.start(process.execPath, [
+    '-e',
+    `const [root, pid] = process.argv.slice(1);
+     const status = require(${JSON.stringify(engine)}).loadAddon().readProcStatus([Number(pid)], undefined, { procRoot: root });
+     console.log('records ' + Buffer.from(status.records).toString('base64'));`,
+    root,
+    String(victim.pid),
+  ]);
+  try {
+    // Opening the FIFO's other end waits until the reader is at the thread.
+    const comm = await fs.promises.open(`${pidDir}/task/${tid}/comm`, 'w');
+    fs.renameSync(pidDir, `${root}/exited`);
+    fs.rmSync(`${root}/exited/stat`);
+    fs.renameSync(`${root}/next`, pidDir);
+    await comm.write('fx-thread\n');
+    await comm.close();
+    const [, base64] = await reader.waitFor(/^records (\S*)/);
+    const index = indexRecords(new Uint8Array(Buffer.from(base64, 'base64')), stream);
+    const records = Array.from({ length: index.count }, (_, k) => decodeRecord(index, k));
+    const files = records.filter((r) => r.type === 'MMAP2').map((r) => path.basename(r.fields.filename as string));
+    assert.ok(files.includes('victim.bin') && !files.includes('impostor.bin'), `the first process's maps only: ${files}`);
+    assert.ok(records.length > 0 && records.every((r) => r.stale.includes('vanished')), 'and marked: it went away while it was read');
+  } finally {
+    reader.child.kill();
+    victim.fx.child.kill();
+    impostor.fx.child.kill();
   }
 });
