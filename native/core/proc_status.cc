@@ -35,7 +35,8 @@ uint8_t* begin_record(std::vector<uint8_t>& out, uint32_t type, uint16_t misc, s
   const size_t size = sizeof(perf_event_header) + body + kTrailerSize;
   // A size past 16 bits would wrap in the header and desynchronise every
   // walk of the records after it: the callers bound every name, as the kernel does.
-  if (size > UINT16_MAX) throw std::length_error("a status record of " + std::to_string(size) + " bytes overflows its 16-bit size");
+  if (size > UINT16_MAX)
+    throw std::length_error("a status record of " + std::to_string(size) + " bytes overflows its 16-bit size");
   const size_t at = out.size();
   out.resize(at + size);
   perf_event_header h{type, misc, static_cast<uint16_t>(size)};
