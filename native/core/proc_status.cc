@@ -424,26 +424,31 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
     if (d) closedir(d);
   }
 
-  if ((emit_flags_ & kEmitMmap) && !kthread) {
+  const bool read_maps = (emit_flags_ & kEmitMmap) && !kthread;
+  bool maps_unread = false;
+  size_t mapped = 0;
+  if (read_maps) {
     const uint64_t time = monotonic_ns();
-    int maps = openat(dir, "maps", O_RDONLY | O_CLOEXEC);
-    size_t mapped = 0;
+    const int maps = openat(dir, "maps", O_RDONLY | O_CLOEXEC);
+    maps_unread = maps < 0;
     if (maps >= 0) {
       mapped = procmap_query_ ? read_maps_query(maps, pid, time, out) : read_maps_text(maps, pid, time, out);
       close(maps);
     }
     w.records += mapped;
-    // A zombie (or an exiting process) has no mm left: its maps read empty,
-    // which says nothing about what it had mapped.
-    if (mapped == 0 && (ps.state == 'Z' || ps.state == 'X' || maps < 0)) w.stale |= kStaleZombie;
   }
   // The same process to the end: its stat still reads, with the start time
   // it had. Else it went while it was read, and what came after may be missing.
   ProcStat now;
   n = read_small(dir, "stat", text, sizeof text);
-  if (n <= 0 || !parse_stat(text, static_cast<size_t>(n), now) || now.start_time != ps.start_time)
-    w.stale |= kStaleVanished;
+  const bool same = n > 0 && parse_stat(text, static_cast<size_t>(n), now) && now.start_time == ps.start_time;
+  if (!same) w.stale |= kStaleVanished;
   close(dir);
+  // A zombie (or an exiting process) has no mm left: its maps read empty,
+  // which says nothing about what it had mapped. It may have become one
+  // while it was read.
+  const auto dead = [](char state) { return state == 'Z' || state == 'X'; };
+  if (read_maps && mapped == 0 && (dead(ps.state) || (same && dead(now.state)) || maps_unread)) w.stale |= kStaleZombie;
   w.end = monotonic_ns();
   w.end_offset = out.size();
   if (w.stale)

@@ -105,35 +105,28 @@ test('the maps text and PROCMAP_QUERY name the same mappings alike: a newline, a
   }
 });
 
-test('a pid reused mid-read does not mix two processes: everything is read through the first one\'s handle', async () => {
-  // A procfs stand-in, so the read can be paused at a known point: the
-  // thread's comm is a FIFO, and while the reader waits on it the pid's
-  // directory becomes another process's, and the first one's stat goes,
-  // as procfs makes it go for a process that has exited.
-  const root = tempDir('reuse');
-  const start = async (file: string): Promise<{ fx: Proc; pid: number }> => {
-    const fx = Proc.start(fixture('mapped_names'), [root, file], { stdin: true });
-    return { fx, pid: Number((await fx.waitFor(/^ready (\d+)/))[1]) };
-  };
-  const victim = await start('victim.bin');
-  const impostor = await start('impostor.bin');
-  const tid = 1;
-  const standIn = (pid: number, dir: string, comm: 'fifo' | 'file'): void => {
-    // Field 20, num_threads, says 2: the reader lists the task directory.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const close = stat.lastIndexOf(')');
-    const fields = stat.slice(close + 2).split(' ');
-    fields[17] = '2';
-    fs.mkdirSync(`${dir}/task/${tid}`, { recursive: true });
-    fs.writeFileSync(`${dir}/stat`, `${stat.slice(0, close + 2)}${fields.join(' ')}`);
-    for (const link of ['maps', 'ns']) fs.symlinkSync(`/proc/${pid}/${link}`, `${dir}/${link}`);
-    fs.symlinkSync(`/proc/${pid}/ns`, `${dir}/task/${tid}/ns`);
-    if (comm === 'fifo') execFileSync('mkfifo', [`${dir}/task/${tid}/comm`]);
-    else fs.writeFileSync(`${dir}/task/${tid}/comm`, 'impostor\n');
-  };
-  const pidDir = `${root}/${victim.pid}`;
-  standIn(victim.pid, pidDir, 'fifo');
-  standIn(impostor.pid, `${root}/next`, 'file');
+/**
+ * A procfs stand-in for `pid` in `dir`: its stat (with `state`, and two
+ * threads, so the reader lists the task directory), its maps and ns as
+ * links to the real ones, and a thread whose comm is a FIFO when `pause`:
+ * the read then waits there until the test has changed what it likes.
+ */
+function standIn(pid: number, dir: string, opts: { pause: boolean; state?: string }): void {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const close = stat.lastIndexOf(')');
+  const fields = stat.slice(close + 2).split(' ');
+  fields[0] = opts.state ?? fields[0]; // field 3
+  fields[17] = '2'; // field 20, num_threads
+  fs.mkdirSync(`${dir}/task/1`, { recursive: true });
+  fs.writeFileSync(`${dir}/stat`, `${stat.slice(0, close + 2)}${fields.join(' ')}`);
+  for (const link of ['maps', 'ns']) fs.symlinkSync(`/proc/${pid}/${link}`, `${dir}/${link}`);
+  fs.symlinkSync(`/proc/${pid}/ns`, `${dir}/task/1/ns`);
+  if (opts.pause) execFileSync('mkfifo', [`${dir}/task/1/comm`]);
+  else fs.writeFileSync(`${dir}/task/1/comm`, 'other\n');
+}
+
+/** Reads `pid`'s status from the procfs stand-in at `root`, running `whilePaused` while the read waits on its FIFO. */
+async function readPaused(root: string, pid: number, whilePaused: () => void): Promise<DecodedRecord[]> {
   const engine = require.resolve('../../native/lib/engine');
   const reader = Proc.start(process.execPath, [
     '-e',
@@ -141,25 +134,68 @@ test('a pid reused mid-read does not mix two processes: everything is read throu
      const status = require(${JSON.stringify(engine)}).loadAddon().readProcStatus([Number(pid)], undefined, { procRoot: root });
      console.log('records ' + Buffer.from(status.records).toString('base64'));`,
     root,
-    String(victim.pid),
+    String(pid),
   ]);
   try {
     // Opening the FIFO's other end waits until the reader is at the thread.
-    const comm = await fs.promises.open(`${pidDir}/task/${tid}/comm`, 'w');
-    fs.renameSync(pidDir, `${root}/exited`);
-    fs.rmSync(`${root}/exited/stat`);
-    fs.renameSync(`${root}/next`, pidDir);
+    const comm = await fs.promises.open(`${root}/${pid}/task/1/comm`, 'w');
+    whilePaused();
     await comm.write('fx-thread\n');
     await comm.close();
     const [, base64] = await reader.waitFor(/^records (\S*)/);
     const index = indexRecords(new Uint8Array(Buffer.from(base64, 'base64')), stream);
-    const records = Array.from({ length: index.count }, (_, k) => decodeRecord(index, k));
+    return Array.from({ length: index.count }, (_, k) => decodeRecord(index, k));
+  } finally {
+    reader.child.kill();
+  }
+}
+
+async function startMapping(root: string, file: string): Promise<{ fx: Proc; pid: number }> {
+  const fx = Proc.start(fixture('mapped_names'), [root, file], { stdin: true });
+  return { fx, pid: Number((await fx.waitFor(/^ready (\d+)/))[1]) };
+}
+
+test('a pid reused mid-read does not mix two processes: everything is read through the first one\'s handle', async () => {
+  const root = tempDir('reuse');
+  const victim = await startMapping(root, 'victim.bin');
+  const impostor = await startMapping(root, 'impostor.bin');
+  try {
+    const pidDir = `${root}/${victim.pid}`;
+    standIn(victim.pid, pidDir, { pause: true });
+    standIn(impostor.pid, `${root}/next`, { pause: false });
+    // While the read waits, the first process exits (procfs then finds
+    // nothing at its handle, not even its stat) and its pid is reused.
+    const records = await readPaused(root, victim.pid, () => {
+      fs.renameSync(pidDir, `${root}/exited`);
+      fs.rmSync(`${root}/exited/stat`);
+      fs.renameSync(`${root}/next`, pidDir);
+    });
     const files = records.filter((r) => r.type === 'MMAP2').map((r) => path.basename(r.fields.filename as string));
     assert.ok(files.includes('victim.bin') && !files.includes('impostor.bin'), `the first process's maps only: ${files}`);
     assert.ok(records.length > 0 && records.every((r) => r.stale.includes('vanished')), 'and marked: it went away while it was read');
   } finally {
-    reader.child.kill();
     victim.fx.child.kill();
     impostor.fx.child.kill();
+  }
+});
+
+test('a process that becomes a zombie mid-read, its maps read empty, is marked so', async () => {
+  const root = tempDir('dying');
+  const dying = await startMapping(root, 'dying.bin');
+  try {
+    const pidDir = `${root}/${dying.pid}`;
+    standIn(dying.pid, pidDir, { pause: true, state: 'S' });
+    // While the read waits, the process exits: its stat says Z, and its
+    // maps, without an mm, read empty.
+    const records = await readPaused(root, dying.pid, () => {
+      const stat = fs.readFileSync(`${pidDir}/stat`, 'latin1');
+      fs.writeFileSync(`${pidDir}/stat`, stat.replace(/\) S /, ') Z '));
+      fs.rmSync(`${pidDir}/maps`);
+      fs.writeFileSync(`${pidDir}/maps`, '');
+    });
+    assert.equal(records.filter((r) => r.type === 'MMAP2').length, 0);
+    assert.ok(records.length > 0 && records.every((r) => r.stale.includes('zombie')), 'no maps says nothing of what it had mapped');
+  } finally {
+    dying.fx.child.kill();
   }
 });
