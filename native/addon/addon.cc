@@ -193,7 +193,9 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
 };
 
 // Status of the given processes (or, with none, of every process on the
-// machine) from /proc, synchronously. For benchmarks and tests of the layout.
+// machine) from /proc, synchronously; options.procmapQuery false reads the
+// maps text, options.procRoot is another procfs mount. For benchmarks and
+// tests of the layout.
 Napi::Value ReadProcStatus(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<uint32_t> pids;
@@ -210,16 +212,24 @@ Napi::Value ReadProcStatus(const Napi::CallbackInfo& info) {
     if (d) closedir(d);
   }
   const uint32_t emit = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0xf;
-  ProcStatusReader reader(emit);
+  const Napi::Object options = info.Length() > 2 && info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
+  const bool procmap_query = options.Has("procmapQuery") ? options.Get("procmapQuery").ToBoolean().Value() : true;
+  const std::string proc_root = options.Has("procRoot") ? options.Get("procRoot").ToString().Utf8Value() : "/proc";
+  ProcStatusReader reader(emit, procmap_query, proc_root);
   std::vector<uint8_t> out;
   size_t records = 0, stale = 0, processes = 0;
   const uint64_t start = monotonic_ns();
-  for (uint32_t pid : pids) {
-    ProcWindow w = reader.read_process(pid, out);
-    if (w.gone) continue;
-    ++processes;
-    records += w.records;
-    if (w.stale) stale += w.records;
+  try {
+    for (uint32_t pid : pids) {
+      ProcWindow w = reader.read_process(pid, out);
+      if (w.gone) continue;
+      ++processes;
+      records += w.records;
+      if (w.stale) stale += w.records;
+    }
+  } catch (const std::exception& e) {
+    throw to_js_error(env, "EINTERNAL", std::string("internal error reading /proc status: ") + e.what() +
+                                            ". Fix: report it with the process it was reading.");
   }
   const uint64_t end = monotonic_ns();
   Napi::Object o = Napi::Object::New(env);

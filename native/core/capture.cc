@@ -496,12 +496,12 @@ void Capture::snapshot(bool first) {
       }
       if (w.records == 0) continue;
       const int32_t window = next_window_++;
-      windows_[window] = Window{w.pid, w.start, w.end, false, w.records};
-      for (size_t at = 0; at < scratch_.size();) {
-        perf_event_header h = read_header(scratch_.data() + at);
-        push(scratch_.data() + at, h.size, read_trailer(scratch_.data() + at, h.size).time, window);
-        at += h.size;
-      }
+      size_t pushed = 0;
+      for_each_record(scratch_.data(), scratch_.size(), [&](uint8_t* rec, uint16_t size) {
+        push(rec, size, read_trailer(rec, size).time, window);
+        ++pushed;
+      });
+      windows_[window] = Window{w.pid, w.start, w.end, false, pushed};
       info.records += w.records;
       info.stale += w.stale ? w.records : 0;
       stats_.proc_records += w.records;
@@ -670,7 +670,9 @@ void Capture::flush(uint64_t threshold) {
     if (e.time > threshold) break;
     uint8_t* rec = arena_.data() + e.offset;
     if (e.window >= 0) {
+      // Every record of a window was counted as pushed: it is there until its last one goes.
       auto w = windows_.find(e.window);
+      if (w == windows_.end()) throw std::logic_error("a /proc status record outlived its read window");
       if (w->second.end > threshold) break;
       if (w->second.raced) write_trailer_id(rec, e.size, read_trailer(rec, e.size).id | kStaleRace);
       if (--w->second.pending == 0) windows_.erase(w);

@@ -96,6 +96,13 @@ interface NativeCapture {
   stop(): void;
 }
 
+export interface ProcStatusOptions {
+  /** false reads the maps text even where the kernel has PROCMAP_QUERY, as kernels before 6.11 make us. */
+  procmapQuery?: boolean;
+  /** Where procfs is mounted; a pid namespace's own mount lists its own pids. Default /proc. */
+  procRoot?: string;
+}
+
 export interface ProcStatusResult {
   records: ArrayBuffer;
   count: number;
@@ -107,7 +114,7 @@ export interface ProcStatusResult {
 
 interface NativeAddon {
   Capture: new (options: CaptureOptions, onMessage: (m: NativeMessage) => void) => NativeCapture;
-  readProcStatus(pids?: number[], emit?: number): ProcStatusResult;
+  readProcStatus(pids?: number[], emit?: number, options?: ProcStatusOptions): ProcStatusResult;
 }
 
 /**

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 
 import type { DecodedRecord } from '../../native/lib/records';
-import { fixture, keyOf, perfRecordAttach, perfScript, Proc, readCapture, sideband, tempDir } from './harness';
+import { fixture, keyOf, nameOfLength, perfRecordAttach, perfScript, Proc, readCapture, sideband, tempDir } from './harness';
 
 function executableFiles(dir: string): { before: string; after: string } {
   const before = path.join(dir, 'before.bin');
@@ -134,6 +134,44 @@ test('attach: pre-existing state arrives as status-only records, later actions a
   );
   const oursSynth = multiset(status.filter((r) => r.type === 'MMAP2' || r.type === 'COMM').map(keyOf));
   assert.deepEqual(oursSynth, perfSynth);
+});
+
+test('names /proc tells otherwise (past PATH_MAX, past a record\'s 16-bit size, with a newline) are as the kernel writes them', { timeout: 120_000 }, async () => {
+  const dir = tempDir('names');
+  // The same shapes of name mapped before the attach (status from /proc:
+  // the maps text, since PROCMAP_QUERY refuses the longest) and after it
+  // (real records, named by the kernel).
+  const shapes = (when: string): string[] => [
+    ...[4087, 4088, 65431].map((length) => `${when}/${length}/${nameOfLength(`${dir}/${when}/${length}`, length)}`),
+    `${when}/line\nbreak.bin`,
+  ];
+  const fx = Proc.start(fixture('mapped_names'), [dir, ...shapes('early'), '--', ...shapes('later')], { stdin: true });
+  const pid = Number((await fx.waitFor(/^ready (\d+)/))[1]);
+  const out = path.join(dir, 'names.data');
+  const capture = sideband(['capture', '--pid', String(pid), '-o', out]);
+  try {
+    await capture.waitFor(/attached/);
+    fx.send('go');
+    await fx.waitFor(/^mapped/);
+    fx.child.stdin!.end();
+    assert.equal(await fx.exited, 0, fx.output);
+    assert.equal(await capture.exited, 0, capture.output);
+  } finally {
+    // A capture stuck in its snapshot would not stop at a polite signal.
+    capture.child.kill('SIGKILL');
+    fx.child.kill();
+  }
+
+  const { records } = readCapture(out);
+  const named = (statusOnly: boolean, when: string): string[] =>
+    find(records, { type: 'MMAP2', pid, statusOnly })
+      .map((r) => r.fields.filename as string)
+      .filter((name) => name.startsWith(`${dir}/${when}/`) || name === '//toolong')
+      .map((name) => name.replace(`${dir}/${when}/`, `${dir}/SAME/`))
+      .sort();
+  const real = named(false, 'later');
+  assert.equal(real.filter((name) => name === '//toolong').length, 2, `the kernel names the two long paths //toolong: ${real}`);
+  assert.deepEqual(named(true, 'early'), real);
 });
 
 test('launch: a command is followed from its first instruction', async () => {
