@@ -38,6 +38,10 @@ constexpr uint64_t kBatchAgeNs = 10'000'000;
 constexpr uint64_t kLivenessNs = 250'000'000;
 constexpr int kCapPerfmon = 38;
 constexpr int kCapSysAdmin = 21;
+// The smallest record a dummy event writes (a LOST, or a COMM with a short
+// name): a header, 16 bytes of body and the sample_id trailer. Bytes dropped
+// from a ring hold at most this many records per these bytes.
+constexpr uint64_t kSmallestRecord = sizeof(perf_event_header) + 16 + kTrailerSize;
 
 long read_long(const char* path, long fallback) {
   FILE* f = fopen(path, "re");
@@ -421,6 +425,7 @@ void Capture::open_rings() {
           event_fds_.push_back(fd);
           if (ring_fd < 0) {
             rings_.push_back(std::make_unique<Ring>(fd, pages));
+            ring_cpus_.push_back(cpu);
             ring_fd = fd;
           } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring_fd) != 0) {
             throw SystemError("PERF_EVENT_IOC_SET_OUTPUT", errno);
@@ -432,6 +437,7 @@ void Capture::open_rings() {
       break;
     } catch (const SystemError& e) {
       rings_.clear();
+      ring_cpus_.clear();
       ioctl_ring_.reset();
       for (int fd : event_fds_) close(fd);
       event_fds_.clear();
@@ -587,7 +593,29 @@ void Capture::report_unwritten_loss() {
     uint64_t value[2];
     if (read(fd, value, sizeof value) == static_cast<ssize_t>(sizeof value)) counted += value[1];
   }
-  if (counted <= stats_.lost) return;
+  if (counted <= kernel_lost_) return;
+  push_lost(counted - kernel_lost_, 0);
+  kernel_lost_ = counted;
+}
+
+// A record of a size that cannot be: the ring's bytes from it to its head
+// are gone (Ring::drain). Said, and counted as lost where losses are, so
+// the timeline and the stats show the gap; the ring goes on.
+void Capture::report_ring_fault(int cpu, const RingFault& fault) {
+  const uint64_t lost = (fault.dropped + kSmallestRecord - 1) / kSmallestRecord;
+  const std::string ring = cpu >= 0 ? "the ring of CPU " + std::to_string(cpu) : "the ring of the ioctl event";
+  listener_->warning("ERINGFAULT", ring + " held a record claiming " + std::to_string(fault.size) + " bytes at byte " +
+                                       std::to_string(fault.offset) + ", which no record can: the " +
+                                       std::to_string(fault.dropped) +
+                                       " bytes from it to what the kernel had written were dropped, counted as up "
+                                       "to " + std::to_string(lost) +
+                                       " lost records; the capture goes on. Fix: report it with the kernel version "
+                                       "(`uname -r`): the kernel, or something else writing into the ring, broke it.");
+  push_lost(lost, cpu >= 0 ? static_cast<uint32_t>(cpu) : 0);
+}
+
+// One LOST record of our own, in the layout of the kernel's.
+void Capture::push_lost(uint64_t lost, uint32_t cpu) {
   struct {
     perf_event_header header;
     uint64_t id, lost;
@@ -595,9 +623,9 @@ void Capture::report_unwritten_loss() {
   } rec{};
   rec.header = {PERF_RECORD_LOST, 0, sizeof rec};
   rec.id = info_.ids.empty() ? 0 : info_.ids.front();
-  rec.lost = counted - stats_.lost;
-  rec.sample = {static_cast<uint32_t>(target_), static_cast<uint32_t>(target_), monotonic_ns(), 0, 0, rec.id};
-  stats_.lost = counted;
+  rec.lost = lost;
+  rec.sample = {static_cast<uint32_t>(target_), static_cast<uint32_t>(target_), monotonic_ns(), cpu, 0, rec.id};
+  stats_.lost += lost;
   ++stats_.lost_records;
   push(reinterpret_cast<const uint8_t*>(&rec), sizeof rec, rec.sample.time, -1);
 }
@@ -605,8 +633,12 @@ void Capture::report_unwritten_loss() {
 size_t Capture::round() {
   const uint64_t start = monotonic_ns();
   size_t records = 0;
-  for (auto& ring : rings_) records += ring->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, false); });
-  if (ioctl_ring_) records += ioctl_ring_->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, true); });
+  for (size_t i = 0; i < rings_.size(); ++i)
+    records += rings_[i]->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, false); },
+                                [this, i](const RingFault& f) { report_ring_fault(ring_cpus_[i], f); });
+  if (ioctl_ring_)
+    records += ioctl_ring_->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, true); },
+                                  [this](const RingFault& f) { report_ring_fault(-1, f); });
   // Everything stamped before start - kSettleNs is drained by now; later
   // records may still be in flight on another CPU, so they wait.
   if (start > kSettleNs) flush(start - kSettleNs);
@@ -622,6 +654,7 @@ void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
     // records there, and that must not go unsaid.
     uint64_t lost;
     memcpy(&lost, rec + sizeof h + 8, sizeof lost);
+    kernel_lost_ += lost;
     stats_.lost += lost;
     ++stats_.lost_records;
   } else if (from_ioctl_ring) {

@@ -118,6 +118,8 @@ class Capture {
   bool emit_by_ioctl(pid_t pid, SnapshotInfo& info);
   void drop_ioctl_event();
   void report_unwritten_loss();
+  void report_ring_fault(int cpu, const RingFault& fault);
+  void push_lost(uint64_t lost, uint32_t cpu);
   size_t round();  // returns how many records it drained
   void ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring);
   void push(const uint8_t* rec, uint16_t size, uint64_t time, int32_t window);
@@ -145,6 +147,7 @@ class Capture {
   perf_event_attr attr_{};
   std::vector<int> event_fds_;
   std::vector<std::unique_ptr<Ring>> rings_;
+  std::vector<int> ring_cpus_;  // the CPU of each ring
   int ioctl_fd_ = -1;
   std::unique_ptr<Ring> ioctl_ring_;
   IoctlState ioctl_state_ = IoctlState::Unknown;
@@ -166,6 +169,7 @@ class Capture {
   std::vector<uint8_t> batch_;
   uint64_t batch_since_ = 0;  // when the unsent batch was first offered
   CaptureStats stats_;
+  uint64_t kernel_lost_ = 0;  // what the kernel's own LOST records counted
   uint64_t last_liveness_ = 0;
 };
 
