@@ -139,13 +139,7 @@ Capture::Capture(CaptureOptions options, CaptureListener* listener)
 Capture::~Capture() {
   request_stop();
   join();
-  rings_.clear();
-  ioctl_ring_.reset();
-  for (int fd : event_fds_) close(fd);
-  if (ioctl_fd_ >= 0) close(ioctl_fd_);
-  if (launch_go_fd_ >= 0) close(launch_go_fd_);
-  if (launch_err_fd_ >= 0) close(launch_err_fd_);
-  if (wake_fd_ >= 0) close(wake_fd_);
+  if (wake_fd_ >= 0) close(wake_fd_);  // a capture never started; run() closes its own
 }
 
 void Capture::start() { thread_ = std::thread([this] { run(); }); }
@@ -156,14 +150,20 @@ void Capture::join() {
 
 void Capture::request_snapshot() {
   snapshots_requested_.fetch_add(1);
-  uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof one);
+  wake();
 }
 
 void Capture::request_stop() {
   stop_requested_.store(true);
+  wake();
+}
+
+// Callers may ask after the reader has stopped and closed the fd (whose
+// number may already be another's): the lock keeps the write off it.
+void Capture::wake() {
+  std::lock_guard<std::mutex> lock(wake_mutex_);
   uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof one);
+  if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof one);
 }
 
 void Capture::run() {
@@ -215,16 +215,24 @@ void Capture::run() {
     send(true);
   } catch (const std::exception&) {
   }
+  release_events();
   if (launched_ > 0) {
     // A command we launched does not outlive a capture that stopped early;
     // one still waiting for its go (attach failed) exits on the closed pipe.
     if (launch_go_fd_ >= 0) {
       close(launch_go_fd_);
       launch_go_fd_ = -1;
+      close(launch_err_fd_);
+      launch_err_fd_ = -1;
     }
     if (stop.reason != "exited" && exit_status_ < 0 && thread_running(launched_, launched_)) kill(launched_, SIGTERM);
     int status;
     if (exit_status_ < 0 && waitpid(launched_, &status, 0) == launched_) exit_status_ = status;
+  }
+  {
+    std::lock_guard<std::mutex> lock(wake_mutex_);
+    close(wake_fd_);
+    wake_fd_ = -1;
   }
   stop.exit_status = exit_status_;
   stop.stats = stats_;
@@ -436,13 +444,7 @@ void Capture::open_rings() {
       if (options_.try_ioctl) open_ioctl_event(pages);
       break;
     } catch (const SystemError& e) {
-      rings_.clear();
-      ring_cpus_.clear();
-      ioctl_ring_.reset();
-      for (int fd : event_fds_) close(fd);
-      event_fds_.clear();
-      if (ioctl_fd_ >= 0) close(ioctl_fd_);
-      ioctl_fd_ = -1;
+      release_events();
       const bool budget = e.err() == EPERM || e.err() == ENOMEM;
       if (!budget) throw Error("ESYS", std::string(e.what()) + ".");
       if (pages == 1)
@@ -531,6 +533,19 @@ void Capture::snapshot(bool first) {
   round();
   send(true);
   listener_->snapshot(info);
+}
+
+// Every event and ring goes, on every path: the target stops firing
+// inherited events, the locked-memory budget is free for the next capture,
+// and the host has its fds back at stop rather than at garbage collection.
+void Capture::release_events() {
+  rings_.clear();
+  ring_cpus_.clear();
+  ioctl_ring_.reset();
+  for (int fd : event_fds_) close(fd);
+  event_fds_.clear();
+  if (ioctl_fd_ >= 0) close(ioctl_fd_);
+  ioctl_fd_ = -1;
 }
 
 // The kernel lacks the ioctl: its event and ring go, and /proc takes over

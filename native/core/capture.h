@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -108,6 +109,7 @@ class Capture {
   enum class IoctlState { Unknown, Works, Missing };
 
   void run();
+  void wake();
   void attach();
   pid_t launch();
   void release_launched();
@@ -117,6 +119,7 @@ class Capture {
   void snapshot(bool first);
   bool emit_by_ioctl(pid_t pid, SnapshotInfo& info);
   void drop_ioctl_event();
+  void release_events();
   void report_unwritten_loss();
   void report_ring_fault(int cpu, const RingFault& fault);
   void push_lost(uint64_t lost, uint32_t cpu);
@@ -132,6 +135,7 @@ class Capture {
   CaptureOptions options_;
   CaptureListener* listener_;
   std::thread thread_;
+  std::mutex wake_mutex_;  // guards wake_fd_, which run() closes as it ends
   int wake_fd_ = -1;
   std::atomic<bool> stop_requested_{false};
   std::atomic<int> snapshots_requested_{0};

@@ -7,14 +7,27 @@
 //
 // Prints one "PASS name: ..." or "FAIL name: ..." line per verdict; exits 0
 // only if every verdict passed. test/kernel/capture-check.test.ts runs each.
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
 #include <vector>
 
+#include "../core/capture.h"
 #include "../core/ring.h"
 
 using namespace sideband;
@@ -129,12 +142,165 @@ void check_ring_bad_size() {
           seen.size(), faults);
 }
 
+// --------------------------------------------------------- a capture's fds
+
+// This process's open fds, each with what it points to.
+std::map<int, std::string> open_fds() {
+  std::map<int, std::string> fds;
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return fds;
+  while (dirent* e = readdir(d)) {
+    const int fd = atoi(e->d_name);
+    if (e->d_name[0] == '.' || fd == dirfd(d)) continue;
+    char path[64], target[256] = {};
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    (void)!readlink(path, target, sizeof target - 1);
+    fds[fd] = target;
+  }
+  closedir(d);
+  return fds;
+}
+
+// Mappings of perf rings in this process.
+int perf_mappings() {
+  FILE* f = fopen("/proc/self/maps", "re");
+  if (!f) return -1;
+  int n = 0;
+  char line[512];
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, "perf_event")) ++n;
+  fclose(f);
+  return n;
+}
+
+// What a capture left open that was not open before it.
+std::string leaked(const std::map<int, std::string>& before) {
+  std::string out;
+  for (const auto& [fd, target] : open_fds())
+    if (!before.count(fd)) out += " fd " + std::to_string(fd) + " -> " + target + ";";
+  const int maps = perf_mappings();
+  if (maps) out += " " + std::to_string(maps) + " perf ring mapping(s);";
+  return out;
+}
+
+// Collects what a capture says, and lets a check wait for its attach.
+class Recorder : public CaptureListener {
+ public:
+  void attached(const AttachInfo& info) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pid_ = info.pid;
+    changed_.notify_all();
+  }
+  void records(std::vector<uint8_t>&&, const CaptureStats&) override {}
+  void snapshot(const SnapshotInfo&) override {}
+  void warning(const std::string& code, const std::string& message) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    warnings_ += code + ": " + message + "\n";
+  }
+  void failed(const Error& e) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    code_ = e.code();
+    message_ = e.what();
+  }
+  void stopped(const StopInfo& info) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = info;
+  }
+
+  std::string code_, message_, warnings_;
+  StopInfo stop_;
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  pid_t pid_ = 0;
+};
+
+// Sets the soft RLIMIT_NOFILE so that exactly `free` fd numbers are left.
+rlimit leave_free_fds(int free) {
+  rlimit old{};
+  getrlimit(RLIMIT_NOFILE, &old);
+  const std::map<int, std::string> fds = open_fds();
+  rlim_t limit = 0;
+  for (int unused = 0; unused < free || fds.count(static_cast<int>(limit));) {
+    if (!fds.count(static_cast<int>(limit))) ++unused;
+    ++limit;
+  }
+  while (fds.count(static_cast<int>(limit))) ++limit;
+  rlimit low = old;
+  low.rlim_cur = limit;
+  setrlimit(RLIMIT_NOFILE, &low);
+  return old;
+}
+
+// A capture of a command that runs to its end gives back every fd and
+// ring mapping when it stops, not when it is destroyed.
+void check_fds_at_stop() {
+  const std::map<int, std::string> before = open_fds();
+  Recorder recorder;
+  CaptureOptions options;
+  options.command = {"/bin/true"};
+  Capture capture(options, &recorder);
+  capture.start();
+  capture.join();
+  const std::string left = leaked(before);
+  verdict(recorder.stop_.reason == "exited" && left.empty(), "fds-at-stop",
+          "stopped (%s) with the Capture still alive; left open:%s", recorder.stop_.reason.c_str(),
+          left.empty() ? " nothing" : left.c_str());
+}
+
+void* park(void*) {
+  for (;;) pause();
+}
+
+// A target with many threads, so that opening its events runs out of fds
+// part way: the capture fails with EMFILE and gives back what it opened.
+void check_fds_on_open_error() {
+  constexpr int kThreads = 64;
+  const pid_t target = fork();
+  if (target == 0) {
+    for (int i = 0; i < kThreads; ++i) {
+      pthread_t t;
+      pthread_create(&t, nullptr, park, nullptr);
+    }
+    park(nullptr);
+  }
+  char task[64];
+  snprintf(task, sizeof task, "/proc/%d/task", target);
+  for (int tries = 0; tries < 2000; ++tries) {
+    int n = 0;
+    if (DIR* d = opendir(task)) {
+      while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+      closedir(d);
+    }
+    if (n == kThreads + 1) break;
+    usleep(5000);
+  }
+  const std::map<int, std::string> before = open_fds();
+  Recorder recorder;
+  CaptureOptions options;
+  options.pid = target;
+  Capture capture(options, &recorder);
+  const rlimit old = leave_free_fds(24);  // fewer than one event per thread and CPU
+  capture.start();
+  capture.join();
+  setrlimit(RLIMIT_NOFILE, &old);
+  kill(target, SIGKILL);
+  waitpid(target, nullptr, 0);
+  const std::string left = leaked(before);
+  verdict(recorder.code_ == "EMFILE" && left.empty(), "fds-on-open-error",
+          "failed with %s (%s); left open:%s", recorder.code_.c_str(), recorder.message_.c_str(),
+          left.empty() ? " nothing" : left.c_str());
+}
+
 struct Check {
   const char* name;
   void (*run)();
 };
 const Check kChecks[] = {
     {"ring-bad-size", check_ring_bad_size},
+    {"fds-at-stop", check_fds_at_stop},
+    {"fds-on-open-error", check_fds_on_open_error},
 };
 
 }  // namespace

@@ -12,9 +12,13 @@ import { ROOT } from './harness';
 
 const BIN = path.join(ROOT, 'native', 'build', 'capture-check');
 
-function runCheck(name: string): string {
+function build(): void {
   const make = spawnSync('make', ['-s', '-C', path.join(ROOT, 'native'), 'build/capture-check'], { encoding: 'utf8' });
   assert.equal(make.status, 0, `make build/capture-check failed:\n${make.stdout}${make.stderr}`);
+}
+
+function runCheck(name: string): void {
+  build();
   // A check that hangs (a stop that never ends) fails by this bound.
   const run = spawnSync(BIN, [name], { encoding: 'utf8', timeout: 60_000 });
   const out = `${run.stdout}${run.stderr}`;
@@ -22,9 +26,16 @@ function runCheck(name: string): string {
   assert.doesNotMatch(out, /^FAIL /m, out);
   assert.match(out, /^PASS /m, out);
   assert.equal(run.status, 0, out);
-  return out;
 }
 
 test('a record size that cannot be is reported, what follows it to the head is dropped, and the ring goes on', () => {
   runCheck('ring-bad-size');
+});
+
+test('a capture that stops gives back every fd and ring at once, not when it is collected', () => {
+  runCheck('fds-at-stop');
+});
+
+test('a capture that fails part way through opening its events (EMFILE) gives back what it opened', () => {
+  runCheck('fds-on-open-error');
 });
