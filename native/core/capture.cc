@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -114,6 +115,16 @@ bool thread_running(pid_t pid, pid_t tid) {
   return close_paren && close_paren[1] && close_paren[2] != 'Z' && close_paren[2] != 'X';
 }
 
+[[noreturn]] void explain_launch_error(const std::string& command, const char* call, int err) {
+  const std::string what = "cannot launch '" + command + "': " + call + " failed: " + strerror(err);
+  if (err == EMFILE)
+    throw Error("EMFILE", what + ". Fix: raise the limit of open files with `ulimit -n 65536` before capturing.");
+  if (err == EAGAIN)
+    throw Error("ELAUNCH", what + " (this user's process limit is reached). Fix: end some of its processes, or raise "
+                                  "the limit with `ulimit -u`.");
+  throw Error("ELAUNCH", what + ". Fix: free some memory, files or processes, and capture again.");
+}
+
 uint32_t body_pid(const uint8_t* rec) {
   uint32_t pid;
   memcpy(&pid, rec + sizeof(perf_event_header), sizeof pid);
@@ -219,13 +230,15 @@ void Capture::run() {
   if (launched_ > 0) {
     // A command we launched does not outlive a capture that stopped early;
     // one still waiting for its go (attach failed) exits on the closed pipe.
-    if (launch_go_fd_ >= 0) {
+    const bool released = launch_go_fd_ < 0;
+    if (!released) {
       close(launch_go_fd_);
       launch_go_fd_ = -1;
       close(launch_err_fd_);
       launch_err_fd_ = -1;
     }
-    if (stop.reason != "exited" && exit_status_ < 0 && thread_running(launched_, launched_)) kill(launched_, SIGTERM);
+    if (released && stop.reason != "exited" && exit_status_ < 0 && thread_running(launched_, launched_))
+      kill(launched_, SIGTERM);
     int status;
     if (exit_status_ < 0 && waitpid(launched_, &status, 0) == launched_) exit_status_ = status;
   }
@@ -246,20 +259,37 @@ pid_t Capture::launch() {
   for (auto& a : options_.command) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   int go[2], err[2];
-  if (pipe2(go, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw SystemError("pipe2", errno);
-  pid_t child = fork();
-  if (child < 0) throw SystemError("fork", errno);
+  if (pipe2(go, O_CLOEXEC) != 0) explain_launch_error(options_.command[0], "pipe2", errno);
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    const int e = errno;
+    close(go[0]);
+    close(go[1]);
+    explain_launch_error(options_.command[0], "pipe2", e);
+  }
+  // Every signal stays blocked from before fork until the child has reset
+  // every handler: one arriving in between must not run ours in the child
+  // (Node's writes into the signal pipe it shares with this process).
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &before);
+  const pid_t child = fork();
   if (child == 0) {
-    // The child waits until its events are open, so the capture sees it
-    // from its first instruction, as perf record does with its workload.
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+    // Only the parent's ends: a child holding the go pipe's write end
+    // would never see it closed, and wait for ever when attach fails.
+    close(go[1]);
+    close(err[0]);
+    struct sigaction by_default {};
+    by_default.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &by_default, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     // Node marks its stdio close-on-exec and may leave it non-blocking; the
     // program must get ordinary stdio. The descriptor flag is the child's
-    // own. Reopening a pipe through /proc gives the child a description of
-    // its own too, so the parent's stays as it was; else the flag goes off.
+    // own. The status flags belong to the description, which Node shares:
+    // a pipe or tty reopened through /proc gives the child one of its own.
+    // A socket cannot be reopened, and clearing O_NONBLOCK on the shared
+    // one would block Node's own stdio: the program gets it as it is.
     static const char* const kStdio[] = {"/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"};
     for (int fd = 0; fd <= 2; ++fd) {
       fcntl(fd, F_SETFD, 0);
@@ -269,10 +299,10 @@ pid_t Capture::launch() {
       if (own >= 0) {
         dup2(own, fd);  // dup2 clears O_CLOEXEC on fd
         close(own);
-      } else {
-        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
       }
     }
+    // The child waits until its events are open, so the capture sees it
+    // from its first instruction, as perf record does with its workload.
     char c = 0;
     if (read(go[0], &c, 1) != 1 || c != 'g') _exit(127);
     execvp(argv[0], argv.data());
@@ -280,8 +310,15 @@ pid_t Capture::launch() {
     (void)!write(err[1], &e, sizeof e);
     _exit(127);
   }
+  const int fork_err = errno;
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
   close(go[0]);
   close(err[1]);
+  if (child < 0) {
+    close(go[1]);
+    close(err[0]);
+    explain_launch_error(options_.command[0], "fork", fork_err);
+  }
   launch_go_fd_ = go[1];
   launch_err_fd_ = err[0];
   return child;

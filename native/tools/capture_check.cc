@@ -9,13 +9,17 @@
 // only if every verdict passed. test/kernel/capture-check.test.ts runs each.
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdarg>
@@ -216,6 +220,13 @@ class Recorder : public CaptureListener {
   pid_t pid_ = 0;
 };
 
+std::string describe_status(int status) {
+  if (status < 0) return "none";
+  if (WIFEXITED(status)) return "exited " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("killed by ") + strsignal(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
+
 // Sets the soft RLIMIT_NOFILE so that exactly `free` fd numbers are left.
 rlimit leave_free_fds(int free) {
   rlimit old{};
@@ -293,6 +304,95 @@ void check_fds_on_open_error() {
           left.empty() ? " nothing" : left.c_str());
 }
 
+// The second pipe of a launch cannot be made: the first one is closed, and
+// the error names the cause.
+void check_launch_pipe_fails() {
+  const std::map<int, std::string> before = open_fds();
+  Recorder recorder;
+  CaptureOptions options;
+  options.command = {"/bin/true"};
+  Capture capture(options, &recorder);
+  const rlimit old = leave_free_fds(2);  // one pipe, not two
+  capture.start();
+  capture.join();
+  setrlimit(RLIMIT_NOFILE, &old);
+  const std::string left = leaked(before);
+  verdict(recorder.code_ == "EMFILE" && strstr(recorder.message_.c_str(), "Fix:") && left.empty(), "launch-pipe-fails",
+          "failed with %s (%s); left open:%s", recorder.code_.c_str(), recorder.message_.c_str(),
+          left.empty() ? " nothing" : left.c_str());
+}
+
+// fork itself fails (a user at its process limit): both pipes are closed,
+// and the error names the cause. Run as a user of its own, in a child.
+void check_launch_fork_fails() {
+  const pid_t child = fork();
+  if (child == 0) {
+    constexpr uid_t kUid = 54321;  // no one else's: this process is its only task
+    if (setgroups(0, nullptr) != 0 || setresgid(kUid, kUid, kUid) != 0 || setresuid(kUid, kUid, kUid) != 0) {
+      verdict(false, "launch-fork-fails", "cannot become uid %d: %s", kUid, strerror(errno));
+      _exit(1);
+    }
+    prctl(PR_SET_DUMPABLE, 1);  // so this process may read its own /proc/self/fd
+    const std::map<int, std::string> before = open_fds();
+    Recorder recorder;
+    CaptureOptions options;
+    options.command = {"/bin/true"};
+    Capture capture(options, &recorder);
+    const rlimit two{2, 2};  // this thread and the reader: no room for the command
+    setrlimit(RLIMIT_NPROC, &two);
+    capture.start();
+    capture.join();
+    const std::string left = leaked(before);
+    verdict(recorder.code_ == "ELAUNCH" && strstr(recorder.message_.c_str(), "Fix:") && left.empty(),
+            "launch-fork-fails", "failed with %s (%s); left open:%s", recorder.code_.c_str(), recorder.message_.c_str(),
+            left.empty() ? " nothing" : left.c_str());
+    _exit(failures ? 1 : 0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failures;
+}
+
+// Attaching fails after the command was forked: the command, still waiting
+// for its go, exits on the closed pipe instead of being killed.
+void check_launch_go_closed() {
+  Recorder recorder;
+  CaptureOptions options;
+  options.command = {"/bin/true"};
+  options.ring_pages = 3;  // not a power of two: open_rings refuses it
+  Capture capture(options, &recorder);
+  capture.start();
+  capture.join();
+  const int status = recorder.stop_.exit_status;
+  verdict(recorder.code_ == "EINVAL" && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 127,
+          "launch-go-closed", "attach failed with %s; the waiting command %s (want: exited 127 on the closed pipe)",
+          recorder.code_.c_str(), describe_status(status).c_str());
+}
+
+// Our stdin is a non-blocking socket (as Node's stdio often is): the launched
+// command must not change the description this process shares with it.
+void check_launch_stdio_nonblock() {
+  const int saved = dup(0);
+  int pair[2];
+  socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair);
+  dup2(pair[0], 0);
+  fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+  Recorder recorder;
+  CaptureOptions options;
+  options.command = {"/bin/true"};
+  Capture capture(options, &recorder);
+  capture.start();
+  capture.join();
+  const bool nonblocking = fcntl(0, F_GETFL) & O_NONBLOCK;
+  dup2(saved, 0);
+  close(saved);
+  close(pair[0]);
+  close(pair[1]);
+  verdict(recorder.stop_.reason == "exited" && nonblocking, "launch-stdio-nonblock",
+          "capture %s; our stdin socket is %s after the launch (want: still non-blocking)",
+          recorder.stop_.reason.c_str(), nonblocking ? "non-blocking" : "blocking");
+}
+
 struct Check {
   const char* name;
   void (*run)();
@@ -301,6 +401,10 @@ const Check kChecks[] = {
     {"ring-bad-size", check_ring_bad_size},
     {"fds-at-stop", check_fds_at_stop},
     {"fds-on-open-error", check_fds_on_open_error},
+    {"launch-pipe-fails", check_launch_pipe_fails},
+    {"launch-fork-fails", check_launch_fork_fails},
+    {"launch-go-closed", check_launch_go_closed},
+    {"launch-stdio-nonblock", check_launch_stdio_nonblock},
 };
 
 }  // namespace
