@@ -37,6 +37,8 @@ constexpr uint64_t kSettleNs = 1'000'000;
 constexpr size_t kBatchBytes = 256 * 1024;
 constexpr uint64_t kBatchAgeNs = 10'000'000;
 constexpr uint64_t kLivenessNs = 250'000'000;
+// How long a launched command has to exit on SIGTERM when the capture stops.
+constexpr uint64_t kTermGraceNs = 5'000'000'000;
 constexpr int kCapPerfmon = 38;
 constexpr int kCapSysAdmin = 21;
 // The smallest record a dummy event writes (a LOST, or a COMM with a short
@@ -164,7 +166,8 @@ void Capture::request_snapshot() {
   wake();
 }
 
-void Capture::request_stop() {
+void Capture::request_stop(bool force) {
+  if (force) force_stop_.store(true);
   stop_requested_.store(true);
   wake();
 }
@@ -227,21 +230,7 @@ void Capture::run() {
   } catch (const std::exception&) {
   }
   release_events();
-  if (launched_ > 0) {
-    // A command we launched does not outlive a capture that stopped early;
-    // one still waiting for its go (attach failed) exits on the closed pipe.
-    const bool released = launch_go_fd_ < 0;
-    if (!released) {
-      close(launch_go_fd_);
-      launch_go_fd_ = -1;
-      close(launch_err_fd_);
-      launch_err_fd_ = -1;
-    }
-    if (released && stop.reason != "exited" && exit_status_ < 0 && thread_running(launched_, launched_))
-      kill(launched_, SIGTERM);
-    int status;
-    if (exit_status_ < 0 && waitpid(launched_, &status, 0) == launched_) exit_status_ = status;
-  }
+  if (launched_ > 0) end_launched(stop.reason == "exited");
   {
     std::lock_guard<std::mutex> lock(wake_mutex_);
     close(wake_fd_);
@@ -250,6 +239,50 @@ void Capture::run() {
   stop.exit_status = exit_status_;
   stop.stats = stats_;
   listener_->stopped(stop);
+}
+
+// A command we launched does not outlive a capture that stopped early. One
+// still waiting for its go (attach failed) exits on the closed pipe; one
+// that runs gets SIGTERM. Either is waited for until kTermGraceNs, or until
+// a forced stop, and then killed: a program that ignores SIGTERM must not
+// keep the reader, and the host, waiting for ever.
+void Capture::end_launched(bool exited) {
+  const bool released = launch_go_fd_ < 0;
+  if (!released) {
+    close(launch_go_fd_);
+    launch_go_fd_ = -1;
+    close(launch_err_fd_);
+    launch_err_fd_ = -1;
+  }
+  if (exit_status_ >= 0) return;
+  if (released && !exited && thread_running(launched_, launched_)) kill(launched_, SIGTERM);
+  const uint64_t deadline = monotonic_ns() + kTermGraceNs;
+  bool killed = false;
+  int status;
+  pid_t reaped;
+  while ((reaped = waitpid(launched_, &status, WNOHANG)) == 0) {
+    const bool forced = force_stop_.load();
+    if (!killed && (forced || monotonic_ns() >= deadline)) {
+      kill(launched_, SIGKILL);
+      killed = true;
+      const std::string command =
+          "the launched command '" + options_.command[0] + "' (pid " + std::to_string(launched_) + ")";
+      if (forced)
+        listener_->warning("EFORCEDKILL", command + " was killed (SIGKILL) by a forced stop before it had exited.");
+      else
+        listener_->warning("ETERMIGNORED", command + " did not exit within " +
+                                               std::to_string(kTermGraceNs / 1'000'000'000) +
+                                               " s of SIGTERM, so it was killed (SIGKILL). Fix: make it exit on "
+                                               "SIGTERM, or end it yourself before the capture stops.");
+    }
+    // A forced stop wakes this wait at once.
+    pollfd woken{wake_fd_, POLLIN, 0};
+    if (poll(&woken, 1, kRoundMs) > 0) {
+      uint64_t wakes;
+      (void)!read(wake_fd_, &wakes, sizeof wakes);
+    }
+  }
+  if (reaped == launched_) exit_status_ = status;
 }
 
 pid_t Capture::launch() {

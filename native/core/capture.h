@@ -90,7 +90,9 @@ class Capture {
 
   void start();             // spawns the reader thread; everything else happens there
   void request_snapshot();  // the seed's "as needed": another status snapshot
-  void request_stop();
+  // With force, a command the capture launched is killed at once rather
+  // than given time to exit on SIGTERM.
+  void request_stop(bool force = false);
   void join();
 
  private:
@@ -113,6 +115,7 @@ class Capture {
   void attach();
   pid_t launch();
   void release_launched();
+  void end_launched(bool exited);
   int open_event(perf_event_attr& attr, pid_t tid, int cpu);
   void open_rings();
   void open_ioctl_event(size_t pages);
@@ -138,6 +141,7 @@ class Capture {
   std::mutex wake_mutex_;  // guards wake_fd_, which run() closes as it ends
   int wake_fd_ = -1;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> force_stop_{false};
   std::atomic<int> snapshots_requested_{0};
 
   pid_t target_ = 0;

@@ -211,6 +211,11 @@ class Recorder : public CaptureListener {
     stop_ = info;
   }
 
+  pid_t wait_attached() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait_for(lock, std::chrono::seconds(20), [this] { return pid_ != 0; });
+    return pid_;
+  }
   std::string code_, message_, warnings_;
   StopInfo stop_;
 
@@ -393,6 +398,34 @@ void check_launch_stdio_nonblock() {
           recorder.stop_.reason.c_str(), nonblocking ? "non-blocking" : "blocking");
 }
 
+// A launched command that ignores SIGTERM: stopping the capture still ends,
+// by SIGKILL after the deadline, and says so.
+void check_stop_term_ignored() {
+  Recorder recorder;
+  CaptureOptions options;
+  options.command = {"/bin/sh", "-c", "trap '' TERM; exec sleep 1000"};
+  Capture capture(options, &recorder);
+  capture.start();
+  const pid_t pid = recorder.wait_attached();
+  // Stop only once the command ignores SIGTERM: sleep, exec'ed by that shell.
+  char comm_path[64], comm[32] = {};
+  snprintf(comm_path, sizeof comm_path, "/proc/%d/comm", pid);
+  for (int tries = 0; tries < 2000 && strcmp(comm, "sleep\n") != 0; ++tries) {
+    usleep(5000);
+    if (FILE* f = fopen(comm_path, "re")) {
+      if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
+      fclose(f);
+    }
+  }
+  capture.request_stop();
+  capture.join();  // before the fix, forever: the test's timeout fails it
+  const int status = recorder.stop_.exit_status;
+  const bool killed = status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  const bool said = strstr(recorder.warnings_.c_str(), "ETERMIGNORED") != nullptr;
+  verdict(killed && said && kill(pid, 0) != 0, "stop-term-ignored", "the command %s; warnings: %s",
+          describe_status(status).c_str(), recorder.warnings_.empty() ? "none" : recorder.warnings_.c_str());
+}
+
 struct Check {
   const char* name;
   void (*run)();
@@ -405,6 +438,7 @@ const Check kChecks[] = {
     {"launch-fork-fails", check_launch_fork_fails},
     {"launch-go-closed", check_launch_go_closed},
     {"launch-stdio-nonblock", check_launch_stdio_nonblock},
+    {"stop-term-ignored", check_stop_term_ignored},
 };
 
 }  // namespace

@@ -88,3 +88,7 @@ test('a launched command resets every signal handler before it unblocks a signal
   assert.ok(resets.length >= 30, `the child reset ${resets.length} handlers:\n${text}`);
   assert.ok(unblock > resets[resets.length - 1], `the child unblocked signals (call ${unblock}) before it reset every handler (the last at ${resets[resets.length - 1]}):\n${text}`);
 });
+
+test('stopping a launched command that ignores SIGTERM ends, with SIGKILL after a deadline, and says so', () => {
+  runCheck('stop-term-ignored');
+});
