@@ -43,7 +43,7 @@ constexpr int kCapPerfmon = 38;
 constexpr int kCapSysAdmin = 21;
 // The smallest record a dummy event writes (a LOST, or a COMM with a short
 // name): a header, 16 bytes of body and the sample_id trailer. Bytes dropped
-// from a ring hold at most this many records per these bytes.
+// from a ring held at most one record per this many of them.
 constexpr uint64_t kSmallestRecord = sizeof(perf_event_header) + 16 + kTrailerSize;
 
 long read_long(const char* path, long fallback) {
