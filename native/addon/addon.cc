@@ -99,7 +99,7 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
     return info.Env().Undefined();
   }
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    capture_->request_stop();
+    capture_->request_stop(info.Length() > 0 && info[0].ToBoolean());
     return info.Env().Undefined();
   }
 

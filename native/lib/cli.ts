@@ -213,9 +213,14 @@ async function capture(args: string[]): Promise<number> {
   });
 
   const onSnapshotSignal = (): void => session.snapshot();
+  // A launched command is asked to exit (SIGTERM, SIGKILL some seconds
+  // later if it does not); a second Ctrl-C kills it at once.
+  let interrupted = false;
   const onInterrupt = (): void => {
-    say('stopping');
-    void session.stop();
+    if (interrupted) say('stopping now');
+    else say(opts.command ? 'stopping (Ctrl-C again not to wait for the command to exit)' : 'stopping');
+    void session.stop(interrupted);
+    interrupted = true;
   };
   process.on('SIGUSR1', onSnapshotSignal);
   process.on('SIGINT', onInterrupt);

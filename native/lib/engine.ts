@@ -93,7 +93,7 @@ type NativeMessage =
 interface NativeCapture {
   start(): void;
   snapshot(): void;
-  stop(): void;
+  stop(force?: boolean): void;
 }
 
 export interface ProcStatusOptions {
@@ -293,8 +293,12 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
     this.native.snapshot();
   }
 
-  stop(): Promise<StopInfo> {
-    this.native.stop();
+  /**
+   * A command the capture launched gets SIGTERM and a few seconds to exit,
+   * then SIGKILL; with `force`, SIGKILL at once (a second Ctrl-C).
+   */
+  stop(force = false): Promise<StopInfo> {
+    this.native.stop(force);
     return this.stopped;
   }
 }

@@ -407,7 +407,13 @@ struct RawEvent {
   }
   std::vector<uint8_t> drain() {
     std::vector<uint8_t> out;
-    if (ring) ring->drain([&](const uint8_t* r, uint16_t n) { out.insert(out.end(), r, r + n); });
+    if (ring)
+      ring->drain([&](const uint8_t* r, uint16_t n) { out.insert(out.end(), r, r + n); },
+                  [](const RingFault& f) {
+                    verdict(false, "ring", "a record at byte %llu claims %u bytes; %llu bytes dropped",
+                            static_cast<unsigned long long>(f.offset), f.size,
+                            static_cast<unsigned long long>(f.dropped));
+                  });
     return out;
   }
 };

@@ -334,3 +334,48 @@ test('Ctrl-C stops the capture with a complete file', async () => {
   assert.equal(file.meta!.stopReason, 'requested');
   assert.ok(records.some((r) => r.statusOnly && r.type === 'COMM' && r.fields.comm === 'sleep'));
 });
+
+/** `promise`, or a failure naming `what` if it has not settled within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** A capture of a launched command that ignores SIGTERM, once it does. */
+async function captureIgnoringTerm(dir: string): Promise<{ capture: Proc; pid: number; out: string }> {
+  const out = path.join(dir, 'ignores-term.data');
+  const capture = sideband(['capture', '-o', out, '--', 'sh', '-c', 'trap "" TERM; exec sleep 1000']);
+  const pid = Number((await capture.waitFor(/attached to (\d+)/))[1]);
+  // Stop only once the shell has set its trap and exec'ed sleep, which keeps it.
+  for (let tries = 0; fs.readFileSync(`/proc/${pid}/comm`, 'utf8') !== 'sleep\n'; tries++) {
+    assert.ok(tries < 2000, `pid ${pid} never became sleep`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return { capture, pid, out };
+}
+
+test('Ctrl-C with a launched command that ignores SIGTERM: killed after a deadline, said, and the file complete', async () => {
+  const { capture, pid, out } = await captureIgnoringTerm(tempDir('ignores-term'));
+  capture.child.kill('SIGINT');
+  // Before, the engine waited for it for ever: the CLI never exited.
+  assert.equal(await within(capture.exited, 60_000, 'the capture to end'), 0, capture.output);
+  assert.match(capture.output, new RegExp(`pid ${pid}\\) did not exit within \\d+ s of SIGTERM, so it was killed \\(SIGKILL\\)\\. Fix:`));
+  assert.throws(() => process.kill(pid, 0), 'the command is gone');
+  const { file } = readCapture(out);
+  assert.deepEqual(file.warnings, [], 'finished, not cut off');
+  assert.equal(file.meta!.exitStatus, 9, 'its wait status: killed by SIGKILL');
+});
+
+test('a second Ctrl-C kills the launched command at once', async () => {
+  const { capture, pid, out } = await captureIgnoringTerm(tempDir('second-sigint'));
+  capture.child.kill('SIGINT');
+  await capture.waitFor(/stopping \(Ctrl-C again/);
+  capture.child.kill('SIGINT');
+  assert.equal(await within(capture.exited, 60_000, 'the capture to end'), 0, capture.output);
+  assert.match(capture.output, new RegExp(`pid ${pid}\\) was killed \\(SIGKILL\\) by a forced stop`));
+  assert.doesNotMatch(capture.output, /did not exit within/);
+  const { file } = readCapture(out);
+  assert.deepEqual(file.warnings, [], 'finished, not cut off');
+  assert.equal(file.meta!.exitStatus, 9);
+});
