@@ -9,6 +9,7 @@ import type { MarkerKind, WireSnapshot } from '../protocol';
 import { Palette } from '../theme';
 import { Viewport } from '../viewport';
 import { AXIS_HEIGHT, GUTTER_WIDTH, RowLayout } from './layout';
+import { partitionPoint } from './search';
 
 export interface Selection {
   lane: Lane;
@@ -71,12 +72,7 @@ export function ring(ctx: CanvasRenderingContext2D, x: number, y: number, color:
 /** `text`, cut with an ellipsis to fit `width` pixels in the current font. */
 export function fitText(ctx: CanvasRenderingContext2D, text: string, width: number): string {
   if (ctx.measureText(text).width <= width) return text;
-  let lo = 0;
-  let hi = text.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (ctx.measureText(`${text.slice(0, mid)}…`).width <= width) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo === 0 ? '' : `${text.slice(0, lo)}…`;
+  // The longest prefix that fits with its ellipsis: longer prefixes are wider.
+  const fits = partitionPoint(1, text.length + 1, (length) => ctx.measureText(`${text.slice(0, length)}…`).width <= width) - 1;
+  return fits === 0 ? '' : `${text.slice(0, fits)}…`;
 }

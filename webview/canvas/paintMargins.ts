@@ -8,6 +8,7 @@ import { drawReal, drawStatus } from '../marks';
 import { formatDuration, tickStep } from '../viewport';
 import { Frame, fitText } from './frame';
 import { AXIS_HEIGHT, GUTTER_WIDTH, ROW_HEIGHT } from './layout';
+import { partitionPoint } from './search';
 
 /** Each row's lane: how its process is known, its name at the left edge and its pid or tid, indented by depth. */
 export function paintGutter(f: Frame, first: number, last: number): void {
@@ -111,14 +112,8 @@ function paintMarkers(f: Frame): void {
   // Each label has the room up to the next marker to its right: one sort, then a binary search per marker.
   const sorted = Float64Array.from(xs).sort();
   const nextRightOf = (x: number): number => {
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (sorted[mid] <= x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < sorted.length ? Math.min(layout.width, sorted[lo]) : layout.width;
+    const next = partitionPoint(0, sorted.length, (k) => sorted[k] <= x);
+    return next < sorted.length ? Math.min(layout.width, sorted[next]) : layout.width;
   };
   f.markers.forEach((m, k) => {
     const x = xs[k];

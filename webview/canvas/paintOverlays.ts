@@ -5,6 +5,7 @@ import { ForkLink } from '../../native/lib/timeline';
 import { MARK_RADIUS } from '../marks';
 import { Frame, clipToPlot, ring } from './frame';
 import { AXIS_HEIGHT, GUTTER_WIDTH, ROW_HEIGHT, displayTime, searchDisplayTime } from './layout';
+import { partitionPoint } from './search';
 
 /** Each status snapshot's window, shaded between dashed edges. */
 export function paintSnapshots(f: Frame): void {
@@ -33,16 +34,8 @@ export function paintSnapshots(f: Frame): void {
 }
 
 /** First position in the time-sorted fork links at or after t (after t when `after`). */
-function searchForks(list: readonly ForkLink[], t: number, after = false): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = list[mid].time;
-    if (v < t || (after && v === t)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+function searchForks(forks: readonly ForkLink[], t: number, after = false): number {
+  return partitionPoint(0, forks.length, (k) => forks[k].time < t || (after && forks[k].time === t));
 }
 
 /**
