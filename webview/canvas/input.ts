@@ -25,7 +25,7 @@ export interface InputTarget {
 }
 
 export class TimelineInput {
-  private drag: { x: number; y: number; moved: boolean; pointer: number } | undefined;
+  private drag: { x: number; y: number; moved: boolean } | undefined;
 
   constructor(private readonly target: InputTarget) {
     const canvas = target.canvas;
@@ -63,7 +63,7 @@ export class TimelineInput {
     const canvas = this.target.canvas;
     canvas.focus();
     const { x, y } = this.local(e);
-    this.drag = { x, y, moved: false, pointer: e.pointerId };
+    this.drag = { x, y, moved: false };
     canvas.setPointerCapture(e.pointerId);
   }
 
