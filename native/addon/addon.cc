@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <system_error>
 #include <variant>
 
 #include "../core/capture.h"
@@ -88,10 +89,17 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (started_) throw Napi::Error::New(env, "capture already started");
-    started_ = true;
     tsfn_ = Napi::ThreadSafeFunction::New(env, callback_.Value(), "sideband-capture", 0, 1);
+    try {
+      capture_->start();
+    } catch (const std::system_error& e) {
+      // No reader thread, so nothing would ever release the function and Node's loop with it.
+      tsfn_.Release();
+      throw to_js_error(env, "ETHREAD", std::string("cannot start the capture's reader thread: ") + e.what() +
+                                            ". Fix: free memory, or raise the limits on threads and address space (ulimit -u, ulimit -v).");
+    }
+    started_ = true;
     Ref();  // stay alive until the reader thread says it stopped
-    capture_->start();
     return env.Undefined();
   }
   Napi::Value Snapshot(const Napi::CallbackInfo& info) {

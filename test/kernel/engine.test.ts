@@ -3,10 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 
-import { ROOT } from './harness';
+import { Proc, ROOT } from './harness';
 
 test('listeners that throw: the session still finishes, says so, and lets the process exit', () => {
   const script = `
@@ -24,4 +25,33 @@ test('listeners that throw: the session still finishes, says so, and lets the pr
   assert.equal(out.reason, 'exited');
   assert.ok(out.records > 0);
   for (const event of ['attached', 'records', 'snapshot', 'stopped']) assert.ok(out.thrown.includes(`listener of ${event}`), `${event}: ${out.thrown}`);
+});
+
+test('a reader thread that cannot be created: start() throws an Error that says so, and the process lives on and exits', { timeout: 30_000 }, async () => {
+  const script = `
+    const { Capture } = require(${JSON.stringify(path.join(ROOT, 'native', 'build', 'Release', 'sideband.node'))});
+    const capture = new Capture({ pid: process.pid }, () => {});
+    console.log('ready');
+    process.stdin.once('data', () => {
+      process.stdin.destroy();
+      try {
+        capture.start();
+        console.log(JSON.stringify({ started: true }));
+        capture.stop();
+      } catch (e) {
+        console.log(JSON.stringify({ error: e.message, code: e.code }));
+      }
+    });
+  `;
+  const child = Proc.start(process.execPath, ['-e', script], { stdin: true });
+  await child.waitFor(/^ready$/);
+  // Address space for what the process has and a little more, not for a thread's 8 MiB stack: std::thread throws system_error.
+  const vmKb = Number(/VmSize:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.child.pid}/status`, 'utf8'))![1]);
+  execFileSync('prlimit', [`--pid=${child.child.pid}`, `--as=${(vmKb + 4096) * 1024}`]);
+  child.child.stdin!.write('go\n');
+  const status = await child.exited;
+  assert.equal(status, 0, child.lines.join('\n'));
+  const out = JSON.parse(child.lines.find((l) => l.startsWith('{'))!);
+  assert.equal(out.code, 'ETHREAD');
+  assert.match(out.error, /cannot start the capture's reader thread: Resource temporarily unavailable\. Fix: /);
 });
