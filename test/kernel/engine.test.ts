@@ -2,12 +2,12 @@
 // stop the capture, lose its end, or keep the process alive.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 
-import { Proc, ROOT } from './harness';
+import { fixture, Proc, ROOT } from './harness';
 
 test('listeners that throw: the session still finishes, says so, and lets the process exit', () => {
   const script = `
@@ -54,4 +54,31 @@ test('a reader thread that cannot be created: start() throws an Error that says 
   const out = JSON.parse(child.lines.find((l) => l.startsWith('{'))!);
   assert.equal(out.code, 'ETHREAD');
   assert.match(out.error, /cannot start the capture's reader thread: Resource temporarily unavailable\. Fix: /);
+});
+
+test('a worker torn down while its capture runs: the capture stops with it, and the process lives on', async () => {
+  const target = Proc.start(fixture('churn'), [fixture('churn')]);
+  try {
+    const [, pid] = await target.waitFor(/^ready (\d+)$/);
+    // The worker starts a capture, says once records flow, and is terminated;
+    // then the process goes on (the target still churning) and exits by itself.
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const worker = new Worker(\`
+        const { workerData, parentPort } = require('node:worker_threads');
+        const { Capture } = require(workerData.addon);
+        let told = false;
+        new Capture({ pid: workerData.pid }, (m) => {
+          if (m.kind === 'records' && !told) parentPort.postMessage((told = true));
+        }).start();
+      \`, { eval: true, workerData: { addon: ${JSON.stringify(path.join(ROOT, 'native', 'build', 'Release', 'sideband.node'))}, pid: ${pid} } });
+      worker.once('message', () => void worker.terminate());
+      worker.once('exit', () => setTimeout(() => console.log('the process outlived its worker'), 500));
+    `;
+    // A process that crashes fails on its signal; one that hangs (a reader thread never joined) is killed by the timeout.
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.deepEqual({ status: child.status, signal: child.signal, stdout: child.stdout }, { status: 0, signal: null, stdout: 'the process outlived its worker\n' }, child.stderr);
+  } finally {
+    target.child.kill();
+  }
 });
