@@ -55,6 +55,12 @@ struct Message {
   std::variant<AttachInfo, Records, SnapshotInfo, Warning, Failed, StopInfo> body;
 };
 
+// Messages waiting for JavaScript, at most: some 16 MiB of record batches.
+// When JavaScript falls behind, the reader waits for room rather than
+// queueing without end; the rings then fill, and the kernel counts what
+// they could not hold in LOST records, which the stream and stats report.
+constexpr size_t kMaxQueuedMessages = 64;
+
 class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -92,7 +98,7 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (started_) throw Napi::Error::New(env, "capture already started");
-    messages_ = Messages::New(env, callback_.Value(), "sideband-capture", 0, 1, this);
+    messages_ = Messages::New(env, callback_.Value(), "sideband-capture", kMaxQueuedMessages, 1, this);
     // Added after the function, so it runs before Node's own hook frees that (hooks run last added first).
     napi_add_env_cleanup_hook(env, &CaptureWrap::teardown, this);
     try {

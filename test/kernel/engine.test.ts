@@ -82,3 +82,33 @@ test('a worker torn down while its capture runs: the capture stops with it, and 
     target.child.kill();
   }
 });
+
+test('a JavaScript thread that takes no batches: the reader waits for it, and the kernel counts what the rings could not hold', () => {
+  const mappings = 400_000; // some 50 MiB of MMAP2 records, more than the queue and the rings hold together
+  const mapped = fixture('churn');
+  const script = `
+    const { execFileSync } = require('node:child_process');
+    const { CaptureSession } = require(${JSON.stringify(path.join(ROOT, 'out', 'native', 'lib', 'engine.js'))});
+    const session = new CaptureSession({ pid: process.pid });
+    let seen = 0;
+    session.on('records', (batch) => {
+      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+      for (let at = 0; at < batch.byteLength; at += view.getUint16(at + 6, true)) {
+        // PERF_RECORD_MMAP2, its file name 72 bytes in
+        if (view.getUint32(at, true) !== 10) continue;
+        const name = batch.subarray(at + 72, at + view.getUint16(at + 6, true));
+        if (Buffer.from(name.subarray(0, name.indexOf(0))).toString() === ${JSON.stringify(mapped)}) seen++;
+      }
+    });
+    session.once('snapshot', () => {
+      // The burst runs while this thread waits for it: nothing takes the reader's batches meanwhile.
+      execFileSync(${JSON.stringify(fixture('burst'))}, [${JSON.stringify(mapped)}, '${mappings}']);
+      session.stop().then((stop) => console.log(JSON.stringify({ seen, lost: stop.stats.lost })));
+    });
+    session.start();
+  `;
+  const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 }));
+  // Unbounded, the queue took every batch and the rings never filled.
+  assert.ok(out.lost > 0 && out.seen < mappings, `the reader waited and the rings overflowed: ${JSON.stringify(out)}`);
+  assert.ok(out.seen + out.lost >= mappings, `every mapping was either delivered or counted lost by the kernel: ${JSON.stringify(out)}`);
+});
