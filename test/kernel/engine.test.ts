@@ -2,11 +2,13 @@
 // stop the capture, lose its end, or keep the process alive.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 
+import { readPerfData } from '../../native/lib/perfdata';
 import { fixture, Proc, ROOT } from './harness';
 
 test('listeners that throw: the session still finishes, says so, and lets the process exit', () => {
@@ -111,4 +113,69 @@ test('a JavaScript thread that takes no batches: the reader waits for it, and th
   // Unbounded, the queue took every batch and the rings never filled.
   assert.ok(out.lost > 0 && out.seen < mappings, `the reader waited and the rings overflowed: ${JSON.stringify(out)}`);
   assert.ok(out.seen + out.lost >= mappings, `every mapping was either delivered or counted lost by the kernel: ${JSON.stringify(out)}`);
+});
+
+test("the extension's deactivate stops a running capture and finishes its file before the host goes", () => {
+  const target = spawn(fixture('churn'), [fixture('churn')], { stdio: 'ignore' });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-deactivate-'));
+  try {
+    // The extension in a stand-in for VS Code: the settings' defaults from package.json, a process
+    // pick that picks the target, and every other API a harmless stub.
+    const script = `
+      const Module = require('node:module');
+      const pkg = require(${JSON.stringify(path.join(ROOT, 'package.json'))});
+      const stub = (fixed = {}) => {
+        const made = {};
+        return new Proxy(function () {}, {
+          get: (_, key) => (key in fixed ? fixed[key] : key === 'then' || typeof key === 'symbol' ? undefined : (made[key] ??= stub())),
+          set: (_, key, value) => ((made[key] = value), true),
+          apply: () => stub(),
+          construct: () => stub(),
+        });
+      };
+      class EventEmitter {
+        listeners = [];
+        event = (listener) => (this.listeners.push(listener), { dispose() {} });
+        fire(e) { this.listeners.forEach((l) => l(e)); }
+        dispose() {}
+      }
+      const commands = new Map();
+      let extension;
+      // Whatever deactivate leaves running, the host then exits.
+      const deactivate = () =>
+        Promise.resolve(typeof extension.deactivate === 'function' ? extension.deactivate() : 'no deactivate').then((result) => {
+          console.log(JSON.stringify({ deactivated: result ?? null }));
+          process.exit(0);
+        });
+      const vscode = stub({
+        version: pkg.engines.vscode.replace('^', ''),
+        EventEmitter,
+        commands: stub({ registerCommand: (name, run) => (commands.set(name, run), { dispose() {} }), executeCommand: async () => undefined }),
+        debug: stub({ activeDebugSession: undefined }),
+        window: stub({
+          showQuickPick: async (items) => items.find((item) => item.target?.pid === ${target.pid}),
+          // Attaching shows a progress until the first snapshot: then VS Code deactivates the extension.
+          withProgress: (_, task) => task({ report() {} }, { onCancellationRequested() {} }).then(deactivate),
+          showErrorMessage: async (message) => console.log(JSON.stringify({ error: message })),
+        }),
+        workspace: stub({ getConfiguration: (section) => ({ get: (key) => pkg.contributes.configuration.properties[section + '.' + key]?.default }) }),
+      });
+      const load = Module._load;
+      Module._load = function (request, ...rest) { return request === 'vscode' ? vscode : load.call(this, request, ...rest); };
+      extension = require(${JSON.stringify(path.join(ROOT, 'out', 'extension', 'extension.js'))});
+      extension.activate(stub({ subscriptions: [], asAbsolutePath: (p) => ${JSON.stringify(ROOT)} + '/' + p }));
+      void commands.get('perfSideband.capture')();
+    `;
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, TMPDIR: tmp } });
+    assert.deepEqual({ status: child.status, signal: child.signal, stdout: child.stdout }, { status: 0, signal: null, stdout: '{"deactivated":null}\n' }, child.stderr);
+    // The capture's file is finished, its trailer saying the capture was stopped: by deactivate, as the target still runs.
+    const [dir] = fs.readdirSync(tmp).filter((name) => name.startsWith('perf-sideband-'));
+    const [file] = fs.readdirSync(path.join(tmp, dir));
+    const capture = readPerfData(path.join(tmp, dir, file));
+    assert.equal(capture.meta?.stopReason, 'requested');
+    assert.equal(capture.warnings.length, 0, capture.warnings.join('\n'));
+  } finally {
+    target.kill();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });
