@@ -1,5 +1,7 @@
-// The engine inside a host that misbehaves: a listener that throws must not
-// stop the capture, lose its end, or keep the process alive.
+// The engine inside a host that misbehaves or goes away: a listener that
+// throws, a thread that cannot start, a JavaScript thread too busy to take
+// batches, a worker torn down or an extension deactivated mid-capture must
+// not crash or hang the process, lose records silently, or lose the end.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
