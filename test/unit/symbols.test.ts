@@ -233,6 +233,55 @@ describe('ELF headers that claim more than the file holds', () => {
   });
 });
 
+/**
+ * A shared library whose function `deep` holds `levels` lexical blocks, each
+ * inside the last, in DWARF written by hand: no DW_AT_sibling, as a crafted
+ * file would have it, and deeper than a compiler gets to in reasonable time.
+ */
+function deeplyNestedDwarf(levels: number): string {
+  const source = path.join(dir, `nested-${levels}.s`);
+  const file = path.join(dir, `libnested-${levels}.so`);
+  const abbrev = (code: number, tag: number, attributes: Array<[number, number]>): string =>
+    [code, tag].map((v) => `\t.uleb128 ${v}\n`).join('') + '\t.byte 1\n' + attributes.map(([at, form]) => `\t.uleb128 ${at}\n\t.uleb128 ${form}\n`).join('') + '\t.byte 0, 0\n';
+  const named = [[0x03, 0x08], [0x11, 0x01], [0x12, 0x07]] as Array<[number, number]>; // DW_AT_name string, low_pc addr, high_pc data8
+  fs.writeFileSync(
+    source,
+    [
+      '\t.text\n\t.globl deep\n\t.type deep, @function\ndeep:\n\tnop\n\tnop\n\tret\n\t.size deep, .-deep\n',
+      '\t.section .debug_abbrev,"",@progbits\n.Labbrev:\n',
+      abbrev(1, 0x11, named), // DW_TAG_compile_unit
+      abbrev(2, 0x2e, named), // DW_TAG_subprogram
+      abbrev(3, 0x0b, []), // DW_TAG_lexical_block, with children
+      '\t.byte 0\n',
+      '\t.section .debug_info,"",@progbits\n\t.long .Lend - .Lstart\n.Lstart:\n\t.short 4\n\t.long .Labbrev\n\t.byte 8\n',
+      '\t.uleb128 1\n\t.string "nested.c"\n\t.quad deep\n\t.quad 3\n',
+      '\t.uleb128 2\n\t.string "deep"\n\t.quad deep\n\t.quad 3\n',
+      `\t.rept ${levels}\n\t.uleb128 3\n\t.endr\n\t.rept ${levels + 2}\n\t.byte 0\n\t.endr\n.Lend:\n`,
+    ].join(''),
+  );
+  run('gcc', ['-shared', '-nostdlib', '-o', file, source]);
+  return file;
+}
+
+describe('hostile DWARF', () => {
+  test('DIEs nested 100,000 deep: one error naming the file and the cause, not a stack overflow', () => {
+    const file = deeplyNestedDwarf(100_000);
+    const deep = nm(file).get('deep')!;
+    // In a child with the usual 8 MiB stack: recursing once per level overflowed it and killed the process.
+    const script = `
+      const module = require(${JSON.stringify(path.resolve(__dirname, '..', '..', '..', 'native', 'build', 'Release', 'sideband_symbols.node'))}).open(${JSON.stringify(file)}, null);
+      const attempt = (f) => { try { return { value: f() }; } catch (e) { return { error: e.message }; } };
+      console.log(JSON.stringify({ resolve: attempt(() => module.resolve(Float64Array.of(${deep + 1}))), functions: attempt(() => module.functions()) }));
+    `;
+    const child = spawnSync('sh', ['-c', 'ulimit -s 8192 && exec "$0" -e "$1"', process.execPath, script], { encoding: 'utf8', timeout: 60_000 });
+    assert.deepEqual({ status: child.status, signal: child.signal }, { status: 0, signal: null }, child.stderr);
+    const out = JSON.parse(child.stdout);
+    const refusal = new RegExp(`^${file}: its DWARF nests DIEs more than \\d+ levels deep in compile unit nested\\.c .*Fix: `);
+    assert.match(out.resolve.error, refusal);
+    assert.match(out.functions.error, refusal);
+  });
+});
+
 describe('debug info lookup', () => {
   let stripped: string;
   let buildIdDir: string;
