@@ -362,11 +362,14 @@ export async function runCommand(page: Page, title: string, timeout = timeouts.u
   // The palette lists the commands known when it opens: an extension's
   // appear once the extension host has read it, a few seconds after the
   // workbench is drawn. So reopen it until the command is there.
-  // Focus moving elsewhere (a debuggee pausing opens its source) can also
-  // close the palette under us: then it is reopened too.
-  for (;;) {
+  // Focus moving elsewhere (a debuggee pausing opens its source, a view
+  // that opens takes the focus) can also close the palette under us: then
+  // it is reopened too, a few times at most.
+  for (let closed = 0; ; ) {
     await openCommandPalette(page);
-    await page.locator(quickInputBox).fill(`>${title}`, { timeout: timeouts.ui });
+    const box = page.locator(quickInputBox);
+    // A palette closed before the fill is seen as such below, at once.
+    if (await box.isVisible()) await box.fill(`>${title}`, { timeout: timeouts.ui }).catch(() => undefined);
     const found = await paletteFiltered(page, title);
     if (found === "found") {
       try {
@@ -374,10 +377,11 @@ export async function runCommand(page: Page, title: string, timeout = timeouts.u
         break;
       } catch { /* the list changed under the click: try again */ }
     }
+    if (found === "gone" && ++closed > 5) throw new Error(`e2e: the command palette closed ${closed} times before "${title}" could be chosen: something keeps taking the focus`);
     seen = await quickItems(page).catch(() => []);
     await page.keyboard.press("Escape");
     await page.locator(quickInput).waitFor({ state: "hidden", timeout: timeouts.ui }).catch(() => {});
-    if (Date.now() >= deadline) {
+    if (found === "filtered" && Date.now() >= deadline) {
       throw new Error(`e2e: no command titled "${title}" in the command palette within ${timeout} ms (is the extension installed and enabled?). It offered: ${JSON.stringify(seen)}`);
     }
   }
