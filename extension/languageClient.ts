@@ -34,6 +34,8 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
   private told: string | null = null;
   private starting?: Promise<void>;
   private readonly disposables: vscode.Disposable[] = [];
+  /** A log channel: timestamped, and kept in the window's logs folder, where a report can take it from. */
+  private readonly log = vscode.window.createOutputChannel('Perf Sideband Symbols', { log: true });
 
   constructor(context: vscode.ExtensionContext) {
     const module = context.asAbsolutePath('dist/server.js');
@@ -44,6 +46,7 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
       {
         // Any file on disk may be a source of a mapped binary: C, C++, Rust, assembly...
         documentSelector: [{ scheme: 'file' }],
+        outputChannel: this.log,
         // Asked again at every start, restart included.
         initializationOptions: (): ServerStart => {
           this.told = this.capture;
@@ -136,7 +139,8 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
 
   dispose(): void {
     this.disposables.forEach((d) => d.dispose());
-    void this.client.stop();
+    // The channel outlives the client, which logs its own stop.
+    void this.client.stop().finally(() => this.log.dispose());
   }
 }
 

@@ -26,7 +26,7 @@
 //   `iframe.webview` (host page), and inside it `iframe#active-frame` with
 //   the extension's HTML. webviewFrame() returns the inner one.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { chromium, type Browser, type Frame, type Page } from "playwright-core";
@@ -82,6 +82,13 @@ export interface CodeServer {
   screenshot(name: string): Promise<string>;
   /** Closes the browser and kills code-server's whole process group. Idempotent, never throws. */
   stop(): Promise<void>;
+}
+
+/** The text of an extension's log channel named `name`, from the window's logs folder ("" if it wrote none). */
+export function extensionLog(server: CodeServer, name: string): string {
+  const logs = path.join(server.dir, "user-data", "logs");
+  const found = readdirSync(logs, { recursive: true, encoding: "utf8" }).filter((f) => path.basename(f).includes(name) && f.endsWith(".log"));
+  return found.map((f) => readFileSync(path.join(logs, f), "utf8")).join("\n");
 }
 
 /** Throws a clear error if what the harness needs is not installed. */

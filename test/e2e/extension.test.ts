@@ -18,7 +18,7 @@ import type { Frame, Page } from 'playwright-core';
 
 import { readPerfData } from '../../native/lib/perfdata';
 import { decodeRecord, indexRecords, Flag, RecordType } from '../../native/lib/records';
-import { focusDebugSession, hoverText, openFile, repoRoot, runCommand, pickQuickItem, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, waitForNotification, webviewFrame, type CodeServer } from './codeserver';
+import { extensionLog, focusDebugSession, hoverText, openFile, repoRoot, runCommand, pickQuickItem, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, waitForNotification, webviewFrame, type CodeServer } from './codeserver';
 
 const vsix = path.join(repoRoot, 'perf-sideband.vsix');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-e2e-'));
@@ -195,7 +195,7 @@ describe('the extension in code-server', () => {
     const lensDeadline = Date.now() + 90_000;
     let lensTexts: string[] = [];
     while (!lensTexts.some((t) => mapped.test(t))) {
-      assert.ok(Date.now() < lensDeadline, `a CodeLens over demo_checksum matching ${mapped} within 90 s; lenses shown: ${JSON.stringify(lensTexts)}`);
+      assert.ok(Date.now() < lensDeadline, `a CodeLens over demo_checksum matching ${mapped} within 90 s; lenses shown: ${JSON.stringify(lensTexts)}; the Perf Sideband Symbols log:\n${extensionLog(server, 'Perf Sideband Symbols')}`);
       await page.waitForTimeout(500);
       lensTexts = await lenses.allInnerTexts();
     }
