@@ -332,19 +332,15 @@ struct Rec {
   uint16_t misc;
   std::vector<uint8_t> bytes;
   SampleId s;
-  uint32_t u32(size_t at) const {
-    uint32_t v;
-    memcpy(&v, bytes.data() + at, 4);
-    return v;
-  }
-  uint64_t u64(size_t at) const {
-    uint64_t v;
-    memcpy(&v, bytes.data() + at, 8);
-    return v;
-  }
+  uint32_t u32(size_t at) const { return read_field<uint32_t>(bytes.data(), at); }
+  uint64_t u64(size_t at) const { return read_field<uint64_t>(bytes.data(), at); }
   bool status() const { return misc & kMiscStatusOnly; }
-  uint32_t pid() const { return u32(8); }
-  uint32_t tid() const { return u32(type == PERF_RECORD_FORK || type == PERF_RECORD_EXIT ? 16 : 12); }
+  // Of a kernel record (type below 64): see record_layout.h.
+  uint32_t pid() const { return record_task(bytes.data(), static_cast<uint16_t>(bytes.size())).pid; }
+  uint32_t tid() const { return record_task(bytes.data(), static_cast<uint16_t>(bytes.size())).tid; }
+  uint32_t ppid() const { return u32(body_layout(type).ppid); }
+  uint32_t ptid() const { return u32(body_layout(type).ptid); }
+  uint64_t lost() const { return u64(body_layout(type).lost); }
   std::string str(size_t at) const {
     const size_t end = bytes.size() - kTrailerSize;
     return std::string(reinterpret_cast<const char*>(bytes.data() + at), strnlen(reinterpret_cast<const char*>(bytes.data() + at), end - at));
@@ -544,7 +540,7 @@ void check_emitters(const char* origin, const std::vector<Rec>& status, const Or
     std::set<pid_t> seen;
     for (const Rec& r : status) {
       if (r.type != PERF_RECORD_FORK) continue;
-      const uint32_t pid = r.u32(8), ppid = r.u32(12), tid = r.u32(16), ptid = r.u32(20);
+      const uint32_t pid = r.pid(), ppid = r.ppid(), tid = r.tid(), ptid = r.ptid();
       seen.insert(static_cast<pid_t>(tid));
       if (pid != static_cast<uint32_t>(o.pid)) bad.push_back("pid " + std::to_string(pid));
       if (tid == pid) {
@@ -568,7 +564,7 @@ void check_emitters(const char* origin, const std::vector<Rec>& status, const Or
     for (const Rec& r : status) {
       if (r.type != PERF_RECORD_COMM) continue;
       ++n;
-      const pid_t tid = static_cast<pid_t>(r.u32(12));
+      const pid_t tid = static_cast<pid_t>(r.tid());
       auto it = o.comm.find(tid);
       if (it == o.comm.end() || it->second != r.str(16)) bad.push_back("tid " + std::to_string(tid) + " '" + r.str(16) + "'");
       if (r.misc & PERF_RECORD_MISC_COMM_EXEC) bad.push_back("COMM_EXEC set");
@@ -585,7 +581,7 @@ void check_emitters(const char* origin, const std::vector<Rec>& status, const Or
     for (const Rec& r : status) {
       if (r.type != PERF_RECORD_NAMESPACES) continue;
       ++n;
-      const pid_t tid = static_cast<pid_t>(r.u32(12));
+      const pid_t tid = static_cast<pid_t>(r.tid());
       const uint64_t count = r.u64(16);
       auto it = o.ns.find(tid);
       if (it == o.ns.end() || count != it->second.size()) {
@@ -713,10 +709,10 @@ void check_capture(bool kernel) {
     uint64_t fork_t = 0, comm_t = 0, mmap_t = 0;
     for (const Rec& r : run->recs) {
       if (r.type >= 64 || r.status()) continue;
-      if (r.type == PERF_RECORD_FORK && r.u32(8) == static_cast<uint32_t>(child) && r.u32(12) == static_cast<uint32_t>(t.pid))
+      if (r.type == PERF_RECORD_FORK && r.pid() == static_cast<uint32_t>(child) && r.ppid() == static_cast<uint32_t>(t.pid))
         fork_t = r.s.time;
-      if (r.type == PERF_RECORD_COMM && r.u32(8) == static_cast<uint32_t>(t.pid) && r.str(16) == "sb-renamed") comm_t = r.s.time;
-      if (r.type == PERF_RECORD_MMAP2 && r.u32(8) == static_cast<uint32_t>(t.pid) && r.str(72) == kAfter) mmap_t = r.s.time;
+      if (r.type == PERF_RECORD_COMM && r.pid() == static_cast<uint32_t>(t.pid) && r.str(16) == "sb-renamed") comm_t = r.s.time;
+      if (r.type == PERF_RECORD_MMAP2 && r.pid() == static_cast<uint32_t>(t.pid) && r.str(72) == kAfter) mmap_t = r.s.time;
     }
     bool sorted = true;
     uint64_t prev = 0;
@@ -934,7 +930,7 @@ void check_overflow() {
     uint64_t lost = 0, mmaps = 0, lost_records = 0;
     for (auto& r : recs) {
       if (r.type == PERF_RECORD_LOST) {
-        lost += r.u64(16);
+        lost += r.lost();
         ++lost_records;
       }
       if (r.type == PERF_RECORD_MMAP2 && r.status() && r.pid() == static_cast<uint32_t>(t.pid)) ++mmaps;
