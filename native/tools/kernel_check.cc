@@ -371,18 +371,12 @@ bool parse(const std::vector<uint8_t>& buf, std::vector<Rec>& out, std::string* 
 
 // ---------------------------------------------------------- raw perf events
 
-perf_event_attr engine_like_attr() {
-  perf_event_attr a{};
-  a.size = sizeof a;
-  a.type = PERF_TYPE_SOFTWARE;
-  a.config = PERF_COUNT_SW_DUMMY;
-  a.sample_type = kSampleType;
-  a.sample_id_all = 1;
-  a.comm = a.mmap = a.mmap2 = a.task = a.namespaces = 1;
-  a.use_clockid = 1;
-  a.clockid = CLOCK_MONOTONIC;
-  a.exclude_kernel = a.exclude_hv = 1;
-  return a;
+// The engine's own attr, not inherited, as its ioctl event has it: each of
+// these events, like that one, is opened on one task.
+perf_event_attr engine_attr() {
+  CaptureOptions options;
+  options.follow_children = false;
+  return capture_attr(options);
 }
 
 struct RawEvent {
@@ -744,7 +738,7 @@ void check_raw_ioctl() {
 
   // Succeeds, and what it writes is STATUS_ONLY records with this event's id.
   {
-    RawEvent ev(engine_like_attr(), 0, -1, 64);
+    RawEvent ev(engine_attr(), 0, -1, 64);
     if (ev.fd < 0) die("perf_event_open of a dummy event: %s. Fix: a kernel with CONFIG_PERF_EVENTS.", strerror(errno));
     uint64_t id = 0;
     ioctl(ev.fd, PERF_EVENT_IOC_ID, &id);
@@ -766,7 +760,7 @@ void check_raw_ioctl() {
 
   // mmap_data: data VMAs too, flagged MMAP_DATA; build_id: build IDs.
   {
-    perf_event_attr a = engine_like_attr();
+    perf_event_attr a = engine_attr();
     a.mmap_data = 1;
     RawEvent ev(a, 0, -1, 256);
     ev.drain();
@@ -786,7 +780,7 @@ void check_raw_ioctl() {
             err_name(err), data, exec, want_data, o.exec_maps.size(), wrong_flag);
   }
   {
-    perf_event_attr a = engine_like_attr();
+    perf_event_attr a = engine_attr();
     a.build_id = 1;
     RawEvent ev(a, 0, -1, 64);
     ev.drain();
@@ -840,29 +834,29 @@ void check_raw_ioctl() {
     pid_t gone = fork();
     if (gone == 0) _exit(0);
     waitpid(gone, nullptr, 0);
-    RawEvent ev(engine_like_attr(), 0, -1, 8);
+    RawEvent ev(engine_attr(), 0, -1, 8);
     const int err = ev.emit(gone, kEmitComm);
     verdict(err == ESRCH, "missing task gives ESRCH", "pid %d (exited and reaped): %s", gone, err_name(err));
   }
   {
-    RawEvent ev(engine_like_attr(), 0, -1, 8);
+    RawEvent ev(engine_attr(), 0, -1, 8);
     const int err = ev.emit(t.pid, 1u << 4);
     verdict(err == EINVAL, "unknown flag gives EINVAL", "emit_flags 0x10: %s", err_name(err));
   }
   {
-    perf_event_attr a = engine_like_attr();
+    perf_event_attr a = engine_attr();
     a.comm = 0;
     RawEvent no_comm(a, 0, -1, 8);
     const int e1 = no_comm.emit(t.pid, kEmitComm);
-    a = engine_like_attr();
+    a = engine_attr();
     a.sample_id_all = 0;
     RawEvent no_time(a, 0, -1, 8);
     const int e2 = no_time.emit(t.pid, kEmitComm);
-    a = engine_like_attr();
+    a = engine_attr();
     a.mmap = a.mmap2 = 0;
     RawEvent no_mmap(a, 0, -1, 8);
     const int e3 = no_mmap.emit(t.pid, kEmitMmap);
-    a = engine_like_attr();
+    a = engine_attr();
     a.namespaces = 0;
     RawEvent no_ns(a, 0, -1, 8);
     const int e4 = no_ns.emit(t.pid, kEmitNamespaces);
@@ -872,11 +866,11 @@ void check_raw_ioctl() {
             err_name(e1), err_name(e2), err_name(e3), err_name(e4));
   }
   {
-    perf_event_attr a = engine_like_attr();
+    perf_event_attr a = engine_attr();
     a.disabled = 1;
     RawEvent disabled(a, 0, -1, 8);
     const int e1 = disabled.emit(t.pid, kEmitComm);
-    RawEvent other(engine_like_attr(), t.pid, -1, 8);  // an event of another task
+    RawEvent other(engine_attr(), t.pid, -1, 8);  // an event of another task
     const int e2 = other.emit(t.pid, kEmitComm);
     const std::vector<uint8_t> other_bytes = other.drain();
     verdict(e1 == EBUSY && e2 == EBUSY && other_bytes.empty(), "inactive event gives EBUSY",
@@ -891,7 +885,7 @@ void check_raw_ioctl() {
     if (child == 0) {
       int result = -1;
       if (setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0) {
-        perf_event_attr a = engine_like_attr();
+        perf_event_attr a = engine_attr();
         a.namespaces = 0;  // that needs CAP_PERFMON
         RawEvent ev(a, 0, -1, 0);
         result = ev.fd < 0 ? -errno : ev.emit(t.pid, kEmitComm);
@@ -918,7 +912,7 @@ void check_overflow() {
   if (t.expect("ready").empty()) die("the many-mappings target did not start");
   const size_t exec_vmas = proc_maps(t.pid, true).size();
   {
-    RawEvent ev(engine_like_attr(), 0, -1, 1);  // one page, not read during the burst
+    RawEvent ev(engine_attr(), 0, -1, 1);  // one page, not read during the burst
     const int err = ev.emit(t.pid, kEmitMmap);
     std::vector<uint8_t> first = ev.drain();
     // The kernel writes LOST once there is room again: at the next record.
