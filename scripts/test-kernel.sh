@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run test:kernel`: build Debian's Linux 6.1 with native/kernel/*.patch
 # (PERF_EVENT_IOC_EMIT_SIDEBAND), boot it under QEMU with the static check
-# program native/tools/kernel_check.cc as its only program, and exit with its
+# program of native/tools/kernel_check/ as its only program, and exit with its
 # verdict. Installs what it needs (apt), caches the source and the build in
 # .cache/kernel/ (gitignored), so a rerun only rebuilds what changed.
 #
