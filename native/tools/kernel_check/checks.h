@@ -14,7 +14,4 @@ void check_raw_ioctl();
 // A burst larger than the ring: LOST records, and what is there parses.
 void check_overflow();
 
-// Both paths on the same targets, a few times each: the README's table.
-void compare_paths();
-
 }  // namespace sideband::kernel_check

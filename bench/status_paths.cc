@@ -1,18 +1,30 @@
-// The README's table: both status paths timed on the same targets, inside
-// the patched kernel.
+// status-paths: the time the kernel's ioctl and the /proc path each take to
+// emit the status of the same targets, inside the patched kernel that
+// scripts/test-kernel.sh boots, where kernel-init runs it after the checks.
+// It prints the README's table ("The kernel path, built and booted").
+//
+//   status-paths     the table, on a kernel with PERF_EVENT_IOC_EMIT_SIDEBAND
+//
+// Built by `make -C native static` with kernel-check's target and its
+// captures through the engine (native/tools/kernel_check/). Exits 1 only
+// when a measure could not be taken.
+#include <signal.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
-#include "../../core/abi.h"
-#include "checks.h"
-#include "engine_run.h"
-#include "harness.h"
-#include "target.h"
+#include "../native/core/abi.h"
+#include "../native/tools/kernel_check/engine_run.h"
+#include "../native/tools/kernel_check/harness.h"
+#include "../native/tools/kernel_check/target.h"
 
-namespace sideband::kernel_check {
+using namespace sideband;
+using namespace sideband::kernel_check;
+
+namespace {
 
 // Both paths on the same targets, a few times each: the README's table.
 void compare_paths() {
@@ -51,4 +63,16 @@ void compare_paths() {
   fflush(stdout);
 }
 
-}  // namespace sideband::kernel_check
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (is_target(argc, argv)) return run_target(argc, argv);
+  if (argc >= 2) {
+    fprintf(stderr, "usage: status-paths\n");
+    return 2;
+  }
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+  signal(SIGPIPE, SIG_IGN);
+  compare_paths();
+  return 0;
+}
