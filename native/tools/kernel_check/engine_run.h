@@ -19,6 +19,8 @@
 
 namespace sideband::kernel_check {
 
+// Keeps whatever the engine reports, from its reader thread, for the checks
+// to read once the capture has stopped.
 class Collector : public CaptureListener {
  public:
   void attached(const AttachInfo& info) override {
@@ -66,6 +68,7 @@ class Collector : public CaptureListener {
   StopInfo stop_;
 };
 
+// One capture: its reports, and its records parsed.
 struct Run {
   Collector c;
   std::vector<Rec> recs;

@@ -12,6 +12,8 @@
 
 namespace sideband::kernel_check {
 
+// One record, copied, with its trailer read if it is a kernel record (type
+// below 64; the user types, such as FINISHED_INIT, have none).
 struct Rec {
   uint32_t type;
   uint16_t misc;
