@@ -10,11 +10,15 @@ import { SidebandLanguageClient } from './languageClient';
 import { REVEAL_REGION_COMMAND, type RevealRegionArgs } from './serverProtocol';
 import { openTimelinePanel, PerfDataEditorProvider, TimelineViewProvider } from './timeline';
 
+/** The controller of the active extension, whose capture deactivate stops. */
+let activeController: Controller | undefined;
+
 export function activate(context: vscode.ExtensionContext): void {
   const symbols = new SidebandLanguageClient(context);
   const view = new TimelineViewProvider(context.extensionUri, symbols);
   const debugTargets = new DebugTargets();
   const controller = new Controller(view, debugTargets);
+  activeController = controller;
   context.subscriptions.push(
     symbols,
     view.onDidShow((feed) => symbols.showCapture(feed.path)),
@@ -38,4 +42,17 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand(REVEAL_REGION_COMMAND, (args: RevealRegionArgs) => view.revealRegion(args.pid, args.time, args.start)),
     vscode.commands.registerCommand('perfSideband.restartLanguageServer', () => symbols.restart()),
   );
+}
+
+/**
+ * VS Code waits for this before it lets the extension host go: a running
+ * capture is stopped and its file finished here, so its reader thread ends
+ * while Node is whole instead of being cut off by the host's exit.
+ */
+export async function deactivate(): Promise<void> {
+  const live = activeController?.current;
+  activeController = undefined;
+  if (!live?.running) return;
+  await live.recording.session.stop();
+  await live.result;
 }

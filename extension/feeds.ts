@@ -118,7 +118,7 @@ export class LiveCapture implements CaptureFeed {
 
   /** Starts a sink's stream from the file so far: called once the file exists. */
   private open(sink: TimelineSink): void {
-    if (!this.recording.flush()) return; // not attached yet: 'attached' opens it
+    if (!this.recording.readable) return; // not attached yet: 'attached' opens it
     const file = openPerfDataFile(this.path);
     const { session } = this.recording;
     sink.post({ type: 'open', title: this.title, live: true, events: wireEvents(file), expectedBytes: 0, warnings: session.warnings.map((w) => w.message) });

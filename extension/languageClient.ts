@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, LanguageClient, State, TransportKind, type CloseHandlerResult, type ErrorHandlerResult } from 'vscode-languageclient/node';
 
 import type { AddressResolution, RegionSources, WireRegion } from '../webview/protocol';
-import { RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type ServerSettings } from './serverProtocol';
+import { RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type ServerSettings, type ServerStart } from './serverProtocol';
 
 /** What the timeline asks of the server. */
 export interface SourceService {
@@ -30,6 +30,8 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
   private readonly deaths: number[] = [];
   private toldOfDeath = false;
   private capture: string | null = null;
+  /** The capture the running server was last given, at its start or since. */
+  private told: string | null = null;
   private starting?: Promise<void>;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -42,7 +44,11 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
       {
         // Any file on disk may be a source of a mapped binary: C, C++, Rust, assembly...
         documentSelector: [{ scheme: 'file' }],
-        initializationOptions: settings(),
+        // Asked again at every start, restart included.
+        initializationOptions: (): ServerStart => {
+          this.told = this.capture;
+          return { ...settings(), capture: this.capture };
+        },
         // Hovers link to the reveal command.
         markdown: { isTrusted: { enabledCommands: ['perfSideband.revealRegion'] } },
         errorHandler: {
@@ -52,8 +58,9 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
       },
     );
     this.client.onDidChangeState(({ newState }) => {
-      // A restarted server knows nothing yet: tell it what it was told before.
-      if (newState === State.Running && this.capture) void this.client.sendNotification(ShowCaptureNotification, { path: this.capture });
+      this.client.outputChannel.appendLine(`[client] the server is ${State[newState].toLowerCase()}; the timeline shows ${this.capture ?? 'no capture'}`);
+      // A capture shown while the server was starting came after its initialization options.
+      if (newState === State.Running && this.told !== this.capture) this.tell();
     });
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -74,9 +81,14 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
   /** Hovers and CodeLens describe this capture (a perf.data path), or none. */
   showCapture(path: string | undefined): void {
     this.capture = path ?? null;
-    // Once running, the state listener above sends it; before that, there is no one to tell.
-    if (this.client.isRunning()) void this.client.sendNotification(ShowCaptureNotification, { path: this.capture });
+    // A server not running yet is given it when it starts (initializationOptions).
+    if (this.client.isRunning()) this.tell();
     else if (this.capture) void this.running();
+  }
+
+  private tell(): void {
+    this.told = this.capture;
+    void this.client.sendNotification(ShowCaptureNotification, { path: this.capture });
   }
 
   async regionSources(region: WireRegion): Promise<RegionSources> {

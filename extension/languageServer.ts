@@ -18,7 +18,7 @@ import { SourceResolver, type FunctionMapping } from '../native/lib/resolver';
 import { openSymbolizer, type SourceFrame } from '../native/lib/symbolizer';
 import { parseAddress } from '../native/lib/timeline';
 import { regionOfWire, type AddressResolution, type RegionSources, type WireFrame } from '../webview/protocol';
-import { REVEAL_REGION_COMMAND, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type RevealRegionArgs, type ServerSettings } from './serverProtocol';
+import { REVEAL_REGION_COMMAND, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type RevealRegionArgs, type ServerSettings, type ServerStart } from './serverProtocol';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
@@ -27,6 +27,11 @@ let workspaceRoots: string[] = [];
 let debugDirectories: string[] = [];
 let loaded: SourceResolver | undefined;
 let capture: string | null = null;
+/** Refreshes go out only once the client has its handlers, and only to a client that takes them. */
+let initialized = false;
+let canRefreshLenses = false;
+/** How many lenses each document was last given: the log says when that changes. */
+const lensCounts = new Map<string, number>();
 
 /** The resolver, its symbolizer (the libdw addon) loaded on first use: a server nobody asks loads nothing. */
 function resolver(): SourceResolver {
@@ -39,8 +44,10 @@ function resolver(): SourceResolver {
 
 connection.onInitialize((params) => {
   workspaceRoots = (params.workspaceFolders ?? []).map((f) => fileURLToPath(f.uri));
-  const settings = params.initializationOptions as ServerSettings | undefined;
-  if (settings) useSettings(settings);
+  canRefreshLenses = params.capabilities.workspace?.codeLens?.refreshSupport === true;
+  const start = params.initializationOptions as Partial<ServerStart> | undefined;
+  if (start?.debugDirectories) useSettings({ debugDirectories: start.debugDirectories });
+  follow(start?.capture ?? null, 'given at start');
   return {
     capabilities: {
       textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -62,17 +69,41 @@ connection.onNotification(SettingsNotification, (settings) => {
   refreshLenses();
 });
 
-connection.onNotification(ShowCaptureNotification, ({ path: next }) => {
-  if (capture) fs.unwatchFile(capture);
-  capture = next;
-  loaded?.retain(next ? [next] : []);
-  // A live capture grows as it runs: lenses follow it, a few times a second at most.
-  if (next) fs.watchFile(next, { interval: 1000 }, () => refreshLenses());
+connection.onInitialized(() => {
+  initialized = true;
   refreshLenses();
 });
 
+connection.onNotification(ShowCaptureNotification, ({ path: next }) => {
+  if (next !== capture) follow(next, 'shown by the timeline');
+});
+
+/** Lenses and hovers describe `next` from now on, and follow it while it grows. */
+function follow(next: string | null, how: string): void {
+  if (capture) fs.unwatchFile(capture);
+  capture = next;
+  loaded?.retain(next ? [next] : []);
+  connection.console.info(next ? `capture ${next}, ${how}` : `no capture, ${how}`);
+  // A live capture grows as it runs (the recording writes every batch as it
+  // comes): lenses follow it, once a second at most.
+  if (next) fs.watchFile(next, { interval: 1000 }, () => refreshLenses());
+  refreshLenses();
+}
+
+/** The capture and how much of it is on disk: what a lens answer was drawn from. */
+function describeCapture(): string {
+  if (!capture) return 'no capture';
+  try {
+    return `${capture} (${fs.statSync(capture).size} bytes)`;
+  } catch (e) {
+    return `${capture} (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`;
+  }
+}
+
 function refreshLenses(): void {
-  void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
+  if (!initialized) return; // the client asks for lenses itself once its provider is registered
+  if (!canRefreshLenses) return;
+  connection.sendRequest(CodeLensRefreshRequest.type).catch((e: Error) => connection.console.warn(`the editor refused a CodeLens refresh: ${e.message}`));
 }
 
 connection.onRequest(RegionSourcesRequest, async ({ region }): Promise<RegionSources> => {
@@ -111,6 +142,10 @@ connection.onRequest(ResolveRequest, async (params): Promise<AddressResolution[]
 connection.onCodeLens(async ({ textDocument }): Promise<CodeLens[]> => {
   const mappings = await mappingsOf(textDocument.uri);
   const byFunction = groupByFunction(mappings);
+  if (lensCounts.get(textDocument.uri) !== byFunction.size) {
+    lensCounts.set(textDocument.uri, byFunction.size);
+    connection.console.info(`${byFunction.size} lens${byFunction.size === 1 ? '' : 'es'} for ${textDocument.uri}, from ${describeCapture()}`);
+  }
   return [...byFunction.values()].map((list) => {
     const first = list[0];
     const line = Math.max(0, first.function.line - 1);

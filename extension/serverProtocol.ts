@@ -11,6 +11,17 @@ export interface ServerSettings {
   debugDirectories: string[];
 }
 
+/**
+ * The initialization options of every start, restart included: the server
+ * knows the capture the timeline shows from its first answer, whatever the
+ * order in which the client's state, its features and the host's
+ * notifications arrive.
+ */
+export interface ServerStart extends ServerSettings {
+  /** The capture the timeline shows (null: none). */
+  capture: string | null;
+}
+
 /** Which capture hovers and CodeLens describe: the one the timeline shows (null: none). */
 export const ShowCaptureNotification = new NotificationType<{ path: string | null }>('sideband/showCapture');
 

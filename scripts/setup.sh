@@ -11,6 +11,7 @@ command -v g++ >/dev/null || need_apt+=(g++)
 command -v make >/dev/null || need_apt+=(make)
 command -v python3 >/dev/null || need_apt+=(python3)          # node-gyp
 command -v setpriv >/dev/null || need_apt+=(util-linux)       # unprivileged error-path tests
+command -v strace >/dev/null || need_apt+=(strace)            # the order of a launch's signal calls
 command -v file >/dev/null || need_apt+=(file)
 command -v chromium >/dev/null || need_apt+=(chromium)        # the webview's tests and bench, headless
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)  # the static core program

@@ -1,6 +1,7 @@
 // The timeline webview: receives the stream from the extension host
 // (protocol.ts), indexes it (store.ts), models it (native/lib/timeline.ts)
-// and shows it (timelineCanvas.ts, regions.ts, legend.ts).
+// and shows it (timelineCanvas.ts and its parts in canvas/, regions.ts,
+// legend.ts).
 //
 // The page needs only a <body>, this script and webview.css: everything else
 // is built here, so the host's HTML carries no markup to keep in step, and
@@ -43,7 +44,8 @@ import { el } from './dom';
 import { RegionsPanel } from './regions';
 import { RecordStore, StoreError } from './store';
 import { readPalette, watchTheme } from './theme';
-import { FrameStats, Selection, TimelineCanvas } from './timelineCanvas';
+import { FrameStats, Selection } from './canvas/frame';
+import { TimelineCanvas } from './timelineCanvas';
 
 declare function acquireVsCodeApi(): { postMessage(message: unknown): void };
 

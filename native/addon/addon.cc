@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <system_error>
 #include <variant>
 
 #include "../core/capture.h"
@@ -54,6 +55,12 @@ struct Message {
   std::variant<AttachInfo, Records, SnapshotInfo, Warning, Failed, StopInfo> body;
 };
 
+// Messages waiting for JavaScript, at most: some 16 MiB of record batches.
+// When JavaScript falls behind, the reader waits for room rather than
+// queueing without end; the rings then fill, and the kernel counts what
+// they could not hold in LOST records, which the stream and stats report.
+constexpr size_t kMaxQueuedMessages = 64;
+
 class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -85,21 +92,45 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
   ~CaptureWrap() override { capture_.reset(); }
 
  private:
+  static void on_js_thread(Napi::Env env, Napi::Function fn, CaptureWrap* self, Message* raw);
+  using Messages = Napi::TypedThreadSafeFunction<CaptureWrap, Message, &CaptureWrap::on_js_thread>;
+
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (started_) throw Napi::Error::New(env, "capture already started");
+    messages_ = Messages::New(env, callback_.Value(), "sideband-capture", kMaxQueuedMessages, 1, this);
+    // Added after the function, so it runs before Node's own hook frees that (hooks run last added first).
+    napi_add_env_cleanup_hook(env, &CaptureWrap::teardown, this);
+    try {
+      capture_->start();
+    } catch (const std::system_error& e) {
+      // No reader thread, so nothing would ever release the function and Node's loop with it.
+      napi_remove_env_cleanup_hook(env, &CaptureWrap::teardown, this);
+      messages_.Release();
+      throw to_js_error(env, "ETHREAD", std::string("cannot start the capture's reader thread: ") + e.what() +
+                                            ". Fix: free memory, or raise the limits on threads and address space (ulimit -u, ulimit -v).");
+    }
     started_ = true;
-    tsfn_ = Napi::ThreadSafeFunction::New(env, callback_.Value(), "sideband-capture", 0, 1);
     Ref();  // stay alive until the reader thread says it stopped
-    capture_->start();
     return env.Undefined();
+  }
+
+  // Node tears the environment down (its worker terminated, the process
+  // exiting) while the capture runs: the reader thread must be gone before
+  // the function it posts to is freed. Aborting the function first wakes a
+  // reader waiting for room in the queue, and fails its later posts.
+  static void teardown(void* arg) {
+    auto* self = static_cast<CaptureWrap*>(arg);
+    self->capture_->request_stop();
+    self->messages_.Abort();
+    self->capture_->join();
   }
   Napi::Value Snapshot(const Napi::CallbackInfo& info) {
     capture_->request_snapshot();
     return info.Env().Undefined();
   }
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    capture_->request_stop();
+    capture_->request_stop(info.Length() > 0 && info[0].ToBoolean());
     return info.Env().Undefined();
   }
 
@@ -116,11 +147,10 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
   void stopped(const StopInfo& info) override { post(Message{info}); }
 
   void post(Message&& m) {
-    auto* owned = new Message(std::move(m));
-    tsfn_.NonBlockingCall(owned, [this](Napi::Env env, Napi::Function fn, Message* raw) {
-      std::unique_ptr<Message> msg(raw);
-      deliver(env, fn, *msg);
-    });
+    auto owned = std::make_unique<Message>(std::move(m));
+    // Waits while the queue is full. Fails only once the environment is torn
+    // down, when no JavaScript is left to take the message: it is dropped here.
+    if (messages_.BlockingCall(owned.get()) == napi_ok) owned.release();
   }
 
   void deliver(Napi::Env env, Napi::Function fn, Message& m) {
@@ -174,26 +204,36 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
     try {
       fn.Call({o});
     } catch (const Napi::Error&) {
-      if (last) release();
+      if (last) release(env);
       throw;  // node-addon-api hands it back to JavaScript as uncaught
     }
-    if (last) release();
+    if (last) release(env);
   }
 
-  void release() {
+  void release(Napi::Env env) {
     capture_->join();
-    tsfn_.Release();
+    napi_remove_env_cleanup_hook(env, &CaptureWrap::teardown, this);
+    messages_.Release();
     Unref();
   }
 
   Napi::FunctionReference callback_;
-  Napi::ThreadSafeFunction tsfn_;
+  Messages messages_;
   std::unique_ptr<Capture> capture_;
   bool started_ = false;
 };
 
+void CaptureWrap::on_js_thread(Napi::Env env, Napi::Function fn, CaptureWrap* self, Message* raw) {
+  std::unique_ptr<Message> message(raw);
+  // No environment: Node is emptying the queue of a function it frees, with no JavaScript left to call.
+  if (env == nullptr) return;
+  self->deliver(env, fn, *message);
+}
+
 // Status of the given processes (or, with none, of every process on the
-// machine) from /proc, synchronously. For benchmarks and tests of the layout.
+// machine) from /proc, synchronously; options.procmapQuery false reads the
+// maps text, options.procRoot is another procfs mount. For benchmarks and
+// tests of the layout.
 Napi::Value ReadProcStatus(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<uint32_t> pids;
@@ -210,16 +250,24 @@ Napi::Value ReadProcStatus(const Napi::CallbackInfo& info) {
     if (d) closedir(d);
   }
   const uint32_t emit = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0xf;
-  ProcStatusReader reader(emit);
+  const Napi::Object options = info.Length() > 2 && info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
+  const bool procmap_query = options.Has("procmapQuery") ? options.Get("procmapQuery").ToBoolean().Value() : true;
+  const std::string proc_root = options.Has("procRoot") ? options.Get("procRoot").ToString().Utf8Value() : "/proc";
+  ProcStatusReader reader(emit, procmap_query, proc_root);
   std::vector<uint8_t> out;
   size_t records = 0, stale = 0, processes = 0;
   const uint64_t start = monotonic_ns();
-  for (uint32_t pid : pids) {
-    ProcWindow w = reader.read_process(pid, out);
-    if (w.gone) continue;
-    ++processes;
-    records += w.records;
-    if (w.stale) stale += w.records;
+  try {
+    for (uint32_t pid : pids) {
+      ProcWindow w = reader.read_process(pid, out);
+      if (w.gone) continue;
+      ++processes;
+      records += w.records;
+      if (w.stale) stale += w.records;
+    }
+  } catch (const std::exception& e) {
+    throw to_js_error(env, "EINTERNAL", std::string("internal error reading /proc status: ") + e.what() +
+                                            ". Fix: report it with the process it was reading.");
   }
   const uint64_t end = monotonic_ns();
   Napi::Object o = Napi::Object::New(env);

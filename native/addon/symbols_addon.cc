@@ -28,11 +28,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
       throw Napi::TypeError::New(env, "open(mainFile: string, debugFile: string | null)");
     std::string main_file = info[0].As<Napi::String>();
     std::string debug_file = info[1].IsString() ? std::string(info[1].As<Napi::String>()) : std::string();
-    try {
-      module_ = std::make_unique<DwarfModule>(main_file, debug_file);
-    } catch (const symbols::Error& e) {
-      throw Napi::Error::New(env, e.what());
-    }
+    module_ = std::make_unique<DwarfModule>(main_file, debug_file);
     js_strings_ = Napi::Persistent(Napi::Array::New(env));
   }
 

@@ -8,7 +8,10 @@
 #include <linux/perf_event.h>
 #include <sys/ioctl.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "record_layout.h"
 
@@ -70,10 +73,25 @@ constexpr uint32_t kRecordFinishedInit = 82;
 constexpr uint64_t kProcIdBase = 0x5342'5052'4f43'0000ull;  // "SBPROC"
 enum StaleReason : uint64_t {
   kStaleRace = 1,      // a real record of the process landed inside the read window
-  kStaleVanished = 2,  // a thread vanished mid-scan
+  kStaleVanished = 2,  // a thread, or the process, vanished mid-scan
   kStaleZombie = 4,    // a zombie's maps read empty
 };
 constexpr uint64_t kStaleMask = 7;
 inline bool is_proc_id(uint64_t id) { return (id & ~kStaleMask) == kProcIdBase; }
+
+// Calls f(record, size) for each record of `bytes`, all of which carry a
+// trailer. A size that cannot be (too small for the trailer, or past the
+// end) would desynchronise the walk, or stop it with a size of 0: refused.
+template <typename F>
+void for_each_record(uint8_t* bytes, size_t length, F f) {
+  for (size_t at = 0; at < length;) {
+    const perf_event_header h = length - at < sizeof h ? perf_event_header{} : read_header(bytes + at);
+    if (h.size < sizeof h + kTrailerSize || h.size > length - at)
+      throw std::length_error("a record at byte " + std::to_string(at) + " claims " + std::to_string(h.size) +
+                              " bytes of the " + std::to_string(length - at) + " left");
+    f(bytes + at, h.size);
+    at += h.size;
+  }
+}
 
 }  // namespace sideband

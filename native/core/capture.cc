@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -36,8 +37,14 @@ constexpr uint64_t kSettleNs = 1'000'000;
 constexpr size_t kBatchBytes = 256 * 1024;
 constexpr uint64_t kBatchAgeNs = 10'000'000;
 constexpr uint64_t kLivenessNs = 250'000'000;
+// How long a launched command has to exit on SIGTERM when the capture stops.
+constexpr uint64_t kTermGraceNs = 5'000'000'000;
 constexpr int kCapPerfmon = 38;
 constexpr int kCapSysAdmin = 21;
+// The smallest record a dummy event writes (a LOST, or a COMM with a short
+// name): a header, 16 bytes of body and the sample_id trailer. Bytes dropped
+// from a ring held at most one record per this many of them.
+constexpr uint64_t kSmallestRecord = sizeof(perf_event_header) + 16 + kTrailerSize;
 
 long read_long(const char* path, long fallback) {
   FILE* f = fopen(path, "re");
@@ -110,6 +117,16 @@ bool thread_running(pid_t pid, pid_t tid) {
   return close_paren && close_paren[1] && close_paren[2] != 'Z' && close_paren[2] != 'X';
 }
 
+[[noreturn]] void explain_launch_error(const std::string& command, const char* call, int err) {
+  const std::string what = "cannot launch '" + command + "': " + call + " failed: " + strerror(err);
+  if (err == EMFILE)
+    throw Error("EMFILE", what + ". Fix: raise the limit of open files with `ulimit -n 65536` before capturing.");
+  if (err == EAGAIN)
+    throw Error("ELAUNCH", what + " (this user's process limit is reached). Fix: end some of its processes, or raise "
+                                  "the limit with `ulimit -u`.");
+  throw Error("ELAUNCH", what + ". Fix: free some memory, files or processes, and capture again.");
+}
+
 uint32_t body_pid(const uint8_t* rec) {
   uint32_t pid;
   memcpy(&pid, rec + sizeof(perf_event_header), sizeof pid);
@@ -158,13 +175,7 @@ Capture::Capture(CaptureOptions options, CaptureListener* listener)
 Capture::~Capture() {
   request_stop();
   join();
-  rings_.clear();
-  ioctl_ring_.reset();
-  for (int fd : event_fds_) close(fd);
-  if (ioctl_fd_ >= 0) close(ioctl_fd_);
-  if (launch_go_fd_ >= 0) close(launch_go_fd_);
-  if (launch_err_fd_ >= 0) close(launch_err_fd_);
-  if (wake_fd_ >= 0) close(wake_fd_);
+  if (wake_fd_ >= 0) close(wake_fd_);  // a capture never started; run() closes its own
 }
 
 void Capture::start() { thread_ = std::thread([this] { run(); }); }
@@ -175,14 +186,21 @@ void Capture::join() {
 
 void Capture::request_snapshot() {
   snapshots_requested_.fetch_add(1);
-  uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof one);
+  wake();
 }
 
-void Capture::request_stop() {
+void Capture::request_stop(bool force) {
+  if (force) force_stop_.store(true);
   stop_requested_.store(true);
+  wake();
+}
+
+// Callers may ask after the reader has stopped and closed the fd (whose
+// number may already be another's): the lock keeps the write off it.
+void Capture::wake() {
+  std::lock_guard<std::mutex> lock(wake_mutex_);
   uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof one);
+  if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof one);
 }
 
 void Capture::run() {
@@ -234,20 +252,60 @@ void Capture::run() {
     send(true);
   } catch (const std::exception&) {
   }
-  if (launched_ > 0) {
-    // A command we launched does not outlive a capture that stopped early;
-    // one still waiting for its go (attach failed) exits on the closed pipe.
-    if (launch_go_fd_ >= 0) {
-      close(launch_go_fd_);
-      launch_go_fd_ = -1;
-    }
-    if (stop.reason != "exited" && exit_status_ < 0 && thread_running(launched_, launched_)) kill(launched_, SIGTERM);
-    int status;
-    if (exit_status_ < 0 && waitpid(launched_, &status, 0) == launched_) exit_status_ = status;
+  release_events();
+  if (launched_ > 0) end_launched(stop.reason == "exited");
+  {
+    std::lock_guard<std::mutex> lock(wake_mutex_);
+    close(wake_fd_);
+    wake_fd_ = -1;
   }
   stop.exit_status = exit_status_;
   stop.stats = stats_;
   listener_->stopped(stop);
+}
+
+// A command we launched does not outlive a capture that stopped early. One
+// still waiting for its go (attach failed) exits on the closed pipe; one
+// that runs gets SIGTERM. Either is waited for until kTermGraceNs, or until
+// a forced stop, and then killed: a program that ignores SIGTERM must not
+// keep the reader, and the host, waiting for ever.
+void Capture::end_launched(bool exited) {
+  const bool released = launch_go_fd_ < 0;
+  if (!released) {
+    close(launch_go_fd_);
+    launch_go_fd_ = -1;
+    close(launch_err_fd_);
+    launch_err_fd_ = -1;
+  }
+  if (exit_status_ >= 0) return;
+  if (released && !exited && thread_running(launched_, launched_)) kill(launched_, SIGTERM);
+  const uint64_t deadline = monotonic_ns() + kTermGraceNs;
+  bool killed = false;
+  int status;
+  pid_t reaped;
+  while ((reaped = waitpid(launched_, &status, WNOHANG)) == 0) {
+    const bool forced = force_stop_.load();
+    if (!killed && (forced || monotonic_ns() >= deadline)) {
+      kill(launched_, SIGKILL);
+      killed = true;
+      const std::string command =
+          "the launched command '" + options_.command[0] + "' (pid " + std::to_string(launched_) + ")";
+      if (forced)
+        listener_->warning("EFORCEDKILL", command + " was killed (SIGKILL) by a forced stop before it had exited.");
+      else
+        listener_->warning("ETERMIGNORED", command + " did not exit within " +
+                                               std::to_string(kTermGraceNs / 1'000'000'000) +
+                                               " s of SIGTERM, so it was killed (SIGKILL). Fix: make it exit on "
+                                               "SIGTERM, or end it yourself before the capture stops.");
+    }
+    // A forced stop wakes this wait at once.
+    pollfd woken{wake_fd_, POLLIN, 0};
+    if (poll(&woken, 1, kRoundMs) > 0) {
+      uint64_t wakes;
+      (void)!read(wake_fd_, &wakes, sizeof wakes);
+    }
+  }
+  if (reaped == launched_) exit_status_ = status;
 }
 
 pid_t Capture::launch() {
@@ -257,20 +315,37 @@ pid_t Capture::launch() {
   for (auto& a : options_.command) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   int go[2], err[2];
-  if (pipe2(go, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw SystemError("pipe2", errno);
-  pid_t child = fork();
-  if (child < 0) throw SystemError("fork", errno);
+  if (pipe2(go, O_CLOEXEC) != 0) explain_launch_error(options_.command[0], "pipe2", errno);
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    const int e = errno;
+    close(go[0]);
+    close(go[1]);
+    explain_launch_error(options_.command[0], "pipe2", e);
+  }
+  // Every signal stays blocked from before fork until the child has reset
+  // every handler: one arriving in between must not run ours in the child
+  // (Node's writes into the signal pipe it shares with this process).
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &before);
+  const pid_t child = fork();
   if (child == 0) {
-    // The child waits until its events are open, so the capture sees it
-    // from its first instruction, as perf record does with its workload.
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+    // Only the parent's ends: a child holding the go pipe's write end
+    // would never see it closed, and wait for ever when attach fails.
+    close(go[1]);
+    close(err[0]);
+    struct sigaction by_default {};
+    by_default.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &by_default, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     // Node marks its stdio close-on-exec and may leave it non-blocking; the
     // program must get ordinary stdio. The descriptor flag is the child's
-    // own. Reopening a pipe through /proc gives the child a description of
-    // its own too, so the parent's stays as it was; else the flag goes off.
+    // own. The status flags belong to the description, which Node shares:
+    // a pipe or tty reopened through /proc gives the child one of its own.
+    // A socket cannot be reopened, and clearing O_NONBLOCK on the shared
+    // one would block Node's own stdio: the program gets it as it is.
     static const char* const kStdio[] = {"/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"};
     for (int fd = 0; fd <= 2; ++fd) {
       fcntl(fd, F_SETFD, 0);
@@ -280,10 +355,10 @@ pid_t Capture::launch() {
       if (own >= 0) {
         dup2(own, fd);  // dup2 clears O_CLOEXEC on fd
         close(own);
-      } else {
-        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
       }
     }
+    // The child waits until its events are open, so the capture sees it
+    // from its first instruction, as perf record does with its workload.
     char c = 0;
     if (read(go[0], &c, 1) != 1 || c != 'g') _exit(127);
     execvp(argv[0], argv.data());
@@ -291,8 +366,15 @@ pid_t Capture::launch() {
     (void)!write(err[1], &e, sizeof e);
     _exit(127);
   }
+  const int fork_err = errno;
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
   close(go[0]);
   close(err[1]);
+  if (child < 0) {
+    close(go[1]);
+    close(err[0]);
+    explain_launch_error(options_.command[0], "fork", fork_err);
+  }
   launch_go_fd_ = go[1];
   launch_err_fd_ = err[0];
   return child;
@@ -426,6 +508,7 @@ void Capture::open_rings() {
           event_fds_.push_back(fd);
           if (ring_fd < 0) {
             rings_.push_back(std::make_unique<Ring>(fd, pages));
+            ring_cpus_.push_back(cpu);
             ring_fd = fd;
           } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring_fd) != 0) {
             throw SystemError("PERF_EVENT_IOC_SET_OUTPUT", errno);
@@ -436,12 +519,7 @@ void Capture::open_rings() {
       if (options_.try_ioctl) open_ioctl_event(pages);
       break;
     } catch (const SystemError& e) {
-      rings_.clear();
-      ioctl_ring_.reset();
-      for (int fd : event_fds_) close(fd);
-      event_fds_.clear();
-      if (ioctl_fd_ >= 0) close(ioctl_fd_);
-      ioctl_fd_ = -1;
+      release_events();
       const bool budget = e.err() == EPERM || e.err() == ENOMEM;
       if (!budget) throw Error("ESYS", std::string(e.what()) + ".");
       if (pages == 1)
@@ -501,12 +579,12 @@ void Capture::snapshot(bool first) {
       }
       if (w.records == 0) continue;
       const int32_t window = next_window_++;
-      windows_[window] = Window{w.pid, w.start, w.end, false, w.records};
-      for (size_t at = 0; at < scratch_.size();) {
-        perf_event_header h = read_header(scratch_.data() + at);
-        push(scratch_.data() + at, h.size, read_trailer(scratch_.data() + at, h.size).time, window);
-        at += h.size;
-      }
+      size_t pushed = 0;
+      for_each_record(scratch_.data(), scratch_.size(), [&](uint8_t* rec, uint16_t size) {
+        push(rec, size, read_trailer(rec, size).time, window);
+        ++pushed;
+      });
+      windows_[window] = Window{w.pid, w.start, w.end, false, pushed};
       info.records += w.records;
       info.stale += w.stale ? w.records : 0;
       stats_.proc_records += w.records;
@@ -530,6 +608,19 @@ void Capture::snapshot(bool first) {
   round();
   send(true);
   listener_->snapshot(info);
+}
+
+// Every event and ring goes, on every path: the target stops firing
+// inherited events, the locked-memory budget is free for the next capture,
+// and the host has its fds back at stop rather than at garbage collection.
+void Capture::release_events() {
+  rings_.clear();
+  ring_cpus_.clear();
+  ioctl_ring_.reset();
+  for (int fd : event_fds_) close(fd);
+  event_fds_.clear();
+  if (ioctl_fd_ >= 0) close(ioctl_fd_);
+  ioctl_fd_ = -1;
 }
 
 // The kernel lacks the ioctl: its event and ring go, and /proc takes over
@@ -592,7 +683,29 @@ void Capture::report_unwritten_loss() {
     uint64_t value[2];
     if (read(fd, value, sizeof value) == static_cast<ssize_t>(sizeof value)) counted += value[1];
   }
-  if (counted <= stats_.lost) return;
+  if (counted <= kernel_lost_) return;
+  push_lost(counted - kernel_lost_, 0);
+  kernel_lost_ = counted;
+}
+
+// A record of a size that cannot be: the ring's bytes from it to its head
+// are gone (Ring::drain). Said, and counted as lost where losses are, so
+// the timeline and the stats show the gap; the ring goes on.
+void Capture::report_ring_fault(int cpu, const RingFault& fault) {
+  const uint64_t lost = (fault.dropped + kSmallestRecord - 1) / kSmallestRecord;
+  const std::string ring = cpu >= 0 ? "the ring of CPU " + std::to_string(cpu) : "the ring of the ioctl event";
+  listener_->warning("ERINGFAULT", ring + " held a record claiming " + std::to_string(fault.size) + " bytes at byte " +
+                                       std::to_string(fault.offset) + ", which no record can: the " +
+                                       std::to_string(fault.dropped) +
+                                       " bytes from it to what the kernel had written were dropped, counted as up "
+                                       "to " + std::to_string(lost) +
+                                       " lost records; the capture goes on. Fix: report it with the kernel version "
+                                       "(`uname -r`): the kernel, or something else writing into the ring, broke it.");
+  push_lost(lost, cpu >= 0 ? static_cast<uint32_t>(cpu) : 0);
+}
+
+// One LOST record of our own, in the layout of the kernel's.
+void Capture::push_lost(uint64_t lost, uint32_t cpu) {
   struct {
     perf_event_header header;
     uint64_t id, lost;
@@ -600,9 +713,9 @@ void Capture::report_unwritten_loss() {
   } rec{};
   rec.header = {PERF_RECORD_LOST, 0, sizeof rec};
   rec.id = info_.ids.empty() ? 0 : info_.ids.front();
-  rec.lost = counted - stats_.lost;
-  rec.sample = {static_cast<uint32_t>(target_), static_cast<uint32_t>(target_), monotonic_ns(), 0, 0, rec.id};
-  stats_.lost = counted;
+  rec.lost = lost;
+  rec.sample = {static_cast<uint32_t>(target_), static_cast<uint32_t>(target_), monotonic_ns(), cpu, 0, rec.id};
+  stats_.lost += lost;
   ++stats_.lost_records;
   push(reinterpret_cast<const uint8_t*>(&rec), sizeof rec, rec.sample.time, -1);
 }
@@ -610,8 +723,12 @@ void Capture::report_unwritten_loss() {
 size_t Capture::round() {
   const uint64_t start = monotonic_ns();
   size_t records = 0;
-  for (auto& ring : rings_) records += ring->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, false); });
-  if (ioctl_ring_) records += ioctl_ring_->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, true); });
+  for (size_t i = 0; i < rings_.size(); ++i)
+    records += rings_[i]->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, false); },
+                                [this, i](const RingFault& f) { report_ring_fault(ring_cpus_[i], f); });
+  if (ioctl_ring_)
+    records += ioctl_ring_->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, true); },
+                                  [this](const RingFault& f) { report_ring_fault(-1, f); });
   // Everything stamped before start - kSettleNs is drained by now; later
   // records may still be in flight on another CPU, so they wait.
   if (start > kSettleNs) flush(start - kSettleNs);
@@ -627,6 +744,7 @@ void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
     // records there, and that must not go unsaid.
     uint64_t lost;
     memcpy(&lost, rec + sizeof h + 8, sizeof lost);
+    kernel_lost_ += lost;
     stats_.lost += lost;
     ++stats_.lost_records;
   } else if (from_ioctl_ring) {
@@ -675,7 +793,9 @@ void Capture::flush(uint64_t threshold) {
     if (e.time > threshold) break;
     uint8_t* rec = arena_.data() + e.offset;
     if (e.window >= 0) {
+      // Every record of a window was counted as pushed: it is there until its last one goes.
       auto w = windows_.find(e.window);
+      if (w == windows_.end()) throw std::logic_error("a /proc status record outlived its read window");
       if (w->second.end > threshold) break;
       if (w->second.raced) write_trailer_id(rec, e.size, read_trailer(rec, e.size).id | kStaleRace);
       if (--w->second.pending == 0) windows_.erase(w);

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -93,7 +94,9 @@ class Capture {
 
   void start();             // spawns the reader thread; everything else happens there
   void request_snapshot();  // the seed's "as needed": another status snapshot
-  void request_stop();
+  // With force, a command the capture launched is killed at once rather
+  // than given time to exit on SIGTERM.
+  void request_stop(bool force = false);
   void join();
 
  private:
@@ -112,16 +115,21 @@ class Capture {
   enum class IoctlState { Unknown, Works, Missing };
 
   void run();
+  void wake();
   void attach();
   pid_t launch();
   void release_launched();
+  void end_launched(bool exited);
   int open_event(perf_event_attr& attr, pid_t tid, int cpu);
   void open_rings();
   void open_ioctl_event(size_t pages);
   void snapshot(bool first);
   bool emit_by_ioctl(pid_t pid, SnapshotInfo& info);
   void drop_ioctl_event();
+  void release_events();
   void report_unwritten_loss();
+  void report_ring_fault(int cpu, const RingFault& fault);
+  void push_lost(uint64_t lost, uint32_t cpu);
   size_t round();  // returns how many records it drained
   void ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring);
   void push(const uint8_t* rec, uint16_t size, uint64_t time, int32_t window);
@@ -134,8 +142,10 @@ class Capture {
   CaptureOptions options_;
   CaptureListener* listener_;
   std::thread thread_;
+  std::mutex wake_mutex_;  // guards wake_fd_, which run() closes as it ends
   int wake_fd_ = -1;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> force_stop_{false};
   std::atomic<int> snapshots_requested_{0};
 
   pid_t target_ = 0;
@@ -149,6 +159,7 @@ class Capture {
   perf_event_attr attr_{};
   std::vector<int> event_fds_;
   std::vector<std::unique_ptr<Ring>> rings_;
+  std::vector<int> ring_cpus_;  // the CPU of each ring
   int ioctl_fd_ = -1;
   std::unique_ptr<Ring> ioctl_ring_;
   IoctlState ioctl_state_ = IoctlState::Unknown;
@@ -170,6 +181,7 @@ class Capture {
   std::vector<uint8_t> batch_;
   uint64_t batch_since_ = 0;  // when the unsent batch was first offered
   CaptureStats stats_;
+  uint64_t kernel_lost_ = 0;  // what the kernel's own LOST records counted
   uint64_t last_liveness_ = 0;
 };
 

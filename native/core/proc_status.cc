@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "abi.h"
 
@@ -31,6 +33,10 @@ constexpr size_t align8(size_t n) { return (n + 7) & ~size_t{7}; }
 // Grows `out` by one record of `body` bytes and returns a pointer to the body.
 uint8_t* begin_record(std::vector<uint8_t>& out, uint32_t type, uint16_t misc, size_t body) {
   const size_t size = sizeof(perf_event_header) + body + kTrailerSize;
+  // A size past 16 bits would wrap in the header and desynchronise every
+  // walk of the records after it: the callers bound every name, as the kernel does.
+  if (size > UINT16_MAX)
+    throw std::length_error("a status record of " + std::to_string(size) + " bytes overflows its 16-bit size");
   const size_t at = out.size();
   out.resize(at + size);
   perf_event_header h{type, misc, static_cast<uint16_t>(size)};
@@ -70,10 +76,12 @@ struct ProcStat {
   uint32_t ppid;
   unsigned long flags;
   long threads;
+  unsigned long long start_time;  // since boot, in clock ticks: with the pid, names one process
 };
 
-// Parses "pid (comm) S ppid pgrp session tty tpgid flags ... num_threads ..."
-// where comm may hold spaces and parentheses: the last ')' ends it.
+// Parses "pid (comm) S ppid pgrp session tty tpgid flags ... num_threads
+// itrealvalue starttime ..." where comm may hold spaces and parentheses:
+// the last ')' ends it.
 bool parse_stat(const char* s, size_t len, ProcStat& out) {
   const char* open = static_cast<const char*>(memchr(s, '(', len));
   const char* close = static_cast<const char*>(memrchr(s, ')', len));
@@ -83,11 +91,12 @@ bool parse_stat(const char* s, size_t len, ProcStat& out) {
   out.state = close[2];
   // Fields after the state, counted from 4 (ppid) as in proc(5).
   char* p = const_cast<char*>(close + 4);
-  unsigned long field[17];
-  for (int i = 0; i < 17; ++i) field[i] = strtoul(p, &p, 10);
+  unsigned long long field[19];
+  for (int i = 0; i < 19; ++i) field[i] = strtoull(p, &p, 10);
   out.ppid = static_cast<uint32_t>(field[0]);
   out.flags = field[5];      // field 9
   out.threads = static_cast<long>(field[16]);  // field 20
+  out.start_time = field[18];  // field 22
   return true;
 }
 
@@ -98,13 +107,39 @@ bool is_number(const char* s) {
   return true;
 }
 
-// The kernel names anonymous executable regions "//anon" in MMAP records
-// (perf_event_mmap_event); /proc names them "" or "[anon:NAME]".
+// The longest path the kernel puts in an MMAP record: perf_event_mmap_event
+// has d_path write it, with its NUL, into PATH_MAX - 8 bytes.
+constexpr size_t kMaxMmapPath = 4096 - 8 - 1;
+
+// Names a mapping as the kernel's MMAP records do (perf_event_mmap_event):
+// anonymous executable regions, which /proc names "" or "[anon:NAME]", are
+// "//anon"; a path too long for its buffer is "//toolong".
 void kernel_mmap_name(const char*& name, size_t& len) {
   if (len == 0 || (len > 6 && memcmp(name, "[anon:", 6) == 0)) {
     name = "//anon";
     len = 6;
+  } else if (len > kMaxMmapPath) {
+    name = "//toolong";
+    len = 9;
   }
+}
+
+// The maps text escapes a newline in a path as "\012" (seq_path), where the
+// kernel's MMAP records and PROCMAP_QUERY hold the newline itself: decoded
+// in place. A backslash is not escaped, so a name that holds the four
+// characters \012 reads back as a newline: the text cannot tell the two apart.
+size_t decode_maps_name(char* name) {
+  size_t len = 0;
+  for (const char* in = name; *in; ++len) {
+    if (strncmp(in, "\\012", 4) == 0) {
+      name[len] = '\n';
+      in += 4;
+    } else {
+      name[len] = *in++;
+    }
+  }
+  name[len] = 0;
+  return len;
 }
 
 constexpr const char* kNamespaceNames[] = {"net", "uts", "ipc", "pid", "user", "mnt", "cgroup"};
@@ -164,7 +199,8 @@ void append_mmap2(std::vector<uint8_t>& out, uint32_t pid, uint32_t tid, const M
   put_trailer(p + name, pid, tid, time, cpu);
 }
 
-ProcStatusReader::ProcStatusReader(uint32_t emit_flags) : emit_flags_(emit_flags) {
+ProcStatusReader::ProcStatusReader(uint32_t emit_flags, bool procmap_query, std::string proc_root)
+    : emit_flags_(emit_flags), procmap_query_(procmap_query), proc_root_(std::move(proc_root)) {
   int cpu = sched_getcpu();
   cpu_ = cpu < 0 ? 0 : static_cast<uint32_t>(cpu);
   text_.resize(1 << 16);
@@ -174,9 +210,9 @@ ProcStatusReader::ProcStatusReader(uint32_t emit_flags) : emit_flags_(emit_flags
   if (stat("/proc/self/ns/net", &st) == 0) nsfs_dev_ = st.st_dev;
 }
 
-NamespaceRead ProcStatusReader::read_namespaces(const char* ns_dir, uint64_t (*links)[2]) {
+NamespaceRead ProcStatusReader::read_namespaces(int at, const char* ns_dir, uint64_t (*links)[2]) {
   // O_PATH: a handle for the walk, so each readlinkat resolves one component.
-  const int dir = open(ns_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const int dir = openat(at, ns_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return errno == EACCES || errno == EPERM ? NamespaceRead::Denied : NamespaceRead::Gone;
   NamespaceRead result = NamespaceRead::Gone;
   char link[64];
@@ -220,6 +256,7 @@ void ProcStatusReader::emit_thread(uint32_t pid, uint32_t tid, uint32_t ppid, co
 
 size_t ProcStatusReader::read_maps_query(int maps_fd, uint32_t pid, uint64_t time, std::vector<uint8_t>& out) {
   char name[4096];
+  const size_t begin = out.size();
   size_t records = 0;
   uint64_t addr = 0;
   for (;;) {
@@ -231,13 +268,13 @@ size_t ProcStatusReader::read_maps_query(int maps_fd, uint32_t pid, uint64_t tim
     q.vma_name_addr = reinterpret_cast<uint64_t>(name);
     q.vma_name_size = sizeof name;
     if (ioctl(maps_fd, kProcmapQuery, &q) != 0) {
-      if (errno == ENOTTY || errno == EINVAL) {
-        if (records == 0 && addr == 0) {
-          procmap_query_ = false;  // an older kernel: parse the text instead
-          return read_maps_text(maps_fd, pid, time, out);
-        }
-      }
-      break;  // ENOENT: no more mappings; ESRCH: the mm is gone
+      if (errno == ENOENT) break;  // no more mappings
+      if ((errno == ENOTTY || errno == EINVAL) && addr == 0) procmap_query_ = false;  // an older kernel
+      // Any other failure leaves the list unfinished (a name longer than
+      // PATH_MAX is ENAMETOOLONG), and the text lists every mapping: this
+      // process's maps come from it instead.
+      out.resize(begin);
+      return read_maps_text(maps_fd, pid, time, out);
     }
     const char* n = name;
     size_t len = q.vma_name_size ? q.vma_name_size - 1 : 0;
@@ -277,18 +314,19 @@ size_t ProcStatusReader::read_maps_text(int maps_fd, uint32_t pid, uint64_t time
     int name_at = 0;
     if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &stop, perms, &off, &maj, &min, &ino, &name_at) >= 7 &&
         perms[2] == 'x') {
-      const char* n = line + name_at;
+      char* n = line + name_at;
       // Not a VMA but the gate area: the kernel never reports it in MMAP
       // records, nor PROCMAP_QUERY, so neither path emits it.
       if (strcmp(n, "[vsyscall]") == 0) {
         line = nl + 1;
         continue;
       }
-      size_t len = strlen(n);
-      kernel_mmap_name(n, len);
+      size_t len = decode_maps_name(n);
+      const char* name = n;
+      kernel_mmap_name(name, len);
       Mapping m{start, stop, off, ino, maj, min,
                 static_cast<uint32_t>((perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) | PROT_EXEC),
-                static_cast<uint32_t>(perms[3] == 's' ? MAP_SHARED : MAP_PRIVATE), n, len};
+                static_cast<uint32_t>(perms[3] == 's' ? MAP_SHARED : MAP_PRIVATE), name, len};
       append_mmap2(out, pid, pid, m, time, cpu_);
       ++records;
     }
@@ -302,13 +340,18 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
   w.pid = pid;
   w.begin = out.size();
   w.start = monotonic_ns();
-  char path[96], text[512];
+  char path[4096], text[512];
+  // Everything is read through one handle on the process's directory: should
+  // the process exit and its pid be reused mid-read, the handle still names
+  // the first process, and finds nothing where it was, never the newcomer.
+  snprintf(path, sizeof path, "%s/%u", proc_root_.c_str(), pid);
+  const int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   // One read of the process's stat tells its comm, state, parent, whether
   // it is a kernel thread and how many threads it has.
-  snprintf(path, sizeof path, "/proc/%u/stat", pid);
-  ssize_t n = read_small(AT_FDCWD, path, text, sizeof text);
+  ssize_t n = dir >= 0 ? read_small(dir, "stat", text, sizeof text) : -1;
   ProcStat ps;
   if (n <= 0 || !parse_stat(text, static_cast<size_t>(n), ps)) {
+    if (dir >= 0) close(dir);
     w.gone = true;
     w.end = monotonic_ns();
     w.end_offset = out.size();
@@ -323,10 +366,9 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
     if (kthread && kthread_links_valid_) {
       leader_links = kthread_links_;
     } else {
-      snprintf(path, sizeof path, "/proc/%u/ns", pid);
       // Denied (a process even root may not inspect): no NAMESPACES record,
       // since nothing true can be said; the others still go out.
-      const NamespaceRead r = read_namespaces(path, links);
+      const NamespaceRead r = read_namespaces(dir, "ns", links);
       if (r == NamespaceRead::Ok) {
         leader_links = links;
         if (kthread) {
@@ -342,8 +384,7 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
   emit_thread(pid, pid, ps.ppid, ps.comm, ps.comm_len, leader_links, w.start, out, w.records);
 
   if (ps.threads > 1) {
-    snprintf(path, sizeof path, "/proc/%u/task", pid);
-    int task_dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int task_dir = openat(dir, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR* d = task_dir >= 0 ? fdopendir(task_dir) : nullptr;
     if (!d) {
       if (task_dir >= 0) close(task_dir);
@@ -362,9 +403,9 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
         if (kthread) {
           thread_links = leader_links;
         } else {
-          snprintf(path, sizeof path, "/proc/%u/task/%u/ns", pid, tid);
+          snprintf(path, sizeof path, "%u/ns", tid);
           uint64_t mine[kNamespaceCount][2];
-          const NamespaceRead r = read_namespaces(path, mine);
+          const NamespaceRead r = read_namespaces(task_dir, path, mine);
           if (r == NamespaceRead::Ok) {
             memcpy(links, mine, sizeof mine);
             thread_links = links;
@@ -383,29 +424,36 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
     if (d) closedir(d);
   }
 
-  if ((emit_flags_ & kEmitMmap) && !kthread) {
+  const bool read_maps = (emit_flags_ & kEmitMmap) && !kthread;
+  bool maps_unread = false;
+  size_t mapped = 0;
+  if (read_maps) {
     const uint64_t time = monotonic_ns();
-    snprintf(path, sizeof path, "/proc/%u/maps", pid);
-    int maps = open(path, O_RDONLY | O_CLOEXEC);
-    size_t mapped = 0;
+    const int maps = openat(dir, "maps", O_RDONLY | O_CLOEXEC);
+    maps_unread = maps < 0;
     if (maps >= 0) {
       mapped = procmap_query_ ? read_maps_query(maps, pid, time, out) : read_maps_text(maps, pid, time, out);
       close(maps);
     }
     w.records += mapped;
-    // A zombie (or an exiting process) has no mm left: its maps read empty,
-    // which says nothing about what it had mapped.
-    if (mapped == 0 && (ps.state == 'Z' || ps.state == 'X' || maps < 0)) w.stale |= kStaleZombie;
   }
+  // The same process to the end: its stat still reads, with the start time
+  // it had. Else it went while it was read, and what came after may be missing.
+  ProcStat now;
+  n = read_small(dir, "stat", text, sizeof text);
+  const bool same = n > 0 && parse_stat(text, static_cast<size_t>(n), now) && now.start_time == ps.start_time;
+  if (!same) w.stale |= kStaleVanished;
+  close(dir);
+  // A zombie (or an exiting process) has no mm left: its maps read empty,
+  // which says nothing about what it had mapped. It may have become one
+  // while it was read.
+  const auto dead = [](char state) { return state == 'Z' || state == 'X'; };
+  if (read_maps && mapped == 0 && (dead(ps.state) || (same && dead(now.state)) || maps_unread)) w.stale |= kStaleZombie;
   w.end = monotonic_ns();
   w.end_offset = out.size();
-  if (w.stale) {
-    for (size_t at = w.begin; at < w.end_offset;) {
-      perf_event_header h = read_header(out.data() + at);
-      write_trailer_id(out.data() + at, h.size, kProcIdBase | w.stale);
-      at += h.size;
-    }
-  }
+  if (w.stale)
+    for_each_record(out.data() + w.begin, w.end_offset - w.begin,
+                    [&](uint8_t* rec, uint16_t size) { write_trailer_id(rec, size, kProcIdBase | w.stale); });
   return w;
 }
 

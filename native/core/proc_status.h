@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace sideband {
@@ -32,7 +33,10 @@ enum class NamespaceRead { Ok, Denied, Gone };
 
 class ProcStatusReader {
  public:
-  explicit ProcStatusReader(uint32_t emit_flags);
+  // procmap_query false reads the maps text even where the kernel has
+  // PROCMAP_QUERY, as on kernels before 6.11 (to compare the two);
+  // proc_root is where procfs is mounted (another pid namespace has its own).
+  explicit ProcStatusReader(uint32_t emit_flags, bool procmap_query = true, std::string proc_root = "/proc");
 
   // Appends the status of `pid` and all its threads to `out`.
   ProcWindow read_process(uint32_t pid, std::vector<uint8_t>& out);
@@ -41,7 +45,7 @@ class ProcStatusReader {
   bool uses_procmap_query() const { return procmap_query_; }
 
  private:
-  NamespaceRead read_namespaces(const char* ns_dir, uint64_t (*links)[2]);
+  NamespaceRead read_namespaces(int at, const char* ns_dir, uint64_t (*links)[2]);
   void emit_thread(uint32_t pid, uint32_t tid, uint32_t ppid, const char* comm, size_t comm_len,
                    const uint64_t (*links)[2], uint64_t time, std::vector<uint8_t>& out, size_t& records);
   size_t read_maps_query(int maps_fd, uint32_t pid, uint64_t time, std::vector<uint8_t>& out);
@@ -49,7 +53,8 @@ class ProcStatusReader {
 
   uint32_t emit_flags_;
   uint32_t cpu_;
-  bool procmap_query_ = true;
+  bool procmap_query_;
+  std::string proc_root_;
   std::vector<char> text_;
   uint64_t nsfs_dev_ = 0;
   uint64_t kthread_links_[kNamespaceCount][2] = {};

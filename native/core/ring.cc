@@ -19,8 +19,15 @@ Ring::Ring(int fd, size_t data_pages) : fd_(fd) {
   data_ = static_cast<uint8_t*>(map) + page;
 }
 
+Ring::Ring(void* memory, size_t data_pages) : fd_(-1) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_ = data_pages * page;
+  page_ = static_cast<perf_event_mmap_page*>(memory);
+  data_ = static_cast<uint8_t*>(memory) + page;
+}
+
 Ring::~Ring() {
-  if (page_) munmap(page_, map_bytes_);
+  if (map_bytes_) munmap(page_, map_bytes_);
 }
 
 uint64_t Ring::load_head() const {

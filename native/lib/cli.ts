@@ -97,9 +97,93 @@ function parseCaptureArgs(args: string[]): CaptureArgs {
   return out as CaptureArgs;
 }
 
-/** Where running captures register, so `sideband snapshot` can find them. */
+/** The registry of running captures cannot be used safely: says why and how to fix it. */
+class RegistryError extends Error {}
+
+/**
+ * Where running captures register, so `sideband snapshot` can find them. It
+ * must be ours alone: whoever else made it could read the entries, plant
+ * symlinks for us to write through, or name processes for us to signal.
+ * $XDG_RUNTIME_DIR is private by specification; /tmp is shared, so a
+ * directory found there is checked to be ours, 0700 and not a symlink.
+ */
 function registryDir(): string {
-  return path.join(os.tmpdir(), `perf-sideband-${process.getuid?.() ?? 0}`);
+  const uid = process.getuid!();
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  const dir = runtime ? path.join(runtime, 'perf-sideband') : path.join(os.tmpdir(), `perf-sideband-${uid}`);
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new RegistryError(`cannot make ${dir}: ${(e as Error).message}. Fix: set XDG_RUNTIME_DIR to a private directory.`);
+  }
+  const found = fs.lstatSync(dir);
+  const wrong = found.isSymbolicLink()
+    ? 'is a symbolic link'
+    : !found.isDirectory()
+      ? 'is not a directory'
+      : found.uid !== uid
+        ? `belongs to uid ${found.uid}, not to us (uid ${uid})`
+        : found.mode & 0o077
+          ? `is open to other users (mode ${(found.mode & 0o777).toString(8)})`
+          : undefined;
+  if (wrong)
+    throw new RegistryError(
+      `${dir} ${wrong}, so it cannot hold the registry of running captures: another user may have made it to attack captures. Fix: remove it, or set XDG_RUNTIME_DIR to a private directory.`,
+    );
+  return dir;
+}
+
+/** A running capture's entry in the registry, named by its pid. */
+interface Registration {
+  pid: number;
+  /** Its start time: with the pid, it names one process, however pids are reused. */
+  started: string;
+  target: number | string[] | undefined;
+  output: string;
+}
+
+/** When process `pid` started, in clock ticks since boot (field 22 of /proc/PID/stat); undefined when it is gone. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields from the 3rd on follow the name in parentheses, which may hold spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Registers this capture; returns its entry's path. Never writes through a symlink or into a file it did not create. */
+function register(target: Registration['target'], output: string): string {
+  const file = path.join(registryDir(), String(process.pid));
+  fs.rmSync(file, { force: true }); // left by a capture that died with our pid long ago
+  const registration: Registration = { pid: process.pid, started: startTimeOf(process.pid)!, target, output };
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  try {
+    fs.writeSync(fd, JSON.stringify(registration));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return file;
+}
+
+/** Pids of the captures registered and still running, the same processes that registered; other entries are removed. */
+function runningCaptures(): number[] {
+  const dir = registryDir();
+  return fs.readdirSync(dir).flatMap((name) => {
+    const file = path.join(dir, name);
+    let registration: Partial<Registration> | undefined;
+    try {
+      registration = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Registration>;
+    } catch {
+      // not an entry of ours: removed below
+    }
+    const pid = Number(name);
+    if (registration?.pid === pid && registration.started !== undefined && registration.started === startTimeOf(pid)) return [pid];
+    // A capture that died without cleaning up, its pid perhaps another process's now.
+    fs.rmSync(file, { force: true });
+    return [];
+  });
 }
 
 function say(line: string): void {
@@ -128,17 +212,25 @@ async function capture(args: string[]): Promise<number> {
     else say(`snapshot ${s.index}: ${line}`);
   });
 
-  const registration = path.join(registryDir(), String(process.pid));
   const onSnapshotSignal = (): void => session.snapshot();
+  // A launched command is asked to exit (SIGTERM, SIGKILL some seconds
+  // later if it does not); a second Ctrl-C kills it at once.
+  let interrupted = false;
   const onInterrupt = (): void => {
-    say('stopping');
-    void session.stop();
+    if (interrupted) say('stopping now');
+    else say(opts.command ? 'stopping (Ctrl-C again not to wait for the command to exit)' : 'stopping');
+    void session.stop(interrupted);
+    interrupted = true;
   };
   process.on('SIGUSR1', onSnapshotSignal);
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onInterrupt);
-  fs.mkdirSync(registryDir(), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(registration, JSON.stringify({ pid: process.pid, target: opts.pid ?? opts.command, output: path.resolve(opts.output) }));
+  let registration: string | undefined;
+  try {
+    registration = register(opts.pid ?? opts.command, path.resolve(opts.output));
+  } catch (e) {
+    say(`warning: \`sideband snapshot\` will not find this capture: ${(e as Error).message} \`kill -USR1 ${process.pid}\` still asks it for a snapshot.`);
+  }
   const timer = opts.duration ? setTimeout(() => void session.stop(), opts.duration * 1000) : undefined;
 
   let result: RecordingResult;
@@ -146,10 +238,15 @@ async function capture(args: string[]): Promise<number> {
     result = await recording.run();
   } finally {
     if (timer) clearTimeout(timer);
+    // Unregistered first, so no `sideband snapshot` finds us from here on.
+    if (registration) fs.rmSync(registration, { force: true });
+    // One that found us just before still comes: SIGUSR1's default action
+    // would kill us before the summary, so it is ignored until we exit (the
+    // new listener first, as Node restores the default with the last one).
+    process.on('SIGUSR1', () => {});
     process.off('SIGUSR1', onSnapshotSignal);
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
-    fs.rmSync(registration, { force: true });
   }
 
   const { stop, written, writeError } = result;
@@ -218,19 +315,7 @@ function snapshot(args: string[]): number {
     if (args[i] === '--capture') only = Number(args[++i]);
     else throw new UsageError(`unknown snapshot option ${args[i]}`);
   }
-  const dir = registryDir();
-  const running = (fs.existsSync(dir) ? fs.readdirSync(dir) : [])
-    .map(Number)
-    .filter((pid) => Number.isInteger(pid) && (only === undefined || pid === only))
-    .filter((pid) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        fs.rmSync(path.join(dir, String(pid)), { force: true });  // a capture that died without cleaning up
-        return false;
-      }
-    });
+  const running = runningCaptures().filter((pid) => only === undefined || pid === only);
   if (running.length === 0) {
     say(only === undefined ? 'no running capture found. Fix: start one with `sideband capture`.' : `no running capture with pid ${only}.`);
     return 1;
@@ -330,12 +415,16 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof UsageError) {
       say(`${e.message}\n${USAGE}`);
       code = 2;
-    } else if (e instanceof EngineError || e instanceof RecordError) {
+    } else if (e instanceof EngineError || e instanceof RecordError || e instanceof RegistryError) {
       say(`error: ${e.message}`);
       code = 1;
     } else {
       throw e;
     }
   }
+  // A capture exits at once: left to end by itself, Node restores SIGUSR1's
+  // default action while it tears down, and a snapshot asked of it just then
+  // would kill it; exit() keeps our handler to the end.
+  if (command === 'capture') process.exit(code);
   process.exitCode = code;
 }

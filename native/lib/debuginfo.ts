@@ -23,17 +23,36 @@ function isFile(file: string): boolean {
   }
 }
 
-/** CRC-32 of a whole file, read in chunks: debug files run to hundreds of MB. */
-function fileCrc32(file: string): number {
+/**
+ * The largest file taken for a debug file: the largest known (a browser's)
+ * are a few GiB. A bigger one is not read for its CRC, which would stall
+ * the server for minutes.
+ */
+const MAX_DEBUG_FILE_BYTES = 16 * 2 ** 30;
+
+/**
+ * CRC-32 of a file, read in chunks (debug files run to hundreds of MB) up to
+ * the size it had when opened, so a file that grows cannot keep us reading;
+ * or its size, when it is larger than any debug file.
+ */
+function fileCrc32(file: string): { crc: number } | { tooLarge: number } {
   const fd = fs.openSync(file, 'r');
   try {
+    const size = fs.fstatSync(fd).size;
+    if (size > MAX_DEBUG_FILE_BYTES) return { tooLarge: size };
     const chunk = Buffer.alloc(1 << 20);
     let crc = 0;
-    for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) crc = zlib.crc32(chunk.subarray(0, n), crc);
-    return crc;
+    for (let done = 0, n; done < size && (n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - done), done)) > 0; done += n)
+      crc = zlib.crc32(chunk.subarray(0, n), crc);
+    return { crc };
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** A debug link names a file, looked up in known directories as gdb does: a path in it would reach any file. */
+function isPlainFileName(name: string): boolean {
+  return name !== '.' && name !== '..' && !name.includes('/');
 }
 
 const hex = (crc: number): string => crc.toString(16).padStart(8, '0');
@@ -56,25 +75,33 @@ export function findDebugInfo(file: string, info: ElfInfo, userDirs: readonly st
     }
   }
   const stale: string[] = [];
-  if (info.debuglink) {
-    const { name, crc } = info.debuglink;
+  const tooLarge: string[] = [];
+  const followed = info.debuglink && isPlainFileName(info.debuglink.name) ? info.debuglink : undefined;
+  if (followed) {
     for (const dir of linkPlaces(file, userDirs)) {
-      const candidate = path.join(dir, name);
+      const candidate = path.join(dir, followed.name);
       if (candidate === path.resolve(file) || !isFile(candidate)) continue;
-      const actual = fileCrc32(candidate);
-      if (actual === crc) return { found: 'debuglink', file: candidate, dir };
-      stale.push(`${candidate} (CRC-32 ${hex(actual)})`);
+      const read = fileCrc32(candidate);
+      if ('tooLarge' in read) tooLarge.push(`${candidate} is ${read.tooLarge} bytes, larger than any debug file (${MAX_DEBUG_FILE_BYTES} at most), so it is not read`);
+      else if (read.crc === followed.crc) return { found: 'debuglink', file: candidate, dir };
+      else stale.push(`${candidate} (CRC-32 ${hex(read.crc)})`);
     }
   }
-  if (stale.length)
+  if (followed && (stale.length || tooLarge.length)) {
+    const staleSentence = stale.length ? ` the one found is stale, from another build: ${stale.join(', ')};` : '';
     return {
       found: 'none',
-      missing: `${file} links to debug file ${info.debuglink!.name} with CRC-32 ${hex(info.debuglink!.crc)}, but the one found is stale, from another build: ${stale.join(', ')}; rebuild or reinstall it together with the program.`,
+      missing: `${file} links to debug file ${followed.name} with CRC-32 ${hex(followed.crc)}, but${staleSentence}${tooLarge.length ? ` ${tooLarge.join('; ')};` : ''} rebuild or reinstall it together with the program.`,
     };
+  }
   const byBuildId = info.buildId
     ? ` (build-id ${info.buildId}): install its debug package (Debian: the -dbgsym package from the debian-debug archive, or \`debuginfod-find debuginfo ${info.buildId}\`), or add a directory holding .build-id/${info.buildId.slice(0, 2)}/${info.buildId.slice(2)}.debug to the setting perfSideband.debugDirectories`
     : ': rebuild it with -g, or add a directory holding its debug file to the setting perfSideband.debugDirectories';
-  const link = info.debuglink ? ` (its debug link ${info.debuglink.name} is in none of ${linkPlaces(file, userDirs).join(', ')})` : '';
+  const link = !info.debuglink
+    ? ''
+    : followed
+      ? ` (its debug link ${followed.name} is in none of ${linkPlaces(file, userDirs).join(', ')})`
+      : ` (its debug link ${JSON.stringify(info.debuglink.name)} is not a plain file name, so it is not followed)`;
   return { found: 'none', missing: `${file} has no debug info${link}${byBuildId}.` };
 }
 

@@ -51,24 +51,52 @@ interface Section {
   entsize: number;
 }
 
-/** An ELF64 little-endian file opened for a few small reads: what x86_64 perf records name. */
+/** Sanity bounds of sections read whole, so a size within a big file still cannot claim GBs. */
+interface Limit {
+  bytes: number;
+  /** What fills that many bytes, for the error. */
+  of: string;
+}
+/** A file name (NAME_MAX is 255; a page is generous), its padding and the CRC. */
+const DEBUGLINK_LIMIT: Limit = { bytes: 4096 + 8, of: 'a file name and its CRC' };
+/** The most sections a header counts, each with a long name. */
+const SECTION_NAMES_LIMIT: Limit = { bytes: 0xffff * 256, of: '65535 section names of 255 bytes' };
+
+/**
+ * An ELF64 little-endian file opened for a few small reads: what x86_64 perf
+ * records name. Every size comes from the file's own headers, so none sizes
+ * a read beyond the file.
+ */
 class ElfFile {
   readonly header: Buffer;
+  private readonly size: number;
   private sectionTable?: Section[];
 
   constructor(
     readonly path: string,
     private readonly fd: number,
   ) {
+    this.size = fs.fstatSync(fd).size;
     this.header = this.read(0, 64);
     if (this.header.length < 64 || this.header.readUInt32BE(0) !== 0x7f454c46 || this.header[4] !== 2 || this.header[5] !== 1)
       throw new Error(`${path} is not a 64-bit little-endian ELF file`);
   }
 
+  /** Up to `length` bytes at `offset`: fewer where the file ends. */
   read(offset: number, length: number): Buffer {
-    const bytes = Buffer.alloc(length);
-    const n = fs.readSync(this.fd, bytes, 0, length, offset);
+    const bytes = Buffer.alloc(Math.max(0, Math.min(length, this.size - offset)));
+    if (bytes.length === 0) return bytes; // and an offset past 2^53 is never handed to readSync
+    const n = fs.readSync(this.fd, bytes, 0, bytes.length, offset);
     return bytes.subarray(0, n);
+  }
+
+  /** Exactly `length` bytes at `offset`, or an error naming `what` when the file does not hold them or they are over `limit`. */
+  private readWhole(offset: number, length: number, what: string, limit?: Limit): Buffer {
+    if (limit && length > limit.bytes)
+      throw new Error(`${this.path}: its ${what} is ${length} bytes, more than the ${limit.bytes} of ${limit.of}: the file is corrupt; rebuild or reinstall it`);
+    if (offset > this.size || length > this.size - offset)
+      throw new Error(`${this.path}: its ${what} (${length} bytes at offset ${offset}) reaches past the end of the ${this.size}-byte file: the file is truncated or corrupt; rebuild or reinstall it`);
+    return this.read(offset, length);
   }
 
   programHeaders(): Buffer[] {
@@ -88,7 +116,7 @@ class ElfFile {
     const shentsize = this.header.readUInt16LE(58);
     const shnum = this.header.readUInt16LE(60);
     const shstrndx = this.header.readUInt16LE(62);
-    const table = shoff && shentsize >= 64 ? this.read(shoff, shentsize * shnum) : Buffer.alloc(0);
+    const table = shoff && shentsize >= 64 ? this.readWhole(shoff, shentsize * shnum, 'section header table') : Buffer.alloc(0);
     const raw = Array.from({ length: Math.floor(table.length / shentsize) }, (_, i) => {
       const sh = table.subarray(i * shentsize);
       return {
@@ -100,13 +128,13 @@ class ElfFile {
         entsize: Number(sh.readBigUInt64LE(56)),
       };
     });
-    const names = raw[shstrndx] ? this.read(raw[shstrndx].offset, raw[shstrndx].size) : Buffer.alloc(0);
+    const names = raw[shstrndx] ? this.readWhole(raw[shstrndx].offset, raw[shstrndx].size, 'section .shstrtab', SECTION_NAMES_LIMIT) : Buffer.alloc(0);
     this.sectionTable = raw.map(({ nameAt, ...rest }) => ({ name: cString(names, nameAt), ...rest }));
     return this.sectionTable;
   }
 
-  contents(section: Section): Buffer {
-    return section.type === SHT_NOBITS ? Buffer.alloc(0) : this.read(section.offset, section.size);
+  contents(section: Section, limit?: Limit): Buffer {
+    return section.type === SHT_NOBITS ? Buffer.alloc(0) : this.readWhole(section.offset, section.size, `section ${section.name}`, limit);
   }
 }
 
@@ -163,7 +191,7 @@ export function readElfInfo(path: string): ElfInfo {
     const link = sections.find((s) => s.name === '.gnu_debuglink');
     let debuglink: ElfInfo['debuglink'];
     if (link) {
-      const bytes = elf.contents(link);
+      const bytes = elf.contents(link, DEBUGLINK_LIMIT);
       const name = cString(bytes, 0);
       const crcAt = Math.ceil((name.length + 1) / 4) * 4;
       if (name && crcAt + 4 <= bytes.length) debuglink = { name, crc: bytes.readUInt32LE(crcAt) };

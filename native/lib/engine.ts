@@ -93,7 +93,14 @@ type NativeMessage =
 interface NativeCapture {
   start(): void;
   snapshot(): void;
-  stop(): void;
+  stop(force?: boolean): void;
+}
+
+export interface ProcStatusOptions {
+  /** false reads the maps text even where the kernel has PROCMAP_QUERY, as kernels before 6.11 make us. */
+  procmapQuery?: boolean;
+  /** Where procfs is mounted; a pid namespace's own mount lists its own pids. Default /proc. */
+  procRoot?: string;
 }
 
 export interface ProcStatusResult {
@@ -107,7 +114,7 @@ export interface ProcStatusResult {
 
 interface NativeAddon {
   Capture: new (options: CaptureOptions, onMessage: (m: NativeMessage) => void) => NativeCapture;
-  readProcStatus(pids?: number[], emit?: number): ProcStatusResult;
+  readProcStatus(pids?: number[], emit?: number, options?: ProcStatusOptions): ProcStatusResult;
 }
 
 /**
@@ -286,8 +293,12 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
     this.native.snapshot();
   }
 
-  stop(): Promise<StopInfo> {
-    this.native.stop();
+  /**
+   * A command the capture launched gets SIGTERM and a few seconds to exit,
+   * then SIGKILL; with `force`, SIGKILL at once (a second Ctrl-C).
+   */
+  stop(force = false): Promise<StopInfo> {
+    this.native.stop(force);
     return this.stopped;
   }
 }

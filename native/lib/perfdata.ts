@@ -131,6 +131,12 @@ const HEADER_SIZE = 104;
 const PIPE_HEADER_SIZE = 16;
 const FEATURE_BITS = 256;
 const SECTION_SIZE = 16;
+/**
+ * perf opens an event per thread and CPU, and lists an id for each: 16k
+ * threads on 256 CPUs. A file may hold more id bytes than that, but as
+ * bigints they would take GBs.
+ */
+const MAX_IDS = 1 << 22;
 /** perf_event_attr was 64 bytes when published; the kernel caps it at a page. */
 const ATTR_SIZE_MIN = 64;
 const ATTR_SIZE_MAX = 4096;
@@ -255,6 +261,11 @@ function parseAttrs(file: Uint8Array, header: FileHeader): PerfDataEvent[] {
     idBytes += idSection.size;
     if (idBytes > file.byteLength)
       throw new PerfDataError(`${field}.ids`, `the id arrays of the events up to ${field} add up to more than the file: they overlap, so the file is corrupt; re-record it`);
+    if (idBytes / 8 > MAX_IDS)
+      throw new PerfDataError(
+        `${field}.ids.size`,
+        `the events up to ${field} list ${idBytes / 8} ids, more than the ${MAX_IDS} any capture opens (one per event, thread and CPU): the file is corrupt; re-record it`,
+      );
     const ids: bigint[] = [];
     for (let k = 0; k < idSection.size; k += 8) ids.push(view.getBigUint64(idSection.offset + k, true));
     events.push({ attr, ids });
@@ -463,7 +474,7 @@ function readInto(fd: number, into: Uint8Array, at: number, length: number, from
   return done;
 }
 
-/** Opens a capture to read, with its size: RecordIndex offsets are u32, so 4 GiB at most. */
+/** Opens a capture to read, with its size: 4 GiB at most, as the file is held in one buffer (whole, or sparse to index it). */
 function openCapture(path: string): { fd: number; size: number } {
   const fd = fs.openSync(path, 'r');
   const size = fs.fstatSync(fd).size;

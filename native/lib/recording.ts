@@ -1,7 +1,8 @@
 // A capture streamed into a perf.data file: the one way the CLI and the
-// extension record. The file is written as batches arrive, so a capture
-// that is cut short still leaves every record it read, and a reader can
-// follow the file while it grows (flush, then read up to its end).
+// extension record. Every batch is on disk before any other listener sees
+// it, so a capture that is cut short still leaves every record it read, and
+// a reader in another process (the language server) that follows the file
+// sees each record as soon as the host does.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -63,7 +64,12 @@ export class Recording {
     this.session.on('records', (batch) => {
       if (!this.writer || this.writeError) return;
       try {
+        // One write per batch: the engine already gathers records for up to
+        // a few tens of milliseconds, so a trickle costs a few writes a
+        // second, while the writer's buffer alone held a quiet capture's
+        // records back from other readers until a megabyte had piled up.
         this.writer.append(batch);
+        this.writer.flush();
       } catch (e) {
         this.fail(e as Error);
       }
@@ -89,10 +95,8 @@ export class Recording {
     return { stop, written: this.writer !== undefined, writeError: this.writeError };
   }
 
-  /** Writes out buffered records; false while the file does not exist yet (before attach). */
-  flush(): boolean {
-    if (!this.writer || this.writeError) return false;
-    this.writer.flush();
-    return true;
+  /** Whether the file exists and holds every record delivered so far: false before attach, or after a write failed. */
+  get readable(): boolean {
+    return this.writer !== undefined && this.writeError === undefined;
   }
 }

@@ -194,8 +194,8 @@ export interface RecordIndex {
   count: number;
   /** Where each record's bytes are, for decodeRecord. */
   source: RecordSource;
-  /** Offset of each record from the start of the stream. */
-  offset: Uint32Array;
+  /** Offset of each record from the start of the stream: doubles, exact below 2^53, as a live stream runs past 4 GiB. */
+  offset: Float64Array;
   size: Uint16Array;
   type: Uint8Array;
   flags: Uint8Array;
@@ -275,7 +275,7 @@ export class RecordIndexBuilder {
   private skipped = 0;
   /** Stream offset of the last record that add() looked at. */
   lastRecordAt = 0;
-  private offset: Uint32Array;
+  private offset: Float64Array;
   private size: Uint16Array;
   private type: Uint8Array;
   private flags: Uint8Array;
@@ -288,7 +288,7 @@ export class RecordIndexBuilder {
   constructor(stream: StreamLayout, expectedRecords = 1024) {
     this.resolver = makeResolver(stream);
     const cap = Math.max(16, Math.ceil(expectedRecords));
-    this.offset = new Uint32Array(cap);
+    this.offset = new Float64Array(cap);
     this.size = new Uint16Array(cap);
     this.type = new Uint8Array(cap);
     this.flags = new Uint8Array(cap);
@@ -301,7 +301,7 @@ export class RecordIndexBuilder {
 
   private grow(): void {
     const capacity = this.offset.length * 2;
-    const more = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(column: T): T => {
+    const more = <T extends Uint8Array | Uint16Array | Int32Array | Float64Array>(column: T): T => {
       const bigger = new (column.constructor as new (length: number) => T)(capacity);
       bigger.set(column as never);
       return bigger;

@@ -261,7 +261,16 @@ function llvmSymbolizer(program: string, debugDirs: readonly string[], whyNotLib
     'llvm-symbolizer',
     description,
     debugDirs,
-    (file) => ({ resolve: async (addresses) => (await process.request(file, addresses)).map(framesOfLlvmAnswer), ...NO_LISTINGS }),
+    (file) => {
+      // Its requests are lines of `"FILE" ADDR` with no escapes: a quote would
+      // end the name early and a line break start another request, and every
+      // later answer would go to the wrong question.
+      if (/["\r\n]/.test(file))
+        throw new Error(
+          `${JSON.stringify(file)} cannot be passed to ${program}: its name has a double quote or a line break, and llvm-symbolizer reads one quoted file name per line. Fix: rename the file, or \`apt install libdw1\` and run "Perf Sideband: Restart Language Server" for the libdw helper, which takes any name.`,
+        );
+      return { resolve: async (addresses) => (await process.request(file, addresses)).map(framesOfLlvmAnswer), ...NO_LISTINGS };
+    },
     () => process.dispose(),
   );
 }

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <variant>
 
 namespace symbols {
 
@@ -50,16 +52,39 @@ void for_each_range(Dwarf_Die* die, Visit&& visit) {
     if (low < high) visit(low, high);
 }
 
-// Preorder walk of die and its siblings; visit returns whether to enter a DIE's children.
-template <typename Visit>
-void walk(Dwarf_Die* first, Visit&& visit) {
-  Dwarf_Die die = *first;
-  do {
-    if (visit(&die)) {
-      Dwarf_Die child;
-      if (dwarf_haschildren(&die) && dwarf_child(&die, &child) == 0) walk(&child, visit);
+// How deep walk() follows the nesting of DIEs. Compilers nest a few dozen
+// levels (glibc 17, Rust's libstd 29); deeper is a damaged or crafted file.
+// The bound also caps what such a file costs: a DIE without DW_AT_sibling
+// has its sibling found by libdw reading through its whole subtree, so
+// every level of nesting adds a pass over everything below it.
+constexpr size_t kMaxDieDepth = 256;
+
+// Preorder walk of first and its siblings. The path down to the current DIE
+// is kept on the heap: the file chooses how deep DIEs nest, and recursing
+// once per level let it overflow our stack. visit(die, context) returns the
+// context for the DIE's children, or nullopt not to enter them. Returns
+// false, having stopped, where DIEs nest deeper than kMaxDieDepth.
+template <typename Context, typename Visit>
+bool walk(Dwarf_Die* first, Context context, Visit&& visit) {
+  std::vector<std::pair<Dwarf_Die, Context>> path{{*first, context}};
+  while (!path.empty()) {
+    std::optional<Context> inner = visit(&path.back().first, path.back().second);
+    Dwarf_Die child;
+    if (inner && dwarf_haschildren(&path.back().first) && dwarf_child(&path.back().first, &child) == 0) {
+      if (path.size() == kMaxDieDepth) return false;
+      path.emplace_back(child, *inner);
+      continue;
     }
-  } while (dwarf_siblingof(&die, &die) == 0);
+    // On to the next sibling: of this DIE, else of the nearest ancestor that has one.
+    while (!path.empty() && dwarf_siblingof(&path.back().first, &path.back().first) != 0) path.pop_back();
+  }
+  return true;
+}
+
+std::string nested_too_deep(Dwarf_Die* cu) {
+  const char* name = dwarf_diename(cu);
+  return "its DWARF nests DIEs more than " + std::to_string(kMaxDieDepth) + " levels deep in compile unit " + (name ? name : "(unnamed)") +
+         " (compilers nest a few dozen): the debug info is damaged or crafted. Fix: rebuild the file with -g, or use its distribution's debug package.";
 }
 
 std::string joined(const char* comp_dir, const char* path) {
@@ -205,7 +230,9 @@ DwarfModule::Unit* DwarfModule::unit_of(uint64_t address) {
 
 void DwarfModule::load_scopes(Unit& unit) {
   if (unit.loaded) return;
-  unit.loaded = true;
+  // A unit refused for its nesting stays unloaded, and is refused again on its next look-up.
+  unit.scopes.clear();
+  unit.scope_ranges.clear();
   Dwarf_Files* files = nullptr;
   size_t file_count = 0;
   dwarf_getsrcfiles(&unit.die, &files, &file_count);
@@ -220,40 +247,36 @@ void DwarfModule::load_scopes(Unit& unit) {
     if (a.high != b.high) return a.high > b.high;
     return a.scope < b.scope;
   });
+  unit.loaded = true;
 }
 
 void DwarfModule::add_scopes(Unit& unit, Dwarf_Die* first, uint32_t parent, Dwarf_Files* files) {
-  Dwarf_Die die = *first;
-  do {
-    int tag = dwarf_tag(&die);
-    uint32_t children_parent = parent;
-    if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) {
-      auto ranges_begin = static_cast<uint32_t>(unit.scope_ranges.size());
-      for_each_range(&die, [&](uint64_t low, uint64_t high) { unit.scope_ranges.emplace_back(low, high); });
-      auto ranges_end = static_cast<uint32_t>(unit.scope_ranges.size());
-      if (ranges_end > ranges_begin) {
-        Scope scope{.parent = tag == DW_TAG_subprogram ? kNoParent : parent,
-                    .ranges_begin = ranges_begin,
-                    .ranges_end = ranges_end,
-                    .function = function_name(&die),
-                    .call_file = kNoString,
-                    .call_line = 0,
-                    .call_column = 0};
-        Dwarf_Attribute attr;
-        Dwarf_Word value;
-        const char* call_file;
-        if (files && dwarf_formudata(dwarf_attr(&die, DW_AT_call_file, &attr), &value) == 0 &&
-            (call_file = dwarf_filesrc(files, value, nullptr, nullptr)) != nullptr)
-          scope.call_file = intern_path(unit.comp_dir, call_file);
-        if (dwarf_formudata(dwarf_attr(&die, DW_AT_call_line, &attr), &value) == 0) scope.call_line = static_cast<int>(value);
-        if (dwarf_formudata(dwarf_attr(&die, DW_AT_call_column, &attr), &value) == 0) scope.call_column = static_cast<int>(value);
-        children_parent = static_cast<uint32_t>(unit.scopes.size());
-        unit.scopes.push_back(scope);
-      }
-    }
-    Dwarf_Die child;
-    if (dwarf_haschildren(&die) && dwarf_child(&die, &child) == 0) add_scopes(unit, &child, children_parent, files);
-  } while (dwarf_siblingof(&die, &die) == 0);
+  const bool whole = walk(first, parent, [&](Dwarf_Die* die, uint32_t enclosing) -> std::optional<uint32_t> {
+    int tag = dwarf_tag(die);
+    if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine) return enclosing;
+    auto ranges_begin = static_cast<uint32_t>(unit.scope_ranges.size());
+    for_each_range(die, [&](uint64_t low, uint64_t high) { unit.scope_ranges.emplace_back(low, high); });
+    auto ranges_end = static_cast<uint32_t>(unit.scope_ranges.size());
+    if (ranges_end == ranges_begin) return enclosing;
+    Scope scope{.parent = tag == DW_TAG_subprogram ? kNoParent : enclosing,
+                .ranges_begin = ranges_begin,
+                .ranges_end = ranges_end,
+                .function = function_name(die),
+                .call_file = kNoString,
+                .call_line = 0,
+                .call_column = 0};
+    Dwarf_Attribute attr;
+    Dwarf_Word value;
+    const char* call_file;
+    if (files && dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr), &value) == 0 &&
+        (call_file = dwarf_filesrc(files, value, nullptr, nullptr)) != nullptr)
+      scope.call_file = intern_path(unit.comp_dir, call_file);
+    if (dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &attr), &value) == 0) scope.call_line = static_cast<int>(value);
+    if (dwarf_formudata(dwarf_attr(die, DW_AT_call_column, &attr), &value) == 0) scope.call_column = static_cast<int>(value);
+    unit.scopes.push_back(scope);
+    return static_cast<uint32_t>(unit.scopes.size() - 1);
+  });
+  if (!whole) fail(nested_too_deep(&unit.die));
 }
 
 void DwarfModule::resolve(uint64_t address, std::vector<Frame>& out) {
@@ -331,8 +354,8 @@ std::vector<FunctionRange> DwarfModule::functions() {
   for (Unit& unit : *units_) {
     Dwarf_Die child;
     if (dwarf_child(&unit.die, &child) != 0) continue;
-    walk(&child, [&](Dwarf_Die* die) {
-      if (dwarf_tag(die) != DW_TAG_subprogram) return true;
+    const bool whole = walk(&child, std::monostate{}, [&](Dwarf_Die* die, std::monostate) -> std::optional<std::monostate> {
+      if (dwarf_tag(die) != DW_TAG_subprogram) return std::monostate{};
       StringId name = function_name(die);
       const char* file = dwarf_decl_file(die);
       int line = 0;
@@ -342,8 +365,9 @@ std::vector<FunctionRange> DwarfModule::functions() {
           result.push_back({strings_[name], joined(unit.comp_dir, file), line, low + bias_, high + bias_});
         });
       // Nested subprograms (GNU C nested functions, C++ local classes' methods) have code too.
-      return true;
+      return std::monostate{};
     });
+    if (!whole) fail(nested_too_deep(&unit.die));
   }
   return result;
 }

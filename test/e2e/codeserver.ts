@@ -347,6 +347,11 @@ export async function quickItems(page: Page): Promise<string[]> {
 /**
  * Runs a command by its title through the command palette. The title must
  * be the palette label exactly ("Perf Sideband: Capture Sideband").
+ *
+ * `timeout` bounds how long the command may take to become known, not how
+ * long the workbench takes to draw: on a busy machine opening and filtering
+ * the palette alone can take seconds, and each of those steps waits for its
+ * own outcome.
  */
 export async function runCommand(page: Page, title: string, timeout = timeouts.ui): Promise<void> {
   const deadline = Date.now() + timeout;
@@ -357,21 +362,26 @@ export async function runCommand(page: Page, title: string, timeout = timeouts.u
   // The palette lists the commands known when it opens: an extension's
   // appear once the extension host has read it, a few seconds after the
   // workbench is drawn. So reopen it until the command is there.
-  // Focus moving elsewhere (a debuggee pausing opens its source) can also
-  // close the palette under us: then it is reopened too.
-  for (;;) {
-    try {
-      await openCommandPalette(page);
-      await page.locator(quickInputBox).fill(`>${title}`, { timeout: 3_000 });
-      await row.waitFor({ state: "visible", timeout: Math.min(3_000, Math.max(500, deadline - Date.now())) });
-      await row.click({ timeout: 3_000 });
-      break;
-    } catch {
-      seen = await quickItems(page).catch(() => []);
-      await page.keyboard.press("Escape");
-      await page.locator(quickInput).waitFor({ state: "hidden", timeout: timeouts.ui }).catch(() => {});
+  // Focus moving elsewhere (a debuggee pausing opens its source, a view
+  // that opens takes the focus) can also close the palette under us: then
+  // it is reopened too, a few times at most.
+  for (let closed = 0; ; ) {
+    await openCommandPalette(page);
+    const box = page.locator(quickInputBox);
+    // A palette closed before the fill is seen as such below, at once.
+    if (await box.isVisible()) await box.fill(`>${title}`, { timeout: timeouts.ui }).catch(() => undefined);
+    const found = await paletteFiltered(page, title);
+    if (found === "found") {
+      try {
+        await row.click({ timeout: timeouts.ui });
+        break;
+      } catch { /* the list changed under the click: try again */ }
     }
-    if (Date.now() >= deadline) {
+    if (found === "gone" && ++closed > 5) throw new Error(`e2e: the command palette closed ${closed} times before "${title}" could be chosen: something keeps taking the focus`);
+    seen = await quickItems(page).catch(() => []);
+    await page.keyboard.press("Escape");
+    await page.locator(quickInput).waitFor({ state: "hidden", timeout: timeouts.ui }).catch(() => {});
+    if (found === "filtered" && Date.now() >= deadline) {
       throw new Error(`e2e: no command titled "${title}" in the command palette within ${timeout} ms (is the extension installed and enabled?). It offered: ${JSON.stringify(seen)}`);
     }
   }
@@ -385,6 +395,29 @@ export async function runCommand(page: Page, title: string, timeout = timeouts.u
     }, { widget: quickInput, box: quickInputBox, typed: `>${title}` }, { timeout: timeouts.ui, polling: 100 });
   } catch {
     throw new Error(`e2e: the command palette stayed open after choosing "${title}" (selector ${quickInput})`);
+  }
+}
+
+/**
+ * Waits until the open palette shows what it found for `>title`: "found"
+ * when it lists the command, "filtered" when its filtered list lacks it (the
+ * command is not known yet), "gone" when the palette closed. A list is
+ * filtered once a row highlights what matched, or no row is left: the
+ * unfiltered list highlights nothing.
+ */
+async function paletteFiltered(page: Page, title: string): Promise<"found" | "filtered" | "gone"> {
+  try {
+    const state = await page.waitForFunction(({ box, rows, typed, title }) => {
+      const input = document.querySelector<HTMLInputElement>(box);
+      if (!input || input.offsetParent === null || input.value !== typed) return "gone";
+      const shown = [...document.querySelectorAll(rows)];
+      const label = (row: Element) => (row.querySelector(".label-name")?.textContent ?? "").replace(/\s+/g, " ").trim();
+      if (shown.some((row) => label(row) === title)) return "found";
+      return shown.length === 0 || shown.some((row) => row.querySelector(".label-name .highlight")) ? "filtered" : false;
+    }, { box: quickInputBox, rows: quickRows, typed: `>${title}`, title }, { timeout: timeouts.ui, polling: 100 });
+    return (await state.jsonValue()) as "found" | "filtered" | "gone";
+  } catch (e) {
+    throw new Error(`e2e: the command palette did not filter its list for "${title}" within ${timeouts.ui} ms: ${(e as Error).message}`);
   }
 }
 
@@ -473,6 +506,12 @@ const debugToolbar = ".debug-toolbar";
 export async function startDebugging(page: Page): Promise<void> {
   await runCommand(page, "Debug: Start Debugging");
   await visible(page, debugToolbar, "the debug toolbar (a debug session)", timeouts.debug);
+}
+
+/** Focuses the debug session whose name matches ("Debug: Select Debug Session"): toolbar actions act on it. */
+export async function focusDebugSession(page: Page, name: RegExp): Promise<void> {
+  await runCommand(page, "Debug: Select Debug Session");
+  await pickQuickItem(page, name);
 }
 
 /** Waits until the debuggee is paused (the toolbar offers Continue; the call stack shows a paused frame). */

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 
 import type { DecodedRecord } from '../../native/lib/records';
-import { fixture, keyOf, perfRecordAttach, perfScript, Proc, readCapture, sideband, tempDir } from './harness';
+import { fixture, keyOf, nameOfLength, perfRecordAttach, perfScript, Proc, readCapture, sideband, tempDir } from './harness';
 
 function executableFiles(dir: string): { before: string; after: string } {
   const before = path.join(dir, 'before.bin');
@@ -134,6 +134,44 @@ test('attach: pre-existing state arrives as status-only records, later actions a
   );
   const oursSynth = multiset(status.filter((r) => r.type === 'MMAP2' || r.type === 'COMM').map(keyOf));
   assert.deepEqual(oursSynth, perfSynth);
+});
+
+test('names /proc tells otherwise (past PATH_MAX, past a record\'s 16-bit size, with a newline) are as the kernel writes them', { timeout: 120_000 }, async () => {
+  const dir = tempDir('names');
+  // The same shapes of name mapped before the attach (status from /proc:
+  // the maps text, since PROCMAP_QUERY refuses the longest) and after it
+  // (real records, named by the kernel).
+  const shapes = (when: string): string[] => [
+    ...[4087, 4088, 65431].map((length) => `${when}/${length}/${nameOfLength(`${dir}/${when}/${length}`, length)}`),
+    `${when}/line\nbreak.bin`,
+  ];
+  const fx = Proc.start(fixture('mapped_names'), [dir, ...shapes('early'), '--', ...shapes('later')], { stdin: true });
+  const pid = Number((await fx.waitFor(/^ready (\d+)/))[1]);
+  const out = path.join(dir, 'names.data');
+  const capture = sideband(['capture', '--pid', String(pid), '-o', out]);
+  try {
+    await capture.waitFor(/attached/);
+    fx.send('go');
+    await fx.waitFor(/^mapped/);
+    fx.child.stdin!.end();
+    assert.equal(await fx.exited, 0, fx.output);
+    assert.equal(await capture.exited, 0, capture.output);
+  } finally {
+    // A capture stuck in its snapshot would not stop at a polite signal.
+    capture.child.kill('SIGKILL');
+    fx.child.kill();
+  }
+
+  const { records } = readCapture(out);
+  const named = (statusOnly: boolean, when: string): string[] =>
+    find(records, { type: 'MMAP2', pid, statusOnly })
+      .map((r) => r.fields.filename as string)
+      .filter((name) => name.startsWith(`${dir}/${when}/`) || name === '//toolong')
+      .map((name) => name.replace(`${dir}/${when}/`, `${dir}/SAME/`))
+      .sort();
+  const real = named(false, 'later');
+  assert.equal(real.filter((name) => name === '//toolong').length, 2, `the kernel names the two long paths //toolong: ${real}`);
+  assert.deepEqual(named(true, 'early'), real);
 });
 
 test('launch: a command is followed from its first instruction', async () => {
@@ -295,4 +333,49 @@ test('Ctrl-C stops the capture with a complete file', async () => {
   assert.deepEqual(file.warnings, [], 'finished, not cut off');
   assert.equal(file.meta!.stopReason, 'requested');
   assert.ok(records.some((r) => r.statusOnly && r.type === 'COMM' && r.fields.comm === 'sleep'));
+});
+
+/** `promise`, or a failure naming `what` if it has not settled within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** A capture of a launched command that ignores SIGTERM, once it does. */
+async function captureIgnoringTerm(dir: string): Promise<{ capture: Proc; pid: number; out: string }> {
+  const out = path.join(dir, 'ignores-term.data');
+  const capture = sideband(['capture', '-o', out, '--', 'sh', '-c', 'trap "" TERM; exec sleep 1000']);
+  const pid = Number((await capture.waitFor(/attached to (\d+)/))[1]);
+  // Stop only once the shell has set its trap and exec'ed sleep, which keeps it.
+  for (let tries = 0; fs.readFileSync(`/proc/${pid}/comm`, 'utf8') !== 'sleep\n'; tries++) {
+    assert.ok(tries < 2000, `pid ${pid} never became sleep`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return { capture, pid, out };
+}
+
+test('Ctrl-C with a launched command that ignores SIGTERM: killed after a deadline, said, and the file complete', async () => {
+  const { capture, pid, out } = await captureIgnoringTerm(tempDir('ignores-term'));
+  capture.child.kill('SIGINT');
+  // Before, the engine waited for it for ever: the CLI never exited.
+  assert.equal(await within(capture.exited, 60_000, 'the capture to end'), 0, capture.output);
+  assert.match(capture.output, new RegExp(`pid ${pid}\\) did not exit within \\d+ s of SIGTERM, so it was killed \\(SIGKILL\\)\\. Fix:`));
+  assert.throws(() => process.kill(pid, 0), 'the command is gone');
+  const { file } = readCapture(out);
+  assert.deepEqual(file.warnings, [], 'finished, not cut off');
+  assert.equal(file.meta!.exitStatus, 9, 'its wait status: killed by SIGKILL');
+});
+
+test('a second Ctrl-C kills the launched command at once', async () => {
+  const { capture, pid, out } = await captureIgnoringTerm(tempDir('second-sigint'));
+  capture.child.kill('SIGINT');
+  await capture.waitFor(/stopping \(Ctrl-C again/);
+  capture.child.kill('SIGINT');
+  assert.equal(await within(capture.exited, 60_000, 'the capture to end'), 0, capture.output);
+  assert.match(capture.output, new RegExp(`pid ${pid}\\) was killed \\(SIGKILL\\) by a forced stop`));
+  assert.doesNotMatch(capture.output, /did not exit within/);
+  const { file } = readCapture(out);
+  assert.deepEqual(file.warnings, [], 'finished, not cut off');
+  assert.equal(file.meta!.exitStatus, 9);
 });

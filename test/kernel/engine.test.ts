@@ -1,12 +1,17 @@
-// The engine inside a host that misbehaves: a listener that throws must not
-// stop the capture, lose its end, or keep the process alive.
+// The engine inside a host that misbehaves or goes away: a listener that
+// throws, a thread that cannot start, a JavaScript thread too busy to take
+// batches, a worker torn down or an extension deactivated mid-capture must
+// not crash or hang the process, lose records silently, or lose the end.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 
-import { ROOT } from './harness';
+import { readPerfData } from '../../native/lib/perfdata';
+import { fixture, Proc, ROOT } from './harness';
 
 test('listeners that throw: the session still finishes, says so, and lets the process exit', () => {
   const script = `
@@ -24,4 +29,173 @@ test('listeners that throw: the session still finishes, says so, and lets the pr
   assert.equal(out.reason, 'exited');
   assert.ok(out.records > 0);
   for (const event of ['attached', 'records', 'snapshot', 'stopped']) assert.ok(out.thrown.includes(`listener of ${event}`), `${event}: ${out.thrown}`);
+});
+
+test('a session that has stopped holds no fd and no ring, though it is still referenced', () => {
+  const script = `
+    const fs = require('node:fs');
+    const { CaptureSession } = require(${JSON.stringify(path.join(ROOT, 'out', 'native', 'lib', 'engine.js'))});
+    const fds = () => fs.readdirSync('/proc/self/fd').map((fd) => { try { return fd + ' ' + fs.readlinkSync('/proc/self/fd/' + fd); } catch { return ''; } }).filter(Boolean);
+    const rings = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.includes('perf_event')).length;
+    const before = new Set(fds());
+    const session = new CaptureSession({ command: ['/bin/true'] });
+    globalThis.kept = session;  // no garbage collection can close them for it
+    session.on('stopped', (s) => console.log(JSON.stringify({ reason: s.reason, left: fds().filter((f) => !before.has(f)), rings: rings() })));
+    session.start();
+  `;
+  const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 }));
+  assert.equal(out.reason, 'exited');
+  assert.deepEqual(out.left, [], 'fds the stopped capture still holds');
+  assert.equal(out.rings, 0, 'perf rings still mapped');
+});
+
+test('a reader thread that cannot be created: start() throws an Error that says so, and the process lives on and exits', { timeout: 30_000 }, async () => {
+  const script = `
+    const { Capture } = require(${JSON.stringify(path.join(ROOT, 'native', 'build', 'Release', 'sideband.node'))});
+    const capture = new Capture({ pid: process.pid }, () => {});
+    console.log('ready');
+    process.stdin.once('data', () => {
+      process.stdin.destroy();
+      try {
+        capture.start();
+        console.log(JSON.stringify({ started: true }));
+        capture.stop();
+      } catch (e) {
+        console.log(JSON.stringify({ error: e.message, code: e.code }));
+      }
+    });
+  `;
+  const child = Proc.start(process.execPath, ['-e', script], { stdin: true });
+  await child.waitFor(/^ready$/);
+  // Address space for what the process has and a little more, not for a thread's 8 MiB stack: std::thread throws system_error.
+  const vmKb = Number(/VmSize:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.child.pid}/status`, 'utf8'))![1]);
+  execFileSync('prlimit', [`--pid=${child.child.pid}`, `--as=${(vmKb + 4096) * 1024}`]);
+  child.child.stdin!.write('go\n');
+  const status = await child.exited;
+  assert.equal(status, 0, child.lines.join('\n'));
+  const out = JSON.parse(child.lines.find((l) => l.startsWith('{'))!);
+  assert.equal(out.code, 'ETHREAD');
+  assert.match(out.error, /cannot start the capture's reader thread: Resource temporarily unavailable\. Fix: /);
+});
+
+test('a worker torn down while its capture runs: the capture stops with it, and the process lives on', async () => {
+  const target = Proc.start(fixture('churn'), [fixture('churn')]);
+  try {
+    const [, pid] = await target.waitFor(/^ready (\d+)$/);
+    // The worker starts a capture, says once records flow, and is terminated;
+    // then the process goes on (the target still churning) and exits by itself.
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const worker = new Worker(\`
+        const { workerData, parentPort } = require('node:worker_threads');
+        const { Capture } = require(workerData.addon);
+        let told = false;
+        new Capture({ pid: workerData.pid }, (m) => {
+          if (m.kind === 'records' && !told) parentPort.postMessage((told = true));
+        }).start();
+      \`, { eval: true, workerData: { addon: ${JSON.stringify(path.join(ROOT, 'native', 'build', 'Release', 'sideband.node'))}, pid: ${pid} } });
+      worker.once('message', () => void worker.terminate());
+      worker.once('exit', () => setTimeout(() => console.log('the process outlived its worker'), 500));
+    `;
+    // A process that crashes fails on its signal; one that hangs (a reader thread never joined) is killed by the timeout.
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.deepEqual({ status: child.status, signal: child.signal, stdout: child.stdout }, { status: 0, signal: null, stdout: 'the process outlived its worker\n' }, child.stderr);
+  } finally {
+    target.child.kill();
+  }
+});
+
+test('a JavaScript thread that takes no batches: the reader waits for it, and the kernel counts what the rings could not hold', () => {
+  const mappings = 400_000; // some 50 MiB of MMAP2 records, more than the queue and the rings hold together
+  const mapped = fixture('churn');
+  const script = `
+    const { execFileSync } = require('node:child_process');
+    const { CaptureSession } = require(${JSON.stringify(path.join(ROOT, 'out', 'native', 'lib', 'engine.js'))});
+    const session = new CaptureSession({ pid: process.pid });
+    let seen = 0;
+    session.on('records', (batch) => {
+      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+      for (let at = 0; at < batch.byteLength; at += view.getUint16(at + 6, true)) {
+        // PERF_RECORD_MMAP2, its file name 72 bytes in
+        if (view.getUint32(at, true) !== 10) continue;
+        const name = batch.subarray(at + 72, at + view.getUint16(at + 6, true));
+        if (Buffer.from(name.subarray(0, name.indexOf(0))).toString() === ${JSON.stringify(mapped)}) seen++;
+      }
+    });
+    session.once('snapshot', () => {
+      // The burst runs while this thread waits for it: nothing takes the reader's batches meanwhile.
+      execFileSync(${JSON.stringify(fixture('burst'))}, [${JSON.stringify(mapped)}, '${mappings}']);
+      session.stop().then((stop) => console.log(JSON.stringify({ seen, lost: stop.stats.lost })));
+    });
+    session.start();
+  `;
+  const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 }));
+  // Unbounded, the queue took every batch and the rings never filled.
+  assert.ok(out.lost > 0 && out.seen < mappings, `the reader waited and the rings overflowed: ${JSON.stringify(out)}`);
+  assert.ok(out.seen + out.lost >= mappings, `every mapping was either delivered or counted lost by the kernel: ${JSON.stringify(out)}`);
+});
+
+test("the extension's deactivate stops a running capture and finishes its file before the host goes", () => {
+  const target = spawn(fixture('churn'), [fixture('churn')], { stdio: 'ignore' });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-deactivate-'));
+  try {
+    // The extension in a stand-in for VS Code: the settings' defaults from package.json, a process
+    // pick that picks the target, and every other API a harmless stub.
+    const script = `
+      const Module = require('node:module');
+      const pkg = require(${JSON.stringify(path.join(ROOT, 'package.json'))});
+      const stub = (fixed = {}) => {
+        const made = {};
+        return new Proxy(function () {}, {
+          get: (_, key) => (key in fixed ? fixed[key] : key === 'then' || typeof key === 'symbol' ? undefined : (made[key] ??= stub())),
+          set: (_, key, value) => ((made[key] = value), true),
+          apply: () => stub(),
+          construct: () => stub(),
+        });
+      };
+      class EventEmitter {
+        listeners = [];
+        event = (listener) => (this.listeners.push(listener), { dispose() {} });
+        fire(e) { this.listeners.forEach((l) => l(e)); }
+        dispose() {}
+      }
+      const commands = new Map();
+      let extension;
+      // Whatever deactivate leaves running, the host then exits.
+      const deactivate = () =>
+        Promise.resolve(typeof extension.deactivate === 'function' ? extension.deactivate() : 'no deactivate').then((result) => {
+          console.log(JSON.stringify({ deactivated: result ?? null }));
+          process.exit(0);
+        });
+      const vscode = stub({
+        version: pkg.engines.vscode.replace('^', ''),
+        EventEmitter,
+        commands: stub({ registerCommand: (name, run) => (commands.set(name, run), { dispose() {} }), executeCommand: async () => undefined }),
+        debug: stub({ activeDebugSession: undefined }),
+        window: stub({
+          showQuickPick: async (items) => items.find((item) => item.target?.pid === ${target.pid}),
+          // Attaching shows a progress until the first snapshot: then VS Code deactivates the extension.
+          withProgress: (_, task) => task({ report() {} }, { onCancellationRequested() {} }).then(deactivate),
+          showErrorMessage: async (message) => console.log(JSON.stringify({ error: message })),
+        }),
+        workspace: stub({ getConfiguration: (section) => ({ get: (key) => pkg.contributes.configuration.properties[section + '.' + key]?.default }) }),
+      });
+      const load = Module._load;
+      Module._load = function (request, ...rest) { return request === 'vscode' ? vscode : load.call(this, request, ...rest); };
+      extension = require(${JSON.stringify(path.join(ROOT, 'out', 'extension', 'extension.js'))});
+      extension.activate(stub({ subscriptions: [], asAbsolutePath: (p) => ${JSON.stringify(ROOT)} + '/' + p }));
+      void commands.get('perfSideband.capture')();
+    `;
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, TMPDIR: tmp } });
+    assert.deepEqual({ status: child.status, signal: child.signal, stdout: child.stdout }, { status: 0, signal: null, stdout: '{"deactivated":null}\n' }, child.stderr);
+    // The capture's file is finished, its trailer saying the capture was stopped: by deactivate, as the target still runs.
+    const [dir] = fs.readdirSync(tmp).filter((name) => name.startsWith('perf-sideband-'));
+    const [file] = fs.readdirSync(path.join(tmp, dir));
+    const capture = readPerfData(path.join(tmp, dir, file));
+    assert.equal(capture.meta?.stopReason, 'requested');
+    assert.equal(capture.warnings.length, 0, capture.warnings.join('\n'));
+  } finally {
+    target.kill();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });

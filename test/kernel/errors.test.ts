@@ -2,7 +2,7 @@
 // no crash, and no file that poses as a complete capture.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -134,4 +134,92 @@ test('an output that cannot be written is refused before anything is attached or
     assert.doesNotMatch(capture.output, /attached/);
   }
   assert.ok(!fs.existsSync(marker), 'the command never ran');
+});
+
+// --- The registry of running captures, which `sideband snapshot` signals -----------------
+
+/** The CLI with TMPDIR `tmp` and no XDG_RUNTIME_DIR (as root here, and on CI): its registry is `tmp`/perf-sideband-0, away from other runs' captures. */
+function sidebandIn(tmp: string, args: string[]): Proc {
+  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
+  delete env.XDG_RUNTIME_DIR;
+  return new Proc(spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** A directory anyone may make files in, as /tmp. */
+function stickyDir(name: string): string {
+  const dir = tempDir(name);
+  fs.chmodSync(dir, 0o1777);
+  return dir;
+}
+
+/** A shell command run as `nobody`: the attacker. */
+function asAttacker(script: string): void {
+  execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', 'sh', '-c', script]);
+}
+
+/** Stops `victim` with SIGTERM and says whether that is what ended it (not an earlier SIGUSR1). */
+async function endedByUs(victim: Proc): Promise<string | null> {
+  victim.child.kill('SIGTERM');
+  await victim.exited;
+  return victim.child.signalCode;
+}
+
+test('registry: a directory another user made first is refused; its entries are never signalled, and captures still run', async () => {
+  const tmp = stickyDir('registry-planted');
+  const victim = Proc.start('sleep', ['30']);
+  const planted = path.join(tmp, 'perf-sideband-0');
+  asAttacker(`mkdir -m 777 ${planted} && echo '{}' > ${planted}/${victim.child.pid}`);
+
+  const ask = sidebandIn(tmp, ['snapshot']);
+  assert.equal(await ask.exited, 1, ask.output);
+  assert.match(ask.output, /error: .*perf-sideband-0 belongs to uid 65534, not to us \(uid 0\).*Fix: remove it/);
+
+  const capture = sidebandIn(tmp, ['capture', '--pid', String(victim.child.pid), '--duration', '0.5', '-o', path.join(tmp, 'x.data')]);
+  assert.equal(await capture.exited, 0, capture.output);
+  assert.match(capture.output, /warning: `sideband snapshot` will not find this capture: .*belongs to uid 65534.*kill -USR1/);
+  assert.deepEqual(fs.readdirSync(planted), [String(victim.child.pid)], 'the capture wrote nothing there');
+  assert.equal(await endedByUs(victim), 'SIGTERM');
+});
+
+test('registry: a symlink planted where it goes is not followed', async () => {
+  const tmp = stickyDir('registry-symlink');
+  const victimDir = tempDir('registry-victim'); // root's own, as ~/.ssh would be
+  asAttacker(`ln -s ${victimDir} ${path.join(tmp, 'perf-sideband-0')}`);
+  const target = Proc.start('sleep', ['30']);
+  const capture = sidebandIn(tmp, ['capture', '--pid', String(target.child.pid), '-o', path.join(tmp, 'x.data')]);
+  await capture.waitFor(/attached/);
+  assert.deepEqual(fs.readdirSync(victimDir), [], 'nothing written through the link');
+  capture.child.kill('SIGINT');
+  assert.equal(await capture.exited, 0, capture.output);
+  assert.match(capture.output, /warning: `sideband snapshot` will not find this capture: .*perf-sideband-0 is a symbolic link/);
+  target.child.kill();
+});
+
+test('registry: an entry left by a capture that died, its pid now another process\'s, is removed and not signalled', async () => {
+  const tmp = tempDir('registry-stale');
+  const victim = Proc.start('sleep', ['30']);
+  const registry = path.join(tmp, 'perf-sideband-0');
+  fs.mkdirSync(registry, { mode: 0o700 });
+  const pid = victim.child.pid!;
+  fs.writeFileSync(path.join(registry, String(pid)), JSON.stringify({ pid, started: '1', target: 1, output: '/tmp/gone.data' }));
+
+  const ask = sidebandIn(tmp, ['snapshot']);
+  assert.equal(await ask.exited, 1, ask.output);
+  assert.match(ask.output, /no running capture found/);
+  assert.deepEqual(fs.readdirSync(registry), [], 'the stale entry is removed');
+  assert.equal(await endedByUs(victim), 'SIGTERM');
+});
+
+test('registry: a snapshot asked while a capture stops does not kill it', async () => {
+  const tmp = tempDir('registry-late');
+  const target = Proc.start('sleep', ['30']);
+  const out = path.join(tmp, 'x.data');
+  const capture = sidebandIn(tmp, ['capture', '--pid', String(target.child.pid), '--duration', '0.5', '-o', out]);
+  await capture.waitFor(/attached/);
+  // Asked again and again until it has exited: some land after it stopped snapshotting.
+  const asker = spawn('sh', ['-c', `while kill -USR1 ${capture.child.pid} 2>/dev/null; do sleep 0.002; done`], { stdio: 'ignore' });
+  assert.equal(await capture.exited, 0, capture.output);
+  assert.match(capture.output, /records .* written to/);
+  asker.kill();
+  target.child.kill();
 });

@@ -18,6 +18,21 @@ export function tempDir(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `sideband-${name}-`));
 }
 
+/**
+ * A relative name under `dir` whose absolute path is `length` characters
+ * long, in directories short enough for any file system.
+ */
+export function nameOfLength(dir: string, length: number): string {
+  const parts: string[] = [];
+  let used = dir.length + 1;
+  while (length - used > 255) {
+    parts.push('d'.repeat(200));
+    used += 201;
+  }
+  parts.push('f'.repeat(length - used));
+  return parts.join('/');
+}
+
 const built = new Map<string, string>();
 
 /** Compiles test/fixtures/NAME.c once per test process. */

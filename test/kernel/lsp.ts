@@ -23,39 +23,64 @@ import {
   type ProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
 
-import { RegionSourcesRequest, ResolveRequest, ShowCaptureNotification, type ResolveParams, type ServerSettings } from '../../extension/serverProtocol';
+import { RegionSourcesRequest, ResolveRequest, ShowCaptureNotification, type ResolveParams, type ServerSettings, type ServerStart } from '../../extension/serverProtocol';
 import type { AddressResolution, RegionSources, WireRegion } from '../../webview/protocol';
 import { ROOT } from './harness';
 
 export const SERVER = path.join(ROOT, 'dist', 'server.js');
 
 export class LanguageServer {
+  /** CodeLens refreshes the server asked for so far. */
+  refreshes = 0;
+  private refreshed: Array<() => void> = [];
+
   private constructor(
     readonly child: ChildProcess,
     private readonly connection: ProtocolConnection,
     readonly stderr: string[],
-  ) {}
+  ) {
+    // What the server asks of the editor: a refresh is counted and answered; its log goes with stderr.
+    connection.onRequest(CodeLensRefreshRequest.type, () => {
+      this.refreshes++;
+      this.refreshed.splice(0).forEach((wake) => wake());
+      return null;
+    });
+    connection.onNotification(LogMessageNotification.type, ({ message }) => stderr.push(`${message}\n`));
+  }
 
-  /** Starts the server and completes the LSP handshake. */
-  static async start(options: { workspace?: string; settings?: ServerSettings; env?: NodeJS.ProcessEnv } = {}): Promise<LanguageServer> {
+  /**
+   * Starts the server and completes the LSP handshake, as VS Code's client
+   * does: it takes CodeLens refreshes, and is given the settings and the
+   * capture shown in its initialization options.
+   */
+  static async start(options: { workspace?: string; settings?: ServerSettings; capture?: string; env?: NodeJS.ProcessEnv } = {}): Promise<LanguageServer> {
     const child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
     const stderr: string[] = [];
     child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
     const connection = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-    // What the server asks of the editor: refreshes need no more than an answer; its log goes with stderr.
-    connection.onRequest(CodeLensRefreshRequest.type, () => null);
-    connection.onNotification(LogMessageNotification.type, ({ message }) => stderr.push(`${message}\n`));
-    connection.listen();
     const server = new LanguageServer(child, connection, stderr);
+    connection.listen();
+    const initializationOptions: ServerStart = { ...(options.settings ?? { debugDirectories: [] }), capture: options.capture ?? null };
     await connection.sendRequest(InitializeRequest.type, {
       processId: process.pid,
       rootUri: null,
-      capabilities: {},
+      capabilities: { workspace: { codeLens: { refreshSupport: true } } },
       workspaceFolders: options.workspace ? [{ uri: pathToFileURL(options.workspace).href, name: 'workspace' }] : null,
-      initializationOptions: options.settings ?? { debugDirectories: [] },
+      initializationOptions,
     });
     await connection.sendNotification(InitializedNotification.type, {});
     return server;
+  }
+
+  /** Resolves at the next CodeLens refresh the server asks for; fails after `ms`, naming what it waited for. */
+  nextRefresh(ms: number, what: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no CodeLens refresh within ${ms} ms while waiting for ${what}; the server's log:\n${this.stderr.join('')}`)), ms);
+      this.refreshed.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   showCapture(file: string | null): Promise<void> {

@@ -206,6 +206,75 @@ describe('sources: a PIE and a dlopened library, captured', () => {
   });
 });
 
+describe('sources: a live capture, followed while it is written', () => {
+  const dir = tempDir('live-sources');
+  const target = path.join(dir, 'source_target');
+  const library = path.join(dir, 'libsource.so');
+  const captureFile = path.join(dir, 'live.data');
+  const libSource = path.join(FIXTURES, 'source_lib.c');
+  const libText = fs.readFileSync(libSource, 'utf8');
+  const servers: LanguageServer[] = [];
+  let fx: Proc | undefined;
+  let capture: Proc | undefined;
+  after(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    capture?.child.kill('SIGKILL');
+    fx?.child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const lensTitles = async (server: LanguageServer, uri: string): Promise<string[]> => ((await server.codeLenses(uri)) ?? []).map((l) => l.command?.title ?? '');
+
+  test('a library mapped after the server started gets its lenses while the capture runs, and a restarted server has them at once', async () => {
+    execFileSync('gcc', ['-g', '-O2', '-fPIE', '-pie', '-o', target, path.join(FIXTURES, 'source_target.c'), '-ldl']);
+    execFileSync('gcc', ['-g', '-O2', '-fPIC', '-shared', '-o', library, libSource]);
+    fx = Proc.start(target, [library], { stdin: true });
+    const pid = Number((await fx.waitFor(/^ready (\d+)/))[1]);
+    capture = sideband(['capture', '--pid', String(pid), '-o', captureFile]);
+    await capture.waitFor(/attached/);
+
+    // The server is given the live capture at its start, as the client gives it (no notification).
+    const first = await LanguageServer.start({ workspace: FIXTURES, capture: captureFile });
+    servers.push(first);
+    const uri = await first.open(libSource, libText);
+    assert.deepEqual(await lensTitles(first, uri), [], 'the library is not mapped yet');
+
+    fx.send('go');
+    await fx.waitFor(/^done/);
+    // Only the file tells the server: it refreshes the lenses once the library's MMAP2 is written.
+    const mapped = new RegExp(`^mapped in pid ${pid} \\(source_target\\) at 0x[0-9a-f]+–0x[0-9a-f]+ since \\+[\\d.]+ ms, real mmap$`);
+    let titles: string[] = [];
+    while (!titles.some((t) => mapped.test(t))) {
+      await first.nextRefresh(30_000, `a lens matching ${mapped} (lenses so far: ${JSON.stringify(titles)})`);
+      titles = await lensTitles(first, uri);
+    }
+    assert.match(first.stderr.join(''), new RegExp(`capture ${captureFile}, given at start`), 'the log says where the capture came from');
+
+    // A restarted server knows the capture from its initialization options, before any refresh.
+    await first.stop();
+    const second = await LanguageServer.start({ workspace: FIXTURES, capture: captureFile });
+    servers.push(second);
+    const again = await second.open(libSource, libText);
+    assert.ok((await lensTitles(second, again)).some((t) => mapped.test(t)), 'the restarted server answers with the mapping at once');
+
+    capture.child.kill('SIGINT');
+    assert.equal(await capture.exited, 0, capture.output);
+    fx.send('bye');
+    assert.equal(await fx.exited, 0, fx.output);
+  });
+
+  test('a capture shown after the start is followed too, and lenses are refreshed when it is', async () => {
+    const server = await LanguageServer.start({ workspace: FIXTURES });
+    servers.push(server);
+    const uri = await server.open(libSource, libText);
+    assert.deepEqual(await lensTitles(server, uri), [], 'no capture, no lenses');
+    const refreshed = server.nextRefresh(30_000, 'the refresh that follows showCapture');
+    await server.showCapture(captureFile);
+    await refreshed;
+    assert.ok((await lensTitles(server, uri)).some((t) => t.startsWith('mapped in pid ')), 'the lenses describe the capture shown');
+  });
+});
+
 describe('sources: JIT code through the perf map', () => {
   const dir = tempDir('jit');
   const captureFile = path.join(dir, 'capture.data');

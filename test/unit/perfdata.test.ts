@@ -526,6 +526,43 @@ describe('parsePerfData on files it cannot read', () => {
     rejects(overlapping(1000), 'attrs[1].ids', /overlap/);
   });
 
+  test('id arrays of more ids than any capture opens, in a file big enough to hold them', () => {
+    // 512 MiB of zeros that are never written, so never faulted in: the
+    // file's size allows 64 million ids, which as bigints would take GBs.
+    // The child's small heap turns such an allocation into a failure.
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--max-old-space-size=64',
+        '-e',
+        `
+        const { parsePerfData } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'native', 'lib', 'perfdata.js'))});
+        const { sidebandAttr } = require(${JSON.stringify(path.join(__dirname, '..', 'fixtures', 'records.js'))});
+        const size = 512 << 20;
+        const bytes = new Uint8Array(size);
+        const view = new DataView(bytes.buffer);
+        bytes.set(new TextEncoder().encode('PERFILE2'));
+        [104, 144, 104, 144, size, 0].forEach((v, i) => view.setBigUint64(8 + i * 8, BigInt(v), true));
+        bytes.set(sidebandAttr(), 104);
+        view.setBigUint64(104 + 128, 248n, true);
+        view.setBigUint64(104 + 136, BigInt(size - 248), true);
+        try {
+          parsePerfData(bytes);
+          console.log(JSON.stringify({ parsed: true }));
+        } catch (e) {
+          console.log(JSON.stringify({ name: e.name, field: e.field, message: e.message }));
+        }
+        `,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(child.status, 0, child.stderr);
+    const outcome = JSON.parse(child.stdout);
+    assert.equal(outcome.name, 'PerfDataError', child.stdout);
+    assert.equal(outcome.field, 'attrs[0].ids.size');
+    assert.match(outcome.message, /67108833 ids.*more than the \d+ .*re-record/);
+  });
+
   test('a feature section outside the file is a warning', () => {
     const view = new DataView(good.buffer);
     const tableAt = Number(view.getBigUint64(40, true) + view.getBigUint64(48, true));

@@ -19,6 +19,7 @@ import {
   provenanceOf,
   staleReasons,
 } from '../../native/lib/records';
+import { RecordStore } from '../../webview/store';
 import { Body, Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, record, sidebandAttr, userRecord } from '../fixtures/records';
 
 const KERNEL_ID = 1n;
@@ -317,5 +318,28 @@ describe('RecordIndexBuilder', () => {
     assert.equal(built.count, whole.count);
     for (const column of ['offset', 'size', 'type', 'flags', 'time', 'pid', 'tid', 'cpu', 'trailer'] as const) assert.deepEqual(built[column], whole[column], column);
     assert.equal(built.skipped, whole.skipped);
+  });
+});
+
+describe('the webview store', () => {
+  test('a live stream past 4 GiB keeps every record at its own offset', () => {
+    // Records of the largest size a header can give, so 4 GiB is only 65k of
+    // them; one 64 MiB batch is sent again and again, so the test holds 64
+    // MiB and the store's offsets still pass 2^32.
+    const largest = comm(at(7, 1000, 0, KERNEL_ID), 'x'.repeat(65479));
+    assert.equal(largest.byteLength, 65528);
+    const batch = concat(Array.from({ length: 1024 }, () => largest));
+    const store = new RecordStore(stream, 0);
+    let sent = 0;
+    while (sent <= 2 ** 32) {
+      store.append(sent, batch.buffer as ArrayBuffer);
+      sent += batch.byteLength;
+    }
+    const { index } = store;
+    assert.equal(index.count, sent / largest.byteLength);
+    const last = index.count - 1;
+    assert.ok(last * largest.byteLength > 2 ** 32, 'the last record starts past 4 GiB');
+    for (let i = 0; i < index.count; i++) if (index.offset[i] !== i * largest.byteLength) assert.fail(`record ${i} is at offset ${index.offset[i]}, not ${i * largest.byteLength}`);
+    assert.equal(decodeRecord(index, last).fields.comm, 'x'.repeat(65479));
   });
 });

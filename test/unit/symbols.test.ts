@@ -169,6 +169,119 @@ describe('libdw backend against llvm-symbolizer', () => {
   });
 });
 
+/**
+ * An ELF64 header, the section names, then a section header per entry (the
+ * names' table first): the smallest file whose headers can claim any size.
+ * `header` overrides header fields by byte offset, `padTo` pads the file.
+ */
+function hostileElf(sections: Array<{ name: string; offset?: bigint; size: bigint }>, header: Record<number, number> = {}, padTo = 0): Buffer {
+  const names = `\0.shstrtab\0${sections.map((s) => `${s.name}\0`).join('')}`;
+  const shoff = 64 + Math.ceil(names.length / 8) * 8;
+  const file = Buffer.alloc(Math.max(padTo, shoff + 64 * (sections.length + 2)));
+  file.writeUInt32BE(0x7f454c46, 0);
+  file.set([2, 1, 1], 4);
+  file.writeUInt16LE(3, 16); // ET_DYN
+  file.writeUInt16LE(62, 18); // x86-64
+  file.writeUInt32LE(1, 20);
+  file.writeBigUInt64LE(BigInt(shoff), 40);
+  file.writeUInt16LE(64, 52);
+  file.writeUInt16LE(64, 58);
+  file.writeUInt16LE(sections.length + 2, 60);
+  file.writeUInt16LE(1, 62);
+  file.write(names, 64, 'latin1');
+  const entries = [{ name: '.shstrtab', type: 3, offset: 64n, size: BigInt(names.length) }, ...sections.map((s) => ({ type: 1, offset: 64n, ...s }))];
+  entries.forEach((e, i) => {
+    const at = shoff + 64 * (i + 1);
+    file.writeUInt32LE(names.indexOf(`\0${e.name}\0`) + 1, at);
+    file.writeUInt32LE(e.type, at + 4);
+    file.writeBigUInt64LE(e.offset, at + 24);
+    file.writeBigUInt64LE(e.size, at + 32);
+  });
+  for (const [at, value] of Object.entries(header)) file.writeUInt16LE(value, Number(at));
+  return file;
+}
+
+describe('ELF headers that claim more than the file holds', () => {
+  const refused = (name: string, bytes: Buffer, message: RegExp): void => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, bytes);
+    assert.throws(
+      () => readElfInfo(file),
+      (e: Error) => e.message.startsWith(file) && message.test(e.message),
+    );
+  };
+
+  test('a section header table of 65535 entries of 65535 bytes in a tiny file', () => {
+    refused('huge-table.so', hostileElf([], { 58: 0xffff, 60: 0xffff }), /section header table \(4294836225 bytes at offset \d+\) reaches past the end of the \d+-byte file.*truncated or corrupt/);
+  });
+
+  test('a section-name table of 1 TiB, and of 1 MiB in a tiny file', () => {
+    const names = (size: bigint): Buffer => {
+      const bytes = hostileElf([]);
+      bytes.writeBigUInt64LE(size, Number(bytes.readBigUInt64LE(40)) + 64 + 32);
+      return bytes;
+    };
+    refused('huge-names.so', names(1n << 40n), /section \.shstrtab is 1099511627776 bytes, more than the \d+ of 65535 section names/);
+    refused('long-names.so', names(1n << 20n), /section \.shstrtab \(1048576 bytes at offset 64\) reaches past the end/);
+  });
+
+  test('a debug link section of 1 TiB, of 4000 bytes in a tiny file, and of 8000 bytes in a file that holds them', () => {
+    const link = (size: bigint, padTo = 0): Buffer => hostileElf([{ name: '.gnu_debuglink', size }], {}, padTo);
+    refused('huge-link.so', link(1n << 40n), /section \.gnu_debuglink is 1099511627776 bytes, more than the \d+ of a file name and its CRC/);
+    refused('cut-link.so', link(4000n), /section \.gnu_debuglink \(4000 bytes at offset 64\) reaches past the end/);
+    refused('long-link.so', link(8000n, 8192), /section \.gnu_debuglink is 8000 bytes, more than the \d+ of a file name and its CRC/);
+  });
+});
+
+/**
+ * A shared library whose function `deep` holds `levels` lexical blocks, each
+ * inside the last, in DWARF written by hand: no DW_AT_sibling, as a crafted
+ * file would have it, and deeper than a compiler gets to in reasonable time.
+ */
+function deeplyNestedDwarf(levels: number): string {
+  const source = path.join(dir, `nested-${levels}.s`);
+  const file = path.join(dir, `libnested-${levels}.so`);
+  const abbrev = (code: number, tag: number, attributes: Array<[number, number]>): string =>
+    [code, tag].map((v) => `\t.uleb128 ${v}\n`).join('') + '\t.byte 1\n' + attributes.map(([at, form]) => `\t.uleb128 ${at}\n\t.uleb128 ${form}\n`).join('') + '\t.byte 0, 0\n';
+  const named = [[0x03, 0x08], [0x11, 0x01], [0x12, 0x07]] as Array<[number, number]>; // DW_AT_name string, low_pc addr, high_pc data8
+  fs.writeFileSync(
+    source,
+    [
+      '\t.text\n\t.globl deep\n\t.type deep, @function\ndeep:\n\tnop\n\tnop\n\tret\n\t.size deep, .-deep\n',
+      '\t.section .debug_abbrev,"",@progbits\n.Labbrev:\n',
+      abbrev(1, 0x11, named), // DW_TAG_compile_unit
+      abbrev(2, 0x2e, named), // DW_TAG_subprogram
+      abbrev(3, 0x0b, []), // DW_TAG_lexical_block, with children
+      '\t.byte 0\n',
+      '\t.section .debug_info,"",@progbits\n\t.long .Lend - .Lstart\n.Lstart:\n\t.short 4\n\t.long .Labbrev\n\t.byte 8\n',
+      '\t.uleb128 1\n\t.string "nested.c"\n\t.quad deep\n\t.quad 3\n',
+      '\t.uleb128 2\n\t.string "deep"\n\t.quad deep\n\t.quad 3\n',
+      `\t.rept ${levels}\n\t.uleb128 3\n\t.endr\n\t.rept ${levels + 2}\n\t.byte 0\n\t.endr\n.Lend:\n`,
+    ].join(''),
+  );
+  run('gcc', ['-shared', '-nostdlib', '-o', file, source]);
+  return file;
+}
+
+describe('hostile DWARF', () => {
+  test('DIEs nested 100,000 deep: one error naming the file and the cause, not a stack overflow', () => {
+    const file = deeplyNestedDwarf(100_000);
+    const deep = nm(file).get('deep')!;
+    // In a child with the usual 8 MiB stack: recursing once per level overflowed it and killed the process.
+    const script = `
+      const module = require(${JSON.stringify(path.resolve(__dirname, '..', '..', '..', 'native', 'build', 'Release', 'sideband_symbols.node'))}).open(${JSON.stringify(file)}, null);
+      const attempt = (f) => { try { return { value: f() }; } catch (e) { return { error: e.message }; } };
+      console.log(JSON.stringify({ resolve: attempt(() => module.resolve(Float64Array.of(${deep + 1}))), functions: attempt(() => module.functions()) }));
+    `;
+    const child = spawnSync('sh', ['-c', 'ulimit -s 8192 && exec "$0" -e "$1"', process.execPath, script], { encoding: 'utf8', timeout: 60_000 });
+    assert.deepEqual({ status: child.status, signal: child.signal }, { status: 0, signal: null }, child.stderr);
+    const out = JSON.parse(child.stdout);
+    const refusal = new RegExp(`^${file}: its DWARF nests DIEs more than \\d+ levels deep in compile unit nested\\.c .*Fix: `);
+    assert.match(out.resolve.error, refusal);
+    assert.match(out.functions.error, refusal);
+  });
+});
+
 describe('debug info lookup', () => {
   let stripped: string;
   let buildIdDir: string;
@@ -225,6 +338,43 @@ describe('debug info lookup', () => {
     const stale = findDebugInfo(linked, info, []);
     assert.equal(stale.found, 'none');
     assert.match(stale.found === 'none' ? stale.missing : '', /stale.*fixture\.debug/);
+  });
+
+  test('a debug link that is not a plain file name is not followed out of the debug directories', () => {
+    // objcopy writes only a link's basename: make one of the same length and
+    // rewrite it to climb out of the directory the lookup searches.
+    const linkDir = path.join(dir, 'climbing', 'bin');
+    fs.mkdirSync(linkDir, { recursive: true });
+    const planted = path.join(dir, 'climbing', 'ab.secret.debug');
+    run('objcopy', ['--only-keep-debug', exe, planted]);
+    const linked = path.join(linkDir, 'fixture');
+    run('objcopy', ['--strip-debug', `--add-gnu-debuglink=${planted}`, exe, linked]);
+    const bytes = fs.readFileSync(linked);
+    const at = bytes.indexOf('ab.secret.debug\0');
+    assert.ok(at > 0 && bytes.indexOf('ab.secret.debug\0', at + 1) < 0, 'the link name is in the file once');
+    bytes.write('../secret.debug', at, 'latin1');
+    fs.writeFileSync(linked, bytes);
+    // The CRC matches: only the name keeps the lookup from taking it.
+    fs.renameSync(planted, path.join(dir, 'climbing', 'secret.debug'));
+    const info = readElfInfo(linked);
+    assert.equal(info.debuglink?.name, '../secret.debug');
+    const found = findDebugInfo(linked, info, []);
+    assert.equal(found.found, 'none', JSON.stringify(found));
+    assert.match(found.found === 'none' ? found.missing : '', /debug link "\.\.\/secret\.debug" is not a plain file name/);
+  });
+
+  test('a debug link candidate larger than any debug file is not read for its CRC', () => {
+    const linkDir = path.join(dir, 'huge');
+    fs.mkdirSync(linkDir, { recursive: true });
+    const debugFile = path.join(linkDir, 'fixture.debug');
+    run('objcopy', ['--only-keep-debug', exe, debugFile]);
+    const linked = path.join(linkDir, 'fixture');
+    run('objcopy', ['--strip-debug', `--add-gnu-debuglink=${debugFile}`, exe, linked]);
+    // Sparse: 64 GiB to the lookup, nothing on disk; reading it for a CRC would stall the server.
+    fs.truncateSync(debugFile, 64 * 2 ** 30);
+    const found = findDebugInfo(linked, readElfInfo(linked), []);
+    assert.equal(found.found, 'none');
+    assert.match(found.found === 'none' ? found.missing : '', /fixture\.debug is 68719476736 bytes, larger than any debug file/);
   });
 
   test('a file without debug info gets one sentence naming its build-id and the fix', () => {
@@ -285,6 +435,26 @@ describe('fallback backends', () => {
       assert.deepEqual(first, oracle(lib, addresses.slice(0, 200)));
       assert.deepEqual(second, oracle(exe, sweep(exe).slice(0, 50)));
       assert.deepEqual(await symbolizer.module(lib).compileUnits(), []);
+    } finally {
+      symbolizer.dispose();
+    }
+  });
+
+  test('llvm-symbolizer is not handed a file name that would split its request line, and later answers stay with their questions', async () => {
+    // llvm-symbolizer reads `"FILE" ADDR` lines: a quote ends the name early
+    // and a newline starts another request, so this name asks for more
+    // answers than we wait for, and they would go to the next question.
+    const hostile = path.join(dir, 'fix" 0x10\n0x20 "ture');
+    fs.copyFileSync(exe, hostile);
+    const symbolizer = openSymbolizer({ debugDirs: [], loadAddon: missingLibrary() });
+    try {
+      assert.equal(symbolizer.kind, 'llvm-symbolizer');
+      assert.throws(
+        () => symbolizer.module(hostile),
+        (e: Error) => e.message.includes(JSON.stringify(hostile)) && /double quote or a line break/.test(e.message) && /apt install libdw1/.test(e.message),
+      );
+      const addresses = sweep(lib).slice(0, 50);
+      assert.deepEqual(await symbolizer.module(lib).resolve(addresses), oracle(lib, addresses));
     } finally {
       symbolizer.dispose();
     }

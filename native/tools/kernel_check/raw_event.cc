@@ -10,6 +10,7 @@
 
 #include "../../core/abi.h"
 #include "../../core/capture.h"
+#include "harness.h"
 
 namespace sideband::kernel_check {
 
@@ -37,7 +38,13 @@ int RawEvent::emit(pid_t pid, uint32_t flags) {
 
 std::vector<uint8_t> RawEvent::drain() {
   std::vector<uint8_t> out;
-  if (ring) ring->drain([&](const uint8_t* r, uint16_t n) { out.insert(out.end(), r, r + n); });
+  if (ring)
+    ring->drain([&](const uint8_t* r, uint16_t n) { out.insert(out.end(), r, r + n); },
+                [](const RingFault& f) {
+                  verdict(false, "ring", "a record at byte %llu claims %u bytes; %llu bytes dropped",
+                          static_cast<unsigned long long>(f.offset), f.size,
+                          static_cast<unsigned long long>(f.dropped));
+                });
   return out;
 }
 
