@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `npm run test:kernel`: build Debian's Linux 6.1 with native/kernel/*.patch
 # (PERF_EVENT_IOC_EMIT_SIDEBAND), boot it under QEMU with the static check
-# program native/tools/kernel_check.cc as its only program, and exit with its
-# verdict. Installs what it needs (apt), caches the source and the build in
+# program of native/tools/kernel_check/, then the benchmark
+# bench/status_paths.cc, as its only programs, and exit with the verdict.
+# Installs what it needs (apt), caches the source and the build in
 # .cache/kernel/ (gitignored), so a rerun only rebuilds what changed.
 #
 # Environment: KERNEL_CACHE (default .cache/kernel), KERNEL_BOOT_TIMEOUT
@@ -100,7 +101,7 @@ grep -E 'warning:' "$CACHE/build.log" | grep -F 'kernel/events/' >&2 &&
   fail "the patched perf core builds with warnings (above). Fix: the patch series."
 
 # --- the program: the engine's core, static, with an init ----------------
-step "building native/build/kernel-check and kernel-init"
+step "building native/build/kernel-check, status-paths and kernel-init"
 make -s -C native static >/dev/null
 
 # The same binary on this machine's kernel, which lacks the ioctl: the
@@ -120,6 +121,7 @@ dir /sys 0555 0 0
 dir /tmp 1777 0 0
 file /init $ROOT/native/build/kernel-init 0755 0 0
 file /kernel-check $ROOT/native/build/kernel-check 0755 0 0
+file /status-paths $ROOT/native/build/status-paths 0755 0 0
 EOF
 "$BUILD/usr/gen_init_cpio" "$CACHE/initramfs.list" >"$CACHE/initramfs.cpio"
 

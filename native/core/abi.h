@@ -1,11 +1,8 @@
 // Kernel ABI that the build headers (Debian's linux-libc-dev, 6.1) may lack,
-// and the record layout this engine reads and writes.
-//
-// Records keep perf's binary layout from ring to file to JavaScript. Every
-// record we handle is a non-sample record with sample_id_all and
-//   sample_type = TID | TIME | CPU | IDENTIFIER,
-// so its trailer is always the last 32 bytes, in the kernel's order:
-//   u32 pid, tid; u64 time; u32 cpu, res; u64 id.
+// and what the ids of our status records say. Records keep perf's binary
+// layout from ring to file to JavaScript: where their fields are is
+// record_layout.h, included here since everything that uses this reads or
+// writes records.
 #pragma once
 
 #include <linux/perf_event.h>
@@ -13,9 +10,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <stdexcept>
 #include <string>
+
+#include "record_layout.h"
 
 namespace sideband {
 
@@ -68,17 +66,6 @@ constexpr unsigned long kProcmapQuery = _IOWR('f', 17, ProcmapQuery);
 // first snapshot: readers know the initial state is complete.
 constexpr uint32_t kRecordFinishedInit = 82;
 
-// The sample_id trailer every record of ours carries.
-constexpr uint64_t kSampleType = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_IDENTIFIER;
-struct SampleId {
-  uint32_t pid, tid;
-  uint64_t time;
-  uint32_t cpu, res;
-  uint64_t id;
-};
-static_assert(sizeof(SampleId) == 32);
-constexpr size_t kTrailerSize = sizeof(SampleId);
-
 // Status-only records synthesized from /proc carry one of these ids in their
 // IDENTIFIER, so provenance and staleness travel inside the record itself and
 // survive into perf.data (where the file's attr lists them as ids of the
@@ -91,20 +78,6 @@ enum StaleReason : uint64_t {
 };
 constexpr uint64_t kStaleMask = 7;
 inline bool is_proc_id(uint64_t id) { return (id & ~kStaleMask) == kProcIdBase; }
-
-inline SampleId read_trailer(const uint8_t* record, uint16_t size) {
-  SampleId s;
-  memcpy(&s, record + size - kTrailerSize, sizeof s);
-  return s;
-}
-inline void write_trailer_id(uint8_t* record, uint16_t size, uint64_t id) {
-  memcpy(record + size - sizeof(uint64_t), &id, sizeof id);
-}
-inline perf_event_header read_header(const uint8_t* record) {
-  perf_event_header h;
-  memcpy(&h, record, sizeof h);
-  return h;
-}
 
 // Calls f(record, size) for each record of `bytes`, all of which carry a
 // trailer. A size that cannot be (too small for the trailer, or past the

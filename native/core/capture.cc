@@ -144,6 +144,29 @@ const char* status_path_name(StatusPath p) {
   return "none";
 }
 
+perf_event_attr capture_attr(const CaptureOptions& options) {
+  perf_event_attr attr{};
+  attr.size = sizeof attr;
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_DUMMY;
+  attr.sample_type = kSampleType;
+  attr.sample_id_all = 1;
+  attr.comm = attr.comm_exec = 1;
+  attr.mmap = attr.mmap2 = 1;
+  attr.task = 1;
+  attr.namespaces = (options.emit & kEmitNamespaces) ? 1 : 0;
+  attr.inherit = options.follow_children ? 1 : 0;
+  attr.use_clockid = 1;
+  attr.clockid = CLOCK_MONOTONIC;
+  // Unprivileged users at paranoid 2 may only watch user space.
+  attr.exclude_kernel = attr.exclude_hv = 1;
+  // The kernel writes a LOST record only once a ring has room again; this
+  // count (Linux 6.0+) also tells of losses it never got to report.
+  attr.read_format = PERF_FORMAT_LOST;
+  attr.watermark = 1;
+  return attr;
+}
+
 Capture::Capture(CaptureOptions options, CaptureListener* listener)
     : options_(std::move(options)), listener_(listener) {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -454,25 +477,7 @@ void Capture::attach() {
   }
   for (pid_t tid : threads_of(target_)) live_[target_].insert(tid);
 
-  attr_ = {};
-  attr_.size = sizeof attr_;
-  attr_.type = PERF_TYPE_SOFTWARE;
-  attr_.config = PERF_COUNT_SW_DUMMY;
-  attr_.sample_type = kSampleType;
-  attr_.sample_id_all = 1;
-  attr_.comm = attr_.comm_exec = 1;
-  attr_.mmap = attr_.mmap2 = 1;
-  attr_.task = 1;
-  attr_.namespaces = (options_.emit & kEmitNamespaces) ? 1 : 0;
-  attr_.inherit = options_.follow_children ? 1 : 0;
-  attr_.use_clockid = 1;
-  attr_.clockid = CLOCK_MONOTONIC;
-  // Unprivileged users at paranoid 2 may only watch user space.
-  attr_.exclude_kernel = attr_.exclude_hv = 1;
-  // The kernel writes a LOST record only once a ring has room again; this
-  // count (Linux 6.0+) also tells of losses it never got to report.
-  attr_.read_format = PERF_FORMAT_LOST;
-  attr_.watermark = 1;
+  attr_ = capture_attr(options_);
   open_rings();
 
   proc_ = std::make_unique<ProcStatusReader>(options_.emit);

@@ -41,6 +41,10 @@ struct CaptureOptions {
 enum class StatusPath { None, Ioctl, Proc };
 const char* status_path_name(StatusPath p);
 
+// The attr every event of a capture with these options starts from; each
+// ring then sets its wake-up watermark, and the ioctl event is not inherited.
+perf_event_attr capture_attr(const CaptureOptions& options);
+
 struct AttachInfo {
   pid_t pid = 0;
   std::vector<uint8_t> attr;          // the perf_event_attr every ring's events share

@@ -1,8 +1,10 @@
 /*
  * kernel-init: PID 1 of the kernel that scripts/test-kernel.sh boots. It
- * mounts /proc and /sys, runs /kernel-check, prints the verdict line the
- * script waits for on the serial console, and reboots, which ends QEMU
- * (-no-reboot). The verdict is kernel-check's exit status, nothing else.
+ * mounts /proc and /sys, runs /kernel-check, then /status-paths (the
+ * benchmark of bench/status_paths.cc, which needs this kernel too), prints
+ * the verdict line the script waits for on the serial console, and reboots,
+ * which ends QEMU (-no-reboot). The verdict is the two programs' exit
+ * statuses, nothing else: status-paths fails only when it could not measure.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,10 +15,34 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int main(void)
+/* Runs `path` with no arguments; returns its wait status, -1 if it did not run. */
+static int run(const char *path)
 {
 	int status = -1;
-	pid_t child;
+	pid_t child = fork();
+
+	if (child == 0) {
+		char *argv[] = { (char *)path, NULL };
+
+		execv(argv[0], argv);
+		printf("kernel-init: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	/* PID 1 also reaps orphans: wait for the program itself. */
+	while (child > 0 && waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	fflush(stdout);
+	return child > 0 ? status : -1;
+}
+
+static int passed(int status)
+{
+	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+int main(void)
+{
+	int check, paths;
 
 	mkdir("/proc", 0555);
 	mkdir("/sys", 0555);
@@ -27,21 +53,12 @@ int main(void)
 		printf("kernel-init: mount /sys: %s\n", strerror(errno));
 	fflush(stdout);
 
-	child = fork();
-	if (child == 0) {
-		char *argv[] = { "/kernel-check", NULL };
-
-		execv(argv[0], argv);
-		printf("kernel-init: cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	/* PID 1 also reaps orphans: wait for the check program itself. */
-	while (child > 0 && waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	if (child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	check = run("/kernel-check");
+	paths = run("/status-paths");
+	if (passed(check) && passed(paths))
 		printf("SIDEBAND-KERNEL-VERDICT: PASS\n");
 	else
-		printf("SIDEBAND-KERNEL-VERDICT: FAIL (kernel-check status 0x%x)\n", status);
+		printf("SIDEBAND-KERNEL-VERDICT: FAIL (kernel-check status 0x%x, status-paths status 0x%x)\n", check, paths);
 	fflush(stdout);
 	sync();
 	reboot(RB_AUTOBOOT);

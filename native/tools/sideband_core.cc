@@ -43,11 +43,9 @@ class Printer : public CaptureListener {
         printf("record %u\n", h.type);
       } else {
         const SampleId s = read_trailer(batch.data() + at, h.size);
-        uint32_t pid, tid;
-        memcpy(&pid, batch.data() + at + 8, 4);
-        memcpy(&tid, batch.data() + at + (h.type == PERF_RECORD_FORK || h.type == PERF_RECORD_EXIT ? 16 : 12), 4);
+        const RecordTask task = record_task(batch.data() + at, h.size);
         const char* origin = !(h.misc & kMiscStatusOnly) ? "real" : is_proc_id(s.id) ? "proc" : s.id == ioctl_id_ ? "ioctl" : "status";
-        printf("record %u pid=%u tid=%u time=%" PRIu64 " %s%s\n", h.type, pid, tid, s.time, origin,
+        printf("record %u pid=%u tid=%u time=%" PRIu64 " %s%s\n", h.type, task.pid, task.tid, s.time, origin,
                is_proc_id(s.id) && (s.id & kStaleMask) ? " stale" : "");
       }
       at += h.size;
