@@ -515,12 +515,6 @@ export async function startDebugging(page: Page): Promise<void> {
   await visible(page, debugToolbar, "the debug toolbar (a debug session)", timeouts.debug);
 }
 
-/** Focuses the debug session whose name matches ("Debug: Select Debug Session"): toolbar actions act on it. */
-export async function focusDebugSession(page: Page, name: RegExp): Promise<void> {
-  await runCommand(page, "Debug: Select Debug Session");
-  await pickQuickItem(page, name);
-}
-
 /** Waits until the debuggee is paused (the toolbar offers Continue; the call stack shows a paused frame). */
 export async function waitForDebugPause(page: Page): Promise<void> {
   await visible(page, `${debugToolbar} .codicon-debug-continue`, "the debuggee to pause (Continue in the debug toolbar)", timeouts.debug);
