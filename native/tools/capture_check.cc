@@ -22,7 +22,6 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,23 +32,13 @@
 
 #include "../core/capture.h"
 #include "../core/ring.h"
+#include "kernel_check/harness.h"
 
 using namespace sideband;
+using sideband::kernel_check::tally;
+using sideband::kernel_check::verdict;
 
 namespace {
-
-int failures = 0;
-
-void verdict(bool ok, const char* name, const char* fmt, ...) {
-  char detail[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(detail, sizeof detail, fmt, ap);
-  va_end(ap);
-  printf("%s %s: %s\n", ok ? "PASS" : "FAIL", name, detail);
-  fflush(stdout);
-  if (!ok) ++failures;
-}
 
 // ------------------------------------------------------------ the ring reader
 
@@ -351,11 +340,12 @@ void check_launch_fork_fails() {
     verdict(recorder.code_ == "ELAUNCH" && strstr(recorder.message_.c_str(), "Fix:") && left.empty(),
             "launch-fork-fails", "failed with %s (%s); left open:%s", recorder.code_.c_str(), recorder.message_.c_str(),
             left.empty() ? " nothing" : left.c_str());
-    _exit(failures ? 1 : 0);
+    _exit(tally().failed ? 1 : 0);
   }
   int status = 0;
   waitpid(child, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failures;
+  // The child printed its verdict; one that died before it is a failure too.
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) verdict(false, "launch-fork-fails", "the checking child ended with status 0x%x", status);
 }
 
 // Attaching fails after the command was forked: the command, still waiting
@@ -448,7 +438,7 @@ int main(int argc, char** argv) {
   for (const Check& c : kChecks) {
     if (argc == 2 && !strcmp(argv[1], c.name)) {
       c.run();
-      return failures ? 1 : 0;
+      return tally().failed ? 1 : 0;
     }
   }
   fprintf(stderr, "usage: capture-check NAME, one of:");
