@@ -30,8 +30,13 @@ let capture: string | null = null;
 /** Refreshes go out only once the client has its handlers, and only to a client that takes them. */
 let initialized = false;
 let canRefreshLenses = false;
-/** How many lenses each document was last given: the log says when that changes. */
-const lensCounts = new Map<string, number>();
+/**
+ * What each document's lenses last said, but for the process names (which a
+ * program may change every few milliseconds): which functions are mapped
+ * where. A growing capture asks for a refresh only when this changes.
+ */
+const lensAnswers = new Map<string, string>();
+let checkingLenses = false;
 
 /** The resolver, its symbolizer (the libdw addon) loaded on first use: a server nobody asks loads nothing. */
 function resolver(): SourceResolver {
@@ -84,10 +89,35 @@ function follow(next: string | null, how: string): void {
   capture = next;
   loaded?.retain(next ? [next] : []);
   connection.console.info(next ? `capture ${next}, ${how}` : `no capture, ${how}`);
+  lensAnswers.clear();
   // A live capture grows as it runs (the recording writes every batch as it
-  // comes): lenses follow it, once a second at most.
-  if (next) fs.watchFile(next, { interval: 1000 }, () => refreshLenses());
+  // comes): it is looked at once a second, and lenses are refreshed when
+  // what they say changed. Not at every growth: VS Code waits for the
+  // refreshes to pause before it asks (longer on a slow machine), so a
+  // refresh every second could keep a newly opened file from ever getting
+  // its lenses.
+  if (next) fs.watchFile(next, { interval: 1000 }, () => void refreshIfLensesChanged());
   refreshLenses();
+}
+
+/** Refreshes the lenses if any document's would now say something else. */
+async function refreshIfLensesChanged(): Promise<void> {
+  if (checkingLenses) return;
+  checkingLenses = true;
+  try {
+    for (const [uri, said] of lensAnswers) {
+      if (lensAnswerOf(await mappingsOf(uri)) === said) continue;
+      connection.console.info(`${uri}: its mappings changed in ${describeCapture()}; refreshing lenses`);
+      refreshLenses();
+      return;
+    }
+  } finally {
+    checkingLenses = false;
+  }
+}
+
+function lensAnswerOf(mappings: FunctionMapping[]): string {
+  return mappings.map((m) => `${m.function.name} ${m.pid} ${m.start.toString(16)}`).join('\n');
 }
 
 /** The capture and how much of it is on disk: what a lens answer was drawn from. */
@@ -142,8 +172,9 @@ connection.onRequest(ResolveRequest, async (params): Promise<AddressResolution[]
 connection.onCodeLens(async ({ textDocument }): Promise<CodeLens[]> => {
   const mappings = await mappingsOf(textDocument.uri);
   const byFunction = groupByFunction(mappings);
-  if (lensCounts.get(textDocument.uri) !== byFunction.size) {
-    lensCounts.set(textDocument.uri, byFunction.size);
+  const answer = lensAnswerOf(mappings);
+  if (lensAnswers.get(textDocument.uri) !== answer) {
+    lensAnswers.set(textDocument.uri, answer);
     connection.console.info(`${byFunction.size} lens${byFunction.size === 1 ? '' : 'es'} for ${textDocument.uri}, from ${describeCapture()}`);
   }
   return [...byFunction.values()].map((list) => {
@@ -221,6 +252,8 @@ function wordAt(line: string, character: number): string | undefined {
 function inWorkspace(file: string): boolean {
   return workspaceRoots.some((root) => file === root || file.startsWith(root.endsWith('/') ? root : `${root}/`));
 }
+
+documents.onDidClose(({ document }) => lensAnswers.delete(document.uri));
 
 documents.listen(connection);
 connection.listen();
