@@ -109,7 +109,10 @@ async function expandRegion(frame: Frame, file: string): Promise<string[]> {
 }
 
 async function regionRows(frame: Frame): Promise<Array<{ text: string; statusOnly: boolean }>> {
-  return frame.locator('#regions tr.region').evaluateAll((rows) => rows.map((r) => ({ text: (r as HTMLElement).innerText, statusOnly: r.classList.contains('status-only') })));
+  // The cells' own text, tab-separated: innerText puts tabs between cells only while the frame is laid out.
+  return frame.locator('#regions tr.region').evaluateAll((rows) =>
+    rows.map((r) => ({ text: [...r.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim()).join('\t'), statusOnly: r.classList.contains('status-only') })),
+  );
 }
 
 describe('the extension in code-server', () => {
@@ -161,6 +164,8 @@ describe('the extension in code-server', () => {
     }
     await page.locator('.debug-toolbar .codicon-debug-continue').click();
     await waitForHook(timeline, 'the pause and the continue as markers', (h) => h.markers >= 2, 30_000);
+    // The debugger may have brought its Debug Console to the front of the panel meanwhile.
+    await runCommand(page, 'Perf Sideband: Show Timeline');
 
     await selectNewestRecordOf(timeline, debuggees[0]);
     await waitForHook(timeline, 'the regions of the debuggee', (h) => h.regionsListed > 0, 15_000);
