@@ -146,20 +146,25 @@ describe('the extension in code-server', () => {
     assert.equal(debuggees.length, 1, `one process runs the demo in ${workspace}: ${debuggees}; ps: ${spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('app.js')).join('; ')}`);
 
     // A pause and a continue of the debugger become markers on the timeline.
-    // The toolbar's Pause acts on the focused session's thread; a click can
-    // land before the toolbar knows that session, so it is tried again.
-    const pause = page.locator('.debug-toolbar .codicon-debug-pause');
+    // The debuggee runs in js-debug's child session, "app.js [PID]", beside
+    // its worker's session and under the launcher's. The toolbar's Pause acts
+    // on whichever session VS Code focused, and was seen to do nothing three
+    // times in a row while the call stack said "app.js [PID] Running,
+    // [worker 1] Running". So the debuggee's own session is paused, by the
+    // Pause on its row in the call stack.
+    await runCommand(page, 'View: Show Run and Debug');
+    const session = page.locator('.debug-call-stack .monaco-list-row', { hasText: `app.js [${debuggees[0]}]` }).first();
+    // A click can still land before the session's thread is known: then it is tried again.
     for (let attempt = 1; ; attempt++) {
-      // A click that finds the toolbar already switched to Continue (the last one took, slowly) misses: that is no failure.
-      await pause.click({ timeout: 5_000 }).catch(() => undefined);
+      await session.hover();
+      // A click that finds the row already paused (the last one took, slowly) misses: that is no failure.
+      await session.locator('.codicon-debug-pause').click({ timeout: 5_000 }).catch(() => undefined);
       const paused = await Promise.race([waitForDebugPause(page).then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
       if (paused) break;
       if (attempt === 3) {
-        // Which sessions and threads VS Code knew, and their states: what the toolbar's Pause had to act on.
-        await runCommand(page, 'View: Show Run and Debug');
         const callStack = await page.locator('.debug-call-stack').innerText().catch((e: Error) => `(no call stack view: ${e.message})`);
         await server.screenshot('pause-failed');
-        assert.fail(`the debuggee pauses when Pause is clicked in the debug toolbar; the call stack view showed: ${JSON.stringify(callStack)}`);
+        assert.fail(`the debuggee pauses when Pause is clicked on its session in the call stack; the call stack view showed: ${JSON.stringify(callStack)}`);
       }
     }
     await page.locator('.debug-toolbar .codicon-debug-continue').click();
