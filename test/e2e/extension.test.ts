@@ -18,7 +18,7 @@ import type { Frame, Page } from 'playwright-core';
 
 import { readPerfData } from '../../native/lib/perfdata';
 import { decodeRecord, indexRecords, Flag, RecordType } from '../../native/lib/records';
-import { extensionLog, hoverText, openFile, repoRoot, runCommand, pickQuickItem, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, waitForNotification, webviewFrame, type CodeServer } from './codeserver';
+import { extensionLog, hoverText, openFile, repoRoot, runCommand, pickQuickItem, timeouts, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, waitForNotification, webviewFrame, type CodeServer } from './codeserver';
 
 const vsix = path.join(repoRoot, 'perf-sideband.vsix');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-e2e-'));
@@ -153,7 +153,20 @@ describe('the extension in code-server', () => {
     // [worker 1] Running". So the debuggee's own session is paused, by the
     // Pause on its row in the call stack.
     await runCommand(page, 'View: Show Run and Debug');
-    const session = page.locator('.debug-call-stack .monaco-list-row', { hasText: `app.js [${debuggees[0]}]` }).first();
+    const session = page.locator('.debug-call-stack .monaco-list-row', { hasText: /^\s*app\.js \[\d+\]/ }).first();
+    // The launcher's row may stand alone, its child session folded under it (the call stack
+    // then shows only "Debug the demo: Running", and the toolbar's Pause acts on the launcher,
+    // which has no thread): unfold it.
+    const launcher = page.locator('.debug-call-stack .monaco-list-row', { hasText: /^\s*Debug the demo/ }).first();
+    await Promise.race([session.waitFor({ state: 'visible', timeout: timeouts.debug }), launcher.waitFor({ state: 'visible', timeout: timeouts.debug })]).catch(() => undefined);
+    if (!(await session.isVisible()) && (await launcher.isVisible())) {
+      await launcher.click();
+      await page.keyboard.press('ArrowRight');
+    }
+    await session.waitFor({ state: 'visible', timeout: timeouts.debug }).catch(async (e: Error) => {
+      const callStack = await page.locator('.debug-call-stack').innerText().catch((f: Error) => `(no call stack view: ${f.message})`);
+      assert.fail(`the debuggee's session is listed in the call stack: ${e.message}; it showed ${JSON.stringify(callStack)}`);
+    });
     // A click can still land before the session's thread is known: then it is tried again.
     for (let attempt = 1; ; attempt++) {
       await session.hover();
