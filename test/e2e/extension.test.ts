@@ -167,17 +167,21 @@ describe('the extension in code-server', () => {
       const callStack = await page.locator('.debug-call-stack').innerText().catch((f: Error) => `(no call stack view: ${f.message})`);
       assert.fail(`the debuggee's session is listed in the call stack: ${e.message}; it showed ${JSON.stringify(callStack)}`);
     });
-    // A click can still land before the session's thread is known: then it is tried again.
+    // VS Code may not know the debuggee's main thread yet: twice in eight runs its row showed no
+    // state while its worker's showed "Running", and Pause on it did nothing for 30 s. Pausing the
+    // worker pauses the same program, and its stop and continue are the debuggee's markers too.
+    const worker = page.locator('.debug-call-stack .monaco-list-row', { hasText: /^\s*\[worker \d+\]/ }).first();
     for (let attempt = 1; ; attempt++) {
-      await session.hover();
+      const row = attempt % 2 === 1 || !(await worker.isVisible()) ? session : worker;
+      await row.hover();
       // A click that finds the row already paused (the last one took, slowly) misses: that is no failure.
-      await session.locator('.codicon-debug-pause').click({ timeout: 5_000 }).catch(() => undefined);
+      await row.locator('.codicon-debug-pause').click({ timeout: 5_000 }).catch(() => undefined);
       const paused = await Promise.race([waitForDebugPause(page).then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
       if (paused) break;
       if (attempt === 3) {
         const callStack = await page.locator('.debug-call-stack').innerText().catch((e: Error) => `(no call stack view: ${e.message})`);
         await server.screenshot('pause-failed');
-        assert.fail(`the debuggee pauses when Pause is clicked on its session in the call stack; the call stack view showed: ${JSON.stringify(callStack)}`);
+        assert.fail(`the debuggee pauses when Pause is clicked on its session, or its worker's, in the call stack; the call stack view showed: ${JSON.stringify(callStack)}`);
       }
     }
     await page.locator('.debug-toolbar .codicon-debug-continue').click();
