@@ -3,7 +3,7 @@
 
 import * as path from 'node:path';
 
-import { DEFAULT_RING_PAGES } from '../native/lib/engine';
+import { DEFAULT_RING_PAGES } from '../native/engine';
 import { ratioOf, type Result } from './results';
 import { countRecords, readStormReport, stormCommand, type FileCount } from './storm';
 import { PERF, progress, run, SIDEBAND, WORK } from './tools';

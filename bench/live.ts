@@ -13,9 +13,9 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
 
-import { Recording } from '../native/lib/recording';
-import { RecordIndexBuilder, parseAttr } from '../native/lib/records';
-import type { HostMessage, WebviewMessage } from '../webview/protocol';
+import { Recording } from '../node/recording';
+import { RecordIndexBuilder, parseAttr } from '../core/records';
+import type { HostMessage, WebviewMessage } from '../protocol/webview';
 import { INFO, ratioOf, type Result } from './results';
 import { progress, ROOT, WORK } from './tools';
 

@@ -1,6 +1,6 @@
 // Measure 1: emitting status records, per record, against perf's synthesis.
 
-import { loadAddon } from '../native/lib/engine';
+import { loadAddon } from '../native/engine';
 import { INFO, ratioOf, type Result } from './results';
 import { PERF, progress, run } from './tools';
 

@@ -4,8 +4,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { readPerfData } from '../native/lib/perfdata';
-import { decodeRecord, indexRecords, RecordType } from '../native/lib/records';
+import { readPerfData } from '../node/perfdata';
+import { decodeRecord, indexRecords, RecordType } from '../core/records';
 import { ROOT, run, WORK } from './tools';
 
 export const STORM = path.join(WORK, 'storm');

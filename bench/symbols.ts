@@ -7,10 +7,10 @@
 
 import * as fs from 'node:fs';
 
-import { readElfInfo, runtimeAddress } from '../native/lib/elf';
-import type { SourceFrame } from '../native/lib/symbolizer';
+import { readElfInfo, runtimeAddress } from '../node/symbols/elf';
+import type { SourceFrame } from '../node/symbols/symbolizer';
 import { LanguageServer } from '../test/kernel/lsp';
-import { regionOfWire } from '../webview/protocol';
+import { regionOfWire } from '../protocol/webview';
 import { ratioOf, type Result } from './results';
 import { progress, run } from './tools';
 

@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 'use strict';
-require('../out/native/lib/cli.js').main(process.argv.slice(2));
+require('../out/node/cli.js').main(process.argv.slice(2));

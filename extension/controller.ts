@@ -7,11 +7,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 
-import { PerfDataError } from '../native/lib/perfdata';
+import { PerfDataError } from '../node/perfdata';
 import { rootOf, type DebugTargets } from './debug';
 import { captureClock, FailedFeed, FileCapture, LiveCapture, type CaptureFeed } from './feeds';
 import { listProcesses, optionsFromSettings, splitCommandLine } from './targets';
-import { PerfDataEditorProvider, type TimelineViewProvider } from './timeline';
+import { PerfDataEditorProvider, type TimelineViewProvider } from './timelinePanel';
 
 type Target = { pid: number } | { command: string[] };
 

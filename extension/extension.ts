@@ -7,8 +7,8 @@ import * as vscode from 'vscode';
 import { Controller } from './controller';
 import { DebugTargets } from './debug';
 import { SidebandLanguageClient } from './languageClient';
-import { REVEAL_REGION_COMMAND, type RevealRegionArgs } from './serverProtocol';
-import { openTimelinePanel, PerfDataEditorProvider, TimelineViewProvider } from './timeline';
+import { REVEAL_REGION_COMMAND, type RevealRegionArgs } from '../protocol/server';
+import { openTimelinePanel, PerfDataEditorProvider, TimelineViewProvider } from './timelinePanel';
 
 /** The controller of the active extension, whose capture deactivate stops. */
 let activeController: Controller | undefined;

@@ -5,10 +5,10 @@
 
 import * as vscode from 'vscode';
 
-import type { AttachInfo, CaptureOptions, SnapshotInfo } from '../native/lib/engine';
-import { dataChunks, openPerfDataFile, type MarkerMeta, type PerfDataFile, type SnapshotMeta } from '../native/lib/perfdata';
-import { Recording, type RecordingResult } from '../native/lib/recording';
-import type { HostMessage, MarkerKind, WireEvent, WireSnapshot, WireStats } from '../webview/protocol';
+import type { AttachInfo, CaptureOptions, SnapshotInfo } from '../native/engine';
+import { dataChunks, openPerfDataFile, type MarkerMeta, type PerfDataFile, type SnapshotMeta } from '../node/perfdata';
+import { Recording, type RecordingResult } from '../node/recording';
+import type { HostMessage, MarkerKind, WireEvent, WireSnapshot, WireStats } from '../protocol/webview';
 
 /** Where a timeline's messages go: one webview. */
 export interface TimelineSink {

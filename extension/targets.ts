@@ -5,7 +5,7 @@
 
 import * as fs from 'node:fs';
 
-import { Emit, type CaptureOptions } from '../native/lib/engine';
+import { Emit, type CaptureOptions } from '../native/engine';
 
 export interface ProcessEntry {
   pid: number;

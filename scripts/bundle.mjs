@@ -28,7 +28,7 @@ const builds = [
   },
   {
     ...common,
-    entryPoints: ['extension/languageServer.ts'],
+    entryPoints: ['server/server.ts'],
     outfile: 'dist/server.js',
     platform: 'node',
     format: 'cjs',

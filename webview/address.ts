@@ -4,9 +4,9 @@
 // without asking; the host names the region back, since the file and its
 // offset are what it reads debug info by.
 
-import { parseAddress, type Region } from '../native/lib/timeline';
+import { parseAddress, type Region } from '../core/timeline';
 import { el, openLink } from './dom';
-import { type AddressResolution, type Requests, type WebviewMessage, type WireFrame, wireRegion } from './protocol';
+import { type AddressResolution, type Requests, type WebviewMessage, type WireFrame, wireRegion } from '../protocol/webview';
 
 const PLACEHOLDER = 'Address, hex';
 const DISABLED_PLACEHOLDER = 'Select a process to resolve an address';

@@ -2,8 +2,8 @@
 // on selection. Strings from the traced program (comm, filenames) end up in
 // textContent or fillText only.
 
-import { decodeRecord } from '../native/lib/records';
-import { Timeline } from '../native/lib/timeline';
+import { decodeRecord } from '../core/records';
+import { Timeline } from '../core/timeline';
 import { formatDuration } from './viewport';
 
 /** A time as an offset from the capture start, to the nanosecond; perf's synthesized records (time 0) predate it. */

@@ -2,8 +2,8 @@
 // everything passes, else per-lane filtered copies, made when a lane is first
 // drawn and extended as it grows, never rebuilt per frame.
 
-import { Flag, RecordIndex, RecordType } from '../native/lib/records';
-import { Lane } from '../native/lib/timeline';
+import { Flag, RecordIndex, RecordType } from '../core/records';
+import { Lane } from '../core/timeline';
 
 /** Record kinds the filter tells apart; MMAP and MMAP2 are one kind, and unlisted types are "other". */
 export const KINDS = ['FORK', 'EXIT', 'COMM', 'MMAP', 'NAMESPACES', 'LOST', 'other'] as const;

@@ -2,7 +2,7 @@
 // timeline draws, with a checkbox where it can be hidden. Swatches are drawn
 // by the timeline's own mark functions, so they cannot drift apart.
 
-import { Provenance } from '../native/lib/records';
+import { Provenance } from '../core/records';
 import { el } from './dom';
 import { Filter, KINDS, Kind } from './lanes';
 import { drawAggregate, drawLost, drawReal, drawStale, drawStatus, kindColor } from './marks';

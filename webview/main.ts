@@ -1,5 +1,5 @@
 // The timeline webview: receives the stream from the extension host
-// (protocol.ts), indexes it (store.ts), models it (native/lib/timeline.ts)
+// (protocol.ts), indexes it (store.ts), models it (core/timeline.ts)
 // and shows it (timelineCanvas.ts and its parts in canvas/, regions.ts,
 // legend.ts).
 //
@@ -36,10 +36,10 @@
 // #status, #banner, #tooltip.
 
 import './style.css';
-import { RecordError, StreamLayout, parseAttr } from '../native/lib/records';
-import { Timeline } from '../native/lib/timeline';
+import { RecordError, StreamLayout, parseAttr } from '../core/records';
+import { Timeline } from '../core/timeline';
 import { Legend } from './legend';
-import { HostMessage, ProtocolError, Requests, WebviewMessage, WireStats, parseHostMessage } from './protocol';
+import { HostMessage, ProtocolError, Requests, WebviewMessage, WireStats, parseHostMessage } from '../protocol/webview';
 import { el } from './dom';
 import { RegionsPanel } from './regions';
 import { RecordStore, StoreError } from './store';

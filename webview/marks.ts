@@ -9,7 +9,7 @@
 //   possibly stale       a "!" beside the mark
 //   LOST                 filled downward triangle, and a dashed line across all lanes
 
-import { Provenance } from '../native/lib/records';
+import { Provenance } from '../core/records';
 import { Kind } from './lanes';
 import { Palette } from './theme';
 

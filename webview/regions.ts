@@ -6,11 +6,11 @@
 // file's debug info. Text from the traced program, and from the host about
 // it, goes into textContent only.
 
-import { Lane, Region, Timeline, protString } from '../native/lib/timeline';
+import { Lane, Region, Timeline, protString } from '../core/timeline';
 import { AddressField } from './address';
 import { relativeTime } from './details';
 import { el, openLink } from './dom';
-import { type FileInfo, type RegionSources, type Requests, type WebviewMessage, wireRegion } from './protocol';
+import { type FileInfo, type RegionSources, type Requests, type WebviewMessage, wireRegion } from '../protocol/webview';
 
 /** Rows beyond this are counted, not listed: a table of thousands helps nobody and costs layout. */
 const MAX_ROWS = 500;

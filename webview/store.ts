@@ -2,7 +2,7 @@
 // concatenation, so a batch is never copied to grow a big buffer) and the
 // columnar index built from them batch by batch.
 
-import { RecordIndex, RecordIndexBuilder, RecordSource, StreamLayout, expectedRecords } from '../native/lib/records';
+import { RecordIndex, RecordIndexBuilder, RecordSource, StreamLayout, expectedRecords } from '../core/records';
 
 interface Batch {
   /** Stream offset of the batch's first byte. */

@@ -6,7 +6,7 @@
 // layout, the painters in the order they paint, hit-testing, the tooltip and
 // input. A frame draws only the rows in view.
 
-import { Lane, Timeline } from '../native/lib/timeline';
+import { Lane, Timeline } from '../core/timeline';
 import { Frame, FrameStats, Marker, Selection } from './canvas/frame';
 import { hitTest } from './canvas/hitTest';
 import { TimelineInput } from './canvas/input';
@@ -17,7 +17,7 @@ import { paintRow } from './canvas/paintRows';
 import { Tooltip } from './canvas/tooltip';
 import { recordLines } from './details';
 import { FilteredLanes } from './lanes';
-import type { WireSnapshot } from './protocol';
+import type { WireSnapshot } from '../protocol/webview';
 import { Palette } from './theme';
 import { Viewport } from './viewport';
 

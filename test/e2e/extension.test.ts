@@ -16,8 +16,8 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 
-import { readPerfData } from '../../native/lib/perfdata';
-import { decodeRecord, indexRecords, Flag, RecordType } from '../../native/lib/records';
+import { readPerfData } from '../../node/perfdata';
+import { decodeRecord, indexRecords, Flag, RecordType } from '../../core/records';
 import { extensionLog, hoverText, openFile, repoRoot, runCommand, pickQuickItem, timeouts, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, waitForNotification, webviewFrame, type CodeServer } from './codeserver';
 
 const vsix = path.join(repoRoot, 'perf-sideband.vsix');

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 
-import type { DecodedRecord } from '../../native/lib/records';
+import type { DecodedRecord } from '../../core/records';
 import { fixture, keyOf, nameOfLength, perfRecordAttach, perfScript, Proc, readCapture, sideband, tempDir } from './harness';
 
 function executableFiles(dir: string): { before: string; after: string } {

@@ -10,12 +10,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 
-import { readPerfData } from '../../native/lib/perfdata';
+import { readPerfData } from '../../node/perfdata';
 import { fixture, Proc, ROOT } from './harness';
 
 test('listeners that throw: the session still finishes, says so, and lets the process exit', () => {
   const script = `
-    const { CaptureSession } = require(${JSON.stringify(path.join(ROOT, 'out', 'native', 'lib', 'engine.js'))});
+    const { CaptureSession } = require(${JSON.stringify(path.join(ROOT, 'out', 'native', 'engine.js'))});
     const thrown = [];
     process.on('uncaughtException', (e) => thrown.push(e.message));
     const session = new CaptureSession({ command: ['/bin/true'] });
@@ -34,7 +34,7 @@ test('listeners that throw: the session still finishes, says so, and lets the pr
 test('a session that has stopped holds no fd and no ring, though it is still referenced', () => {
   const script = `
     const fs = require('node:fs');
-    const { CaptureSession } = require(${JSON.stringify(path.join(ROOT, 'out', 'native', 'lib', 'engine.js'))});
+    const { CaptureSession } = require(${JSON.stringify(path.join(ROOT, 'out', 'native', 'engine.js'))});
     const fds = () => fs.readdirSync('/proc/self/fd').map((fd) => { try { return fd + ' ' + fs.readlinkSync('/proc/self/fd/' + fd); } catch { return ''; } }).filter(Boolean);
     const rings = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.includes('perf_event')).length;
     const before = new Set(fds());
@@ -110,7 +110,7 @@ test('a JavaScript thread that takes no batches: the reader waits for it, and th
   const mapped = fixture('churn');
   const script = `
     const { execFileSync } = require('node:child_process');
-    const { CaptureSession } = require(${JSON.stringify(path.join(ROOT, 'out', 'native', 'lib', 'engine.js'))});
+    const { CaptureSession } = require(${JSON.stringify(path.join(ROOT, 'out', 'native', 'engine.js'))});
     const session = new CaptureSession({ pid: process.pid });
     let seen = 0;
     session.on('records', (batch) => {

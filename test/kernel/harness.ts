@@ -8,8 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 
-import { readPerfData, type PerfData } from '../../native/lib/perfdata';
-import { decodeRecord, indexRecords, type DecodedRecord } from '../../native/lib/records';
+import { readPerfData, type PerfData } from '../../node/perfdata';
+import { decodeRecord, indexRecords, type DecodedRecord } from '../../core/records';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const CLI = path.join(ROOT, 'bin', 'sideband.js');

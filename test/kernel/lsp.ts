@@ -23,8 +23,8 @@ import {
   type ProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
 
-import { RegionSourcesRequest, ResolveRequest, ShowCaptureNotification, type ResolveParams, type ServerSettings, type ServerStart } from '../../extension/serverProtocol';
-import type { AddressResolution, RegionSources, WireRegion } from '../../webview/protocol';
+import { RegionSourcesRequest, ResolveRequest, ShowCaptureNotification, type ResolveParams, type ServerSettings, type ServerStart } from '../../protocol/server';
+import type { AddressResolution, RegionSources, WireRegion } from '../../protocol/webview';
 import { ROOT } from './harness';
 
 export const SERVER = path.join(ROOT, 'dist', 'server.js');

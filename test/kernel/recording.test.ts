@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 
-import { readPerfData } from '../../native/lib/perfdata';
-import { Recording } from '../../native/lib/recording';
-import { RecordType } from '../../native/lib/records';
+import { readPerfData } from '../../node/perfdata';
+import { Recording } from '../../node/recording';
+import { RecordType } from '../../core/records';
 import { tempDir } from './harness';
 
 const dir = tempDir('recording');

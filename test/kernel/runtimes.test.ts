@@ -17,7 +17,7 @@ const RUNTIMES = {
 };
 
 const CAPTURE = `
-  const { CaptureSession } = require(${JSON.stringify(path.join(ROOT, 'out', 'native', 'lib', 'engine.js'))});
+  const { CaptureSession } = require(${JSON.stringify(path.join(ROOT, 'out', 'native', 'engine.js'))});
   const session = new CaptureSession({ command: ['/bin/true'] }).start();
   let bytes = 0;
   session.on('records', (batch) => (bytes += batch.byteLength));

@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { LoadedCapture } from '../../native/lib/resolver';
-import { wireRegion } from '../../webview/protocol';
+import { LoadedCapture } from '../../node/symbols/resolver';
+import { wireRegion } from '../../protocol/webview';
 import { Proc, ROOT, sideband, tempDir } from './harness';
 import { LanguageServer } from './lsp';
 

@@ -6,8 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 
-import { loadAddon, type ProcStatusResult } from '../../native/lib/engine';
-import { decodeRecord, indexRecords, parseAttr, type DecodedRecord, type StreamLayout } from '../../native/lib/records';
+import { loadAddon, type ProcStatusResult } from '../../native/engine';
+import { decodeRecord, indexRecords, parseAttr, type DecodedRecord, type StreamLayout } from '../../core/records';
 import { sidebandAttr } from '../fixtures/records';
 import { fixture, nameOfLength, Proc, tempDir } from './harness';
 
@@ -106,7 +106,7 @@ function standIn(pid: number, dir: string, opts: { pause: boolean; state?: strin
  * which thread, as the scan visits threads in the order the directory lists.
  */
 async function readPaused(root: string, pid: number, whilePaused: (tid: string) => void): Promise<DecodedRecord[]> {
-  const engine = require.resolve('../../native/lib/engine');
+  const engine = require.resolve('../../native/engine');
   const reader = Proc.start(process.execPath, [
     '-e',
     `const [root, pid] = process.argv.slice(1);

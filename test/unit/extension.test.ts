@@ -8,12 +8,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 
-import { Emit } from '../../native/lib/engine';
-import { readBuildId } from '../../native/lib/elf';
-import { dataChunks, openPerfDataFile, PerfDataWriter, readPerfData, type SidebandMeta } from '../../native/lib/perfdata';
-import { indexRecords } from '../../native/lib/records';
+import { Emit } from '../../native/engine';
+import { readBuildId } from '../../node/symbols/elf';
+import { dataChunks, openPerfDataFile, PerfDataWriter, readPerfData, type SidebandMeta } from '../../node/perfdata';
+import { indexRecords } from '../../core/records';
 import { listProcesses, optionsFromSettings, pidFromConfiguration, pidFromSessionName, splitCommandLine } from '../../extension/targets';
-import { parseHostMessage, parseWebviewMessage, ProtocolError, Requests, type WebviewMessage } from '../../webview/protocol';
+import { parseHostMessage, parseWebviewMessage, ProtocolError, Requests, type WebviewMessage } from '../../protocol/webview';
 import { comm, concat, fork, sidebandAttr, type Trailer } from '../fixtures/records';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'extension-test-'));

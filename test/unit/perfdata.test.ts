@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Feature, HostInfo, PerfDataError, PerfDataWriter, SidebandMeta, indexPerfDataFile, parsePerfData, readHostInfo, readPerfData } from '../../native/lib/perfdata';
-import { Flag, Misc, PROC_IDS, Provenance, RecordError, RecordIndex, RecordType, Stale, decodeRecord, indexRecords, provenanceOf, staleReasons } from '../../native/lib/records';
+import { Feature, HostInfo, PerfDataError, PerfDataWriter, SidebandMeta, indexPerfDataFile, parsePerfData, readHostInfo, readPerfData } from '../../node/perfdata';
+import { Flag, Misc, PROC_IDS, Provenance, RecordError, RecordIndex, RecordType, Stale, decodeRecord, indexRecords, provenanceOf, staleReasons } from '../../core/records';
 import { Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, sidebandAttr } from '../fixtures/records';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'perfdata-test-'));
@@ -536,7 +536,7 @@ describe('parsePerfData on files it cannot read', () => {
         '--max-old-space-size=64',
         '-e',
         `
-        const { parsePerfData } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'native', 'lib', 'perfdata.js'))});
+        const { parsePerfData } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'node', 'perfdata.js'))});
         const { sidebandAttr } = require(${JSON.stringify(path.join(__dirname, '..', 'fixtures', 'records.js'))});
         const size = 512 << 20;
         const bytes = new Uint8Array(size);

@@ -18,7 +18,7 @@ import {
   parseAttr,
   provenanceOf,
   staleReasons,
-} from '../../native/lib/records';
+} from '../../core/records';
 import { RecordStore } from '../../webview/store';
 import { Body, Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, record, sidebandAttr, userRecord } from '../fixtures/records';
 

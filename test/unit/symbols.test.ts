@@ -5,10 +5,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { findDebugInfo } from '../../native/lib/debuginfo';
-import { fileAddress, readElfInfo, readElfSymbols, runtimeAddress, symbolAt } from '../../native/lib/elf';
-import { PerfMap } from '../../native/lib/perfmap';
-import { loadSymbolsAddon, openSymbolizer, type Addon, type SourceFrame, type Symbolizer } from '../../native/lib/symbolizer';
+import { findDebugInfo } from '../../node/symbols/debuginfo';
+import { fileAddress, readElfInfo, readElfSymbols, runtimeAddress, symbolAt } from '../../node/symbols/elf';
+import { PerfMap } from '../../node/symbols/perfmap';
+import { loadSymbolsAddon, openSymbolizer, type Addon, type SourceFrame, type Symbolizer } from '../../node/symbols/symbolizer';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
 const SOURCES = ['symbols_fixture.c', 'symbols_lib.c'].map((name) => path.join(FIXTURES, name));

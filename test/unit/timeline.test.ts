@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Misc, PROC_IDS, RecordIndexBuilder, RecordType, Stale, StreamLayout, indexRecords, memorySource, parseAttr } from '../../native/lib/records';
-import { Timeline, protString, searchTime } from '../../native/lib/timeline';
+import { Misc, PROC_IDS, RecordIndexBuilder, RecordType, Stale, StreamLayout, indexRecords, memorySource, parseAttr } from '../../core/records';
+import { Timeline, protString, searchTime } from '../../core/timeline';
 import { Body, Mapping, Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, record, sidebandAttr, userRecord } from '../fixtures/records';
 
 const KERNEL_ID = 1n;

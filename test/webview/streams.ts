@@ -1,7 +1,7 @@
 // Synthetic sideband streams for the webview's tests and bench, built with
 // the raw record builders of test/fixtures/records.ts.
 
-import { Misc, PROC_IDS, RecordType, Stale } from '../../native/lib/records';
+import { Misc, PROC_IDS, RecordType, Stale } from '../../core/records';
 import { Mapping, Trailer, comm, exit, fork, lost, mmap2, namespaces, sidebandAttr, userRecord } from '../fixtures/records';
 import type { StreamEvents } from './harness';
 

@@ -2,14 +2,14 @@
 // what it counts, and the strokes several painters share (the plot area's
 // clip, the ring around a focused mark, a label cut to fit).
 
-import { Lane, Timeline } from '../../native/lib/timeline';
+import { Lane, Timeline } from '../../core/timeline';
 import { FilteredLanes } from '../lanes';
 import { MARK_RADIUS } from '../marks';
-import type { MarkerKind, WireSnapshot } from '../protocol';
+import type { MarkerKind, WireSnapshot } from '../../protocol/webview';
 import { Palette } from '../theme';
 import { Viewport } from '../viewport';
 import { AXIS_HEIGHT, GUTTER_WIDTH, RowLayout } from './layout';
-import { partitionPoint } from './search';
+import { partitionPoint } from '../../core/search';
 
 export interface Selection {
   lane: Lane;

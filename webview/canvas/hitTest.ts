@@ -1,7 +1,7 @@
 // What is under the pointer: the lane of the row, the time, and the nearest
 // record shown there within a few pixels.
 
-import { Lane, Timeline } from '../../native/lib/timeline';
+import { Lane, Timeline } from '../../core/timeline';
 import { FilteredLanes } from '../lanes';
 import { Viewport } from '../viewport';
 import { AXIS_HEIGHT, GUTTER_WIDTH, ROW_HEIGHT, RowLayout, displayTime, searchDisplayTime } from './layout';

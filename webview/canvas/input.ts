@@ -3,7 +3,7 @@
 // and scrolls; a click selects; keys zoom, pan, scroll, show everything and
 // clear the selection.
 
-import { Timeline } from '../../native/lib/timeline';
+import { Timeline } from '../../core/timeline';
 import { Viewport } from '../viewport';
 import { Selection } from './frame';
 import { Hit } from './hitTest';

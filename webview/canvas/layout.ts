@@ -2,8 +2,8 @@
 // the lanes' names in a gutter on the left, one row per lane below the axis
 // in the model's lane order, and the time a record is drawn at.
 
-import { RecordType } from '../../native/lib/records';
-import { Lane, Timeline, searchTime } from '../../native/lib/timeline';
+import { RecordType } from '../../core/records';
+import { Lane, Timeline, searchTime } from '../../core/timeline';
 import { Viewport } from '../viewport';
 
 export const AXIS_HEIGHT = 36;

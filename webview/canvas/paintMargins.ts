@@ -2,13 +2,13 @@
 // name, the time axis with its ticks and the labels of snapshots and
 // debugger markers, and the rows' scrollbar.
 
-import { Provenance } from '../../native/lib/records';
+import { Provenance } from '../../core/records';
 import { relativeTime } from '../details';
 import { drawReal, drawStatus } from '../marks';
 import { formatDuration, tickStep } from '../viewport';
 import { Frame, fitText } from './frame';
 import { AXIS_HEIGHT, GUTTER_WIDTH, ROW_HEIGHT } from './layout';
-import { partitionPoint } from './search';
+import { partitionPoint } from '../../core/search';
 
 /** Each row's lane: how its process is known, its name at the left edge and its pid or tid, indented by depth. */
 export function paintGutter(f: Frame, first: number, last: number): void {

@@ -1,11 +1,11 @@
 // Painting what crosses the rows of the plot area: snapshot windows, fork
 // links from row to row, LOST lines and the selected moment.
 
-import { ForkLink } from '../../native/lib/timeline';
+import { ForkLink } from '../../core/timeline';
 import { MARK_RADIUS } from '../marks';
 import { Frame, clipToPlot, ring } from './frame';
 import { AXIS_HEIGHT, GUTTER_WIDTH, ROW_HEIGHT, displayTime, searchDisplayTime } from './layout';
-import { partitionPoint } from './search';
+import { partitionPoint } from '../../core/search';
 
 /** Each status snapshot's window, shaded between dashed edges. */
 export function paintSnapshots(f: Frame): void {

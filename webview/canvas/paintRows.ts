@@ -7,8 +7,8 @@
 // comes from the row's running status counts: two binary searches per
 // column, not one step per record.
 
-import { Flag, provenanceOf } from '../../native/lib/records';
-import { Lane } from '../../native/lib/timeline';
+import { Flag, provenanceOf } from '../../core/records';
+import { Lane } from '../../core/timeline';
 import { ShownRecords, kindOf } from '../lanes';
 import { MARK_RADIUS, drawAggregate, drawLost, drawReal, drawStale, drawStatus, kindColor } from '../marks';
 import { Frame, clipToPlot, fitText, ring } from './frame';

@@ -9,10 +9,10 @@
 import * as fs from 'node:fs';
 
 import { fileAddress, runtimeAddress } from './elf';
-import { indexPerfDataFile } from './perfdata';
+import { indexPerfDataFile } from '../perfdata';
 import { PerfMap } from './perfmap';
 import type { FunctionRange, ModuleSymbols, SourceFrame, Symbolizer } from './symbolizer';
-import { Timeline, type Region } from './timeline';
+import { Timeline, type Region } from '../../core/timeline';
 
 /** The part of a region the resolver needs. */
 export interface RegionRef {

@@ -1,10 +1,10 @@
 // The contract between the extension host and the sideband language server
-// (extension/languageServer.ts): LSP, plus these custom requests. Answers
+// (server/server.ts): LSP, plus these custom requests. Answers
 // use the webview protocol's shapes, so the host passes them on as they are.
 
 import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
 
-import type { AddressResolution, RegionSources, WireRegion } from '../webview/protocol';
+import type { AddressResolution, RegionSources, WireRegion } from './webview';
 
 export interface ServerSettings {
   /** Directories holding debug files, laid out as .build-id/xx/yyyy.debug or by debuglink name. */

@@ -23,7 +23,7 @@ import {
   StreamLayout,
   expectedRecords,
   parseAttr,
-} from './records';
+} from '../core/records';
 
 /** Feature bits of the header (perf 6.1, tools/perf/util/header.h), those this module reads or writes. */
 export enum Feature {

@@ -1,7 +1,7 @@
 // The sideband language server: a Node process of its own, started by the
 // extension (extension/languageClient.ts), that owns the ELF and DWARF work
 // so neither the extension host nor the webview ever waits on it. It answers
-// the regions panel's questions (extension/serverProtocol.ts) and, in source
+// the regions panel's questions (protocol/server.ts) and, in source
 // files whose code a captured process maps, gives hovers and CodeLens that
 // say where and since when.
 //
@@ -14,11 +14,11 @@ import { fileURLToPath } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { CodeLens, CodeLensRefreshRequest, createConnection, Hover, MarkupKind, ProposedFeatures, TextDocuments, TextDocumentSyncKind } from 'vscode-languageserver/node';
 
-import { SourceResolver, type FunctionMapping } from '../native/lib/resolver';
-import { openSymbolizer, type SourceFrame } from '../native/lib/symbolizer';
-import { parseAddress } from '../native/lib/timeline';
-import { regionOfWire, type AddressResolution, type RegionSources, type WireFrame } from '../webview/protocol';
-import { REVEAL_REGION_COMMAND, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type RevealRegionArgs, type ServerSettings, type ServerStart } from './serverProtocol';
+import { SourceResolver, type FunctionMapping } from '../node/symbols/resolver';
+import { openSymbolizer, type SourceFrame } from '../node/symbols/symbolizer';
+import { parseAddress } from '../core/timeline';
+import { regionOfWire, type AddressResolution, type RegionSources, type WireFrame } from '../protocol/webview';
+import { REVEAL_REGION_COMMAND, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type RevealRegionArgs, type ServerSettings, type ServerStart } from '../protocol/server';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);

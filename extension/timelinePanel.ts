@@ -6,8 +6,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 
-import { readBuildId } from '../native/lib/elf';
-import { parseWebviewMessage, ProtocolError, type FileInfo, type HostMessage } from '../webview/protocol';
+import { readBuildId } from '../node/symbols/elf';
+import { parseWebviewMessage, ProtocolError, type FileInfo, type HostMessage } from '../protocol/webview';
 import type { CaptureFeed, TimelineSink } from './feeds';
 import type { SourceService } from './languageClient';
 

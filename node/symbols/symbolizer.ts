@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { findDebugInfo, SYSTEM_DEBUG_DIR } from './debuginfo';
-import { packageRoot } from './engine';
+import { packageRoot } from '../../native/engine';
 import { readElfInfo, readElfSymbols, symbolAt, type ElfSymbol, type LoadSegment } from './elf';
 
 export interface SourceFrame {

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { CaptureSession, EngineError, type CaptureOptions, type StopInfo } from './engine';
+import { CaptureSession, EngineError, type CaptureOptions, type StopInfo } from '../native/engine';
 import { PerfDataWriter, type MarkerMeta } from './perfdata';
 
 export interface RecordingResult {

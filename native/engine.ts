@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { CaptureStats, SidebandMeta } from './perfdata';
+import type { CaptureStats, SidebandMeta } from '../node/perfdata';
 
 export type { CaptureStats };
 
@@ -140,7 +140,7 @@ let addon: NativeAddon | undefined;
 
 /**
  * The package's root: the nearest folder above this module with our
- * package.json. This module runs compiled (out/native/lib) and bundled
+ * package.json. This module runs compiled (out/native) and bundled
  * (dist/extension.js), at different depths.
  */
 export function packageRoot(): string {

@@ -5,7 +5,7 @@
 //
 // Records travel as they are in the ring and in perf.data: raw bytes in
 // ArrayBuffers, never one object per record. The webview indexes them with
-// native/lib/records.ts, the same decoder the host and the CLI use.
+// core/records.ts, the same decoder the host and the CLI use.
 
 /** One event of the stream, as perf_event_attr bytes and its ids (decimal strings: bigints don't survive postMessage everywhere). */
 export interface WireEvent {

@@ -5,13 +5,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { DEFAULT_RING_PAGES, Emit, EngineError } from './engine';
+import { DEFAULT_RING_PAGES, Emit, EngineError } from '../native/engine';
 import { readPerfData } from './perfdata';
 import { Recording, type RecordingResult } from './recording';
-import { decodeRecord, indexRecords, RecordError } from './records';
-import { SourceResolver } from './resolver';
-import { openSymbolizer } from './symbolizer';
-import { parseAddress } from './timeline';
+import { decodeRecord, indexRecords, RecordError } from '../core/records';
+import { SourceResolver } from './symbols/resolver';
+import { openSymbolizer } from './symbols/symbolizer';
+import { parseAddress } from '../core/timeline';
 
 const USAGE = `usage:
   sideband capture --pid PID [--duration SECONDS] -o FILE [options]
