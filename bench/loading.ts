@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { indexPerfDataFile } from '../node/perfdata';
+import { indexPerfDataFile } from '../node/perfdata/reader';
 import { INFO, ratioOf, type Result } from './results';
 import { countRecords, readStormReport, stormCommand } from './storm';
 import { bestSeconds, PERF, progress, run, WORK } from './tools';

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { readPerfData } from '../node/perfdata';
+import { readPerfData } from '../node/perfdata/reader';
 import { decodeRecord, indexRecords, RecordType } from '../core/records';
 import { ROOT, run, WORK } from './tools';
 

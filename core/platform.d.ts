@@ -10,3 +10,7 @@ declare class TextDecoder {
   constructor(label?: string, options?: TextDecoderOptions);
   decode(input?: Uint8Array): string;
 }
+
+declare class TextEncoder {
+  encode(input?: string): Uint8Array;
+}

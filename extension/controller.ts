@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 
-import { PerfDataError } from '../node/perfdata';
+import { PerfDataError } from '../core/perfdata/format';
 import { rootOf, type DebugTargets } from './debug';
 import { captureClock, FailedFeed, FileCapture, LiveCapture, type CaptureFeed } from './feeds';
 import { listProcesses, optionsFromSettings, splitCommandLine } from './targets';

@@ -6,7 +6,8 @@
 import * as vscode from 'vscode';
 
 import type { AttachInfo, CaptureOptions, SnapshotInfo } from '../native/engine';
-import { dataChunks, openPerfDataFile, type MarkerMeta, type PerfDataFile, type SnapshotMeta } from '../node/perfdata';
+import { dataChunks, openPerfDataFile, type PerfDataFile } from '../node/perfdata/reader';
+import { type MarkerMeta, type SnapshotMeta } from '../core/perfdata/metadata';
 import { Recording, type RecordingResult } from '../node/recording';
 import type { HostMessage, MarkerKind, WireEvent, WireSnapshot, WireStats } from '../protocol/webview';
 

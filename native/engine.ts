@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { CaptureStats, SidebandMeta } from '../node/perfdata';
+import { type CaptureStats, type SidebandMeta } from '../core/perfdata/metadata';
 
 export type { CaptureStats };
 

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { DEFAULT_RING_PAGES, Emit, EngineError } from '../native/engine';
-import { readPerfData } from './perfdata';
+import { readPerfData } from './perfdata/reader';
 import { Recording, type RecordingResult } from './recording';
 import { decodeRecord, indexRecords, RecordError } from '../core/records';
 import { SourceResolver } from './symbols/resolver';

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { CaptureSession, EngineError, type CaptureOptions, type StopInfo } from '../native/engine';
-import { PerfDataWriter, type MarkerMeta } from './perfdata';
+import { PerfDataWriter } from './perfdata/writer';
+import { type MarkerMeta } from '../core/perfdata/metadata';
 
 export interface RecordingResult {
   stop: StopInfo;

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 
 import { fileAddress, runtimeAddress } from './elf';
-import { indexPerfDataFile } from '../perfdata';
+import { indexPerfDataFile } from '../perfdata/reader';
 import { PerfMap } from './perfmap';
 import type { FunctionRange, ModuleSymbols, SourceFrame, Symbolizer } from './symbolizer';
 import { Timeline, type Region } from '../../core/timeline';

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 
-import { readPerfData } from '../../node/perfdata';
+import { readPerfData } from '../../node/perfdata/reader';
 import { decodeRecord, indexRecords, Flag, RecordType } from '../../core/records';
 import { extensionLog, hoverText, openFile, repoRoot, runCommand, pickQuickItem, timeouts, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, waitForNotification, webviewFrame, type CodeServer } from './codeserver';
 

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 
-import { readPerfData } from '../../node/perfdata';
+import { readPerfData } from '../../node/perfdata/reader';
 import { fixture, Proc, ROOT } from './harness';
 
 test('listeners that throw: the session still finishes, says so, and lets the process exit', () => {

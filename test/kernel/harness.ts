@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 
-import { readPerfData, type PerfData } from '../../node/perfdata';
+import { readPerfData } from '../../node/perfdata/reader';
+import { type PerfData } from '../../core/perfdata/format';
 import { decodeRecord, indexRecords, type DecodedRecord } from '../../core/records';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 
-import { readPerfData } from '../../node/perfdata';
+import { readPerfData } from '../../node/perfdata/reader';
 import { Recording } from '../../node/recording';
 import { RecordType } from '../../core/records';
 import { tempDir } from './harness';

@@ -10,7 +10,9 @@ import { after, describe, test } from 'node:test';
 
 import { Emit } from '../../native/engine';
 import { readBuildId } from '../../node/symbols/elf';
-import { dataChunks, openPerfDataFile, PerfDataWriter, readPerfData, type SidebandMeta } from '../../node/perfdata';
+import { dataChunks, openPerfDataFile, readPerfData } from '../../node/perfdata/reader';
+import { PerfDataWriter } from '../../node/perfdata/writer';
+import { type SidebandMeta } from '../../core/perfdata/metadata';
 import { indexRecords } from '../../core/records';
 import { listProcesses, optionsFromSettings, pidFromConfiguration, pidFromSessionName, splitCommandLine } from '../../extension/targets';
 import { parseHostMessage, parseWebviewMessage, ProtocolError, Requests, type WebviewMessage } from '../../protocol/webview';

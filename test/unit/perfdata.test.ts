@@ -4,7 +4,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Feature, HostInfo, PerfDataError, PerfDataWriter, SidebandMeta, indexPerfDataFile, parsePerfData, readHostInfo, readPerfData } from '../../node/perfdata';
+import { Feature, PerfDataError, parsePerfData } from '../../core/perfdata/format';
+import { HostInfo, readHostInfo } from '../../node/host';
+import { PerfDataWriter } from '../../node/perfdata/writer';
+import { SidebandMeta } from '../../core/perfdata/metadata';
+import { indexPerfDataFile, readPerfData } from '../../node/perfdata/reader';
 import { Flag, Misc, PROC_IDS, Provenance, RecordError, RecordIndex, RecordType, Stale, decodeRecord, indexRecords, provenanceOf, staleReasons } from '../../core/records';
 import { Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, sidebandAttr } from '../fixtures/records';
 
@@ -536,7 +540,7 @@ describe('parsePerfData on files it cannot read', () => {
         '--max-old-space-size=64',
         '-e',
         `
-        const { parsePerfData } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'node', 'perfdata.js'))});
+        const { parsePerfData } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'core', 'perfdata', 'format.js'))});
         const { sidebandAttr } = require(${JSON.stringify(path.join(__dirname, '..', 'fixtures', 'records.js'))});
         const size = 512 << 20;
         const bytes = new Uint8Array(size);
