@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 
 import { readElfInfo, runtimeAddress } from '../node/symbols/elf';
-import type { SourceFrame } from '../node/symbols/symbolizer';
+import { type SourceFrame } from '../native/symbols';
 import { LanguageServer } from '../test/kernel/lsp';
 import { regionOfWire } from '../protocol/webview';
 import { ratioOf, type Result } from './results';

@@ -15,7 +15,8 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { CodeLens, CodeLensRefreshRequest, createConnection, Hover, MarkupKind, ProposedFeatures, TextDocuments, TextDocumentSyncKind } from 'vscode-languageserver/node';
 
 import { SourceResolver, type FunctionMapping } from '../node/symbols/resolver';
-import { openSymbolizer, type SourceFrame } from '../node/symbols/symbolizer';
+import { openSymbolizer } from '../node/symbols/symbolizer';
+import { type SourceFrame } from '../native/symbols';
 import { parseAddress } from '../core/timeline';
 import { regionOfWire, type AddressResolution, type RegionSources, type WireFrame } from '../protocol/webview';
 import { REVEAL_REGION_COMMAND, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type RevealRegionArgs, type ServerSettings, type ServerStart } from '../protocol/server';

@@ -19,7 +19,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Module",
                        {InstanceMethod<&ModuleWrap::Resolve>("resolve"), InstanceMethod<&ModuleWrap::CompileUnits>("compileUnits"),
-                        InstanceMethod<&ModuleWrap::Functions>("functions"), InstanceMethod<&ModuleWrap::Info>("info")});
+                        InstanceMethod<&ModuleWrap::Functions>("functions")});
   }
 
   ModuleWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModuleWrap>(info) {
@@ -108,16 +108,6 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
       result.Set(static_cast<uint32_t>(i), o);
     }
     return result;
-  }
-
-  Napi::Value Info(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    symbols::ModuleInfo m = module_->info();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("elfType", m.elf_type);
-    o.Set("hasDwarf", m.has_dwarf);
-    o.Set("symbols", static_cast<double>(m.symbols));
-    return o;
   }
 
   std::unique_ptr<DwarfModule> module_;

@@ -372,21 +372,4 @@ std::vector<FunctionRange> DwarfModule::functions() {
   return result;
 }
 
-ModuleInfo DwarfModule::info() {
-  load_symbols();
-  GElf_Addr bias;
-  Elf* elf = dwfl_module_getelf(module_, &bias);
-  GElf_Ehdr header;
-  std::string type = "unknown";
-  if (elf && gelf_getehdr(elf, &header)) {
-    switch (header.e_type) {
-      case ET_EXEC: type = "exec"; break;
-      case ET_DYN: type = "dyn"; break;
-      case ET_REL: type = "rel"; break;
-      case ET_CORE: type = "core"; break;
-    }
-  }
-  return {type, dwarf_ != nullptr, all_symbols_.size()};
-}
-
 }  // namespace symbols

@@ -46,12 +46,6 @@ struct FunctionRange {
   uint64_t low, high;
 };
 
-struct ModuleInfo {
-  std::string elf_type;
-  bool has_dwarf;
-  size_t symbols;
-};
-
 class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -70,7 +64,6 @@ class DwarfModule {
 
   std::vector<CompileUnit> compile_units();
   std::vector<FunctionRange> functions();
-  ModuleInfo info();
 
   static const char* libdw_version();
 

@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import { fileAddress, runtimeAddress } from './elf';
 import { indexPerfDataFile } from '../perfdata/reader';
 import { PerfMap } from './perfmap';
-import type { FunctionRange, ModuleSymbols, SourceFrame, Symbolizer } from './symbolizer';
+import { type FunctionRange, type SourceFrame } from '../../native/symbols';
+import { type ModuleSymbols, type Symbolizer } from './symbolizer';
 import { Timeline, type Region } from '../../core/timeline';
 
 /** The part of a region the resolver needs. */

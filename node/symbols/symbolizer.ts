@@ -9,28 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { findDebugInfo, SYSTEM_DEBUG_DIR } from './debuginfo';
-import { packageRoot } from '../../native/engine';
+import { loadSymbolsAddon, type SourceFrame, type CompileUnit, type FunctionRange, type SymbolsAddon, type SymbolsModule } from '../../native/symbols';
 import { readElfInfo, readElfSymbols, symbolAt, type ElfSymbol, type LoadSegment } from './elf';
 
-export interface SourceFrame {
-  /** '' only where the line table knows the address and no function does (padding between functions). */
-  function: string;
-  file?: string;
-  line?: number;
-  column?: number;
-}
-export interface CompileUnit {
-  name: string;
-  files: string[];
-  ranges: [number, number][];
-}
-export interface FunctionRange {
-  name: string;
-  file: string;
-  line: number;
-  low: number;
-  high: number;
-}
 export interface ModuleDebug {
   path: string;
   buildId?: string;
@@ -58,31 +39,13 @@ export interface Symbolizer {
   dispose(): void;
 }
 
-/** The addon's module object (native/addon/symbols_addon.cc). */
-export interface AddonModule {
-  resolve(addresses: Float64Array): SourceFrame[][];
-  compileUnits(): CompileUnit[];
-  functions(): FunctionRange[];
-  info(): { elfType: string; hasDwarf: boolean; symbols: number };
-}
-export interface Addon {
-  open(mainFile: string, debugFile: string | null): AddonModule;
-  libdwVersion: string;
-}
-
 export interface SymbolizerOptions {
   /** The user's debug directories (build-id trees or debug-link targets), searched before /usr/lib/debug. */
   debugDirs: string[];
   /** Loads the libdw addon; throws when it cannot (tests pass one that fails as dlopen does). */
-  loadAddon?: () => Addon;
+  loadAddon?: () => SymbolsAddon;
   /** The llvm-symbolizer to run; null for none; undefined to look on PATH. */
   llvmSymbolizer?: string | null;
-}
-
-export function loadSymbolsAddon(): Addon {
-  const file = path.join(packageRoot(), 'native', 'build', 'Release', 'sideband_symbols.node');
-  // A computed path, so bundlers leave the require to run time.
-  return require(file) as Addon;
 }
 
 /** llvm-symbolizer on PATH, else the newest llvm-symbolizer-NN there. */
@@ -146,10 +109,10 @@ class BackendSymbolizer implements Symbolizer {
 
 const NO_LISTINGS = { compileUnits: async () => [], functions: async () => [] };
 
-function libdwSymbolizer(addon: Addon, debugDirs: readonly string[]): Symbolizer {
+function libdwSymbolizer(addon: SymbolsAddon, debugDirs: readonly string[]): Symbolizer {
   return new BackendSymbolizer('libdw', `Symbols: libdw ${addon.libdwVersion} (DWARF with inline frames).`, debugDirs, (file, debug) => {
-    let opened: AddonModule | undefined;
-    const native = (): AddonModule => (opened ??= addon.open(file, debug.found === 'itself' ? null : (debug.debugFile ?? null)));
+    let opened: SymbolsModule | undefined;
+    const native = (): SymbolsModule => (opened ??= addon.open(file, debug.found === 'itself' ? null : (debug.debugFile ?? null)));
     return {
       resolve: async (addresses) => native().resolve(addresses instanceof Float64Array ? addresses : Float64Array.from(addresses)),
       compileUnits: async () => native().compileUnits(),

@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { findDebugInfo } from '../../node/symbols/debuginfo';
 import { fileAddress, readElfInfo, readElfSymbols, runtimeAddress, symbolAt } from '../../node/symbols/elf';
 import { PerfMap } from '../../node/symbols/perfmap';
-import { loadSymbolsAddon, openSymbolizer, type Addon, type SourceFrame, type Symbolizer } from '../../node/symbols/symbolizer';
+import { loadSymbolsAddon, type SymbolsAddon, type SourceFrame } from '../../native/symbols';
+import { openSymbolizer, type Symbolizer } from '../../node/symbols/symbolizer';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
 const SOURCES = ['symbols_fixture.c', 'symbols_lib.c'].map((name) => path.join(FIXTURES, name));
@@ -67,7 +68,7 @@ const sweep = (file: string): number[] => {
 };
 
 /** A symbolizer whose addon loader fails as dlopen does when libdw.so.1 is missing. */
-function missingLibrary(): () => Addon {
+function missingLibrary(): () => SymbolsAddon {
   return () => {
     // A real dlopen failure: a module linked against a library that is gone.
     const missing = path.join(dir, 'libsideband_gone.so');
@@ -79,7 +80,7 @@ function missingLibrary(): () => Addon {
       run('gcc', ['-shared', '-fPIC', '-o', stub, path.join(dir, 'stub.c'), `-L${dir}`, '-lsideband_gone']);
       fs.rmSync(missing);
     }
-    return require(stub) as Addon;
+    return require(stub) as SymbolsAddon;
   };
 }
 
