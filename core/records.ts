@@ -74,9 +74,13 @@ export enum Provenance {
 }
 export const PROVENANCE_NAMES = ['kernel', 'ioctl', 'proc', 'synthesized'] as const;
 
-/** Bits of RecordIndex.flags. */
-export const Flag = {
-  STATUS_ONLY: 1,
+/**
+ * Bits of RecordIndex.flags: what the index found out about a record, not
+ * the record's own header.misc bits (those are Misc).
+ */
+export const IndexFlag = {
+  /** The index's copy of Misc.STATUS_ONLY: the record tells a state, not an event (PROVENANCE says who wrote it). */
+  IS_STATUS: 1,
   /** StaleReason bits, shifted by one. */
   STALE_SHIFT: 1,
   STALE_MASK: 7 << 1,
@@ -397,21 +401,21 @@ export class RecordIndexBuilder {
         // Status-only records come from our /proc synthesis, which stamps them
         // with a PROC id, or else from the kernel's ioctl: so STATUS_ONLY without
         // a PROC id (or without any id) is ioctl status, whichever event got it.
-        let f = misc & Misc.STATUS_ONLY ? Flag.STATUS_ONLY : 0;
+        let f = misc & Misc.STATUS_ONLY ? IndexFlag.IS_STATUS : 0;
         if (idw > 0) {
           const lo = words[end - idw];
           const hi = words[end - idw + 1];
           if (hi === PROC_ID_HI && (lo & ~7) >>> 0 === PROC_ID_LO) {
-            f |= (Provenance.Proc << Flag.PROVENANCE_SHIFT) | ((lo & 7) << Flag.STALE_SHIFT);
+            f |= (Provenance.Proc << IndexFlag.PROVENANCE_SHIFT) | ((lo & 7) << IndexFlag.STALE_SHIFT);
           } else if (f) {
-            f |= Provenance.Ioctl << Flag.PROVENANCE_SHIFT;
+            f |= Provenance.Ioctl << IndexFlag.PROVENANCE_SHIFT;
           } else if (hi === 0 && lo === 0 && stamp === 0 && bodyTid > 0) {
-            f |= Provenance.Synthesized << Flag.PROVENANCE_SHIFT;
+            f |= Provenance.Synthesized << IndexFlag.PROVENANCE_SHIFT;
           }
         } else if (f) {
-          f |= Provenance.Ioctl << Flag.PROVENANCE_SHIFT;
+          f |= Provenance.Ioctl << IndexFlag.PROVENANCE_SHIFT;
         } else if (stamp === 0 && bodyTid > 0 && layout.time >= 0) {
-          f |= Provenance.Synthesized << Flag.PROVENANCE_SHIFT;
+          f |= Provenance.Synthesized << IndexFlag.PROVENANCE_SHIFT;
         }
         flags[n] = f;
         n++;
@@ -463,11 +467,11 @@ export function indexRecords(input: Uint8Array, stream: StreamLayout): RecordInd
 }
 
 export function provenanceOf(flags: number): Provenance {
-  return ((flags & Flag.PROVENANCE_MASK) >> Flag.PROVENANCE_SHIFT) as Provenance;
+  return ((flags & IndexFlag.PROVENANCE_MASK) >> IndexFlag.PROVENANCE_SHIFT) as Provenance;
 }
 
 export function staleReasons(flags: number): StaleReason[] {
-  const bits = (flags & Flag.STALE_MASK) >> Flag.STALE_SHIFT;
+  const bits = (flags & IndexFlag.STALE_MASK) >> IndexFlag.STALE_SHIFT;
   return STALE_REASONS.filter((_, i) => bits & (1 << i));
 }
 
@@ -567,7 +571,7 @@ export function decodeRecord(index: RecordIndex, i: number): DecodedRecord {
     tid: index.tid[i],
     time: index.time[i],
     cpu: index.cpu[i],
-    statusOnly: (f & Flag.STATUS_ONLY) !== 0,
+    statusOnly: (f & IndexFlag.IS_STATUS) !== 0,
     provenance: PROVENANCE_NAMES[provenanceOf(f)],
     stale: staleReasons(f),
     misc,

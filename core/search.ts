@@ -1,6 +1,6 @@
-// The canvas' one binary search, for the sorted lists that are not record
-// indices (fork links by time, marker positions, the prefixes of a label);
-// lists of record indices are searched by the model's searchTime.
+// The one binary search: everything sorted is searched with it (records by
+// time, mappings by address, symbols, batches of the stream, what the
+// canvas lays out).
 
 /**
  * The first k in [lo, hi) for which `before(k)` is false, or hi when there is

@@ -7,7 +7,8 @@
 // record it stores an int or two (never an object), so a million records
 // stay a few megabytes on top of the index.
 
-import { Flag, Misc, PROVENANCE_NAMES, RecordIndex, RecordType, StaleReason, decodeRecord } from './records';
+import { IndexFlag, Misc, PROVENANCE_NAMES, RecordIndex, RecordType, StaleReason, decodeRecord } from './records';
+import { partitionPoint } from './search';
 
 // Per-lane and per-process lists of record indices are plain arrays of small
 // integers, not typed arrays: a capture has a list or three per thread, most
@@ -124,15 +125,10 @@ const u32 = (b: Uint8Array, at: number): number => (b[at] | (b[at + 1] << 8) | (
 
 /** First index in `list` (record indices sorted by time) whose time is >= t (or > t when `after`). */
 export function searchTime(list: ArrayLike<number>, times: Float64Array, t: number, after = false): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = times[list[mid]];
-    if (v < t || (after && v === t)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return partitionPoint(0, list.length, (k) => {
+    const v = times[list[k]];
+    return v < t || (after && v === t);
+  });
 }
 
 export class Timeline {
@@ -191,7 +187,7 @@ export class Timeline {
         if (!(t >= this.startTime)) this.startTime = t;
         if (!(t <= this.endTime)) this.endTime = t;
       }
-      if (flags[i] & Flag.STATUS_ONLY) this.statusOnly++;
+      if (flags[i] & IndexFlag.IS_STATUS) this.statusOnly++;
       switch (type[i]) {
         case RecordType.FORK:
           this.takeFork(i);
@@ -285,7 +281,7 @@ export class Timeline {
       time: index.time[i],
       comm: this.commOf(i),
       exec: (this.misc(i) & Misc.EXEC_OR_DATA) !== 0,
-      statusOnly: (index.flags[i] & Flag.STATUS_ONLY) !== 0,
+      statusOnly: (index.flags[i] & IndexFlag.IS_STATUS) !== 0,
     }));
   }
 
@@ -405,7 +401,7 @@ export class Timeline {
     const pid = index.pid[i];
     const tid = index.tid[i];
     if (pid < 0 || tid < 0) return this.place(this.global, i);
-    const statusOnly = (index.flags[i] & Flag.STATUS_ONLY) !== 0;
+    const statusOnly = (index.flags[i] & IndexFlag.IS_STATUS) !== 0;
     let lane = this.byTid.get(tid);
     if (!lane || lane.pid !== pid) {
       let process = this.byPid.get(pid);
@@ -423,7 +419,7 @@ export class Timeline {
   private place(lane: Lane, i: number): Lane {
     const index = this.records;
     const t = index.time[i];
-    const status = index.flags[i] & Flag.STATUS_ONLY ? 1 : 0;
+    const status = index.flags[i] & IndexFlag.IS_STATUS ? 1 : 0;
     const { records, statusBefore } = lane;
     if (records.length === 0 || index.time[records[records.length - 1]] <= t) {
       records.push(i);
@@ -434,7 +430,7 @@ export class Timeline {
       const at = searchTime(records, index.time, t, true);
       records.splice(at, 0, i);
       statusBefore.push(0);
-      for (let k = at; k < records.length; k++) statusBefore[k + 1] = statusBefore[k] + (index.flags[records[k]] & Flag.STATUS_ONLY ? 1 : 0);
+      for (let k = at; k < records.length; k++) statusBefore[k + 1] = statusBefore[k] + (index.flags[records[k]] & IndexFlag.IS_STATUS ? 1 : 0);
     }
     if (!(t >= lane.firstTime)) lane.firstTime = t;
     if (!(t <= lane.lastTime)) lane.lastTime = t;
@@ -454,7 +450,7 @@ export class Timeline {
     const tid = u32(bytes, 16);
     const ptid = u32(bytes, 20);
     const t = index.time[i];
-    const statusOnly = (index.flags[i] & Flag.STATUS_ONLY) !== 0;
+    const statusOnly = (index.flags[i] & IndexFlag.IS_STATUS) !== 0;
     const exec = (u16(bytes, 4) & Misc.EXEC_OR_DATA) !== 0;
     if (pid === tid) {
       // A process: new, or a pid reused after its earlier process exited.
@@ -531,13 +527,7 @@ interface Piece {
 
 /** Lays `top` over `pieces` (sorted by start, disjoint): what it overlaps is cut away, leaving the parts on either side. */
 function overlay(pieces: Piece[], top: Piece): void {
-  let lo = 0;
-  let hi = pieces.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (pieces[mid].end <= top.start) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = partitionPoint(0, pieces.length, (k) => pieces[k].end <= top.start);
   let end = lo;
   const kept: Piece[] = [];
   while (end < pieces.length && pieces[end].start < top.end) {

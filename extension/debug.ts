@@ -8,9 +8,10 @@
 
 import * as vscode from 'vscode';
 
+import type { MarkerKind } from '../core/perfdata/metadata';
 import { pidFromConfiguration, pidFromSessionName } from './targets';
 
-export type DebugEvent = { kind: 'stopped' | 'continued'; label: string };
+export type DebugEvent = { kind: Exclude<MarkerKind, 'note'>; label: string };
 
 /** The session a capture belongs to: the top of the session's parent chain. */
 export function rootOf(session: vscode.DebugSession): vscode.DebugSession {

@@ -9,7 +9,8 @@ import type { AttachInfo, CaptureOptions, SnapshotInfo } from '../native/engine'
 import { dataChunks, openPerfDataFile, type PerfDataFile } from '../node/perfdata/reader';
 import { type MarkerMeta, type SnapshotMeta } from '../core/perfdata/metadata';
 import { Recording, type RecordingResult } from '../node/recording';
-import type { HostMessage, MarkerKind, WireEvent, WireSnapshot, WireStats } from '../protocol/webview';
+import { type HostMessage, type WireEvent, type WireSnapshot, type WireStats } from '../protocol/webview';
+import { type MarkerKind } from '../core/perfdata/metadata';
 
 /** Where a timeline's messages go: one webview. */
 export interface TimelineSink {

@@ -9,7 +9,7 @@
 import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, LanguageClient, State, TransportKind, type CloseHandlerResult, type ErrorHandlerResult } from 'vscode-languageclient/node';
 
-import type { AddressResolution, RegionSources, WireRegion } from '../protocol/webview';
+import { type AddressResolution, type RegionSources, type WireRegion } from '../protocol/webview';
 import { RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type ServerSettings, type ServerStart } from '../protocol/server';
 
 /** What the timeline asks of the server. */

@@ -6,9 +6,8 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { type CaptureStats, type SidebandMeta } from '../core/perfdata/metadata';
+import { type CaptureStats, type SidebandMeta, type StatusPath } from '../core/perfdata/metadata';
 
-export type { CaptureStats };
 
 export enum Emit {
   Fork = 1 << 0,
@@ -45,7 +44,6 @@ export interface AttachInfo {
   namespaces: boolean;
 }
 
-export type StatusPath = 'ioctl' | 'proc' | 'none';
 
 export interface SnapshotInfo {
   index: number;

@@ -4,7 +4,7 @@
 
 import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
 
-import type { AddressResolution, RegionSources, WireRegion } from './webview';
+import { type AddressResolution, type RegionSources, type WireRegion } from './webview';
 
 export interface ServerSettings {
   /** Directories holding debug files, laid out as .build-id/xx/yyyy.debug or by debuglink name. */

@@ -7,13 +7,14 @@
 // ArrayBuffers, never one object per record. The webview indexes them with
 // core/records.ts, the same decoder the host and the CLI use.
 
+import { MARKER_KINDS, STATUS_PATHS, type CaptureStats, type MarkerKind, type StatusPath } from '../core/perfdata/metadata';
+import { arrayOf, is, isBoolean, isDecimal, isNumber, isString, object, oneOf, optional, type Check } from '../core/validate';
+
 /** One event of the stream, as perf_event_attr bytes and its ids (decimal strings: bigints don't survive postMessage everywhere). */
 export interface WireEvent {
   attr: ArrayBuffer;
   ids: string[];
 }
-
-export type StatusPath = 'ioctl' | 'proc' | 'none';
 
 /** A status snapshot: when it was read, by which path, what it produced. */
 export interface WireSnapshot {
@@ -27,13 +28,8 @@ export interface WireSnapshot {
   stale: number;
 }
 
-export interface WireStats {
-  records: number;
-  statusRecords: number;
-  lost: number;
-}
-
-export type MarkerKind = 'stopped' | 'continued' | 'note';
+/** What the webview shows of the capture's counts. */
+export type WireStats = Pick<CaptureStats, 'records' | 'statusRecords' | 'lost'>;
 
 /** What the host knows of a file or of a region's file. */
 export interface FileInfo {
@@ -152,54 +148,35 @@ export class ProtocolError extends Error {
   }
 }
 
-type Check = (value: unknown) => boolean;
-const isNumber: Check = (v) => typeof v === 'number' && Number.isFinite(v);
-const isString: Check = (v) => typeof v === 'string';
-const isBoolean: Check = (v) => typeof v === 'boolean';
-const isBuffer: Check = (v) => v instanceof ArrayBuffer;
+const isBuffer = is((v) => v instanceof ArrayBuffer);
 /** Hex digits without 0x, as /proc/PID/maps writes addresses; at most 64 bits. */
-const isHex: Check = (v) => typeof v === 'string' && /^[0-9a-fA-F]{1,16}$/.test(v);
-const isLineNumber: Check = (v) => Number.isInteger(v) && (v as number) >= 1;
-const arrayOf =
-  (check: Check): Check =>
-  (v) =>
-    Array.isArray(v) && v.every(check);
-const shape =
-  (fields: Record<string, Check>, optional: Record<string, Check> = {}): Check =>
-  (v) =>
-    typeof v === 'object' &&
-    v !== null &&
-    Object.entries(fields).every(([k, check]) => check((v as Record<string, unknown>)[k])) &&
-    Object.entries(optional).every(([k, check]) => (v as Record<string, unknown>)[k] === undefined || check((v as Record<string, unknown>)[k]));
-const oneOf =
-  (...values: string[]): Check =>
-  (v) =>
-    typeof v === 'string' && values.includes(v);
+const isHex = is((v) => typeof v === 'string' && /^[0-9a-fA-F]{1,16}$/.test(v));
+const isLineNumber = is((v) => Number.isInteger(v) && (v as number) >= 1);
 
-const isRegion = shape({ start: isHex, end: isHex, pgoff: isHex, filename: isString });
-const isSourceFile = shape({ path: isString, inWorkspace: isBoolean, exists: isBoolean });
-const isFrame = shape({ function: isString, inWorkspace: isBoolean, exists: isBoolean }, { file: isString, line: isLineNumber, column: isLineNumber });
+const isRegion = object({ start: isHex, end: isHex, pgoff: isHex, filename: isString });
+const isSourceFile = object({ path: isString, inWorkspace: isBoolean, exists: isBoolean });
+const isFrame = object({ function: isString, inWorkspace: isBoolean, exists: isBoolean, file: optional(isString), line: optional(isLineNumber), column: optional(isLineNumber) });
 
 const HOST_FIELDS: Record<HostMessage['type'], Record<string, Check>> = {
   open: {
     title: isString,
     live: isBoolean,
-    events: arrayOf(shape({ attr: isBuffer, ids: arrayOf((v) => typeof v === 'string' && /^\d+$/.test(v)) })),
+    events: arrayOf(object({ attr: isBuffer, ids: arrayOf(isDecimal) })),
     expectedBytes: isNumber,
     warnings: arrayOf(isString),
   },
   records: { offset: isNumber, bytes: isBuffer },
-  stats: { stats: shape({ records: isNumber, statusRecords: isNumber, lost: isNumber }) },
+  stats: { stats: object({ records: isNumber, statusRecords: isNumber, lost: isNumber }) },
   snapshot: {
-    snapshot: shape({ index: isNumber, path: oneOf('ioctl', 'proc', 'none'), start: isNumber, end: isNumber, processes: isNumber, records: isNumber, stale: isNumber }),
+    snapshot: object({ index: isNumber, path: oneOf(STATUS_PATHS), start: isNumber, end: isNumber, processes: isNumber, records: isNumber, stale: isNumber }),
   },
-  marker: { time: isNumber, kind: oneOf('stopped', 'continued', 'note'), label: isString },
+  marker: { time: isNumber, kind: oneOf(MARKER_KINDS), label: isString },
   ended: { message: isString },
   failed: { message: isString },
   reveal: { pid: isNumber },
-  reply: { id: isNumber, files: arrayOf(shape({ path: isString, inWorkspace: isBoolean }, { buildId: isString })) },
-  sourcesReply: { id: isNumber, sources: shape({ files: arrayOf(isSourceFile), backend: isString }, { missing: isString }) },
-  resolveReply: { id: isNumber, resolution: shape({ frames: arrayOf(isFrame), backend: isString }, { error: isString }) },
+  reply: { id: isNumber, files: arrayOf(object({ path: isString, inWorkspace: isBoolean, buildId: optional(isString) })) },
+  sourcesReply: { id: isNumber, sources: object({ files: arrayOf(isSourceFile), backend: isString, missing: optional(isString) }) },
+  resolveReply: { id: isNumber, resolution: object({ frames: arrayOf(isFrame), backend: isString, error: optional(isString) }) },
 };
 const HOST_OPTIONAL: Partial<Record<HostMessage['type'], Record<string, Check>>> = { reveal: { time: isNumber, region: isHex } };
 
@@ -214,17 +191,21 @@ const WEBVIEW_FIELDS: Record<WebviewMessage['type'], Record<string, Check>> = {
 };
 const WEBVIEW_OPTIONAL: Partial<Record<WebviewMessage['type'], Record<string, Check>>> = { openFile: { line: isLineNumber } };
 
-function validate<T extends { type: string }>(data: unknown, fields: Record<string, Record<string, Check>>, optional: Record<string, Record<string, Check> | undefined>): T {
+/** Where inside a field the fault is, when deeper than the field itself. */
+const inside = (key: string, bad: string): string => (bad === key ? '' : ` (at ${bad})`);
+
+function validate<T extends { type: string }>(data: unknown, fields: Record<string, Record<string, Check>>, optionalFields: Record<string, Record<string, Check> | undefined>): T {
   if (typeof data !== 'object' || data === null) throw new ProtocolError(`expected an object, got ${data === null ? 'null' : typeof data}`);
   const type = (data as { type?: unknown }).type;
   if (typeof type !== 'string' || !Object.hasOwn(fields, type)) throw new ProtocolError(`unknown message type ${JSON.stringify(type)}`);
   const expected = fields[type];
   for (const [key, check] of Object.entries(expected)) {
-    if (!check((data as Record<string, unknown>)[key])) throw new ProtocolError(`'${type}' message has a missing or invalid '${key}'`);
+    const bad = check((data as Record<string, unknown>)[key], key);
+    if (bad !== undefined) throw new ProtocolError(`'${type}' message has a missing or invalid '${key}'${inside(key, bad)}`);
   }
-  for (const [key, check] of Object.entries(optional[type] ?? {})) {
-    const value = (data as Record<string, unknown>)[key];
-    if (value !== undefined && !check(value)) throw new ProtocolError(`'${type}' message has an invalid '${key}'`);
+  for (const [key, check] of Object.entries(optionalFields[type] ?? {})) {
+    const bad = optional(check)((data as Record<string, unknown>)[key], key);
+    if (bad !== undefined) throw new ProtocolError(`'${type}' message has an invalid '${key}'${inside(key, bad)}`);
   }
   return data as T;
 }

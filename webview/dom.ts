@@ -1,7 +1,7 @@
 // Building the page's elements: properties and text only, never markup, so
 // strings from the traced program cannot become elements.
 
-import type { WebviewMessage } from '../protocol/webview';
+import { type WebviewMessage } from '../protocol/webview';
 
 /** An element with properties set and text (never markup) inside. */
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<Record<string, string>> = {}, text?: string): HTMLElementTagNameMap[K] {

@@ -2,7 +2,7 @@
 // everything passes, else per-lane filtered copies, made when a lane is first
 // drawn and extended as it grows, never rebuilt per frame.
 
-import { Flag, RecordIndex, RecordType } from '../core/records';
+import { IndexFlag, RecordIndex, RecordType } from '../core/records';
 import { Lane } from '../core/timeline';
 
 /** Record kinds the filter tells apart; MMAP and MMAP2 are one kind, and unlisted types are "other". */
@@ -68,7 +68,7 @@ export class FilteredLanes {
   }
 
   shows(index: RecordIndex, i: number): boolean {
-    const status = (index.flags[i] & Flag.STATUS_ONLY) !== 0;
+    const status = (index.flags[i] & IndexFlag.IS_STATUS) !== 0;
     return this.typeShown[index.type[i]] === 1 && (status ? this.filter.statusOnly : this.filter.real);
   }
 
@@ -84,7 +84,7 @@ export class FilteredLanes {
       const i = all[k];
       if (!this.shows(index, i)) continue;
       filtered.records.push(i);
-      filtered.statusBefore.push(filtered.statusBefore[filtered.statusBefore.length - 1] + (index.flags[i] & Flag.STATUS_ONLY ? 1 : 0));
+      filtered.statusBefore.push(filtered.statusBefore[filtered.statusBefore.length - 1] + (index.flags[i] & IndexFlag.IS_STATUS ? 1 : 0));
     }
     filtered.taken = all.length;
     return filtered;

@@ -3,6 +3,7 @@
 // columnar index built from them batch by batch.
 
 import { RecordIndex, RecordIndexBuilder, RecordSource, StreamLayout, expectedRecords } from '../core/records';
+import { partitionPoint } from '../core/search';
 
 interface Batch {
   /** Stream offset of the batch's first byte. */
@@ -96,13 +97,8 @@ export class RecordStore {
   /** `length` bytes from stream offset `offset`: a view into one batch, or a copy when they span batches. */
   private bytesAt(offset: number, length: number): Uint8Array {
     const batches = this.batches;
-    let lo = 0;
-    let hi = batches.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (batches[mid].base <= offset) lo = mid;
-      else hi = mid - 1;
-    }
+    // The last batch that starts at or before offset (the first starts at 0).
+    const lo = Math.max(0, partitionPoint(0, batches.length, (k) => batches[k].base <= offset) - 1);
     const first = batches[lo];
     const at = offset - first.base;
     if (at + length <= first.bytes.byteLength) return first.bytes.subarray(at, at + length);

@@ -17,7 +17,7 @@ import { paintRow } from './canvas/paintRows';
 import { Tooltip } from './canvas/tooltip';
 import { recordLines } from './details';
 import { FilteredLanes } from './lanes';
-import type { WireSnapshot } from '../protocol/webview';
+import { type WireSnapshot } from '../protocol/webview';
 import { Palette } from './theme';
 import { Viewport } from './viewport';
 

@@ -3,12 +3,21 @@
 // sections: its types, its one validator, and the trailer's layout, read
 // here and written by sidebandTrailer.
 
+import { arrayOf, isBoolean, isCount, isDecimal, isInteger, isString, object, oneOf, optional } from '../validate';
 import { ByteWriter } from './byteWriter';
+
+/** How a status snapshot was read: by the kernel's ioctl, from /proc, or not at all (no process to read). */
+export const STATUS_PATHS = ['ioctl', 'proc', 'none'] as const;
+export type StatusPath = (typeof STATUS_PATHS)[number];
+
+/** What a marker on the timeline says: the debugger stopped or continued the target, or a note. */
+export const MARKER_KINDS = ['stopped', 'continued', 'note'] as const;
+export type MarkerKind = (typeof MARKER_KINDS)[number];
 
 /** Status snapshot of a capture, as the native core reports it. */
 export interface SnapshotMeta {
   index: number;
-  path: 'ioctl' | 'proc' | 'none';
+  path: StatusPath;
   processes: number;
   records: number;
   stale: number;
@@ -60,7 +69,7 @@ export interface SidebandMeta {
 export interface MarkerMeta {
   /** Nanoseconds on the capture's clock, as a decimal string. */
   time: string;
-  kind: 'stopped' | 'continued' | 'note';
+  kind: MarkerKind;
   label: string;
 }
 
@@ -79,55 +88,19 @@ const FOOTER_SIZE = 24;
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const utf8Encoder = new TextEncoder();
 
-type Check = (value: unknown, path: string) => string | undefined;
-
-const is =
-  (predicate: (value: unknown) => boolean): Check =>
-  (value, path) =>
-    predicate(value) ? undefined : path;
-const optional =
-  (check: Check): Check =>
-  (value, path) =>
-    value === undefined ? undefined : check(value, path);
-const arrayOf =
-  (check: Check): Check =>
-  (value, path) => {
-    if (!Array.isArray(value)) return path;
-    for (let i = 0; i < value.length; i++) {
-      const bad = check(value[i], `${path}[${i}]`);
-      if (bad) return bad;
-    }
-    return undefined;
-  };
-const object =
-  (fields: Record<string, Check>): Check =>
-  (value, path) => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return path;
-    const record = value as Record<string, unknown>;
-    for (const [key, check] of Object.entries(fields)) {
-      const bad = check(record[key], path ? `${path}.${key}` : key);
-      if (bad) return bad;
-    }
-    return undefined;
-  };
-const isString = is((v) => typeof v === 'string');
-const isCount = is((v) => Number.isSafeInteger(v) && (v as number) >= 0);
-const isInteger = is((v) => Number.isSafeInteger(v));
-const isDecimal = is((v) => typeof v === 'string' && /^[0-9]{1,20}$/.test(v) && BigInt(v) < 1n << 64n);
-
 /** Fields readers rely on; others are let through for newer writers. */
 export const checkMeta = object({
-  version: is((v) => v === 1),
+  version: oneOf([1]),
   tool: isString,
   ioctlId: optional(isDecimal),
   target: object({ pid: isInteger, command: optional(arrayOf(isString)) }),
   ringPages: isCount,
   cpus: arrayOf(isCount),
-  namespaces: is((v) => typeof v === 'boolean'),
+  namespaces: isBoolean,
   snapshots: arrayOf(
     object({
       index: isCount,
-      path: is((v) => v === 'ioctl' || v === 'proc' || v === 'none'),
+      path: oneOf(STATUS_PATHS),
       processes: isCount,
       records: isCount,
       stale: isCount,
@@ -140,7 +113,7 @@ export const checkMeta = object({
   warnings: arrayOf(object({ code: isString, message: isString })),
   stopReason: isString,
   exitStatus: optional(isInteger),
-  markers: optional(arrayOf(object({ time: isDecimal, kind: is((v) => v === 'stopped' || v === 'continued' || v === 'note'), label: isString }))),
+  markers: optional(arrayOf(object({ time: isDecimal, kind: oneOf(MARKER_KINDS), label: isString }))),
 });
 
 export /**

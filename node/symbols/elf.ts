@@ -6,6 +6,8 @@
 
 import * as fs from 'node:fs';
 
+import { partitionPoint } from '../../core/search';
+
 const PT_LOAD = 1;
 const PT_NOTE = 4;
 const NT_GNU_BUILD_ID = 3;
@@ -261,14 +263,7 @@ export function readElfSymbols(path: string): ElfSymbol[] {
 
 /** The symbol covering vaddr in a table from readElfSymbols; one without a size reaches to the next. */
 export function symbolAt(symbols: readonly ElfSymbol[], vaddr: number): ElfSymbol | undefined {
-  let low = 0;
-  let high = symbols.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (symbols[mid].low <= vaddr) low = mid + 1;
-    else high = mid;
-  }
-  const symbol = symbols[low - 1];
+  const symbol = symbols[partitionPoint(0, symbols.length, (k) => symbols[k].low <= vaddr) - 1];
   if (!symbol || (symbol.size !== 0 && vaddr >= symbol.low + symbol.size)) return undefined;
   return symbol;
 }

@@ -5,6 +5,8 @@
 
 import * as fs from 'node:fs';
 
+import { partitionPoint } from '../../core/search';
+
 export interface PerfMapSymbol {
   name: string;
   start: number;
@@ -69,14 +71,8 @@ export class PerfMap {
       this.symbols = all.filter((s, i) => i + 1 === all.length || all[i + 1].start !== s.start);
       this.sorted = true;
     }
-    let low = 0;
-    let high = this.symbols.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if (this.symbols[mid].start <= at) low = mid + 1;
-      else high = mid;
-    }
-    const symbol = this.symbols[low - 1];
+    const symbols = this.symbols;
+    const symbol = symbols[partitionPoint(0, symbols.length, (k) => symbols[k].start <= at) - 1];
     return symbol && at < symbol.start + symbol.size ? symbol : undefined;
   }
 }

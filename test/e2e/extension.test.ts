@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 
 import { readPerfData } from '../../node/perfdata/reader';
-import { decodeRecord, indexRecords, Flag, RecordType } from '../../core/records';
+import { decodeRecord, indexRecords, IndexFlag, RecordType } from '../../core/records';
 import { extensionLog, hoverText, openFile, repoRoot, runCommand, pickQuickItem, timeouts, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, waitForNotification, webviewFrame, type CodeServer } from './codeserver';
 
 const vsix = path.join(repoRoot, 'perf-sideband.vsix');
@@ -265,9 +265,9 @@ describe('the extension in code-server', () => {
     let status = 0;
     let forks = 0;
     for (let i = 0; i < index.count; i++) {
-      if (index.pid[i] === pid && index.flags[i] & Flag.STATUS_ONLY) status++;
+      if (index.pid[i] === pid && index.flags[i] & IndexFlag.IS_STATUS) status++;
       // A FORK names the child; its parent is in the body.
-      else if (index.type[i] === RecordType.FORK && !(index.flags[i] & Flag.STATUS_ONLY) && decodeRecord(index, i).fields.ppid === pid) forks++;
+      else if (index.type[i] === RecordType.FORK && !(index.flags[i] & IndexFlag.IS_STATUS) && decodeRecord(index, i).fields.ppid === pid) forks++;
     }
     assert.ok(status > 0 && forks > 0, `the saved file has status-only records (${status}) and real forks (${forks}) of pid ${pid}`);
     const perf = spawnSync('perf', ['script', '-i', saved, '--show-task-events'], { encoding: 'utf8' });

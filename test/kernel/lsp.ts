@@ -24,7 +24,7 @@ import {
 } from 'vscode-languageserver-protocol/node';
 
 import { RegionSourcesRequest, ResolveRequest, ShowCaptureNotification, type ResolveParams, type ServerSettings, type ServerStart } from '../../protocol/server';
-import type { AddressResolution, RegionSources, WireRegion } from '../../protocol/webview';
+import { type AddressResolution, type RegionSources, type WireRegion } from '../../protocol/webview';
 import { ROOT } from './harness';
 
 export const SERVER = path.join(ROOT, 'dist', 'server.js');

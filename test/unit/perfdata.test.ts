@@ -9,7 +9,7 @@ import { HostInfo, readHostInfo } from '../../node/host';
 import { PerfDataWriter } from '../../node/perfdata/writer';
 import { SidebandMeta } from '../../core/perfdata/metadata';
 import { indexPerfDataFile, readPerfData } from '../../node/perfdata/reader';
-import { Flag, Misc, PROC_IDS, Provenance, RecordError, RecordIndex, RecordType, Stale, decodeRecord, indexRecords, provenanceOf, staleReasons } from '../../core/records';
+import { IndexFlag, Misc, PROC_IDS, Provenance, RecordError, RecordIndex, RecordType, Stale, decodeRecord, indexRecords, provenanceOf, staleReasons } from '../../core/records';
 import { Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, sidebandAttr } from '../fixtures/records';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'perfdata-test-'));
@@ -71,7 +71,7 @@ function statusOf(index: RecordIndex) {
   return {
     provenance: rows.map((i) => provenanceOf(index.flags[i])),
     stale: rows.map((i) => staleReasons(index.flags[i])),
-    statusOnly: rows.map((i) => index.flags[i] & Flag.STATUS_ONLY),
+    statusOnly: rows.map((i) => index.flags[i] & IndexFlag.IS_STATUS),
     miscStatusOnly: rows.map((i) => (decodeRecord(index, i).misc & Misc.STATUS_ONLY ? 1 : 0)),
   };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  Flag,
+  IndexFlag,
   Misc,
   PROC_IDS,
   PROC_ID_BASE,
@@ -96,7 +96,7 @@ describe('indexRecords', () => {
       Provenance.Kernel,
     ]);
     assert.deepEqual(
-      Array.from(index.flags, (f) => f & Flag.STATUS_ONLY),
+      Array.from(index.flags, (f) => f & IndexFlag.IS_STATUS),
       [0, 0, 1, 1, 0, 0, 0, 0, 0],
     );
     assert.deepEqual(staleReasons(index.flags[2]), ['race', 'zombie']);
@@ -112,7 +112,7 @@ describe('indexRecords', () => {
     assert.equal(ix.count, 8);
     for (let i = 0; i < 8; i++) {
       assert.equal(provenanceOf(ix.flags[i]), Provenance.Proc);
-      assert.equal((ix.flags[i] & Flag.STALE_MASK) >> Flag.STALE_SHIFT, i);
+      assert.equal((ix.flags[i] & IndexFlag.STALE_MASK) >> IndexFlag.STALE_SHIFT, i);
     }
   });
 

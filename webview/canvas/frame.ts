@@ -5,7 +5,8 @@
 import { Lane, Timeline } from '../../core/timeline';
 import { FilteredLanes } from '../lanes';
 import { MARK_RADIUS } from '../marks';
-import type { MarkerKind, WireSnapshot } from '../../protocol/webview';
+import { type MarkerKind } from '../../core/perfdata/metadata';
+import { type WireSnapshot } from '../../protocol/webview';
 import { Palette } from '../theme';
 import { Viewport } from '../viewport';
 import { AXIS_HEIGHT, GUTTER_WIDTH, RowLayout } from './layout';

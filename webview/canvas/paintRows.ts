@@ -7,7 +7,7 @@
 // comes from the row's running status counts: two binary searches per
 // column, not one step per record.
 
-import { Flag, provenanceOf } from '../../core/records';
+import { IndexFlag, provenanceOf } from '../../core/records';
 import { Lane } from '../../core/timeline';
 import { ShownRecords, kindOf } from '../lanes';
 import { MARK_RADIUS, drawAggregate, drawLost, drawReal, drawStale, drawStatus, kindColor } from '../marks';
@@ -94,7 +94,7 @@ function paintRenames(f: Frame, lane: Lane, top: number): void {
   const skipTo = (x: number): number => searchDisplayTime(tl, comms, view.time(x - GUTTER_WIDTH)) - 1;
   for (let drawn = 0; k < end && drawn < 200; k++) {
     const i = comms[k];
-    const status = (tl.records.flags[i] & Flag.STATUS_ONLY) !== 0;
+    const status = (tl.records.flags[i] & IndexFlag.IS_STATUS) !== 0;
     if (!f.filter.shows(tl.records, i)) continue;
     const at = GUTTER_WIDTH + view.x(displayTime(tl, times[i]));
     const x = Math.max(GUTTER_WIDTH + 2, at + 6);
@@ -136,15 +136,15 @@ function paintRecords(f: Frame, shown: ShownRecords, y: number): void {
       if (kind === 'LOST') {
         drawLost(ctx, x, y, p);
         stats.realDrawn++;
-      } else if (flags & Flag.STATUS_ONLY || provenance !== 0) {
+      } else if (flags & IndexFlag.IS_STATUS || provenance !== 0) {
         drawStatus(ctx, x, y, kindColor(p, kind), provenance, p);
-        if (flags & Flag.STATUS_ONLY) stats.statusDrawn++;
+        if (flags & IndexFlag.IS_STATUS) stats.statusDrawn++;
         else stats.realDrawn++;
       } else {
         drawReal(ctx, x, y, kindColor(p, kind), p);
         stats.realDrawn++;
       }
-      if (flags & Flag.STALE_MASK) drawStale(ctx, x, y, p);
+      if (flags & IndexFlag.STALE_MASK) drawStale(ctx, x, y, p);
       if (i === f.hovered) ring(ctx, x, y, p.focus);
     }
     return;
