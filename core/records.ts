@@ -4,6 +4,9 @@
 // and the webview all use this same module. `indexRecords` turns a run of
 // records into the columnar form the timeline draws from, without a
 // JavaScript object per record; `decodeRecord` expands one record on demand.
+// Field offsets are recordLayout.ts's.
+
+import { COMM, HEADER, LOST, MMAP, MMAP2, NAMESPACES, TASK, commName, lostFields, mappedFilename, mappedRange, mmap2File, namespaceLinks, recordMisc, taskFields } from './recordLayout';
 
 export enum RecordType {
   MMAP = 1,
@@ -245,20 +248,22 @@ function makeResolver(stream: StreamLayout): Resolver {
 // Smallest size of each record type's fixed fields, header included, and
 // where a body starts with the subject's pid and tid, the tid's word: as
 // tables by type, so the per-record loop does two loads, not lookups.
-const FIXED_SIZE = new Uint16Array(256).fill(8);
+const FIXED_SIZE = new Uint16Array(256).fill(HEADER.end);
 const BODY_TID_WORD = new Int8Array(256).fill(-1);
-for (const [type, fixed, tidWord] of [
-  [RecordType.MMAP, 8 + 32, 3],
-  [RecordType.LOST, 8 + 16, -1],
-  [RecordType.COMM, 8 + 8, 3],
-  [RecordType.EXIT, 8 + 24, 4],
-  [RecordType.FORK, 8 + 24, 4],
-  [RecordType.MMAP2, 8 + 64, 3],
-  [RecordType.NAMESPACES, 8 + 16, 3],
+for (const [type, fixed, tid] of [
+  [RecordType.MMAP, MMAP.filename, MMAP.tid],
+  [RecordType.LOST, LOST.end, -4],
+  [RecordType.COMM, COMM.comm, COMM.tid],
+  [RecordType.EXIT, TASK.end, TASK.tid],
+  [RecordType.FORK, TASK.end, TASK.tid],
+  [RecordType.MMAP2, MMAP2.filename, MMAP2.tid],
+  [RecordType.NAMESPACES, NAMESPACES.links, NAMESPACES.tid],
 ] as const) {
   FIXED_SIZE[type] = fixed;
-  BODY_TID_WORD[type] = tidWord;
+  BODY_TID_WORD[type] = tid / 4;
 }
+// Every body that names its subject starts with the pid, the tid after it or after the ppid.
+const BODY_PID_WORD = TASK.pid / 4;
 
 /** Returns bytes whose start is 8-byte aligned, copying only when they are not. */
 function aligned(bytes: Uint8Array): Uint8Array {
@@ -390,7 +395,7 @@ export class RecordIndexBuilder {
         cpu[n] = layout.cpu < 0 ? -1 : words[end - layout.cpu];
         const bodyTid = BODY_TID_WORD[t];
         if (bodyTid > 0) {
-          pid[n] = words[w + 2];
+          pid[n] = words[w + BODY_PID_WORD];
           tid[n] = words[w + bodyTid];
         } else if (layout.pid >= 0) {
           pid[n] = words[end - layout.pid];
@@ -493,77 +498,65 @@ export interface DecodedRecord {
   fields: Record<string, string | number | boolean | Array<{ dev: string; ino: string }>>;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: false });
-
-function cString(bytes: Uint8Array, start: number, end: number): string {
-  let stop = start;
-  while (stop < end && bytes[stop] !== 0) stop++;
-  return utf8.decode(bytes.subarray(start, stop));
-}
-
 function hex(v: bigint): string {
   return `0x${v.toString(16)}`;
 }
 
 export function decodeRecord(index: RecordIndex, i: number): DecodedRecord {
   const bytes = index.source.record(index.offset[i], index.size[i]);
-  const v = new DataView(bytes.buffer, bytes.byteOffset);
   const t = index.type[i];
-  const misc = v.getUint16(4, true);
-  const size = v.getUint16(6, true);
+  const misc = recordMisc(bytes);
+  const size = index.size[i];
   const bodyEnd = size - index.trailer[i] * 4;
   const f = index.flags[i];
   const fields: DecodedRecord['fields'] = {};
   switch (t) {
     case RecordType.FORK:
-    case RecordType.EXIT:
-      fields.ppid = v.getUint32(12, true);
-      fields.ptid = v.getUint32(20, true);
-      fields.forkTime = Number(v.getBigUint64(24, true));
+    case RecordType.EXIT: {
+      const task = taskFields(bytes);
+      fields.ppid = task.ppid;
+      fields.ptid = task.ptid;
+      fields.forkTime = task.time;
       if (t === RecordType.FORK) fields.exec = (misc & Misc.EXEC_OR_DATA) !== 0;
       break;
+    }
     case RecordType.COMM:
-      fields.comm = cString(bytes, 16, bodyEnd);
+      fields.comm = commName(bytes, bodyEnd);
       fields.exec = (misc & Misc.EXEC_OR_DATA) !== 0;
       break;
     case RecordType.MMAP:
     case RecordType.MMAP2: {
-      const start = v.getBigUint64(16, true);
-      fields.addr = hex(start);
-      fields.len = hex(v.getBigUint64(24, true));
-      fields.end = hex(start + v.getBigUint64(24, true));
-      fields.pgoff = hex(v.getBigUint64(32, true));
+      const range = mappedRange(bytes);
+      fields.addr = hex(range.start);
+      fields.len = hex(range.end - range.start);
+      fields.end = hex(range.end);
+      fields.pgoff = hex(range.pgoff);
       fields.data = (misc & Misc.EXEC_OR_DATA) !== 0;
-      let name = 40;
       if (t === RecordType.MMAP2) {
-        if (misc & (1 << 14)) {
-          const n = Math.min(v.getUint8(40), 20);
-          fields.buildId = Array.from(bytes.subarray(44, 44 + n), (b) => b.toString(16).padStart(2, '0')).join('');
+        const file = mmap2File(bytes);
+        if ('buildId' in file) {
+          fields.buildId = file.buildId;
         } else {
-          fields.maj = v.getUint32(40, true);
-          fields.min = v.getUint32(44, true);
-          fields.ino = v.getBigUint64(48, true).toString();
-          fields.inoGeneration = v.getBigUint64(56, true).toString();
+          fields.maj = file.maj;
+          fields.min = file.min;
+          fields.ino = file.ino.toString();
+          fields.inoGeneration = file.inoGeneration.toString();
         }
-        fields.prot = v.getUint32(64, true);
-        fields.flags = v.getUint32(68, true);
-        name = 72;
+        fields.prot = file.prot;
+        fields.flags = file.flags;
       }
-      fields.filename = cString(bytes, name, bodyEnd);
+      fields.filename = mappedFilename(bytes, t === RecordType.MMAP2 ? 'mmap2' : 'mmap', bodyEnd);
       break;
     }
-    case RecordType.NAMESPACES: {
-      const count = Number(v.getBigUint64(16, true));
-      const links: Array<{ dev: string; ino: string }> = [];
-      for (let k = 0; k < count && 24 + k * 16 + 16 <= size; k++)
-        links.push({ dev: hex(v.getBigUint64(24 + k * 16, true)), ino: v.getBigUint64(32 + k * 16, true).toString() });
-      fields.namespaces = links;
+    case RecordType.NAMESPACES:
+      fields.namespaces = namespaceLinks(bytes, size).map((link) => ({ dev: hex(link.dev), ino: link.ino.toString() }));
+      break;
+    case RecordType.LOST: {
+      const lost = lostFields(bytes);
+      fields.id = lost.id.toString();
+      fields.lost = lost.lost;
       break;
     }
-    case RecordType.LOST:
-      fields.id = v.getBigUint64(8, true).toString();
-      fields.lost = Number(v.getBigUint64(16, true));
-      break;
   }
   return {
     type: typeName(t),

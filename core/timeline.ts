@@ -7,7 +7,8 @@
 // record it stores an int or two (never an object), so a million records
 // stay a few megabytes on top of the index.
 
-import { IndexFlag, Misc, PROVENANCE_NAMES, RecordIndex, RecordType, StaleReason, decodeRecord } from './records';
+import { IndexFlag, Misc, PROVENANCE_NAMES, RecordIndex, RecordType, StaleReason, provenanceOf, staleReasons } from './records';
+import { HEADER, commName, lostCount, mappedFilename, mappedRange, mmap2File, recordMisc, taskFields } from './recordLayout';
 import { partitionPoint } from './search';
 
 // Per-lane and per-process lists of record indices are plain arrays of small
@@ -119,9 +120,6 @@ export interface Region {
   /** Set when a fork copied this mapping from the parent: the parent's pid. */
   inheritedFrom?: number;
 }
-
-const u16 = (b: Uint8Array, at: number): number => b[at] | (b[at + 1] << 8);
-const u32 = (b: Uint8Array, at: number): number => (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
 
 /** First index in `list` (record indices sorted by time) whose time is >= t (or > t when `after`). */
 export function searchTime(list: ArrayLike<number>, times: Float64Array, t: number, after = false): number {
@@ -286,8 +284,10 @@ export class Timeline {
   }
 
   commOf(record: number): string {
-    const fields = decodeRecord(this.records, record).fields;
-    return typeof fields.comm === 'string' ? fields.comm : '';
+    const index = this.records;
+    if (index.type[record] !== RecordType.COMM) return '';
+    const size = index.size[record];
+    return commName(index.source.record(index.offset[record], size), size - index.trailer[record] * 4);
   }
 
   /**
@@ -326,33 +326,37 @@ export class Timeline {
     const last = searchTime(mmaps, time, t, true);
     for (let k = from === -Infinity ? 0 : searchTime(mmaps, time, from); k < last; k++) {
       const i = mmaps[k];
-      const bytes = this.records.source.record(this.records.offset[i], this.records.size[i]);
-      const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const start = v.getBigUint64(16, true);
-      overlay(pieces, { start, end: start + v.getBigUint64(24, true), pgoff: v.getBigUint64(32, true), record: i });
+      overlay(pieces, { ...mappedRange(this.records.source.record(this.records.offset[i], this.records.size[i])), record: i });
     }
     return pieces;
   }
 
   private regionFields(i: number): Omit<Region, 'start' | 'end' | 'pgoff' | 'inheritedFrom'> {
-    const d = decodeRecord(this.records, i);
-    const f = d.fields;
+    const index = this.records;
+    const size = index.size[i];
+    const bytes = index.source.record(index.offset[i], size);
+    const flags = index.flags[i];
+    const mmap2 = index.type[i] === RecordType.MMAP2;
     const region: Omit<Region, 'start' | 'end' | 'pgoff' | 'inheritedFrom'> = {
-      filename: String(f.filename ?? ''),
-      data: f.data === true,
-      statusOnly: d.statusOnly,
-      provenance: d.provenance,
-      stale: d.stale,
+      filename: mappedFilename(bytes, mmap2 ? 'mmap2' : 'mmap', size - index.trailer[i] * 4),
+      data: (recordMisc(bytes) & Misc.EXEC_OR_DATA) !== 0,
+      statusOnly: (flags & IndexFlag.IS_STATUS) !== 0,
+      provenance: PROVENANCE_NAMES[provenanceOf(flags)],
+      stale: staleReasons(flags),
       record: i,
-      time: d.time,
+      time: index.time[i],
     };
-    if (typeof f.prot === 'number') region.prot = f.prot;
-    if (typeof f.flags === 'number') region.flags = f.flags;
-    if (typeof f.buildId === 'string') region.buildId = f.buildId;
-    if (typeof f.maj === 'number' && typeof f.min === 'number') {
-      region.maj = f.maj;
-      region.min = f.min;
-      region.ino = String(f.ino);
+    if (mmap2) {
+      const file = mmap2File(bytes);
+      region.prot = file.prot;
+      region.flags = file.flags;
+      if ('buildId' in file) {
+        region.buildId = file.buildId;
+      } else {
+        region.maj = file.maj;
+        region.min = file.min;
+        region.ino = file.ino.toString();
+      }
     }
     return region;
   }
@@ -445,13 +449,10 @@ export class Timeline {
   private takeFork(i: number): void {
     const index = this.records;
     const bytes = index.source.record(index.offset[i], index.size[i]);
-    const pid = u32(bytes, 8);
-    const ppid = u32(bytes, 12);
-    const tid = u32(bytes, 16);
-    const ptid = u32(bytes, 20);
+    const { pid, ppid, tid, ptid } = taskFields(bytes);
     const t = index.time[i];
     const statusOnly = (index.flags[i] & IndexFlag.IS_STATUS) !== 0;
-    const exec = (u16(bytes, 4) & Misc.EXEC_OR_DATA) !== 0;
+    const exec = (recordMisc(bytes) & Misc.EXEC_OR_DATA) !== 0;
     if (pid === tid) {
       // A process: new, or a pid reused after its earlier process exited.
       let process = this.byPid.get(pid);
@@ -496,12 +497,11 @@ export class Timeline {
   }
 
   private lostCount(i: number): number {
-    const bytes = this.records.source.record(this.records.offset[i], this.records.size[i]);
-    return u32(bytes, 16) + u32(bytes, 20) * 4294967296;
+    return lostCount(this.records.source.record(this.records.offset[i], this.records.size[i]));
   }
 
   private misc(i: number): number {
-    return u16(this.records.source.record(this.records.offset[i], 8), 4);
+    return recordMisc(this.records.source.record(this.records.offset[i], HEADER.end));
   }
 }
 

@@ -4,6 +4,7 @@
 
 import { RecordIndex, RecordIndexBuilder, RecordSource, StreamLayout, expectedRecords } from '../core/records';
 import { partitionPoint } from '../core/search';
+import { HEADER } from '../core/recordLayout';
 
 interface Batch {
   /** Stream offset of the batch's first byte. */
@@ -57,7 +58,7 @@ export class RecordStore {
     // A record that began in an earlier batch: copy it whole (it is small) and index it alone.
     while (this.indexedTo < offset) {
       if (this.received - this.indexedTo < 8) return;
-      const size = new DataView(this.bytesAt(this.indexedTo, 8).slice().buffer).getUint16(6, true);
+      const size = new DataView(this.bytesAt(this.indexedTo, HEADER.end).slice().buffer).getUint16(HEADER.size, true);
       const want = Math.max(size, 8);
       if (this.received - this.indexedTo < want) return;
       this.indexedTo += builder.add(this.bytesAt(this.indexedTo, want).slice(), this.indexedTo);
