@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { DEFAULT_RING_PAGES, Emit, EngineError } from '../native/engine';
 import { readPerfData } from './perfdata/reader';
 import { Recording, type RecordingResult } from './recording';
+import { FileError } from './fileError';
 import { decodeRecord, indexRecords, RecordError } from '../core/records';
 import { SourceResolver } from './symbols/resolver';
 import { openSymbolizer } from './symbols/symbolizer';
@@ -280,7 +281,7 @@ function dump(args: string[]): number {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === undefined || e instanceof RecordError) throw e;
-    throw new EngineError(code, `cannot read ${files[0]}: ${(e as Error).message}. Fix: check the path and its permissions.`);
+    throw new FileError(code, files[0], `cannot read ${files[0]}: ${(e as Error).message}. Fix: check the path and its permissions.`);
   }
   for (const w of data.warnings) say(`warning: ${w}`);
   const index = indexRecords(data.data, data.stream);
@@ -357,7 +358,7 @@ async function resolve(args: string[]): Promise<number> {
     if (address === undefined) throw new UsageError(`${a} is not a hex address`);
     return address;
   });
-  if (!fs.existsSync(file)) throw new EngineError('ENOENT', `cannot read ${file}: no such file. Fix: check the path.`);
+  if (!fs.existsSync(file)) throw new FileError('ENOENT', file, `cannot read ${file}: no such file. Fix: check the path.`);
   const symbolizer = openSymbolizer({ debugDirs });
   try {
     if (symbolizer.kind !== 'libdw') say(`note: ${symbolizer.description}`);
@@ -415,7 +416,7 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof UsageError) {
       say(`${e.message}\n${USAGE}`);
       code = 2;
-    } else if (e instanceof EngineError || e instanceof RecordError || e instanceof RegistryError) {
+    } else if (e instanceof EngineError || e instanceof FileError || e instanceof RecordError || e instanceof RegistryError) {
       say(`error: ${e.message}`);
       code = 1;
     } else {

@@ -7,9 +7,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { CaptureSession, EngineError, type CaptureOptions, type StopInfo } from '../native/engine';
+import { CaptureSession, type CaptureOptions, type StopInfo } from '../native/engine';
 import { PerfDataWriter } from './perfdata/writer';
 import { type MarkerMeta } from '../core/perfdata/metadata';
+import { FileError } from './fileError';
 
 export interface RecordingResult {
   stop: StopInfo;
@@ -22,20 +23,20 @@ export interface RecordingResult {
 /** Refuses an output path that cannot be written, before anything is attached or launched. */
 function checkWritable(output: string, fix: string): void {
   const dir = path.dirname(path.resolve(output));
-  let problem: string | undefined;
+  let problem: { code: string; text: string } | undefined;
   try {
     if (fs.existsSync(output)) {
-      if (fs.statSync(output).isDirectory()) problem = 'it is a directory';
+      if (fs.statSync(output).isDirectory()) problem = { code: 'EISDIR', text: 'it is a directory' };
       else fs.accessSync(output, fs.constants.W_OK);
     } else if (!fs.statSync(dir).isDirectory()) {
-      problem = `${dir} is not a directory`;
+      problem = { code: 'ENOTDIR', text: `${dir} is not a directory` };
     } else {
       fs.accessSync(dir, fs.constants.W_OK);
     }
   } catch (e) {
-    problem = (e as Error).message;
+    problem = { code: (e as NodeJS.ErrnoException).code ?? 'EIO', text: (e as Error).message };
   }
-  if (problem) throw new EngineError('EOUTPUT', `cannot write ${output}: ${problem}. Fix: ${fix}.`);
+  if (problem) throw new FileError(problem.code, output, `cannot write ${output}: ${problem.text}. Fix: ${fix}.`);
 }
 
 export class Recording {
