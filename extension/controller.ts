@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 
 import { PerfDataError } from '../core/perfdata/format';
 import { rootOf, type DebugTargets } from './debug';
-import { captureClock, FailedFeed, FileCapture, LiveCapture, type CaptureFeed } from './feeds';
+import { captureClock, FailedFeed, FileFeed, LiveFeed, type TimelineFeed } from './feeds';
 import { listProcesses, optionsFromSettings, splitCommandLine } from './targets';
 import { PerfDataEditorProvider, type TimelineViewProvider } from './timelinePanel';
 
@@ -24,7 +24,7 @@ function commOf(pid: number): string {
 }
 
 export class Controller implements vscode.Disposable {
-  private live?: LiveCapture;
+  private live?: LiveFeed;
   /** The debug session a live capture was started for: its end stops the capture. */
   private liveRoot?: string;
   private readonly captureDir = fs.mkdtempSync(path.join(os.tmpdir(), 'perf-sideband-'));
@@ -126,10 +126,10 @@ export class Controller implements vscode.Disposable {
       await this.live.recording.session.stop();
     }
     const output = path.join(this.captureDir, `capture-${Date.now()}.data`);
-    let live: LiveCapture;
+    let live: LiveFeed;
     try {
       const settings = this.settings;
-      live = new LiveCapture(title, { ...optionsFromSettings((key) => settings.get(key)), ...target }, output);
+      live = new LiveFeed(title, { ...optionsFromSettings((key) => settings.get(key)), ...target }, output);
     } catch (e) {
       // Bad settings, a command that cannot run, a helper that cannot load: say which, and the fix.
       void vscode.window.showErrorMessage(`Perf Sideband: ${(e as Error).message}`);
@@ -160,7 +160,7 @@ export class Controller implements vscode.Disposable {
     if (writeError) void vscode.window.showErrorMessage(`Perf Sideband: the capture file could not be written: ${writeError.message}. Fix: free space in ${this.captureDir}.`);
   }
 
-  private trackStatus(live: LiveCapture): void {
+  private trackStatus(live: LiveFeed): void {
     const { session } = live.recording;
     let last = 0;
     let trailing: NodeJS.Timeout | undefined;
@@ -248,9 +248,9 @@ export class Controller implements vscode.Disposable {
   }
 
   /** A file's feed for an editor tab: one that says why, when the file is not a capture. */
-  fileFeed(file: string): CaptureFeed {
+  fileFeed(file: string): TimelineFeed {
     try {
-      return new FileCapture(file);
+      return new FileFeed(file);
     } catch (e) {
       if (!(e instanceof PerfDataError) && !(e as NodeJS.ErrnoException).code) throw e;
       const error = `cannot open ${file}: ${(e as Error).message}`;
@@ -260,7 +260,7 @@ export class Controller implements vscode.Disposable {
   }
 
   /** The capture that runs or ran last, if any. */
-  get current(): LiveCapture | undefined {
+  get current(): LiveFeed | undefined {
     return this.live;
   }
 

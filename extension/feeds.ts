@@ -17,7 +17,7 @@ export interface TimelineSink {
   post(message: HostMessage): void;
 }
 
-export interface CaptureFeed {
+export interface TimelineFeed {
   readonly title: string;
   /** The perf.data file behind it, which the language server reads too; none for a file that could not be opened. */
   readonly path?: string;
@@ -69,7 +69,7 @@ export const captureClock = (): bigint => process.hrtime.bigint();
  * hidden, reads the file so far and then follows the live batches: all on
  * one thread, so nothing falls between the two.
  */
-export class LiveCapture implements CaptureFeed {
+export class LiveFeed implements TimelineFeed {
   readonly recording: Recording;
   readonly result: Promise<RecordingResult>;
   /** Every sink fed; those with a stream have been sent the file so far (after attach). */
@@ -145,7 +145,7 @@ export class LiveCapture implements CaptureFeed {
 }
 
 /** A perf.data file: ours, or perf's own. Only its header is read until a timeline asks for the records. */
-export class FileCapture implements CaptureFeed {
+export class FileFeed implements TimelineFeed {
   readonly title: string;
   private readonly file: PerfDataFile;
 
@@ -189,7 +189,7 @@ export class FileCapture implements CaptureFeed {
 }
 
 /** What an editor tab shows for a file that cannot be read: why, and how to fix it. */
-export class FailedFeed implements CaptureFeed {
+export class FailedFeed implements TimelineFeed {
   constructor(
     readonly title: string,
     private readonly message: string,

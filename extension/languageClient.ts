@@ -95,21 +95,21 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
   }
 
   async regionSources(region: WireRegion): Promise<RegionSources> {
-    if (!(await this.running())) return { files: [], missing: NOT_RUNNING, backend: 'none' };
+    if (!(await this.running())) return { files: [], missing: NOT_RUNNING, code: 'server', backend: 'none' };
     try {
       return await this.client.sendRequest(RegionSourcesRequest, { region });
     } catch (e) {
-      return { files: [], missing: `The sideband language server failed: ${(e as Error).message}`, backend: 'none' };
+      return { files: [], missing: `The sideband language server failed: ${(e as Error).message}`, code: 'server', backend: 'none' };
     }
   }
 
   async resolve(pid: number, address: string, region: WireRegion): Promise<AddressResolution> {
-    if (!(await this.running())) return { frames: [], error: NOT_RUNNING, backend: 'none' };
+    if (!(await this.running())) return { frames: [], error: NOT_RUNNING, code: 'server', backend: 'none' };
     try {
       const [resolution] = await this.client.sendRequest(ResolveRequest, { pid, addresses: [address], region });
       return resolution;
     } catch (e) {
-      return { frames: [], error: `The sideband language server failed: ${(e as Error).message}`, backend: 'none' };
+      return { frames: [], error: `The sideband language server failed: ${(e as Error).message}`, code: 'server', backend: 'none' };
     }
   }
 

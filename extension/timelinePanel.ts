@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 
 import { readBuildId } from '../node/symbols/elf';
 import { parseWebviewMessage, ProtocolError, type FileInfo, type HostMessage } from '../protocol/webview';
-import type { CaptureFeed, TimelineSink } from './feeds';
+import type { TimelineFeed, TimelineSink } from './feeds';
 import type { SourceService } from './languageClient';
 
 /** How far behind the newest record a timeline draws: reported by its `drawn` messages. */
@@ -18,7 +18,7 @@ export interface DrawnReport {
 }
 
 export class TimelineWebview implements TimelineSink, vscode.Disposable {
-  private feed?: CaptureFeed;
+  private feed?: TimelineFeed;
   private subscription?: vscode.Disposable;
   private ready = false;
   private reportedInvalid = false;
@@ -38,7 +38,7 @@ export class TimelineWebview implements TimelineSink, vscode.Disposable {
   }
 
   /** Shows `feed`, or nothing; a webview that is not loaded yet gets it when it says it is ready. */
-  show(feed: CaptureFeed | undefined): void {
+  show(feed: TimelineFeed | undefined): void {
     this.subscription?.dispose();
     this.subscription = undefined;
     this.feed = feed;
@@ -162,12 +162,12 @@ async function openFile(path: string, line?: number): Promise<void> {
 export class TimelineViewProvider implements vscode.WebviewViewProvider {
   static readonly viewType = 'perfSideband.timeline';
   private timeline?: TimelineWebview;
-  private current?: CaptureFeed;
+  private current?: TimelineFeed;
   private readonly drawnEmitter = new vscode.EventEmitter<DrawnReport>();
   /** What the panel's timeline has drawn, for the status bar. */
   readonly onDrawn = this.drawnEmitter.event;
 
-  private readonly showEmitter = new vscode.EventEmitter<CaptureFeed>();
+  private readonly showEmitter = new vscode.EventEmitter<TimelineFeed>();
   /** The capture the panel shows changed: hovers and CodeLens describe that one. */
   readonly onDidShow = this.showEmitter.event;
 
@@ -187,7 +187,7 @@ export class TimelineViewProvider implements vscode.WebviewViewProvider {
     });
   }
 
-  show(feed: CaptureFeed): void {
+  show(feed: TimelineFeed): void {
     this.current = feed;
     this.timeline?.show(feed);
     this.showEmitter.fire(feed);
@@ -207,7 +207,7 @@ export class PerfDataEditorProvider implements vscode.CustomReadonlyEditorProvid
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly sources: SourceService,
-    private readonly openFeed: (path: string) => CaptureFeed,
+    private readonly openFeed: (path: string) => TimelineFeed,
   ) {}
 
   openCustomDocument(uri: vscode.Uri): vscode.CustomDocument {
@@ -222,7 +222,7 @@ export class PerfDataEditorProvider implements vscode.CustomReadonlyEditorProvid
 }
 
 /** The timeline as an editor tab, showing `feed`. */
-export function openTimelinePanel(extensionUri: vscode.Uri, sources: SourceService, feed: CaptureFeed): void {
+export function openTimelinePanel(extensionUri: vscode.Uri, sources: SourceService, feed: TimelineFeed): void {
   const panel = vscode.window.createWebviewPanel('perfSideband.timelinePanel', `Sideband: ${feed.title}`, vscode.ViewColumn.Active, { retainContextWhenHidden: false });
   const timeline = new TimelineWebview(panel.webview, extensionUri, sources);
   panel.onDidDispose(() => timeline.dispose());

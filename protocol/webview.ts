@@ -8,6 +8,7 @@
 // core/records.ts, the same decoder the host and the CLI use.
 
 import { MARKER_KINDS, STATUS_PATHS, type CaptureStats, type MarkerKind, type StatusPath } from '../core/perfdata/metadata';
+import { SOURCE_ERROR_CODES, type SourceErrorCode } from '../core/sourceError';
 import { arrayOf, is, isBoolean, isDecimal, isNumber, isString, object, oneOf, optional, type Check } from '../core/validate';
 
 /** One event of the stream, as perf_event_attr bytes and its ids (decimal strings: bigints don't survive postMessage everywhere). */
@@ -69,6 +70,9 @@ export interface RegionSources {
   files: SourceFileInfo[];
   /** Set when they cannot be listed (no debug info, unreadable file, no symbolizer that lists them): one sentence naming the cause and the fix. */
   missing?: string;
+  /** Why, as a code; and the part of the file at fault, when one is. */
+  code?: SourceErrorCode;
+  field?: string;
   /** Which symbolizer answered, and how to get a better one when it is not the best. */
   backend: string;
 }
@@ -89,6 +93,9 @@ export interface AddressResolution {
   frames: WireFrame[];
   /** Why it did not resolve, and what would fix it. */
   error?: string;
+  /** Why, as a code; and the part of the file or request at fault, when one is. */
+  code?: SourceErrorCode;
+  field?: string;
   backend: string;
 }
 
@@ -153,6 +160,7 @@ const isBuffer = is((v) => v instanceof ArrayBuffer);
 const isHex = is((v) => typeof v === 'string' && /^[0-9a-fA-F]{1,16}$/.test(v));
 const isLineNumber = is((v) => Number.isInteger(v) && (v as number) >= 1);
 
+const isSourceError = { code: optional(oneOf(SOURCE_ERROR_CODES)), field: optional(isString) };
 const isRegion = object({ start: isHex, end: isHex, pgoff: isHex, filename: isString });
 const isSourceFile = object({ path: isString, inWorkspace: isBoolean, exists: isBoolean });
 const isFrame = object({ function: isString, inWorkspace: isBoolean, exists: isBoolean, file: optional(isString), line: optional(isLineNumber), column: optional(isLineNumber) });
@@ -175,8 +183,8 @@ const HOST_FIELDS: Record<HostMessage['type'], Record<string, Check>> = {
   failed: { message: isString },
   reveal: { pid: isNumber },
   reply: { id: isNumber, files: arrayOf(object({ path: isString, inWorkspace: isBoolean, buildId: optional(isString) })) },
-  sourcesReply: { id: isNumber, sources: object({ files: arrayOf(isSourceFile), backend: isString, missing: optional(isString) }) },
-  resolveReply: { id: isNumber, resolution: object({ frames: arrayOf(isFrame), backend: isString, error: optional(isString) }) },
+  sourcesReply: { id: isNumber, sources: object({ files: arrayOf(isSourceFile), backend: isString, missing: optional(isString), ...isSourceError }) },
+  resolveReply: { id: isNumber, resolution: object({ frames: arrayOf(isFrame), backend: isString, error: optional(isString), ...isSourceError }) },
 };
 const HOST_OPTIONAL: Partial<Record<HostMessage['type'], Record<string, Check>>> = { reveal: { time: isNumber, region: isHex } };
 

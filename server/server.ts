@@ -27,7 +27,8 @@ const documents = new TextDocuments(TextDocument);
 let workspaceRoots: string[] = [];
 let debugDirectories: string[] = [];
 let loaded: SourceResolver | undefined;
-let capture: string | null = null;
+/** The perf.data file the timeline shows, which hovers and CodeLens describe. */
+let shownFile: string | null = null;
 /** Refreshes go out only once the client has its handlers, and only to a client that takes them. */
 let initialized = false;
 let canRefreshLenses = false;
@@ -81,13 +82,13 @@ connection.onInitialized(() => {
 });
 
 connection.onNotification(ShowCaptureNotification, ({ path: next }) => {
-  if (next !== capture) follow(next, 'shown by the timeline');
+  if (next !== shownFile) follow(next, 'shown by the timeline');
 });
 
 /** Lenses and hovers describe `next` from now on, and follow it while it grows. */
 function follow(next: string | null, how: string): void {
-  if (capture) fs.unwatchFile(capture);
-  capture = next;
+  if (shownFile) fs.unwatchFile(shownFile);
+  shownFile = next;
   loaded?.retain(next ? [next] : []);
   connection.console.info(next ? `capture ${next}, ${how}` : `no capture, ${how}`);
   lensAnswers.clear();
@@ -123,11 +124,11 @@ function lensAnswerOf(mappings: FunctionMapping[]): string {
 
 /** The capture and how much of it is on disk: what a lens answer was drawn from. */
 function describeCapture(): string {
-  if (!capture) return 'no capture';
+  if (!shownFile) return 'no capture';
   try {
-    return `${capture} (${fs.statSync(capture).size} bytes)`;
+    return `${shownFile} (${fs.statSync(shownFile).size} bytes)`;
   } catch (e) {
-    return `${capture} (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`;
+    return `${shownFile} (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`;
   }
 }
 
@@ -142,14 +143,14 @@ connection.onRequest(RegionSourcesRequest, async ({ region }): Promise<RegionSou
   const files = sources.files.map((file) => ({ path: file, inWorkspace: inWorkspace(file), exists: fs.existsSync(file) }));
   // Workspace files first, then those on disk: the ones a click can open.
   files.sort((a, b) => Number(b.inWorkspace) - Number(a.inWorkspace) || Number(b.exists) - Number(a.exists) || a.path.localeCompare(b.path));
-  return sources.missing ? { files, missing: sources.missing, backend: resolver().symbolizer.description } : { files, backend: resolver().symbolizer.description };
+  return { ...sources, files, backend: resolver().symbolizer.description };
 });
 
 connection.onRequest(ResolveRequest, async (params): Promise<AddressResolution[]> => {
   const backend = resolver().symbolizer.description;
   const addresses = params.addresses.map(parseAddress);
   const bad = addresses.findIndex((a) => a === undefined);
-  if (bad >= 0) return params.addresses.map(() => ({ frames: [], error: `'${params.addresses[bad]}' is not a hex address`, backend }));
+  if (bad >= 0) return params.addresses.map(() => ({ frames: [], error: `'${params.addresses[bad]}' is not a hex address`, code: 'bad-request', field: `addresses[${bad}]`, backend }));
   const valid = addresses as bigint[];
   let results;
   if (params.region) {
@@ -157,7 +158,7 @@ connection.onRequest(ResolveRequest, async (params): Promise<AddressResolution[]
   } else if (params.capture) {
     results = await resolver().resolveInCapture(params.capture, params.pid, valid);
   } else {
-    return valid.map(() => ({ frames: [], error: 'name a region or a capture to resolve in', backend }));
+    return valid.map(() => ({ frames: [], error: 'name a region or a capture to resolve in', code: 'bad-request', field: 'region', backend }));
   }
   // A batch names the same few files many times: ask the file system once per file.
   const described = new Map<string, Pick<WireFrame, 'inWorkspace' | 'exists'>>();
@@ -167,7 +168,7 @@ connection.onRequest(ResolveRequest, async (params): Promise<AddressResolution[]
     if (!known) described.set(frame.file, (known = { inWorkspace: inWorkspace(frame.file), exists: fs.existsSync(frame.file) }));
     return { ...frame, ...known };
   };
-  return results.map((r) => (r.error ? { frames: r.frames.map(wireFrame), error: r.error, backend } : { frames: r.frames.map(wireFrame), backend }));
+  return results.map((r) => ({ ...r, frames: r.frames.map(wireFrame), backend }));
 });
 
 connection.onCodeLens(async ({ textDocument }): Promise<CodeLens[]> => {
@@ -207,9 +208,9 @@ connection.onHover(async ({ textDocument, position }): Promise<Hover | null> => 
 });
 
 async function mappingsOf(uri: string): Promise<FunctionMapping[]> {
-  if (!capture || !uri.startsWith('file:')) return [];
+  if (!shownFile || !uri.startsWith('file:')) return [];
   try {
-    return await resolver().mappingsOfSource(capture, fileURLToPath(uri));
+    return await resolver().mappingsOfSource(shownFile, fileURLToPath(uri));
   } catch (e) {
     connection.console.warn(`mappings of ${uri}: ${(e as Error).message}`);
     return [];

@@ -12,6 +12,19 @@ namespace {
 using symbols::DwarfModule;
 using symbols::Frame;
 using symbols::kNoString;
+
+/** Runs f, turning a symbols::Error into a JS Error with its code and field, which the source-mapping path carries on. */
+template <typename F>
+auto guarded(Napi::Env env, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const symbols::Error& e) {
+    Napi::Error error = Napi::Error::New(env, e.what());
+    error.Set("code", e.code);
+    if (*e.field) error.Set("field", e.field);
+    throw error;
+  }
+}
 using symbols::StringId;
 
 class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
@@ -28,7 +41,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
       throw Napi::TypeError::New(env, "open(mainFile: string, debugFile: string | null)");
     std::string main_file = info[0].As<Napi::String>();
     std::string debug_file = info[1].IsString() ? std::string(info[1].As<Napi::String>()) : std::string();
-    module_ = std::make_unique<DwarfModule>(main_file, debug_file);
+    module_ = guarded(env, [&] { return std::make_unique<DwarfModule>(main_file, debug_file); });
     js_strings_ = Napi::Persistent(Napi::Array::New(env));
   }
 
@@ -53,7 +66,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
     for (size_t i = 0; i < count; i++) {
       Napi::HandleScope scope(env);
       frames.clear();
-      module_->resolve(static_cast<uint64_t>(addresses[i]), frames);
+      guarded(env, [&] { module_->resolve(static_cast<uint64_t>(addresses[i]), frames); });
       Napi::Array js_frames = Napi::Array::New(env, frames.size());
       for (size_t f = 0; f < frames.size(); f++) {
         const Frame& frame = frames[f];
@@ -73,7 +86,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
 
   Napi::Value CompileUnits(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto units = module_->compile_units();
+    auto units = guarded(env, [&] { return module_->compile_units(); });
     Napi::Array result = Napi::Array::New(env, units.size());
     for (size_t i = 0; i < units.size(); i++) {
       Napi::Object o = Napi::Object::New(env);
@@ -96,7 +109,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
 
   Napi::Value Functions(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto functions = module_->functions();
+    auto functions = guarded(env, [&] { return module_->functions(); });
     Napi::Array result = Napi::Array::New(env, functions.size());
     for (size_t i = 0; i < functions.size(); i++) {
       Napi::Object o = Napi::Object::New(env);

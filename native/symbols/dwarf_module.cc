@@ -102,25 +102,25 @@ const char* comp_dir_of(Dwarf_Die* cu) {
 DwarfModule::DwarfModule(const std::string& main_file, const std::string& debug_file)
     : path_(main_file), debug_path_(debug_file) {
   dwfl_ = dwfl_begin(&kCallbacks);
-  if (dwfl_ == nullptr) fail(dwfl_errmsg(-1));
+  if (dwfl_ == nullptr) fail("symbolizer", "", dwfl_errmsg(-1));
   dwfl_report_begin(dwfl_);
   // Bias 0: the module's addresses are the file's own vaddrs, for ET_EXEC and ET_DYN alike.
   module_ = dwfl_report_elf(dwfl_, main_file.c_str(), main_file.c_str(), -1, 0, true);
-  if (module_ == nullptr) fail(dwfl_errmsg(-1));
+  if (module_ == nullptr) fail("bad-elf", "", dwfl_errmsg(-1));
   dwfl_report_end(dwfl_, nullptr, nullptr);
   void** userdata;
   dwfl_module_info(module_, &userdata, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
   *userdata = &debug_path_;
   dwarf_ = dwfl_module_getdwarf(module_, &bias_);
   if (dwarf_ == nullptr && !debug_path_.empty())
-    fail("its debug file " + debug_path_ + " gives no DWARF (" + dwfl_errmsg(-1) + "); is it the debug file of this build?");
+    fail("no-debug-info", "", "its debug file " + debug_path_ + " gives no DWARF (" + dwfl_errmsg(-1) + "); is it the debug file of this build?");
 }
 
 DwarfModule::~DwarfModule() { dwfl_end(dwfl_); }
 
 const char* DwarfModule::libdw_version() { return dwfl_version(nullptr); }
 
-void DwarfModule::fail(const std::string& what) const { throw Error(path_ + ": " + what); }
+void DwarfModule::fail(const char* code, const char* field, const std::string& what) const { throw Error(code, field, path_ + ": " + what); }
 
 StringId DwarfModule::intern(std::string_view s) {
   auto [at, added] = ids_.try_emplace(std::string(s), static_cast<StringId>(strings_.size()));
@@ -276,7 +276,7 @@ void DwarfModule::add_scopes(Unit& unit, Dwarf_Die* first, uint32_t parent, Dwar
     unit.scopes.push_back(scope);
     return static_cast<uint32_t>(unit.scopes.size() - 1);
   });
-  if (!whole) fail(nested_too_deep(&unit.die));
+  if (!whole) fail("bad-elf", "DWARF", nested_too_deep(&unit.die));
 }
 
 void DwarfModule::resolve(uint64_t address, std::vector<Frame>& out) {
@@ -367,7 +367,7 @@ std::vector<FunctionRange> DwarfModule::functions() {
       // Nested subprograms (GNU C nested functions, C++ local classes' methods) have code too.
       return std::monostate{};
     });
-    if (!whole) fail(nested_too_deep(&unit.die));
+    if (!whole) fail("bad-elf", "DWARF", nested_too_deep(&unit.die));
   }
   return result;
 }

@@ -46,8 +46,12 @@ struct FunctionRange {
   uint64_t low, high;
 };
 
+/** What cannot be read, with the code the source-mapping path carries (core/sourceError.ts) and the part of the file at fault. */
 class Error : public std::runtime_error {
-  using std::runtime_error::runtime_error;
+ public:
+  Error(const char* code, const char* field, const std::string& what) : std::runtime_error(what), code(code), field(field) {}
+  const char* code;
+  const char* field;
 };
 
 class DwarfModule {
@@ -110,7 +114,7 @@ class DwarfModule {
   StringId intern(std::string_view s);
   StringId intern_path(const char* comp_dir, const char* path);  // libdw's stable pointers, cached by address
   StringId function_name(Dwarf_Die* die);
-  [[noreturn]] void fail(const std::string& what) const;
+  [[noreturn]] void fail(const char* code, const char* field, const std::string& what) const;
 
   std::string path_;
   std::string debug_path_;

@@ -18,7 +18,7 @@ function readInto(fd: number, into: Uint8Array, at: number, length: number, from
 }
 
 /** Opens a capture to read, with its size: 4 GiB at most, as the file is held in one buffer (whole, or sparse to index it). */
-function openCapture(path: string): { fd: number; size: number } {
+function openPerfDataFd(path: string): { fd: number; size: number } {
   const fd = fs.openSync(path, 'r');
   const size = fs.fstatSync(fd).size;
   if (size > 0xffffffff) {
@@ -30,7 +30,7 @@ function openCapture(path: string): { fd: number; size: number } {
 
 /** Reads a whole file into a buffer of its own, whose start is 8-byte aligned as records.ts wants. */
 function readWholeFile(path: string): Uint8Array {
-  const { fd, size } = openCapture(path);
+  const { fd, size } = openPerfDataFd(path);
   try {
     const bytes = new Uint8Array(new ArrayBuffer(size));
     return bytes.subarray(0, readInto(fd, bytes, 0, size));
@@ -87,7 +87,7 @@ export interface PerfDataFile extends Omit<PerfData, 'data'> {
  * being written (data.size 0) has its data run to the current end.
  */
 export function openPerfDataFile(path: string): PerfDataFile {
-  const { fd, size } = openCapture(path);
+  const { fd, size } = openPerfDataFd(path);
   try {
     const sparse = new Uint8Array(new ArrayBuffer(size));
     readInto(fd, sparse, 0, Math.min(size, HEADER_SIZE));

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 
 import { partitionPoint } from '../../core/search';
+import { SourceError } from '../../core/sourceError';
 
 const PT_LOAD = 1;
 const PT_NOTE = 4;
@@ -81,7 +82,7 @@ class ElfFile {
     this.size = fs.fstatSync(fd).size;
     this.header = this.read(0, 64);
     if (this.header.length < 64 || this.header.readUInt32BE(0) !== 0x7f454c46 || this.header[4] !== 2 || this.header[5] !== 1)
-      throw new Error(`${path} is not a 64-bit little-endian ELF file`);
+      throw new SourceError('bad-elf', `${path} is not a 64-bit little-endian ELF file`, 'e_ident');
   }
 
   /** Up to `length` bytes at `offset`: fewer where the file ends. */
@@ -95,9 +96,13 @@ class ElfFile {
   /** Exactly `length` bytes at `offset`, or an error naming `what` when the file does not hold them or they are over `limit`. */
   private readWhole(offset: number, length: number, what: string, limit?: Limit): Buffer {
     if (limit && length > limit.bytes)
-      throw new Error(`${this.path}: its ${what} is ${length} bytes, more than the ${limit.bytes} of ${limit.of}: the file is corrupt; rebuild or reinstall it`);
+      throw new SourceError('bad-elf', `${this.path}: its ${what} is ${length} bytes, more than the ${limit.bytes} of ${limit.of}: the file is corrupt; rebuild or reinstall it`, what);
     if (offset > this.size || length > this.size - offset)
-      throw new Error(`${this.path}: its ${what} (${length} bytes at offset ${offset}) reaches past the end of the ${this.size}-byte file: the file is truncated or corrupt; rebuild or reinstall it`);
+      throw new SourceError(
+        'bad-elf',
+        `${this.path}: its ${what} (${length} bytes at offset ${offset}) reaches past the end of the ${this.size}-byte file: the file is truncated or corrupt; rebuild or reinstall it`,
+        what,
+      );
     return this.read(offset, length);
   }
 

@@ -14,6 +14,7 @@ import { PerfMap } from './perfmap';
 import { type FunctionRange, type SourceFrame } from '../../native/symbols';
 import { type ModuleSymbols, type Symbolizer } from './symbolizer';
 import { Timeline, type Region } from '../../core/timeline';
+import { sourceErrorOf, type SourceErrorCode } from '../../core/sourceError';
 
 /** The part of a region the resolver needs. */
 export interface RegionRef {
@@ -28,13 +29,30 @@ export interface Resolution {
   frames: SourceFrame[];
   /** Why there are no frames, and what would give some. */
   error?: string;
+  code?: SourceErrorCode;
+  /** The part of the file or request at fault, when one is. */
+  field?: string;
 }
 
 export interface RegionSourceFiles {
   files: string[];
   /** Why the files cannot be listed, and how to fix that. */
   missing?: string;
+  code?: SourceErrorCode;
+  field?: string;
 }
+
+/** An answer without frames. */
+const unresolved = (code: SourceErrorCode, error: string, field?: string): Resolution => (field === undefined ? { frames: [], error, code } : { frames: [], error, code, field });
+/** The answers for an error met on the way: the symbols' own code, or the file system's. */
+const unresolvedBy = (e: unknown): Resolution => {
+  const { code, message, field } = sourceErrorOf(e);
+  return unresolved(code, message, field);
+};
+const unlistedBy = (e: unknown): RegionSourceFiles => {
+  const { code, message, field } = sourceErrorOf(e);
+  return field === undefined ? { files: [], missing: message, code } : { files: [], missing: message, code, field };
+};
 
 /** Where a function of a source file is mapped at the end of a capture. */
 export interface FunctionMapping {
@@ -49,7 +67,7 @@ export interface FunctionMapping {
 }
 
 /** A capture file, indexed once and again whenever it has grown (a live capture is written as it runs). */
-export class LoadedCapture {
+export class LoadedPerfData {
   private constructor(
     readonly path: string,
     readonly timeline: Timeline,
@@ -57,15 +75,15 @@ export class LoadedCapture {
     private readonly mtimeMs: number,
   ) {}
 
-  static load(path: string): LoadedCapture {
+  static load(path: string): LoadedPerfData {
     const stat = fs.statSync(path);
-    return new LoadedCapture(path, new Timeline(indexPerfDataFile(path).index), stat.size, stat.mtimeMs);
+    return new LoadedPerfData(path, new Timeline(indexPerfDataFile(path).index), stat.size, stat.mtimeMs);
   }
 
   /** This, or a fresh load when the file changed since. */
-  refreshed(): LoadedCapture {
+  refreshed(): LoadedPerfData {
     const stat = fs.statSync(this.path);
-    return stat.size === this.size && stat.mtimeMs === this.mtimeMs ? this : LoadedCapture.load(this.path);
+    return stat.size === this.size && stat.mtimeMs === this.mtimeMs ? this : LoadedPerfData.load(this.path);
   }
 
   /** The regions of `pid` at the end of the capture, or at `time`. */
@@ -82,16 +100,16 @@ function isAnonymous(filename: string): boolean {
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
 export class SourceResolver {
-  private readonly captures = new Map<string, LoadedCapture>();
+  private readonly captures = new Map<string, LoadedPerfData>();
   private readonly perfMaps = new Map<number, PerfMap>();
-  private readonly mappings = new WeakMap<LoadedCapture, Map<string, Promise<FunctionMapping[]>>>();
+  private readonly mappings = new WeakMap<LoadedPerfData, Map<string, Promise<FunctionMapping[]>>>();
 
   constructor(readonly symbolizer: Symbolizer) {}
 
   /** The capture at `path`, as of now. */
-  capture(path: string): LoadedCapture {
+  capture(path: string): LoadedPerfData {
     const known = this.captures.get(path);
-    const capture = known ? known.refreshed() : LoadedCapture.load(path);
+    const capture = known ? known.refreshed() : LoadedPerfData.load(path);
     this.captures.set(path, capture);
     return capture;
   }
@@ -104,22 +122,28 @@ export class SourceResolver {
   /** Resolves addresses of `pid` in `region`, in one batch per file. */
   async resolveIn(pid: number, addresses: bigint[], region: RegionRef): Promise<Resolution[]> {
     const outside = (address: bigint): Resolution | undefined =>
-      address < region.start || address >= region.end ? { frames: [], error: `${hex(address)} is outside ${hex(region.start)}–${hex(region.end)}` } : undefined;
+      address < region.start || address >= region.end ? unresolved('outside-region', `${hex(address)} is outside ${hex(region.start)}–${hex(region.end)}`) : undefined;
     if (isAnonymous(region.filename)) return addresses.map((a) => outside(a) ?? this.resolveJit(pid, a));
-    if (!region.filename.startsWith('/')) return addresses.map(() => ({ frames: [], error: `${region.filename} is not a file: only files and JIT code resolve to source` }));
+    if (!region.filename.startsWith('/')) return addresses.map(() => unresolved('not-a-file', `${region.filename} is not a file: only files and JIT code resolve to source`));
     let module: ModuleSymbols;
     try {
       module = this.symbolizer.module(region.filename);
     } catch (e) {
-      return addresses.map(() => ({ frames: [], error: (e as Error).message }));
+      return addresses.map(() => unresolvedBy(e));
     }
     const at = addresses.map((a) => (outside(a) ? undefined : fileAddress(module.segments, region, a)));
-    const resolved = await module.resolve(at.filter((a): a is number => a !== undefined));
+    let resolved: SourceFrame[][];
+    try {
+      resolved = await module.resolve(at.filter((a): a is number => a !== undefined));
+    } catch (e) {
+      return addresses.map((a) => outside(a) ?? unresolvedBy(e));
+    }
     let k = 0;
     return at.map((a, i) => {
-      if (a === undefined) return outside(addresses[i]) ?? { frames: [], error: `${hex(addresses[i])} falls in no load segment of ${region.filename}: the file may have changed since it was mapped` };
+      if (a === undefined) return outside(addresses[i]) ?? unresolved('no-segment', `${hex(addresses[i])} falls in no load segment of ${region.filename}: the file may have changed since it was mapped`);
       const frames = resolved[k++];
-      return frames.length > 0 ? { frames } : { frames, error: module.debug.missing ?? `${region.filename} has no function at file address ${hex(BigInt(a))}` };
+      if (frames.length > 0) return { frames };
+      return module.debug.missing ? unresolved('no-debug-info', module.debug.missing) : unresolved('no-function', `${region.filename} has no function at file address ${hex(BigInt(a))}`);
     });
   }
 
@@ -129,7 +153,7 @@ export class SourceResolver {
     const regions = capture.regionsOf(pid, time);
     if (regions.length === 0) {
       const error = capture.timeline.processAt(pid, time ?? capture.timeline.endTime) ? `pid ${pid} has no mappings in ${capturePath}` : `pid ${pid} is not in ${capturePath}`;
-      return addresses.map(() => ({ frames: [], error }));
+      return addresses.map(() => unresolved('no-process', error));
     }
     // Group by region, so a module's addresses go to the symbolizer in one batch.
     const results: Resolution[] = new Array(addresses.length);
@@ -141,7 +165,7 @@ export class SourceResolver {
         if (!list) byRegion.set(region, (list = []));
         list.push(i);
       } else {
-        results[i] = this.perfMapOf(pid)?.resolve(address) ?? { frames: [], error: `${hex(address)} is not mapped in pid ${pid} at the end of the capture` };
+        results[i] = this.perfMapOf(pid)?.resolve(address) ?? unresolved('not-mapped', `${hex(address)} is not mapped in pid ${pid} at the end of the capture`);
       }
     });
     for (const [region, indices] of byRegion) {
@@ -153,16 +177,21 @@ export class SourceResolver {
 
   /** Source files of the compile units in the part of the file the region maps. */
   async regionSources(region: RegionRef): Promise<RegionSourceFiles> {
-    if (!region.filename.startsWith('/')) return { files: [], missing: `${region.filename || 'this region'} is not a file, so it has no source files` };
+    if (!region.filename.startsWith('/')) return { files: [], missing: `${region.filename || 'this region'} is not a file, so it has no source files`, code: 'not-a-file' };
     let module;
     try {
       module = this.symbolizer.module(region.filename);
     } catch (e) {
-      return { files: [], missing: (e as Error).message };
+      return unlistedBy(e);
     }
-    if (module.debug.missing) return { files: [], missing: module.debug.missing };
-    const units = await module.compileUnits();
-    if (units.length === 0) return { files: [], missing: `${this.symbolizer.description}: it cannot list the source files of ${region.filename}` };
+    if (module.debug.missing) return { files: [], missing: module.debug.missing, code: 'no-debug-info' };
+    let units;
+    try {
+      units = await module.compileUnits();
+    } catch (e) {
+      return unlistedBy(e);
+    }
+    if (units.length === 0) return { files: [], missing: `${this.symbolizer.description}: it cannot list the source files of ${region.filename}`, code: 'no-listing' };
     // The region's span in file addresses: its end may lie past the segment's file size (the page's tail).
     const low = fileAddress(module.segments, region, region.start);
     const high = low === undefined ? undefined : low + Number(region.end - region.start);
@@ -171,7 +200,8 @@ export class SourceResolver {
       const inRegion = low !== undefined && high !== undefined && unit.ranges.some(([from, to]) => from < high && to > low);
       if (inRegion) for (const file of unit.files) files.add(file);
     }
-    if (files.size === 0) return { files: [], missing: `no compile unit of ${region.filename} has code in this region (offset ${hex(region.pgoff)}): its code is in the executable region` };
+    if (files.size === 0)
+      return { files: [], missing: `no compile unit of ${region.filename} has code in this region (offset ${hex(region.pgoff)}): its code is in the executable region`, code: 'no-listing' };
     return { files: [...files].sort() };
   }
 
@@ -195,7 +225,7 @@ export class SourceResolver {
     return known;
   }
 
-  private async findMappings(capture: LoadedCapture, sourcePath: string): Promise<FunctionMapping[]> {
+  private async findMappings(capture: LoadedPerfData, sourcePath: string): Promise<FunctionMapping[]> {
     const timeline = capture.timeline;
     const end = timeline.endTime;
     const byFile = new Map<string, { pid: number; comm: string; region: Region }[]>();
@@ -234,10 +264,8 @@ export class SourceResolver {
 
   private resolveJit(pid: number, address: bigint): Resolution {
     return (
-      this.perfMapOf(pid)?.resolve(address) ?? {
-        frames: [],
-        error: `${hex(address)} is JIT code and /tmp/perf-${pid}.map does not exist: start the program with a perf map (node --perf-basic-prof, or a JVM perf agent)`,
-      }
+      this.perfMapOf(pid)?.resolve(address) ??
+      unresolved('no-perf-map', `${hex(address)} is JIT code and /tmp/perf-${pid}.map does not exist: start the program with a perf map (node --perf-basic-prof, or a JVM perf agent)`)
     );
   }
 
@@ -252,7 +280,7 @@ export class SourceResolver {
     return {
       resolve: (address) => {
         const symbol = perfMap.lookup(address);
-        return symbol ? { frames: [{ function: symbol.name }] } : { frames: [], error: `${hex(address)} is in no function of ${perfMap.path}` };
+        return symbol ? { frames: [{ function: symbol.name }] } : unresolved('no-function', `${hex(address)} is in no function of ${perfMap.path}`);
       },
     };
   }

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { findDebugInfo, SYSTEM_DEBUG_DIR } from './debuginfo';
 import { loadSymbolsAddon, type SourceFrame, type CompileUnit, type FunctionRange, type SymbolsAddon, type SymbolsModule } from '../../native/symbols';
 import { readElfInfo, readElfSymbols, symbolAt, type ElfSymbol, type LoadSegment } from './elf';
+import { SourceError } from '../../core/sourceError';
 
 export interface ModuleDebug {
   path: string;
@@ -229,7 +230,8 @@ function llvmSymbolizer(program: string, debugDirs: readonly string[], whyNotLib
       // end the name early and a line break start another request, and every
       // later answer would go to the wrong question.
       if (/["\r\n]/.test(file))
-        throw new Error(
+        throw new SourceError(
+          'symbolizer',
           `${JSON.stringify(file)} cannot be passed to ${program}: its name has a double quote or a line break, and llvm-symbolizer reads one quoted file name per line. Fix: rename the file, or \`apt install libdw1\` and run "Perf Sideband: Restart Language Server" for the libdw helper, which takes any name.`,
         );
       return { resolve: async (addresses) => (await process.request(file, addresses)).map(framesOfLlvmAnswer), ...NO_LISTINGS };

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { LoadedCapture } from '../../node/symbols/resolver';
+import { LoadedPerfData } from '../../node/symbols/resolver';
 import { wireRegion } from '../../protocol/webview';
 import { Proc, ROOT, sideband, tempDir } from './harness';
 import { LanguageServer } from './lsp';
@@ -106,7 +106,7 @@ describe('sources: a PIE and a dlopened library, captured', () => {
   test('the PIE is loaded with a bias, and the library was mapped after attach', () => {
     const main = maps.find((m) => m.file === target);
     assert.ok(main && main.start > 0x10000n, 'PIE mapped away from its link address');
-    const capture = LoadedCapture.load(captureFile);
+    const capture = LoadedPerfData.load(captureFile);
     const regions = capture.regionsOf(pid);
     const lib = regions.find((r) => r.filename === library && r.prot !== undefined && (r.prot & 4) !== 0);
     const exe = regions.find((r) => r.filename === target && r.prot !== undefined && (r.prot & 4) !== 0);
@@ -141,7 +141,7 @@ describe('sources: a PIE and a dlopened library, captured', () => {
   });
 
   test("a region's source files come from its compile units: the library's region lists source_lib.c", async () => {
-    const regions = LoadedCapture.load(captureFile).regionsOf(pid);
+    const regions = LoadedPerfData.load(captureFile).regionsOf(pid);
     const text = regions.find((r) => r.filename === library && r.prot !== undefined && (r.prot & 4) !== 0)!;
     const sources = await server.regionSources(wireRegion(text));
     assert.equal(sources.missing, undefined);
@@ -156,7 +156,7 @@ describe('sources: a PIE and a dlopened library, captured', () => {
   });
 
   test('an address resolves within the region the timeline names', async () => {
-    const regions = LoadedCapture.load(captureFile).regionsOf(pid);
+    const regions = LoadedPerfData.load(captureFile).regionsOf(pid);
     const address = functions.get('lib_scale')!;
     const region = regions.find((r) => address >= r.start && address < r.end)!;
     const [resolution] = await server.resolve({ pid, addresses: [`0x${address.toString(16)}`], region: wireRegion(region) });
@@ -165,6 +165,7 @@ describe('sources: a PIE and a dlopened library, captured', () => {
     assert.equal(resolution.frames[0]?.inWorkspace, true);
     const [outside] = await server.resolve({ pid, addresses: [(region.end + 16n).toString(16)], region: wireRegion(region) });
     assert.match(outside.error ?? '', /outside/);
+    assert.equal(outside.code, 'outside-region');
   });
 
   test("CodeLens and hovers in the sources say where each function is mapped, real or status-only", async () => {

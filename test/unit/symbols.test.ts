@@ -10,6 +10,18 @@ import { fileAddress, readElfInfo, readElfSymbols, runtimeAddress, symbolAt } fr
 import { PerfMap } from '../../node/symbols/perfmap';
 import { loadSymbolsAddon, type SymbolsAddon, type SourceFrame } from '../../native/symbols';
 import { openSymbolizer, type Symbolizer } from '../../node/symbols/symbolizer';
+import { SourceResolver } from '../../node/symbols/resolver';
+import { sourceErrorOf } from '../../core/sourceError';
+
+/** What f throws; fails the test when it returns. */
+function captured(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  assert.fail('expected an error');
+}
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures');
 const SOURCES = ['symbols_fixture.c', 'symbols_lib.c'].map((name) => path.join(FIXTURES, name));
@@ -168,6 +180,22 @@ describe('libdw backend against llvm-symbolizer', () => {
     assert.throws(() => symbolizer.module(text), new RegExp(`${text} is not a 64-bit little-endian ELF file`));
     assert.throws(() => loadSymbolsAddon().open(text, null), new RegExp(text));
   });
+
+  test('errors on the way to source carry a code and the field at fault, from TypeScript and from the addon alike', async () => {
+    const text = path.join(dir, 'not-elf-either.txt');
+    fs.writeFileSync(text, 'hello\n');
+    const resolver = new SourceResolver(symbolizer);
+    const region = { start: 0x1000n, end: 0x2000n, pgoff: 0n, filename: text };
+    assert.deepEqual(await resolver.resolveIn(1, [0x1800n], region), [
+      { frames: [], error: `${text} is not a 64-bit little-endian ELF file`, code: 'bad-elf', field: 'e_ident' },
+    ]);
+    assert.equal((await resolver.resolveIn(1, [0x2800n], { ...region, filename: exe }))[0].code, 'outside-region');
+    assert.equal((await resolver.regionSources({ ...region, filename: path.join(dir, 'no-such-file') })).code, 'file');
+    assert.equal((await resolver.regionSources({ ...region, filename: '[heap]' })).code, 'not-a-file');
+    // The addon's own refusal keeps its code across into JavaScript.
+    assert.equal(sourceErrorOf(captured(() => loadSymbolsAddon().open(text, null))).code, 'bad-elf');
+    assert.deepEqual(sourceErrorOf(new Error('something else')), { code: 'symbolizer', message: 'something else' });
+  });
 });
 
 /**
@@ -271,7 +299,7 @@ describe('hostile DWARF', () => {
     // In a child with the usual 8 MiB stack: recursing once per level overflowed it and killed the process.
     const script = `
       const module = require(${JSON.stringify(path.resolve(__dirname, '..', '..', '..', 'native', 'build', 'Release', 'sideband_symbols.node'))}).open(${JSON.stringify(file)}, null);
-      const attempt = (f) => { try { return { value: f() }; } catch (e) { return { error: e.message }; } };
+      const attempt = (f) => { try { return { value: f() }; } catch (e) { return { error: e.message, code: e.code, field: e.field }; } };
       console.log(JSON.stringify({ resolve: attempt(() => module.resolve(Float64Array.of(${deep + 1}))), functions: attempt(() => module.functions()) }));
     `;
     const child = spawnSync('sh', ['-c', 'ulimit -s 8192 && exec "$0" -e "$1"', process.execPath, script], { encoding: 'utf8', timeout: 60_000 });
@@ -280,6 +308,7 @@ describe('hostile DWARF', () => {
     const refusal = new RegExp(`^${file}: its DWARF nests DIEs more than \\d+ levels deep in compile unit nested\\.c .*Fix: `);
     assert.match(out.resolve.error, refusal);
     assert.match(out.functions.error, refusal);
+    assert.deepEqual([out.resolve.code, out.resolve.field], ['bad-elf', 'DWARF']);
   });
 });
 
