@@ -15,7 +15,7 @@ import { chromium } from 'playwright-core';
 
 import { Recording } from '../node/recording';
 import { RecordIndexBuilder, parseAttr } from '../core/records';
-import type { HostMessage, WebviewMessage } from '../protocol/webview';
+import { type HostMessage, type WebviewMessage } from '../protocol/webview';
 import { INFO, ratioOf, type Result } from './results';
 import { progress, ROOT, WORK } from './tools';
 

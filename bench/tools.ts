@@ -44,7 +44,7 @@ export function bestSeconds(runs: number, fn: () => void): number {
   return best;
 }
 
-/** The compiled addon the engine loads (engine.ts). */
+/** The compiled addon the engine loads (native/engine.ts). */
 const ADDON = path.join(ROOT, 'native', 'build', 'Release', 'sideband.node');
 const ADDON_SOURCES = ['core', 'addon'].map((dir) => path.join(ROOT, 'native', dir));
 

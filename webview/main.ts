@@ -1,5 +1,5 @@
 // The timeline webview: receives the stream from the extension host
-// (protocol.ts), indexes it (store.ts), models it (core/timeline.ts)
+// (protocol/webview.ts), indexes it (store.ts), models it (core/timeline.ts)
 // and shows it (timelineCanvas.ts and its parts in canvas/, regions.ts,
 // legend.ts).
 //
