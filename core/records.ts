@@ -40,12 +40,12 @@ export enum RecordType {
 /** First of perf's user record types: they carry no sample_id trailer. */
 export const USER_TYPE_START = 64;
 
+/** Bits of a record's header.misc, those this reader and its tests use. */
 export const Misc = {
-  CPUMODE_MASK: 7,
+  /** PERF_RECORD_MISC_USER, in the cpumode bits. */
   USER: 2,
   /** The RFC's PERF_RECORD_MISC_STATUS_ONLY: the record tells a state, not an event. */
   STATUS_ONLY: 1 << 11,
-  PROC_MAP_PARSE_TIMEOUT: 1 << 12,
   /** MMAP_DATA on MMAP*, COMM_EXEC on COMM, FORK_EXEC on FORK. */
   EXEC_OR_DATA: 1 << 13,
 } as const;

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { type CaptureStats, type SidebandMeta, type StatusPath } from '../core/perfdata/metadata';
+import { type CaptureStats, type SidebandMeta, type SnapshotMeta } from '../core/perfdata/metadata';
 
 
 export enum Emit {
@@ -44,17 +44,8 @@ export interface AttachInfo {
   namespaces: boolean;
 }
 
-
-export interface SnapshotInfo {
-  index: number;
-  path: StatusPath;
-  processes: number;
-  records: number;
-  stale: number;
-  gone: number;
-  start: bigint;
-  end: bigint;
-}
+/** A snapshot as the addon reports it: the file's SnapshotMeta, with its times as bigints. */
+export type SnapshotInfo = Omit<SnapshotMeta, 'start' | 'end'> & { start: bigint; end: bigint };
 
 export interface StopInfo {
   reason: 'exited' | 'requested' | 'failed';

@@ -124,7 +124,7 @@ void check_raw_ioctl() {
             got.empty() ? "-" : got.c_str(), want.empty() ? "(none)" : want.c_str());
   }
 
-  // Errors, as the seed has them.
+  // Errors, as the RFC specifies them.
   {
     pid_t gone = fork();
     if (gone == 0) _exit(0);
