@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 
 import { readBuildId } from '../node/symbols/elf';
-import { parseWebviewMessage, ProtocolError, type FileInfo, type HostMessage } from '../protocol/webview';
+import { parseWebviewMessage, ProtocolError, replyTo, type FileInfo, type HostMessage } from '../protocol/webview';
 import type { TimelineFeed, TimelineSink } from './feeds';
 import type { SourceService } from './languageClient';
 
@@ -74,18 +74,14 @@ export class TimelineWebview implements TimelineSink, vscode.Disposable {
         void openFile(message.path, message.line);
         break;
       case 'describeFiles':
-        this.post({ type: 'reply', id: message.id, files: message.paths.map(describeFile) });
+        this.post(replyTo(message, { files: message.paths.map(describeFile) }));
         break;
-      case 'regionSources': {
-        const { id } = message;
-        void this.sources.regionSources(message.region).then((sources) => this.post({ type: 'sourcesReply', id, sources }));
+      case 'regionSources':
+        void this.sources.regionSources(message.region).then((sources) => this.post(replyTo(message, { sources })));
         break;
-      }
-      case 'resolveAddress': {
-        const { id } = message;
-        void this.sources.resolve(message.pid, message.address, message.region).then((resolution) => this.post({ type: 'resolveReply', id, resolution }));
+      case 'resolveAddress':
+        void this.sources.resolve(message.pid, message.address, message.region).then((resolution) => this.post(replyTo(message, { resolution })));
         break;
-      }
     }
   }
 

@@ -228,8 +228,23 @@ export function parseWebviewMessage(data: unknown): WebviewMessage {
   return validate<WebviewMessage>(data, WEBVIEW_FIELDS, WEBVIEW_OPTIONAL);
 }
 
-/** The host's answers to the webview's requests. */
+/** The webview's requests: the messages that carry an id for the host to answer. */
+export type WebviewRequest = Extract<WebviewMessage, { id: number }>;
+/** The host's answers to them. */
 export type Reply = Extract<HostMessage, { type: 'reply' | 'sourcesReply' | 'resolveReply' }>;
+
+/** Which reply answers each request: the one pairing both ends go by. */
+const REPLY_OF = {
+  describeFiles: 'reply',
+  regionSources: 'sourcesReply',
+  resolveAddress: 'resolveReply',
+} as const satisfies Record<WebviewRequest['type'], Reply['type']>;
+type ReplyOf<Q extends WebviewRequest['type']> = Extract<Reply, { type: (typeof REPLY_OF)[Q] }>;
+
+/** The host's side of request/reply: the reply that answers `request`, carrying `answer`. */
+export function replyTo<Q extends WebviewRequest>(request: Q, answer: Omit<ReplyOf<Q['type']>, 'type' | 'id'>): ReplyOf<Q['type']> {
+  return { ...answer, type: REPLY_OF[request.type as Q['type']], id: request.id } as ReplyOf<Q['type']>;
+}
 
 /**
  * The webview's side of request/reply: each request gets an id, and the
@@ -244,15 +259,15 @@ export class Requests {
   constructor(private readonly post: (message: WebviewMessage) => void) {}
 
   describeFiles(paths: string[]): Promise<FileInfo[]> {
-    return this.ask('reply', (id) => ({ type: 'describeFiles', id, paths }), (reply) => reply.files);
+    return this.ask((id) => ({ type: 'describeFiles', id, paths }), (reply) => reply.files);
   }
 
   regionSources(region: WireRegion): Promise<RegionSources> {
-    return this.ask('sourcesReply', (id) => ({ type: 'regionSources', id, region }), (reply) => reply.sources);
+    return this.ask((id) => ({ type: 'regionSources', id, region }), (reply) => reply.sources);
   }
 
   resolveAddress(pid: number, address: string, region: WireRegion): Promise<AddressResolution> {
-    return this.ask('resolveReply', (id) => ({ type: 'resolveAddress', id, pid, address, region }), (reply) => reply.resolution);
+    return this.ask((id) => ({ type: 'resolveAddress', id, pid, address, region }), (reply) => reply.resolution);
   }
 
   /**
@@ -268,11 +283,11 @@ export class Requests {
     pending.settle(reply);
   }
 
-  private ask<K extends Reply['type'], T>(answeredBy: K, request: (id: number) => WebviewMessage, answer: (reply: Extract<Reply, { type: K }>) => T): Promise<T> {
-    const id = this.next++;
+  private ask<Q extends WebviewRequest, T>(request: (id: number) => Q, answer: (reply: ReplyOf<Q['type']>) => T): Promise<T> {
+    const message = request(this.next++);
     return new Promise((resolve) => {
-      this.pending.set(id, { answeredBy, settle: (reply) => resolve(answer(reply as Extract<Reply, { type: K }>)) });
-      this.post(request(id));
+      this.pending.set(message.id, { answeredBy: REPLY_OF[message.type as Q['type']], settle: (reply) => resolve(answer(reply as ReplyOf<Q['type']>)) });
+      this.post(message);
     });
   }
 }
