@@ -127,12 +127,6 @@ bool thread_running(pid_t pid, pid_t tid) {
   throw Error("ELAUNCH", what + ". Fix: free some memory, files or processes, and capture again.");
 }
 
-uint32_t body_pid(const uint8_t* rec) {
-  uint32_t pid;
-  memcpy(&pid, rec + sizeof(perf_event_header), sizeof pid);
-  return pid;
-}
-
 }  // namespace
 
 const char* status_path_name(StatusPath p) {
@@ -711,6 +705,8 @@ void Capture::push_lost(uint64_t lost, uint32_t cpu) {
     uint64_t id, lost;
     SampleId sample;
   } rec{};
+  static_assert(offsetof(decltype(rec), lost) == body_layout(PERF_RECORD_LOST).lost);
+  static_assert(offsetof(decltype(rec), sample) == sizeof rec - kTrailerSize);
   rec.header = {PERF_RECORD_LOST, 0, sizeof rec};
   rec.id = info_.ids.empty() ? 0 : info_.ids.front();
   rec.lost = lost;
@@ -742,8 +738,7 @@ void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
   if (h.type == PERF_RECORD_LOST) {
     // In the ioctl ring too: a status burst larger than the ring loses
     // records there, and that must not go unsaid.
-    uint64_t lost;
-    memcpy(&lost, rec + sizeof h + 8, sizeof lost);
+    const uint64_t lost = read_field<uint64_t>(rec, body_layout(PERF_RECORD_LOST).lost);
     kernel_lost_ += lost;
     stats_.lost += lost;
     ++stats_.lost_records;
@@ -754,16 +749,15 @@ void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
     ++stats_.ioctl_records;
     ++stats_.status_records;
   } else if (!(h.misc & kMiscStatusOnly)) {
-    const uint32_t pid = body_pid(rec);
+    const RecordTask task = record_task(rec, size);
     // A real record of a process inside its /proc read window: the status
     // read may describe the process before or after it. Say so.
     for (auto& [index, w] : windows_)
-      if (w.pid == pid && s.time >= w.start && s.time <= w.end) w.raced = true;
+      if (w.pid == task.pid && s.time >= w.start && s.time <= w.end) w.raced = true;
     if (h.type == PERF_RECORD_FORK || h.type == PERF_RECORD_EXIT) {
-      uint32_t ppid, tid;
-      memcpy(&ppid, rec + sizeof h + 4, sizeof ppid);
-      memcpy(&tid, rec + sizeof h + 8, sizeof tid);
-      track(h.type == PERF_RECORD_FORK, static_cast<pid_t>(pid), static_cast<pid_t>(ppid), static_cast<pid_t>(tid));
+      const uint32_t ppid = read_field<uint32_t>(rec, body_layout(h.type).ppid);
+      track(h.type == PERF_RECORD_FORK, static_cast<pid_t>(task.pid), static_cast<pid_t>(ppid),
+            static_cast<pid_t>(task.tid));
     }
   }
   push(rec, size, s.time, -1);
