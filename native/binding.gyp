@@ -5,6 +5,7 @@
       "sources": [
         "addon/addon.cc",
         "core/capture.cc",
+        "core/live_tasks.cc",
         "core/machine.cc",
         "core/proc_status.cc",
         "core/ring.cc"

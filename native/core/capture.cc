@@ -47,35 +47,6 @@ constexpr int kCapSysAdmin = 21;
 // from a ring held at most one record per this many of them.
 constexpr uint64_t kSmallestRecord = sizeof(perf_event_header) + 16 + kTrailerSize;
 
-// Thread ids of `pid`, leader first.
-std::vector<pid_t> threads_of(pid_t pid) {
-  std::vector<pid_t> tids{pid};
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/task", pid);
-  if (DIR* d = opendir(path)) {
-    while (dirent* e = readdir(d)) {
-      pid_t tid = static_cast<pid_t>(atoi(e->d_name));
-      if (tid > 0 && tid != pid) tids.push_back(tid);
-    }
-    closedir(d);
-  }
-  return tids;
-}
-
-// Alive for sideband purposes: present and not a zombie.
-bool thread_running(pid_t pid, pid_t tid) {
-  char path[96], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/task/%d/stat", pid, tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return false;
-  buf[n] = 0;
-  const char* close_paren = strrchr(buf, ')');
-  return close_paren && close_paren[1] && close_paren[2] != 'Z' && close_paren[2] != 'X';
-}
-
 [[noreturn]] void explain_launch_error(const std::string& command, const char* call, int err) {
   const std::string what = "cannot launch '" + command + "': " + call + " failed: " + strerror(err);
   if (err == EMFILE)
@@ -121,7 +92,7 @@ perf_event_attr capture_attr(const CaptureOptions& options) {
 }
 
 Capture::Capture(CaptureOptions options, CaptureListener* listener)
-    : options_(std::move(options)), listener_(listener) {
+    : options_(std::move(options)), listener_(listener), tasks_(options_.follow_children) {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
@@ -179,9 +150,9 @@ void Capture::run() {
       (void)!read(wake_fd_, &wakes, sizeof wakes);
       round();
       send(false);
-      if (snapshots_requested_.exchange(0) > 0 && !live_.empty()) snapshot(false);
+      if (snapshots_requested_.exchange(0) > 0 && !tasks_.empty()) snapshot(false);
       check_liveness();
-      if (live_.empty()) break;
+      if (tasks_.empty()) break;
     }
     stop.reason = stop_requested_.load() ? "requested" : "exited";
   } catch (const Error& e) {
@@ -346,7 +317,6 @@ void Capture::release_launched() {
     int status;
     waitpid(launched_, &status, 0);
     exit_status_ = status;
-    live_.clear();
     throw Error("ELAUNCH", "cannot run '" + options_.command[0] + "': " + strerror(e) +
                                ". Fix: check the command name and that it is executable (it is looked up in PATH).");
   }
@@ -428,7 +398,7 @@ void Capture::attach() {
       throw Error("ENOPID", "process " + std::to_string(target_) + " does not exist. Fix: check the pid with `ps -p " +
                                 std::to_string(target_) + "`.");
   }
-  for (pid_t tid : threads_of(target_)) live_[target_].insert(tid);
+  tasks_.follow(target_);
 
   attr_ = capture_attr(options_);
   open_rings();
@@ -519,9 +489,7 @@ void Capture::snapshot(bool first) {
   info.index = snapshot_index_++;
   info.start = monotonic_ns();
   const uint64_t ioctl_before = stats_.ioctl_records;
-  std::vector<pid_t> pids;
-  for (const auto& [pid, threads] : live_) pids.push_back(pid);
-  for (pid_t pid : pids) {
+  for (pid_t pid : tasks_.pids()) {
     if (!emit_by_ioctl(pid, info)) {
       scratch_.clear();
       ProcWindow w = proc_->read_process(static_cast<uint32_t>(pid), scratch_);
@@ -715,8 +683,8 @@ void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
       if (w.pid == task.pid && s.time >= w.start && s.time <= w.end) w.raced = true;
     if (h.type == PERF_RECORD_FORK || h.type == PERF_RECORD_EXIT) {
       const uint32_t ppid = read_field<uint32_t>(rec, body_layout(h.type).ppid);
-      track(h.type == PERF_RECORD_FORK, static_cast<pid_t>(task.pid), static_cast<pid_t>(ppid),
-            static_cast<pid_t>(task.tid));
+      tasks_.track(h.type == PERF_RECORD_FORK, static_cast<pid_t>(task.pid), static_cast<pid_t>(ppid),
+                   static_cast<pid_t>(task.tid));
     }
   }
   push(rec, size, s.time, -1);
@@ -789,19 +757,6 @@ void Capture::send(bool now) {
   batch_since_ = 0;
 }
 
-void Capture::track(bool fork, pid_t pid, pid_t ppid, pid_t tid) {
-  if (fork) {
-    // A new process (pid != ppid) is followed only with inherit; a new
-    // thread of a followed process always is.
-    if (pid != ppid ? options_.follow_children : live_.count(pid) > 0) live_[pid].insert(tid);
-    return;
-  }
-  auto it = live_.find(pid);
-  if (it == live_.end()) return;
-  it->second.erase(tid);
-  if (it->second.empty()) live_.erase(it);
-}
-
 void Capture::check_liveness() {
   const uint64_t now = monotonic_ns();
   if (now - last_liveness_ < kLivenessNs) return;
@@ -810,12 +765,7 @@ void Capture::check_liveness() {
     int status;
     if (waitpid(launched_, &status, WNOHANG) == launched_) exit_status_ = status;
   }
-  // EXIT records normally end threads; this covers ones lost in overflow.
-  for (auto it = live_.begin(); it != live_.end();) {
-    auto& threads = it->second;
-    for (auto t = threads.begin(); t != threads.end();) t = thread_running(it->first, *t) ? std::next(t) : threads.erase(t);
-    it = threads.empty() ? live_.erase(it) : std::next(it);
-  }
+  tasks_.prune();
 }
 
 }  // namespace sideband

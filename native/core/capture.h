@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "live_tasks.h"
 #include "proc_status.h"
 #include "ring.h"
 
@@ -135,7 +136,6 @@ class Capture {
   void push(const uint8_t* rec, uint16_t size, uint64_t time, int32_t window);
   void flush(uint64_t threshold);
   void send(bool now);  // now, or once the batch is large or old enough
-  void track(bool fork, pid_t pid, pid_t ppid, pid_t tid);
   void check_liveness();
   [[noreturn]] void explain_open_error(int err, pid_t tid);
 
@@ -152,9 +152,7 @@ class Capture {
   pid_t launched_ = 0;
   int launch_go_fd_ = -1, launch_err_fd_ = -1;
   int exit_status_ = -1;
-  // Followed processes and their live threads: a process ends with its last
-  // thread, not its leader (which may exit first and linger as a zombie).
-  std::map<pid_t, std::set<pid_t>> live_;
+  LiveTasks tasks_;
 
   perf_event_attr attr_{};
   std::vector<int> event_fds_;
