@@ -7,6 +7,7 @@
         "core/capture.cc",
         "core/live_tasks.cc",
         "core/machine.cc",
+        "core/open_error.cc",
         "core/proc_status.cc",
         "core/ring.cc"
       ],

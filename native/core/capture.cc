@@ -22,6 +22,7 @@
 
 #include "abi.h"
 #include "machine.h"
+#include "open_error.h"
 
 namespace sideband {
 
@@ -40,8 +41,6 @@ constexpr uint64_t kBatchAgeNs = 10'000'000;
 constexpr uint64_t kLivenessNs = 250'000'000;
 // How long a launched command has to exit on SIGTERM when the capture stops.
 constexpr uint64_t kTermGraceNs = 5'000'000'000;
-constexpr int kCapPerfmon = 38;
-constexpr int kCapSysAdmin = 21;
 // The smallest record a dummy event writes (a LOST, or a COMM with a short
 // name): a header, 16 bytes of body and the sample_id trailer. Bytes dropped
 // from a ring held at most one record per this many of them.
@@ -343,50 +342,8 @@ int Capture::open_event(perf_event_attr& attr, pid_t tid, int cpu) {
       attr.read_format &= ~static_cast<uint64_t>(PERF_FORMAT_LOST);  // a kernel before 6.0
       continue;
     }
-    explain_open_error(err, tid);
+    explain_open_error(err, target_, tid);
   }
-}
-
-void Capture::explain_open_error(int err, pid_t tid) {
-  const std::string pid = std::to_string(target_);
-  if (err == ESRCH)
-    throw Error("ENOPID", "process " + pid + " does not exist (it may have exited). Fix: check the pid with `ps -p " +
-                              pid + "`, or launch the program under the capture: `sideband capture -o FILE -- CMD`.");
-  if (err == EACCES || err == EPERM) {
-    // perf's own check for a task is ptrace read access, as for its maps:
-    // if those are closed to us, that is the cause, whatever the sysctl says.
-    char maps[64];
-    snprintf(maps, sizeof maps, "/proc/%d/maps", tid);
-    int fd = open(maps, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && (errno == EACCES || errno == EPERM)) {
-      struct stat st{};
-      char dir[64];
-      snprintf(dir, sizeof dir, "/proc/%d", tid);
-      stat(dir, &st);
-      throw Error("EPTRACE", "no permission to observe process " + pid + " (owned by uid " + std::to_string(st.st_uid) +
-                                 "): perf needs ptrace read access to it. Fix: capture as the user that runs it, or "
-                                 "as root (or with CAP_PERFMON and CAP_SYS_PTRACE).");
-    }
-    if (fd >= 0) close(fd);
-    const long paranoid = read_long("/proc/sys/kernel/perf_event_paranoid", 2);
-    const bool privileged = has_capability(kCapPerfmon) || has_capability(kCapSysAdmin);
-    // Above 2 is a Debian and Ubuntu patch that denies perf to unprivileged users.
-    if (!privileged && paranoid > 2)
-      throw Error("EPARANOID", "perf_event_open was refused: kernel.perf_event_paranoid is " + std::to_string(paranoid) +
-                                   ", which denies perf to unprivileged users. Fix: `sudo sysctl "
-                                   "kernel.perf_event_paranoid=2` (until reboot), or grant CAP_PERFMON: `sudo setcap "
-                                   "cap_perfmon+ep \"$(readlink -f \"$(which node)\")\"`.");
-    throw Error("EPERM", std::string("perf_event_open was refused: ") + strerror(err) +
-                             " (kernel.perf_event_paranoid is " + std::to_string(paranoid) +
-                             "). Fix: `sudo sysctl kernel.perf_event_paranoid=2`, or run as root.");
-  }
-  if (err == EMFILE || err == ENFILE)
-    throw Error("EMFILE", "too many open files: a capture opens one event per thread and CPU. Fix: raise the limit "
-                          "with `ulimit -n 65536` before capturing.");
-  if (err == ENOENT || err == ENODEV || err == EOPNOTSUPP || err == ENOSYS)
-    throw Error("ENOPERF", std::string("this kernel cannot open the perf dummy event: ") + strerror(err) +
-                               ". Fix: use a kernel built with CONFIG_PERF_EVENTS.");
-  throw Error("ESYS", std::string("perf_event_open failed: ") + strerror(err) + ".");
 }
 
 void Capture::attach() {
@@ -438,7 +395,7 @@ void Capture::open_rings() {
           }
         }
       }
-      if (event_fds_.empty()) explain_open_error(ESRCH, target_);
+      if (event_fds_.empty()) explain_open_error(ESRCH, target_, target_);
       if (options_.try_ioctl) open_ioctl_event(pages);
       break;
     } catch (const SystemError& e) {

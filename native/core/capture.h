@@ -137,7 +137,6 @@ class Capture {
   void flush(uint64_t threshold);
   void send(bool now);  // now, or once the batch is large or old enough
   void check_liveness();
-  [[noreturn]] void explain_open_error(int err, pid_t tid);
 
   CaptureOptions options_;
   CaptureListener* listener_;
