@@ -5,6 +5,7 @@
       "sources": [
         "addon/addon.cc",
         "core/capture.cc",
+        "core/launcher.cc",
         "core/live_tasks.cc",
         "core/machine.cc",
         "core/open_error.cc",

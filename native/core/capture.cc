@@ -39,22 +39,10 @@ constexpr uint64_t kSettleNs = 1'000'000;
 constexpr size_t kBatchBytes = 256 * 1024;
 constexpr uint64_t kBatchAgeNs = 10'000'000;
 constexpr uint64_t kLivenessNs = 250'000'000;
-// How long a launched command has to exit on SIGTERM when the capture stops.
-constexpr uint64_t kTermGraceNs = 5'000'000'000;
 // The smallest record a dummy event writes (a LOST, or a COMM with a short
 // name): a header, 16 bytes of body and the sample_id trailer. Bytes dropped
 // from a ring held at most one record per this many of them.
 constexpr uint64_t kSmallestRecord = sizeof(perf_event_header) + 16 + kTrailerSize;
-
-[[noreturn]] void explain_launch_error(const std::string& command, const char* call, int err) {
-  const std::string what = "cannot launch '" + command + "': " + call + " failed: " + strerror(err);
-  if (err == EMFILE)
-    throw Error("EMFILE", what + ". Fix: raise the limit of open files with `ulimit -n 65536` before capturing.");
-  if (err == EAGAIN)
-    throw Error("ELAUNCH", what + " (this user's process limit is reached). Fix: end some of its processes, or raise "
-                                  "the limit with `ulimit -u`.");
-  throw Error("ELAUNCH", what + ". Fix: free some memory, files or processes, and capture again.");
-}
 
 }  // namespace
 
@@ -91,7 +79,10 @@ perf_event_attr capture_attr(const CaptureOptions& options) {
 }
 
 Capture::Capture(CaptureOptions options, CaptureListener* listener)
-    : options_(std::move(options)), listener_(listener), tasks_(options_.follow_children) {
+    : options_(std::move(options)),
+      listener_(listener),
+      launcher_(options_.command, *listener),
+      tasks_(options_.follow_children) {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
@@ -131,7 +122,7 @@ void Capture::run() {
   try {
     attach();
     snapshot(true);
-    release_launched();
+    launcher_.release();
     std::vector<pollfd> fds;
     for (auto& r : rings_) fds.push_back({r->fd(), POLLIN, 0});
     fds.push_back({wake_fd_, POLLIN, 0});
@@ -176,149 +167,15 @@ void Capture::run() {
   } catch (const std::exception&) {
   }
   release_events();
-  if (launched_ > 0) end_launched(stop.reason == "exited");
+  launcher_.end(stop.reason == "exited", wake_fd_, force_stop_);
   {
     std::lock_guard<std::mutex> lock(wake_mutex_);
     close(wake_fd_);
     wake_fd_ = -1;
   }
-  stop.exit_status = exit_status_;
+  stop.exit_status = launcher_.exit_status();
   stop.stats = stats_;
   listener_->stopped(stop);
-}
-
-// A command we launched does not outlive a capture that stopped early. One
-// still waiting for its go (attach failed) exits on the closed pipe; one
-// that runs gets SIGTERM. Either is waited for until kTermGraceNs, or until
-// a forced stop, and then killed: a program that ignores SIGTERM must not
-// keep the reader, and the host, waiting for ever.
-void Capture::end_launched(bool exited) {
-  const bool released = launch_go_fd_ < 0;
-  if (!released) {
-    close(launch_go_fd_);
-    launch_go_fd_ = -1;
-    close(launch_err_fd_);
-    launch_err_fd_ = -1;
-  }
-  if (exit_status_ >= 0) return;
-  if (released && !exited && thread_running(launched_, launched_)) kill(launched_, SIGTERM);
-  const uint64_t deadline = monotonic_ns() + kTermGraceNs;
-  bool killed = false;
-  int status;
-  pid_t reaped;
-  while ((reaped = waitpid(launched_, &status, WNOHANG)) == 0) {
-    const bool forced = force_stop_.load();
-    if (!killed && (forced || monotonic_ns() >= deadline)) {
-      kill(launched_, SIGKILL);
-      killed = true;
-      const std::string command =
-          "the launched command '" + options_.command[0] + "' (pid " + std::to_string(launched_) + ")";
-      if (forced)
-        listener_->warning("EFORCEDKILL", command + " was killed (SIGKILL) by a forced stop before it had exited.");
-      else
-        listener_->warning("ETERMIGNORED", command + " did not exit within " +
-                                               std::to_string(kTermGraceNs / 1'000'000'000) +
-                                               " s of SIGTERM, so it was killed (SIGKILL). Fix: make it exit on "
-                                               "SIGTERM, or end it yourself before the capture stops.");
-    }
-    // A forced stop wakes this wait at once.
-    pollfd woken{wake_fd_, POLLIN, 0};
-    if (poll(&woken, 1, kRoundMs) > 0) {
-      uint64_t wakes;
-      (void)!read(wake_fd_, &wakes, sizeof wakes);
-    }
-  }
-  if (reaped == launched_) exit_status_ = status;
-}
-
-pid_t Capture::launch() {
-  // Everything the child needs is built before fork: after it, only
-  // async-signal-safe calls until exec.
-  std::vector<char*> argv;
-  for (auto& a : options_.command) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  int go[2], err[2];
-  if (pipe2(go, O_CLOEXEC) != 0) explain_launch_error(options_.command[0], "pipe2", errno);
-  if (pipe2(err, O_CLOEXEC) != 0) {
-    const int e = errno;
-    close(go[0]);
-    close(go[1]);
-    explain_launch_error(options_.command[0], "pipe2", e);
-  }
-  // Every signal stays blocked from before fork until the child has reset
-  // every handler: one arriving in between must not run ours in the child
-  // (Node's writes into the signal pipe it shares with this process).
-  sigset_t all, before;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &before);
-  const pid_t child = fork();
-  if (child == 0) {
-    // Only the parent's ends: a child holding the go pipe's write end
-    // would never see it closed, and wait for ever when attach fails.
-    close(go[1]);
-    close(err[0]);
-    struct sigaction by_default {};
-    by_default.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &by_default, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    // Node marks its stdio close-on-exec and may leave it non-blocking; the
-    // program must get ordinary stdio. The descriptor flag is the child's
-    // own. The status flags belong to the description, which Node shares:
-    // a pipe or tty reopened through /proc gives the child one of its own.
-    // A socket cannot be reopened, and clearing O_NONBLOCK on the shared
-    // one would block Node's own stdio: the program gets it as it is.
-    static const char* const kStdio[] = {"/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"};
-    for (int fd = 0; fd <= 2; ++fd) {
-      fcntl(fd, F_SETFD, 0);
-      const int flags = fcntl(fd, F_GETFL);
-      if (flags < 0 || !(flags & O_NONBLOCK)) continue;
-      const int own = open(kStdio[fd], (flags & O_ACCMODE) | O_CLOEXEC);
-      if (own >= 0) {
-        dup2(own, fd);  // dup2 clears O_CLOEXEC on fd
-        close(own);
-      }
-    }
-    // The child waits until its events are open, so the capture sees it
-    // from its first instruction, as perf record does with its workload.
-    char c = 0;
-    if (read(go[0], &c, 1) != 1 || c != 'g') _exit(127);
-    execvp(argv[0], argv.data());
-    int e = errno;
-    (void)!write(err[1], &e, sizeof e);
-    _exit(127);
-  }
-  const int fork_err = errno;
-  pthread_sigmask(SIG_SETMASK, &before, nullptr);
-  close(go[0]);
-  close(err[1]);
-  if (child < 0) {
-    close(go[1]);
-    close(err[0]);
-    explain_launch_error(options_.command[0], "fork", fork_err);
-  }
-  launch_go_fd_ = go[1];
-  launch_err_fd_ = err[0];
-  return child;
-}
-
-void Capture::release_launched() {
-  if (launch_go_fd_ < 0) return;
-  (void)!write(launch_go_fd_, "g", 1);
-  close(launch_go_fd_);
-  launch_go_fd_ = -1;
-  int e = 0;
-  ssize_t n = read(launch_err_fd_, &e, sizeof e);  // EOF: exec succeeded (CLOEXEC)
-  close(launch_err_fd_);
-  launch_err_fd_ = -1;
-  if (n == static_cast<ssize_t>(sizeof e)) {
-    int status;
-    waitpid(launched_, &status, 0);
-    exit_status_ = status;
-    throw Error("ELAUNCH", "cannot run '" + options_.command[0] + "': " + strerror(e) +
-                               ". Fix: check the command name and that it is executable (it is looked up in PATH).");
-  }
 }
 
 int Capture::open_event(perf_event_attr& attr, pid_t tid, int cpu) {
@@ -348,7 +205,7 @@ int Capture::open_event(perf_event_attr& attr, pid_t tid, int cpu) {
 
 void Capture::attach() {
   if (!options_.command.empty()) {
-    launched_ = target_ = launch();
+    target_ = launcher_.launch();
   } else {
     target_ = options_.pid;
     if (target_ <= 0 || (kill(target_, 0) != 0 && errno == ESRCH))
@@ -718,10 +575,7 @@ void Capture::check_liveness() {
   const uint64_t now = monotonic_ns();
   if (now - last_liveness_ < kLivenessNs) return;
   last_liveness_ = now;
-  if (launched_ > 0 && exit_status_ < 0) {
-    int status;
-    if (waitpid(launched_, &status, WNOHANG) == launched_) exit_status_ = status;
-  }
+  launcher_.reap();
   tasks_.prune();
 }
 

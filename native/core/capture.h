@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "launcher.h"
 #include "live_tasks.h"
 #include "proc_status.h"
 #include "ring.h"
@@ -118,9 +119,6 @@ class Capture {
   void run();
   void wake();
   void attach();
-  pid_t launch();
-  void release_launched();
-  void end_launched(bool exited);
   int open_event(perf_event_attr& attr, pid_t tid, int cpu);
   void open_rings();
   void open_ioctl_event(size_t pages);
@@ -148,9 +146,7 @@ class Capture {
   std::atomic<int> snapshots_requested_{0};
 
   pid_t target_ = 0;
-  pid_t launched_ = 0;
-  int launch_go_fd_ = -1, launch_err_fd_ = -1;
-  int exit_status_ = -1;
+  Launcher launcher_;
   LiveTasks tasks_;
 
   perf_event_attr attr_{};
