@@ -5,6 +5,7 @@
       "sources": [
         "addon/addon.cc",
         "core/capture.cc",
+        "core/event_set.cc",
         "core/launcher.cc",
         "core/live_tasks.cc",
         "core/machine.cc",

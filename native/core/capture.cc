@@ -21,8 +21,6 @@
 #include <cstring>
 
 #include "abi.h"
-#include "machine.h"
-#include "open_error.h"
 
 namespace sideband {
 
@@ -55,34 +53,12 @@ const char* status_path_name(StatusPath p) {
   return "none";
 }
 
-perf_event_attr capture_attr(const CaptureOptions& options) {
-  perf_event_attr attr{};
-  attr.size = sizeof attr;
-  attr.type = PERF_TYPE_SOFTWARE;
-  attr.config = PERF_COUNT_SW_DUMMY;
-  attr.sample_type = kSampleType;
-  attr.sample_id_all = 1;
-  attr.comm = attr.comm_exec = 1;
-  attr.mmap = attr.mmap2 = 1;
-  attr.task = 1;
-  attr.namespaces = (options.emit & kEmitNamespaces) ? 1 : 0;
-  attr.inherit = options.follow_children ? 1 : 0;
-  attr.use_clockid = 1;
-  attr.clockid = CLOCK_MONOTONIC;
-  // Unprivileged users at paranoid 2 may only watch user space.
-  attr.exclude_kernel = attr.exclude_hv = 1;
-  // The kernel writes a LOST record only once a ring has room again; this
-  // count (Linux 6.0+) also tells of losses it never got to report.
-  attr.read_format = PERF_FORMAT_LOST;
-  attr.watermark = 1;
-  return attr;
-}
-
 Capture::Capture(CaptureOptions options, CaptureListener* listener)
     : options_(std::move(options)),
       listener_(listener),
       launcher_(options_.command, *listener),
-      tasks_(options_.follow_children) {
+      tasks_(options_.follow_children),
+      events_(*listener) {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
@@ -124,7 +100,7 @@ void Capture::run() {
     snapshot(true);
     launcher_.release();
     std::vector<pollfd> fds;
-    for (auto& r : rings_) fds.push_back({r->fd(), POLLIN, 0});
+    for (int fd : events_.ring_fds()) fds.push_back({fd, POLLIN, 0});
     fds.push_back({wake_fd_, POLLIN, 0});
     while (!stop_requested_.load()) {
       // Sleep until the kernel wakes us at half a ring, as perf record does.
@@ -156,7 +132,7 @@ void Capture::run() {
   // Whatever happened, deliver every record already read: nothing is lost.
   // One last drain once all in flight has settled, then flush everything.
   try {
-    if (!rings_.empty()) {
+    if (events_.opened()) {
       struct timespec settle{0, static_cast<long>(kSettleNs)};
       nanosleep(&settle, nullptr);
       round();
@@ -166,7 +142,7 @@ void Capture::run() {
     send(true);
   } catch (const std::exception&) {
   }
-  release_events();
+  events_.release();
   launcher_.end(stop.reason == "exited", wake_fd_, force_stop_);
   {
     std::lock_guard<std::mutex> lock(wake_mutex_);
@@ -176,31 +152,6 @@ void Capture::run() {
   stop.exit_status = launcher_.exit_status();
   stop.stats = stats_;
   listener_->stopped(stop);
-}
-
-int Capture::open_event(perf_event_attr& attr, pid_t tid, int cpu) {
-  for (;;) {
-    int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
-    if (fd >= 0) return fd;
-    int err = errno;
-    if ((err == EACCES || err == EPERM) && attr.namespaces) {
-      // NAMESPACES records need CAP_PERFMON: degrade, and say so.
-      attr.namespaces = 0;
-      options_.emit &= ~kEmitNamespaces;
-      listener_->warning("ENAMESPACES",
-                         "namespace records are off: they need CAP_PERFMON (or CAP_SYS_ADMIN). Fix: run as root, or "
-                         "`sudo setcap cap_perfmon+ep \"$(readlink -f \"$(which node)\")\"`.");
-      continue;
-    }
-    // That thread has exited (or is an exited leader whose threads run on):
-    // the process is gone only if none of its threads can be opened.
-    if (err == ESRCH) return -1;
-    if (err == EINVAL && attr.read_format & PERF_FORMAT_LOST) {
-      attr.read_format &= ~static_cast<uint64_t>(PERF_FORMAT_LOST);  // a kernel before 6.0
-      continue;
-    }
-    explain_open_error(err, target_, tid);
-  }
 }
 
 void Capture::attach() {
@@ -214,88 +165,12 @@ void Capture::attach() {
   }
   tasks_.follow(target_);
 
-  attr_ = capture_attr(options_);
-  open_rings();
+  events_.open(target_, options_);
+  // Without CAP_PERFMON the events watch no namespaces: status leaves them out too.
+  if (!events_.attr().namespaces) options_.emit &= ~kEmitNamespaces;
 
   proc_ = std::make_unique<ProcStatusReader>(options_.emit);
-  info_.pid = target_;
-  info_.attr.assign(reinterpret_cast<const uint8_t*>(&attr_), reinterpret_cast<const uint8_t*>(&attr_) + sizeof attr_);
-  info_.namespaces = attr_.namespaces;
-  listener_->attached(info_);
-}
-
-void Capture::open_rings() {
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  const std::vector<int> cpus = online_cpus();
-  size_t pages = options_.ring_pages;
-  if (pages == 0 || (pages & (pages - 1)) != 0)
-    throw Error("EINVAL", "ring size must be a power of two pages, not " + std::to_string(pages) +
-                              ". Fix: pass e.g. --ring-pages 512.");
-  for (;;) {
-    // Wake the reader at half the ring, as perf does, capped so that a
-    // large ring is drained long before it fills; it then drains until empty.
-    attr_.wakeup_watermark = static_cast<uint32_t>(std::min<size_t>(pages * page / 2, 256 * 1024));
-    try {
-      const std::vector<pid_t> tids = threads_of(target_);
-      for (int cpu : cpus) {
-        int ring_fd = -1;
-        for (pid_t tid : tids) {
-          int fd = open_event(attr_, tid, cpu);
-          if (fd < 0) continue;
-          event_fds_.push_back(fd);
-          if (ring_fd < 0) {
-            rings_.push_back(std::make_unique<Ring>(fd, pages));
-            ring_cpus_.push_back(cpu);
-            ring_fd = fd;
-          } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring_fd) != 0) {
-            throw SystemError("PERF_EVENT_IOC_SET_OUTPUT", errno);
-          }
-        }
-      }
-      if (event_fds_.empty()) explain_open_error(ESRCH, target_, target_);
-      if (options_.try_ioctl) open_ioctl_event(pages);
-      break;
-    } catch (const SystemError& e) {
-      release_events();
-      const bool budget = e.err() == EPERM || e.err() == ENOMEM;
-      if (!budget) throw Error("ESYS", std::string(e.what()) + ".");
-      if (pages == 1)
-        throw Error("EMLOCK", "cannot map even one-page perf rings: the locked-memory budget is used up "
-                              "(kernel.perf_event_mlock_kb is " +
-                                  std::to_string(read_long("/proc/sys/kernel/perf_event_mlock_kb", 516)) +
-                                  ", shared by every perf user of this account). Fix: close other perf sessions, or "
-                                  "`sudo sysctl kernel.perf_event_mlock_kb=2048`.");
-      pages /= 2;
-    }
-  }
-  if (pages != options_.ring_pages)
-    listener_->warning("ERINGSHRUNK",
-                       "rings shrunk from " + std::to_string(options_.ring_pages) + " to " + std::to_string(pages) +
-                           " pages per CPU to fit the locked-memory budget (kernel.perf_event_mlock_kb is " +
-                           std::to_string(read_long("/proc/sys/kernel/perf_event_mlock_kb", 516)) +
-                           "); bursts may now lose records. Fix: `sudo sysctl kernel.perf_event_mlock_kb=2048`, or "
-                           "capture with CAP_IPC_LOCK.");
-  info_.ring_pages = pages;
-  info_.cpus = cpus;
-  for (int fd : event_fds_) {
-    uint64_t id = 0;
-    if (ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0) info_.ids.push_back(id);
-  }
-  if (ioctl_fd_ >= 0 && ioctl(ioctl_fd_, PERF_EVENT_IOC_ID, &info_.ioctl_id) != 0) info_.ioctl_id = 0;
-}
-
-// The seed's limitation: the ioctl only works on an event active in the
-// caller's own context. This one watches the reader thread itself (pid 0,
-// cpu -1); its ring carries the kernel's status records, merged by time.
-void Capture::open_ioctl_event(size_t pages) {
-  perf_event_attr attr = attr_;
-  attr.inherit = 0;
-  ioctl_fd_ = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
-  if (ioctl_fd_ < 0) {
-    ioctl_state_ = IoctlState::Missing;
-    return;
-  }
-  ioctl_ring_ = std::make_unique<Ring>(ioctl_fd_, pages);
+  listener_->attached(events_.attach_info());
 }
 
 void Capture::snapshot(bool first) {
@@ -345,40 +220,24 @@ void Capture::snapshot(bool first) {
   listener_->snapshot(info);
 }
 
-// Every event and ring goes, on every path: the target stops firing
-// inherited events, the locked-memory budget is free for the next capture,
-// and the host has its fds back at stop rather than at garbage collection.
-void Capture::release_events() {
-  rings_.clear();
-  ring_cpus_.clear();
-  ioctl_ring_.reset();
-  for (int fd : event_fds_) close(fd);
-  event_fds_.clear();
-  if (ioctl_fd_ >= 0) close(ioctl_fd_);
-  ioctl_fd_ = -1;
-}
-
 // The kernel lacks the ioctl: its event and ring go, and /proc takes over
 // for the rest of the capture.
 void Capture::drop_ioctl_event() {
   ioctl_state_ = IoctlState::Missing;
-  ioctl_ring_.reset();
-  close(ioctl_fd_);
-  ioctl_fd_ = -1;
+  events_.drop_ioctl_event();
 }
 
 // Returns false when the /proc path must do the work for this pid.
 bool Capture::emit_by_ioctl(pid_t pid, SnapshotInfo& info) {
-  if (ioctl_state_ == IoctlState::Missing || ioctl_fd_ < 0) return false;
+  if (ioctl_state_ == IoctlState::Missing || !events_.has_ioctl_event()) return false;
   const std::vector<pid_t> tids = threads_of(pid);
   for (pid_t tid : tids) {
     // As the /proc path: per thread what was asked of FORK, NAMESPACES and
     // COMM, and the process's mappings once, with its leader.
-    PerfEventPidSb sb{static_cast<uint32_t>(tid), options_.emit & (kEmitFork | kEmitNamespaces | kEmitComm)};
-    if (tid == pid) sb.emit_flags |= options_.emit & kEmitMmap;
-    if (sb.emit_flags == 0) continue;
-    if (ioctl(ioctl_fd_, kIocEmitSideband, &sb) != 0) {
-      const int err = errno;
+    uint32_t flags = options_.emit & (kEmitFork | kEmitNamespaces | kEmitComm);
+    if (tid == pid) flags |= options_.emit & kEmitMmap;
+    if (flags == 0) continue;
+    if (const int err = events_.emit_sideband(static_cast<uint32_t>(tid), flags)) {
       if (ioctl_state_ == IoctlState::Unknown && (err == ENOTTY || err == EINVAL)) {
         drop_ioctl_event();
         return false;
@@ -410,17 +269,10 @@ bool Capture::emit_by_ioctl(pid_t pid, SnapshotInfo& info) {
 // events' own lost counts do; what they exceed the LOST records by goes out
 // as one more LOST record, so no loss goes unsaid.
 void Capture::report_unwritten_loss() {
-  if (!(attr_.read_format & PERF_FORMAT_LOST) || event_fds_.empty()) return;
-  uint64_t counted = 0;
-  std::vector<int> fds = event_fds_;
-  if (ioctl_fd_ >= 0) fds.push_back(ioctl_fd_);  // status bursts overflow there
-  for (int fd : fds) {
-    uint64_t value[2];
-    if (read(fd, value, sizeof value) == static_cast<ssize_t>(sizeof value)) counted += value[1];
-  }
-  if (counted <= kernel_lost_) return;
-  push_lost(counted - kernel_lost_, 0);
-  kernel_lost_ = counted;
+  const std::optional<uint64_t> counted = events_.lost();
+  if (!counted || *counted <= kernel_lost_) return;
+  push_lost(*counted - kernel_lost_, 0);
+  kernel_lost_ = *counted;
 }
 
 // A record of a size that cannot be: the ring's bytes from it to its head
@@ -449,7 +301,7 @@ void Capture::push_lost(uint64_t lost, uint32_t cpu) {
   static_assert(offsetof(decltype(rec), lost) == body_layout(PERF_RECORD_LOST).lost);
   static_assert(offsetof(decltype(rec), sample) == sizeof rec - kTrailerSize);
   rec.header = {PERF_RECORD_LOST, 0, sizeof rec};
-  rec.id = info_.ids.empty() ? 0 : info_.ids.front();
+  rec.id = events_.ids().empty() ? 0 : events_.ids().front();
   rec.lost = lost;
   rec.sample = {static_cast<uint32_t>(target_), static_cast<uint32_t>(target_), monotonic_ns(), cpu, 0, rec.id};
   stats_.lost += lost;
@@ -457,19 +309,13 @@ void Capture::push_lost(uint64_t lost, uint32_t cpu) {
   push(reinterpret_cast<const uint8_t*>(&rec), sizeof rec, rec.sample.time, -1);
 }
 
-size_t Capture::round() {
+void Capture::round() {
   const uint64_t start = monotonic_ns();
-  size_t records = 0;
-  for (size_t i = 0; i < rings_.size(); ++i)
-    records += rings_[i]->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, false); },
-                                [this, i](const RingFault& f) { report_ring_fault(ring_cpus_[i], f); });
-  if (ioctl_ring_)
-    records += ioctl_ring_->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, true); },
-                                  [this](const RingFault& f) { report_ring_fault(-1, f); });
+  events_.drain([this](const uint8_t* rec, uint16_t size, bool from_ioctl_ring) { ingest(rec, size, from_ioctl_ring); },
+                [this](int cpu, const RingFault& f) { report_ring_fault(cpu, f); });
   // Everything stamped before start - kSettleNs is drained by now; later
   // records may still be in flight on another CPU, so they wait.
   if (start > kSettleNs) flush(start - kSettleNs);
-  return records;
 }
 
 void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "event_set.h"
 #include "launcher.h"
 #include "live_tasks.h"
 #include "proc_status.h"
@@ -42,10 +43,6 @@ struct CaptureOptions {
 
 enum class StatusPath { None, Ioctl, Proc };
 const char* status_path_name(StatusPath p);
-
-// The attr every event of a capture with these options starts from; each
-// ring then sets its wake-up watermark, and the ioctl event is not inherited.
-perf_event_attr capture_attr(const CaptureOptions& options);
 
 struct AttachInfo {
   pid_t pid = 0;
@@ -119,17 +116,13 @@ class Capture {
   void run();
   void wake();
   void attach();
-  int open_event(perf_event_attr& attr, pid_t tid, int cpu);
-  void open_rings();
-  void open_ioctl_event(size_t pages);
   void snapshot(bool first);
   bool emit_by_ioctl(pid_t pid, SnapshotInfo& info);
   void drop_ioctl_event();
-  void release_events();
   void report_unwritten_loss();
   void report_ring_fault(int cpu, const RingFault& fault);
   void push_lost(uint64_t lost, uint32_t cpu);
-  size_t round();  // returns how many records it drained
+  void round();  // drains every ring, and moves what has settled into the batch
   void ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring);
   void push(const uint8_t* rec, uint16_t size, uint64_t time, int32_t window);
   void flush(uint64_t threshold);
@@ -149,15 +142,9 @@ class Capture {
   Launcher launcher_;
   LiveTasks tasks_;
 
-  perf_event_attr attr_{};
-  std::vector<int> event_fds_;
-  std::vector<std::unique_ptr<Ring>> rings_;
-  std::vector<int> ring_cpus_;  // the CPU of each ring
-  int ioctl_fd_ = -1;
-  std::unique_ptr<Ring> ioctl_ring_;
+  EventSet events_;
   IoctlState ioctl_state_ = IoctlState::Unknown;
   size_t ioctl_seen_ = 0;  // STATUS_ONLY records seen in our own ring
-  AttachInfo info_;
 
   std::unique_ptr<ProcStatusReader> proc_;
   std::vector<uint8_t> scratch_;
