@@ -10,6 +10,7 @@
         "core/live_tasks.cc",
         "core/machine.cc",
         "core/open_error.cc",
+        "core/ordering_queue.cc",
         "core/proc_status.cc",
         "core/ring.cc"
       ],

@@ -32,10 +32,6 @@ constexpr int kRoundMs = 20;
 // writes sideband with preemption off right after taking the time); one
 // stamped longer than this before a drain began has certainly been drained.
 constexpr uint64_t kSettleNs = 1'000'000;
-// Batches for the consumer: large enough that Node's main thread wakes
-// about a hundred times a second under load, not every round.
-constexpr size_t kBatchBytes = 256 * 1024;
-constexpr uint64_t kBatchAgeNs = 10'000'000;
 constexpr uint64_t kLivenessNs = 250'000'000;
 // The smallest record a dummy event writes (a LOST, or a COMM with a short
 // name): a header, 16 bytes of body and the sample_id trailer. Bytes dropped
@@ -58,7 +54,8 @@ Capture::Capture(CaptureOptions options, CaptureListener* listener)
       listener_(listener),
       launcher_(options_.command, *listener),
       tasks_(options_.follow_children),
-      events_(*listener) {
+      events_(*listener),
+      queue_(stats_) {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
@@ -138,7 +135,7 @@ void Capture::run() {
       round();
     }
     report_unwritten_loss();
-    flush(UINT64_MAX);
+    queue_.flush(UINT64_MAX);
     send(true);
   } catch (const std::exception&) {
   }
@@ -188,13 +185,7 @@ void Capture::snapshot(bool first) {
         continue;
       }
       if (w.records == 0) continue;
-      const int32_t window = next_window_++;
-      size_t pushed = 0;
-      for_each_record(scratch_.data(), scratch_.size(), [&](uint8_t* rec, uint16_t size) {
-        push(rec, size, read_trailer(rec, size).time, window);
-        ++pushed;
-      });
-      windows_[window] = Window{w.pid, w.start, w.end, false, pushed};
+      queue_.push_window(w, scratch_);
       info.records += w.records;
       info.stale += w.stale ? w.records : 0;
       stats_.proc_records += w.records;
@@ -209,7 +200,7 @@ void Capture::snapshot(bool first) {
   if (first) {
     // As perf record does: readers know that the initial state is complete.
     perf_event_header init{kRecordFinishedInit, 0, sizeof(perf_event_header)};
-    push(reinterpret_cast<const uint8_t*>(&init), sizeof init, info.end, -1);
+    queue_.push(reinterpret_cast<const uint8_t*>(&init), sizeof init, info.end);
   }
   // One more round, once the snapshot has settled, puts every status record
   // and any real record racing with it into the stream before it is announced.
@@ -306,7 +297,7 @@ void Capture::push_lost(uint64_t lost, uint32_t cpu) {
   rec.sample = {static_cast<uint32_t>(target_), static_cast<uint32_t>(target_), monotonic_ns(), cpu, 0, rec.id};
   stats_.lost += lost;
   ++stats_.lost_records;
-  push(reinterpret_cast<const uint8_t*>(&rec), sizeof rec, rec.sample.time, -1);
+  queue_.push(reinterpret_cast<const uint8_t*>(&rec), sizeof rec, rec.sample.time);
 }
 
 void Capture::round() {
@@ -315,7 +306,7 @@ void Capture::round() {
                 [this](int cpu, const RingFault& f) { report_ring_fault(cpu, f); });
   // Everything stamped before start - kSettleNs is drained by now; later
   // records may still be in flight on another CPU, so they wait.
-  if (start > kSettleNs) flush(start - kSettleNs);
+  if (start > kSettleNs) queue_.flush(start - kSettleNs);
 }
 
 void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
@@ -337,84 +328,19 @@ void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
     ++stats_.status_records;
   } else if (!(h.misc & kMiscStatusOnly)) {
     const RecordTask task = record_task(rec, size);
-    // A real record of a process inside its /proc read window: the status
-    // read may describe the process before or after it. Say so.
-    for (auto& [index, w] : windows_)
-      if (w.pid == task.pid && s.time >= w.start && s.time <= w.end) w.raced = true;
+    queue_.mark_races(task.pid, s.time);
     if (h.type == PERF_RECORD_FORK || h.type == PERF_RECORD_EXIT) {
       const uint32_t ppid = read_field<uint32_t>(rec, body_layout(h.type).ppid);
       tasks_.track(h.type == PERF_RECORD_FORK, static_cast<pid_t>(task.pid), static_cast<pid_t>(ppid),
                    static_cast<pid_t>(task.tid));
     }
   }
-  push(rec, size, s.time, -1);
-}
-
-void Capture::push(const uint8_t* rec, uint16_t size, uint64_t time, int32_t window) {
-  const uint32_t offset = static_cast<uint32_t>(arena_.size());
-  arena_.insert(arena_.end(), rec, rec + size);
-  pending_.push_back(Entry{time, seq_++, offset, size, window});
-}
-
-void Capture::flush(uint64_t threshold) {
-  if (head_ == pending_.size()) return;
-  auto by_time = [](const Entry& a, const Entry& b) { return a.time != b.time ? a.time < b.time : a.seq < b.seq; };
-  // Rings are nearly sorted already: sort what arrived, and merge only when
-  // it does not simply follow what was waiting (the common case).
-  const auto first = pending_.begin() + static_cast<ptrdiff_t>(head_);
-  const auto arrived = pending_.begin() + static_cast<ptrdiff_t>(sorted_);
-  std::sort(arrived, pending_.end(), by_time);
-  if (arrived != first && arrived != pending_.end() && by_time(*arrived, *(arrived - 1)))
-    std::inplace_merge(first, arrived, pending_.end(), by_time);
-  sorted_ = pending_.size();
-  // A /proc status record waits until its whole read window is settled:
-  // a real record racing with it must be seen first, to mark it stale.
-  while (head_ < pending_.size()) {
-    const Entry& e = pending_[head_];
-    if (e.time > threshold) break;
-    uint8_t* rec = arena_.data() + e.offset;
-    if (e.window >= 0) {
-      // Every record of a window was counted as pushed: it is there until its last one goes.
-      auto w = windows_.find(e.window);
-      if (w == windows_.end()) throw std::logic_error("a /proc status record outlived its read window");
-      if (w->second.end > threshold) break;
-      if (w->second.raced) write_trailer_id(rec, e.size, read_trailer(rec, e.size).id | kStaleRace);
-      if (--w->second.pending == 0) windows_.erase(w);
-    }
-    if (batch_.capacity() == 0) batch_.reserve(2 * kBatchBytes);
-    batch_.insert(batch_.end(), rec, rec + e.size);
-    ++stats_.records;
-    ++head_;
-  }
-  // Drop what went out once it is most of the queue: amortized, and the
-  // buffers keep their capacity, so a busy reader does not allocate.
-  if (head_ == pending_.size()) {
-    pending_.clear();
-    arena_.clear();
-    head_ = sorted_ = 0;
-  } else if (head_ > 4096 && head_ * 2 > pending_.size()) {
-    spare_arena_.clear();
-    for (size_t i = head_; i < pending_.size(); ++i) {
-      Entry& e = pending_[i];
-      const uint8_t* rec = arena_.data() + e.offset;
-      e.offset = static_cast<uint32_t>(spare_arena_.size());
-      spare_arena_.insert(spare_arena_.end(), rec, rec + e.size);
-    }
-    arena_.swap(spare_arena_);
-    pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(head_));
-    head_ = 0;
-    sorted_ = pending_.size();
-  }
+  queue_.push(rec, size, s.time);
 }
 
 void Capture::send(bool now) {
-  if (batch_.empty()) return;
-  const uint64_t t = monotonic_ns();
-  if (batch_since_ == 0) batch_since_ = t;
-  if (!now && batch_.size() < kBatchBytes && t - batch_since_ < kBatchAgeNs) return;
-  listener_->records(std::move(batch_), stats_);
-  batch_ = {};
-  batch_since_ = 0;
+  std::vector<uint8_t> batch = queue_.take_batch(now);
+  if (!batch.empty()) listener_->records(std::move(batch), stats_);
 }
 
 void Capture::check_liveness() {

@@ -26,6 +26,7 @@
 #include "errors.h"
 #include "event_set.h"
 #include "launcher.h"
+#include "ordering_queue.h"
 #include "live_tasks.h"
 #include "proc_status.h"
 #include "ring.h"
@@ -99,18 +100,6 @@ class Capture {
   void join();
 
  private:
-  struct Entry {
-    uint64_t time, seq;
-    uint32_t offset;
-    uint16_t size;
-    int32_t window;  // index into windows_ for /proc status records, else -1
-  };
-  struct Window {
-    uint32_t pid;
-    uint64_t start, end;
-    bool raced = false;
-    size_t pending = 0;
-  };
   enum class IoctlState { Unknown, Works, Missing };
 
   void run();
@@ -124,8 +113,6 @@ class Capture {
   void push_lost(uint64_t lost, uint32_t cpu);
   void round();  // drains every ring, and moves what has settled into the batch
   void ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring);
-  void push(const uint8_t* rec, uint16_t size, uint64_t time, int32_t window);
-  void flush(uint64_t threshold);
   void send(bool now);  // now, or once the batch is large or old enough
   void check_liveness();
 
@@ -138,11 +125,13 @@ class Capture {
   std::atomic<bool> force_stop_{false};
   std::atomic<int> snapshots_requested_{0};
 
+  CaptureStats stats_;
   pid_t target_ = 0;
   Launcher launcher_;
   LiveTasks tasks_;
 
   EventSet events_;
+  OrderingQueue queue_;
   IoctlState ioctl_state_ = IoctlState::Unknown;
   size_t ioctl_seen_ = 0;  // STATUS_ONLY records seen in our own ring
 
@@ -150,17 +139,6 @@ class Capture {
   std::vector<uint8_t> scratch_;
   uint32_t snapshot_index_ = 0;
 
-  // Records read but not yet sent, in time order from head_; their bytes in
-  // arena_. Entries from sorted_ on arrived in this round, still unsorted.
-  std::vector<uint8_t> arena_, spare_arena_;
-  std::vector<Entry> pending_;
-  size_t head_ = 0, sorted_ = 0;
-  uint64_t seq_ = 0;
-  std::unordered_map<int32_t, Window> windows_;
-  int32_t next_window_ = 0;
-  std::vector<uint8_t> batch_;
-  uint64_t batch_since_ = 0;  // when the unsent batch was first offered
-  CaptureStats stats_;
   uint64_t kernel_lost_ = 0;  // what the kernel's own LOST records counted
   uint64_t last_liveness_ = 0;
 };
