@@ -8,6 +8,7 @@
         "core/event_set.cc",
         "core/launcher.cc",
         "core/live_tasks.cc",
+        "core/losses.cc",
         "core/machine.cc",
         "core/open_error.cc",
         "core/ordering_queue.cc",

@@ -33,10 +33,6 @@ constexpr int kRoundMs = 20;
 // stamped longer than this before a drain began has certainly been drained.
 constexpr uint64_t kSettleNs = 1'000'000;
 constexpr uint64_t kLivenessNs = 250'000'000;
-// The smallest record a dummy event writes (a LOST, or a COMM with a short
-// name): a header, 16 bytes of body and the sample_id trailer. Bytes dropped
-// from a ring held at most one record per this many of them.
-constexpr uint64_t kSmallestRecord = sizeof(perf_event_header) + 16 + kTrailerSize;
 
 }  // namespace
 
@@ -55,7 +51,8 @@ Capture::Capture(CaptureOptions options, CaptureListener* listener)
       launcher_(options_.command, *listener),
       tasks_(options_.follow_children),
       events_(*listener),
-      queue_(stats_) {
+      queue_(stats_),
+      losses_(events_, queue_, stats_, *listener) {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
@@ -134,7 +131,7 @@ void Capture::run() {
       nanosleep(&settle, nullptr);
       round();
     }
-    report_unwritten_loss();
+    losses_.report_unwritten();
     queue_.flush(UINT64_MAX);
     send(true);
   } catch (const std::exception&) {
@@ -152,17 +149,18 @@ void Capture::run() {
 }
 
 void Capture::attach() {
+  pid_t target;
   if (!options_.command.empty()) {
-    target_ = launcher_.launch();
+    target = launcher_.launch();
   } else {
-    target_ = options_.pid;
-    if (target_ <= 0 || (kill(target_, 0) != 0 && errno == ESRCH))
-      throw Error("ENOPID", "process " + std::to_string(target_) + " does not exist. Fix: check the pid with `ps -p " +
-                                std::to_string(target_) + "`.");
+    target = options_.pid;
+    if (target <= 0 || (kill(target, 0) != 0 && errno == ESRCH))
+      throw Error("ENOPID", "process " + std::to_string(target) + " does not exist. Fix: check the pid with `ps -p " +
+                                std::to_string(target) + "`.");
   }
-  tasks_.follow(target_);
+  tasks_.follow(target);
 
-  events_.open(target_, options_);
+  events_.open(target, options_);
   // Without CAP_PERFMON the events watch no namespaces: status leaves them out too.
   if (!events_.attr().namespaces) options_.emit &= ~kEmitNamespaces;
 
@@ -256,54 +254,10 @@ bool Capture::emit_by_ioctl(pid_t pid, SnapshotInfo& info) {
   return true;
 }
 
-// A ring still full when its tasks exit never gets its LOST record. The
-// events' own lost counts do; what they exceed the LOST records by goes out
-// as one more LOST record, so no loss goes unsaid.
-void Capture::report_unwritten_loss() {
-  const std::optional<uint64_t> counted = events_.lost();
-  if (!counted || *counted <= kernel_lost_) return;
-  push_lost(*counted - kernel_lost_, 0);
-  kernel_lost_ = *counted;
-}
-
-// A record of a size that cannot be: the ring's bytes from it to its head
-// are gone (Ring::drain). Said, and counted as lost where losses are, so
-// the timeline and the stats show the gap; the ring goes on.
-void Capture::report_ring_fault(int cpu, const RingFault& fault) {
-  const uint64_t lost = (fault.dropped + kSmallestRecord - 1) / kSmallestRecord;
-  const std::string ring = cpu >= 0 ? "the ring of CPU " + std::to_string(cpu) : "the ring of the ioctl event";
-  listener_->warning("ERINGFAULT", ring + " held a record claiming " + std::to_string(fault.size) + " bytes at byte " +
-                                       std::to_string(fault.offset) + ", which no record can: the " +
-                                       std::to_string(fault.dropped) +
-                                       " bytes from it to what the kernel had written were dropped, counted as up "
-                                       "to " + std::to_string(lost) +
-                                       " lost records; the capture goes on. Fix: report it with the kernel version "
-                                       "(`uname -r`): the kernel, or something else writing into the ring, broke it.");
-  push_lost(lost, cpu >= 0 ? static_cast<uint32_t>(cpu) : 0);
-}
-
-// One LOST record of our own, in the layout of the kernel's.
-void Capture::push_lost(uint64_t lost, uint32_t cpu) {
-  struct {
-    perf_event_header header;
-    uint64_t id, lost;
-    SampleId sample;
-  } rec{};
-  static_assert(offsetof(decltype(rec), lost) == body_layout(PERF_RECORD_LOST).lost);
-  static_assert(offsetof(decltype(rec), sample) == sizeof rec - kTrailerSize);
-  rec.header = {PERF_RECORD_LOST, 0, sizeof rec};
-  rec.id = events_.ids().empty() ? 0 : events_.ids().front();
-  rec.lost = lost;
-  rec.sample = {static_cast<uint32_t>(target_), static_cast<uint32_t>(target_), monotonic_ns(), cpu, 0, rec.id};
-  stats_.lost += lost;
-  ++stats_.lost_records;
-  queue_.push(reinterpret_cast<const uint8_t*>(&rec), sizeof rec, rec.sample.time);
-}
-
 void Capture::round() {
   const uint64_t start = monotonic_ns();
   events_.drain([this](const uint8_t* rec, uint16_t size, bool from_ioctl_ring) { ingest(rec, size, from_ioctl_ring); },
-                [this](int cpu, const RingFault& f) { report_ring_fault(cpu, f); });
+                [this](int cpu, const RingFault& f) { losses_.ring_fault(cpu, f); });
   // Everything stamped before start - kSettleNs is drained by now; later
   // records may still be in flight on another CPU, so they wait.
   if (start > kSettleNs) queue_.flush(start - kSettleNs);
@@ -316,10 +270,7 @@ void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
   if (h.type == PERF_RECORD_LOST) {
     // In the ioctl ring too: a status burst larger than the ring loses
     // records there, and that must not go unsaid.
-    const uint64_t lost = read_field<uint64_t>(rec, body_layout(PERF_RECORD_LOST).lost);
-    kernel_lost_ += lost;
-    stats_.lost += lost;
-    ++stats_.lost_records;
+    losses_.count_kernel_lost(rec);
   } else if (from_ioctl_ring) {
     // That ring also watches the reader thread itself; only status counts.
     if (!(h.misc & kMiscStatusOnly)) return;

@@ -28,6 +28,7 @@
 #include "launcher.h"
 #include "ordering_queue.h"
 #include "live_tasks.h"
+#include "losses.h"
 #include "proc_status.h"
 #include "ring.h"
 
@@ -108,9 +109,6 @@ class Capture {
   void snapshot(bool first);
   bool emit_by_ioctl(pid_t pid, SnapshotInfo& info);
   void drop_ioctl_event();
-  void report_unwritten_loss();
-  void report_ring_fault(int cpu, const RingFault& fault);
-  void push_lost(uint64_t lost, uint32_t cpu);
   void round();  // drains every ring, and moves what has settled into the batch
   void ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring);
   void send(bool now);  // now, or once the batch is large or old enough
@@ -126,12 +124,12 @@ class Capture {
   std::atomic<int> snapshots_requested_{0};
 
   CaptureStats stats_;
-  pid_t target_ = 0;
   Launcher launcher_;
   LiveTasks tasks_;
 
   EventSet events_;
   OrderingQueue queue_;
+  Losses losses_;
   IoctlState ioctl_state_ = IoctlState::Unknown;
   size_t ioctl_seen_ = 0;  // STATUS_ONLY records seen in our own ring
 
@@ -139,7 +137,6 @@ class Capture {
   std::vector<uint8_t> scratch_;
   uint32_t snapshot_index_ = 0;
 
-  uint64_t kernel_lost_ = 0;  // what the kernel's own LOST records counted
   uint64_t last_liveness_ = 0;
 };
 
