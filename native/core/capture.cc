@@ -164,7 +164,7 @@ void Capture::attach() {
   // Without CAP_PERFMON the events watch no namespaces: status leaves them out too.
   if (!events_.attr().namespaces) options_.emit &= ~kEmitNamespaces;
 
-  proc_ = std::make_unique<ProcStatusReader>(options_.emit);
+  status_ = std::make_unique<StatusEmitter>(options_.emit, events_, queue_, stats_, *listener_, [this] { round(); });
   listener_->attached(events_.attach_info());
 }
 
@@ -174,21 +174,7 @@ void Capture::snapshot(bool first) {
   info.start = monotonic_ns();
   const uint64_t ioctl_before = stats_.ioctl_records;
   for (pid_t pid : tasks_.pids()) {
-    if (!emit_by_ioctl(pid, info)) {
-      scratch_.clear();
-      ProcWindow w = proc_->read_process(static_cast<uint32_t>(pid), scratch_);
-      if (info.path == StatusPath::None) info.path = StatusPath::Proc;
-      if (w.gone) {
-        ++info.gone;
-        continue;
-      }
-      if (w.records == 0) continue;
-      queue_.push_window(w, scratch_);
-      info.records += w.records;
-      info.stale += w.stale ? w.records : 0;
-      stats_.proc_records += w.records;
-      stats_.status_records += w.records;
-    }
+    if (!status_->emit(pid, info)) continue;
     ++info.processes;
     round();  // keep up with the kernel between processes
     send(false);
@@ -207,51 +193,6 @@ void Capture::snapshot(bool first) {
   round();
   send(true);
   listener_->snapshot(info);
-}
-
-// The kernel lacks the ioctl: its event and ring go, and /proc takes over
-// for the rest of the capture.
-void Capture::drop_ioctl_event() {
-  ioctl_state_ = IoctlState::Missing;
-  events_.drop_ioctl_event();
-}
-
-// Returns false when the /proc path must do the work for this pid.
-bool Capture::emit_by_ioctl(pid_t pid, SnapshotInfo& info) {
-  if (ioctl_state_ == IoctlState::Missing || !events_.has_ioctl_event()) return false;
-  const std::vector<pid_t> tids = threads_of(pid);
-  for (pid_t tid : tids) {
-    // As the /proc path: per thread what was asked of FORK, NAMESPACES and
-    // COMM, and the process's mappings once, with its leader.
-    uint32_t flags = options_.emit & (kEmitFork | kEmitNamespaces | kEmitComm);
-    if (tid == pid) flags |= options_.emit & kEmitMmap;
-    if (flags == 0) continue;
-    if (const int err = events_.emit_sideband(static_cast<uint32_t>(tid), flags)) {
-      if (ioctl_state_ == IoctlState::Unknown && (err == ENOTTY || err == EINVAL)) {
-        drop_ioctl_event();
-        return false;
-      }
-      if (err == ESRCH) continue;  // that thread exited: it has no status left to tell
-      throw Error("EIOCTL", std::string("PERF_EVENT_IOC_EMIT_SIDEBAND failed: ") + strerror(err) +
-                                ". Fix: capture with --no-ioctl to use the /proc path.");
-    }
-    if (ioctl_state_ == IoctlState::Unknown) {
-      // Other unmerged series claimed the same number: success alone proves
-      // nothing until STATUS_ONLY records actually arrive.
-      const size_t before = ioctl_seen_;
-      round();
-      if (ioctl_seen_ == before) {
-        drop_ioctl_event();
-        listener_->warning("EIOCTLCLAIMED",
-                           "the kernel accepted ioctl 0x4008240C but sent no STATUS_ONLY records (another patch "
-                           "may use that number); status comes from /proc instead.");
-        return false;
-      }
-      ioctl_state_ = IoctlState::Works;
-    }
-  }
-  info.path = StatusPath::Ioctl;
-  return true;
 }
 
 void Capture::round() {
@@ -274,7 +215,6 @@ void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
   } else if (from_ioctl_ring) {
     // That ring also watches the reader thread itself; only status counts.
     if (!(h.misc & kMiscStatusOnly)) return;
-    ++ioctl_seen_;
     ++stats_.ioctl_records;
     ++stats_.status_records;
   } else if (!(h.misc & kMiscStatusOnly)) {

@@ -31,6 +31,7 @@
 #include "losses.h"
 #include "proc_status.h"
 #include "ring.h"
+#include "status_emitter.h"
 
 namespace sideband {
 
@@ -101,14 +102,10 @@ class Capture {
   void join();
 
  private:
-  enum class IoctlState { Unknown, Works, Missing };
-
   void run();
   void wake();
   void attach();
   void snapshot(bool first);
-  bool emit_by_ioctl(pid_t pid, SnapshotInfo& info);
-  void drop_ioctl_event();
   void round();  // drains every ring, and moves what has settled into the batch
   void ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring);
   void send(bool now);  // now, or once the batch is large or old enough
@@ -130,11 +127,7 @@ class Capture {
   EventSet events_;
   OrderingQueue queue_;
   Losses losses_;
-  IoctlState ioctl_state_ = IoctlState::Unknown;
-  size_t ioctl_seen_ = 0;  // STATUS_ONLY records seen in our own ring
-
-  std::unique_ptr<ProcStatusReader> proc_;
-  std::vector<uint8_t> scratch_;
+  std::unique_ptr<StatusEmitter> status_;  // once the events are open
   uint32_t snapshot_index_ = 0;
 
   uint64_t last_liveness_ = 0;
