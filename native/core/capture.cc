@@ -1,26 +1,18 @@
+// The reader thread of a capture: attach, snapshots, rounds, stop.
 #include "capture.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <linux/perf_event.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <utility>
 
 #include "abi.h"
+#include "proc_status.h"
 
 namespace sideband {
 

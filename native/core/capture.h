@@ -1,36 +1,38 @@
-// A sideband capture of one process tree: dummy events per thread and CPU,
-// one ring per CPU, merged in timestamp order on a reader thread that also
-// emits the status-only snapshots. Plain C++: no Node, no VS Code.
+// A sideband capture of one process tree, as front ends drive it: its
+// options, what it tells its listener, and the reader thread that runs its
+// parts. Plain C++: no Node, no VS Code.
+//
+// The parts, each the owner of what it names:
+//   event_set.h       the events and their rings (capture_attr, open, drain, release)
+//   launcher.h        a command the capture launches, from fork to its end
+//   live_tasks.h      the processes and threads still followed
+//   ordering_queue.h  records in timestamp order, in batches
+//   losses.h          what the rings lost, counted and said
+//   status_emitter.h  a process's status, by the ioctl or from /proc
 //
 // Where a record is...
-//   read:     Ring::drain (ring.h), called from Capture::round
-//   ordered:  Capture::ingest and Capture::flush (rounds, as perf's FINISHED_ROUND)
-//   snapshot: Capture::snapshot -> kernel ioctl, or ProcStatusReader (proc_status.h)
+//   read:     Ring::drain (ring.h), for every ring by EventSet::drain, each Capture::round
+//   ordered:  OrderingQueue::flush (rounds, as perf's FINISHED_ROUND)
+//   snapshot: Capture::snapshot -> StatusEmitter: the kernel's ioctl, or ProcStatusReader (proc_status.h)
 //   sent:     CaptureListener::records, as batches in perf's own layout
 #pragma once
 
-#include <linux/perf_event.h>
 #include <sys/types.h>
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "errors.h"
 #include "event_set.h"
 #include "launcher.h"
-#include "ordering_queue.h"
 #include "live_tasks.h"
 #include "losses.h"
-#include "proc_status.h"
-#include "ring.h"
+#include "ordering_queue.h"
 #include "status_emitter.h"
 
 namespace sideband {

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "capture.h"
+#include "errors.h"
 #include "live_tasks.h"
 #include "proc_status.h"
 
