@@ -5,8 +5,16 @@
       "sources": [
         "addon/addon.cc",
         "core/capture.cc",
+        "core/event_set.cc",
+        "core/launcher.cc",
+        "core/live_tasks.cc",
+        "core/losses.cc",
+        "core/machine.cc",
+        "core/open_error.cc",
+        "core/ordering_queue.cc",
         "core/proc_status.cc",
-        "core/ring.cc"
+        "core/ring.cc",
+        "core/status_emitter.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

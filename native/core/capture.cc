@@ -1,26 +1,18 @@
+// The reader thread of a capture: attach, snapshots, rounds, stop.
 #include "capture.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <linux/perf_event.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <utility>
 
 #include "abi.h"
+#include "proc_status.h"
 
 namespace sideband {
 
@@ -32,106 +24,7 @@ constexpr int kRoundMs = 20;
 // writes sideband with preemption off right after taking the time); one
 // stamped longer than this before a drain began has certainly been drained.
 constexpr uint64_t kSettleNs = 1'000'000;
-// Batches for the consumer: large enough that Node's main thread wakes
-// about a hundred times a second under load, not every round.
-constexpr size_t kBatchBytes = 256 * 1024;
-constexpr uint64_t kBatchAgeNs = 10'000'000;
 constexpr uint64_t kLivenessNs = 250'000'000;
-// How long a launched command has to exit on SIGTERM when the capture stops.
-constexpr uint64_t kTermGraceNs = 5'000'000'000;
-constexpr int kCapPerfmon = 38;
-constexpr int kCapSysAdmin = 21;
-// The smallest record a dummy event writes (a LOST, or a COMM with a short
-// name): a header, 16 bytes of body and the sample_id trailer. Bytes dropped
-// from a ring held at most one record per this many of them.
-constexpr uint64_t kSmallestRecord = sizeof(perf_event_header) + 16 + kTrailerSize;
-
-long read_long(const char* path, long fallback) {
-  FILE* f = fopen(path, "re");
-  if (!f) return fallback;
-  long v = fallback;
-  if (fscanf(f, "%ld", &v) != 1) v = fallback;
-  fclose(f);
-  return v;
-}
-
-bool has_capability(int cap) {
-  FILE* f = fopen("/proc/self/status", "re");
-  if (!f) return false;
-  char line[256];
-  unsigned long long eff = 0;
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "CapEff: %llx", &eff) == 1) break;
-  fclose(f);
-  return (eff >> cap) & 1;
-}
-
-std::vector<int> online_cpus() {
-  std::vector<int> cpus;
-  FILE* f = fopen("/sys/devices/system/cpu/online", "re");
-  if (f) {
-    int a, b;
-    char sep;
-    while (fscanf(f, "%d", &a) == 1) {
-      b = a;
-      if (fscanf(f, "%c", &sep) == 1 && sep == '-') {
-        if (fscanf(f, "%d", &b) != 1) b = a;
-        if (fscanf(f, "%c", &sep) != 1) sep = '\n';
-      }
-      for (int c = a; c <= b; ++c) cpus.push_back(c);
-      if (sep != ',') break;
-    }
-    fclose(f);
-  }
-  if (cpus.empty())
-    for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN); ++c) cpus.push_back(static_cast<int>(c));
-  return cpus;
-}
-
-// Thread ids of `pid`, leader first.
-std::vector<pid_t> threads_of(pid_t pid) {
-  std::vector<pid_t> tids{pid};
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/task", pid);
-  if (DIR* d = opendir(path)) {
-    while (dirent* e = readdir(d)) {
-      pid_t tid = static_cast<pid_t>(atoi(e->d_name));
-      if (tid > 0 && tid != pid) tids.push_back(tid);
-    }
-    closedir(d);
-  }
-  return tids;
-}
-
-// Alive for sideband purposes: present and not a zombie.
-bool thread_running(pid_t pid, pid_t tid) {
-  char path[96], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/task/%d/stat", pid, tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return false;
-  buf[n] = 0;
-  const char* close_paren = strrchr(buf, ')');
-  return close_paren && close_paren[1] && close_paren[2] != 'Z' && close_paren[2] != 'X';
-}
-
-[[noreturn]] void explain_launch_error(const std::string& command, const char* call, int err) {
-  const std::string what = "cannot launch '" + command + "': " + call + " failed: " + strerror(err);
-  if (err == EMFILE)
-    throw Error("EMFILE", what + ". Fix: raise the limit of open files with `ulimit -n 65536` before capturing.");
-  if (err == EAGAIN)
-    throw Error("ELAUNCH", what + " (this user's process limit is reached). Fix: end some of its processes, or raise "
-                                  "the limit with `ulimit -u`.");
-  throw Error("ELAUNCH", what + ". Fix: free some memory, files or processes, and capture again.");
-}
-
-uint32_t body_pid(const uint8_t* rec) {
-  uint32_t pid;
-  memcpy(&pid, rec + sizeof(perf_event_header), sizeof pid);
-  return pid;
-}
 
 }  // namespace
 
@@ -144,31 +37,14 @@ const char* status_path_name(StatusPath p) {
   return "none";
 }
 
-perf_event_attr capture_attr(const CaptureOptions& options) {
-  perf_event_attr attr{};
-  attr.size = sizeof attr;
-  attr.type = PERF_TYPE_SOFTWARE;
-  attr.config = PERF_COUNT_SW_DUMMY;
-  attr.sample_type = kSampleType;
-  attr.sample_id_all = 1;
-  attr.comm = attr.comm_exec = 1;
-  attr.mmap = attr.mmap2 = 1;
-  attr.task = 1;
-  attr.namespaces = (options.emit & kEmitNamespaces) ? 1 : 0;
-  attr.inherit = options.follow_children ? 1 : 0;
-  attr.use_clockid = 1;
-  attr.clockid = CLOCK_MONOTONIC;
-  // Unprivileged users at paranoid 2 may only watch user space.
-  attr.exclude_kernel = attr.exclude_hv = 1;
-  // The kernel writes a LOST record only once a ring has room again; this
-  // count (Linux 6.0+) also tells of losses it never got to report.
-  attr.read_format = PERF_FORMAT_LOST;
-  attr.watermark = 1;
-  return attr;
-}
-
 Capture::Capture(CaptureOptions options, CaptureListener* listener)
-    : options_(std::move(options)), listener_(listener) {
+    : options_(std::move(options)),
+      listener_(listener),
+      launcher_(options_.command, *listener),
+      tasks_(options_.follow_children),
+      events_(*listener),
+      queue_(stats_),
+      losses_(events_, queue_, stats_, *listener) {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
@@ -208,9 +84,9 @@ void Capture::run() {
   try {
     attach();
     snapshot(true);
-    release_launched();
+    launcher_.release();
     std::vector<pollfd> fds;
-    for (auto& r : rings_) fds.push_back({r->fd(), POLLIN, 0});
+    for (int fd : events_.ring_fds()) fds.push_back({fd, POLLIN, 0});
     fds.push_back({wake_fd_, POLLIN, 0});
     while (!stop_requested_.load()) {
       // Sleep until the kernel wakes us at half a ring, as perf record does.
@@ -226,9 +102,9 @@ void Capture::run() {
       (void)!read(wake_fd_, &wakes, sizeof wakes);
       round();
       send(false);
-      if (snapshots_requested_.exchange(0) > 0 && !live_.empty()) snapshot(false);
+      if (snapshots_requested_.exchange(0) > 0 && !tasks_.empty()) snapshot(false);
       check_liveness();
-      if (live_.empty()) break;
+      if (tasks_.empty()) break;
     }
     stop.reason = stop_requested_.load() ? "requested" : "exited";
   } catch (const Error& e) {
@@ -242,323 +118,46 @@ void Capture::run() {
   // Whatever happened, deliver every record already read: nothing is lost.
   // One last drain once all in flight has settled, then flush everything.
   try {
-    if (!rings_.empty()) {
+    if (events_.opened()) {
       struct timespec settle{0, static_cast<long>(kSettleNs)};
       nanosleep(&settle, nullptr);
       round();
     }
-    report_unwritten_loss();
-    flush(UINT64_MAX);
+    losses_.report_unwritten();
+    queue_.flush(UINT64_MAX);
     send(true);
   } catch (const std::exception&) {
   }
-  release_events();
-  if (launched_ > 0) end_launched(stop.reason == "exited");
+  events_.release();
+  launcher_.end(stop.reason == "exited", wake_fd_, force_stop_);
   {
     std::lock_guard<std::mutex> lock(wake_mutex_);
     close(wake_fd_);
     wake_fd_ = -1;
   }
-  stop.exit_status = exit_status_;
+  stop.exit_status = launcher_.exit_status();
   stop.stats = stats_;
   listener_->stopped(stop);
 }
 
-// A command we launched does not outlive a capture that stopped early. One
-// still waiting for its go (attach failed) exits on the closed pipe; one
-// that runs gets SIGTERM. Either is waited for until kTermGraceNs, or until
-// a forced stop, and then killed: a program that ignores SIGTERM must not
-// keep the reader, and the host, waiting for ever.
-void Capture::end_launched(bool exited) {
-  const bool released = launch_go_fd_ < 0;
-  if (!released) {
-    close(launch_go_fd_);
-    launch_go_fd_ = -1;
-    close(launch_err_fd_);
-    launch_err_fd_ = -1;
-  }
-  if (exit_status_ >= 0) return;
-  if (released && !exited && thread_running(launched_, launched_)) kill(launched_, SIGTERM);
-  const uint64_t deadline = monotonic_ns() + kTermGraceNs;
-  bool killed = false;
-  int status;
-  pid_t reaped;
-  while ((reaped = waitpid(launched_, &status, WNOHANG)) == 0) {
-    const bool forced = force_stop_.load();
-    if (!killed && (forced || monotonic_ns() >= deadline)) {
-      kill(launched_, SIGKILL);
-      killed = true;
-      const std::string command =
-          "the launched command '" + options_.command[0] + "' (pid " + std::to_string(launched_) + ")";
-      if (forced)
-        listener_->warning("EFORCEDKILL", command + " was killed (SIGKILL) by a forced stop before it had exited.");
-      else
-        listener_->warning("ETERMIGNORED", command + " did not exit within " +
-                                               std::to_string(kTermGraceNs / 1'000'000'000) +
-                                               " s of SIGTERM, so it was killed (SIGKILL). Fix: make it exit on "
-                                               "SIGTERM, or end it yourself before the capture stops.");
-    }
-    // A forced stop wakes this wait at once.
-    pollfd woken{wake_fd_, POLLIN, 0};
-    if (poll(&woken, 1, kRoundMs) > 0) {
-      uint64_t wakes;
-      (void)!read(wake_fd_, &wakes, sizeof wakes);
-    }
-  }
-  if (reaped == launched_) exit_status_ = status;
-}
-
-pid_t Capture::launch() {
-  // Everything the child needs is built before fork: after it, only
-  // async-signal-safe calls until exec.
-  std::vector<char*> argv;
-  for (auto& a : options_.command) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  int go[2], err[2];
-  if (pipe2(go, O_CLOEXEC) != 0) explain_launch_error(options_.command[0], "pipe2", errno);
-  if (pipe2(err, O_CLOEXEC) != 0) {
-    const int e = errno;
-    close(go[0]);
-    close(go[1]);
-    explain_launch_error(options_.command[0], "pipe2", e);
-  }
-  // Every signal stays blocked from before fork until the child has reset
-  // every handler: one arriving in between must not run ours in the child
-  // (Node's writes into the signal pipe it shares with this process).
-  sigset_t all, before;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &before);
-  const pid_t child = fork();
-  if (child == 0) {
-    // Only the parent's ends: a child holding the go pipe's write end
-    // would never see it closed, and wait for ever when attach fails.
-    close(go[1]);
-    close(err[0]);
-    struct sigaction by_default {};
-    by_default.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &by_default, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    // Node marks its stdio close-on-exec and may leave it non-blocking; the
-    // program must get ordinary stdio. The descriptor flag is the child's
-    // own. The status flags belong to the description, which Node shares:
-    // a pipe or tty reopened through /proc gives the child one of its own.
-    // A socket cannot be reopened, and clearing O_NONBLOCK on the shared
-    // one would block Node's own stdio: the program gets it as it is.
-    static const char* const kStdio[] = {"/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"};
-    for (int fd = 0; fd <= 2; ++fd) {
-      fcntl(fd, F_SETFD, 0);
-      const int flags = fcntl(fd, F_GETFL);
-      if (flags < 0 || !(flags & O_NONBLOCK)) continue;
-      const int own = open(kStdio[fd], (flags & O_ACCMODE) | O_CLOEXEC);
-      if (own >= 0) {
-        dup2(own, fd);  // dup2 clears O_CLOEXEC on fd
-        close(own);
-      }
-    }
-    // The child waits until its events are open, so the capture sees it
-    // from its first instruction, as perf record does with its workload.
-    char c = 0;
-    if (read(go[0], &c, 1) != 1 || c != 'g') _exit(127);
-    execvp(argv[0], argv.data());
-    int e = errno;
-    (void)!write(err[1], &e, sizeof e);
-    _exit(127);
-  }
-  const int fork_err = errno;
-  pthread_sigmask(SIG_SETMASK, &before, nullptr);
-  close(go[0]);
-  close(err[1]);
-  if (child < 0) {
-    close(go[1]);
-    close(err[0]);
-    explain_launch_error(options_.command[0], "fork", fork_err);
-  }
-  launch_go_fd_ = go[1];
-  launch_err_fd_ = err[0];
-  return child;
-}
-
-void Capture::release_launched() {
-  if (launch_go_fd_ < 0) return;
-  (void)!write(launch_go_fd_, "g", 1);
-  close(launch_go_fd_);
-  launch_go_fd_ = -1;
-  int e = 0;
-  ssize_t n = read(launch_err_fd_, &e, sizeof e);  // EOF: exec succeeded (CLOEXEC)
-  close(launch_err_fd_);
-  launch_err_fd_ = -1;
-  if (n == static_cast<ssize_t>(sizeof e)) {
-    int status;
-    waitpid(launched_, &status, 0);
-    exit_status_ = status;
-    live_.clear();
-    throw Error("ELAUNCH", "cannot run '" + options_.command[0] + "': " + strerror(e) +
-                               ". Fix: check the command name and that it is executable (it is looked up in PATH).");
-  }
-}
-
-int Capture::open_event(perf_event_attr& attr, pid_t tid, int cpu) {
-  for (;;) {
-    int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
-    if (fd >= 0) return fd;
-    int err = errno;
-    if ((err == EACCES || err == EPERM) && attr.namespaces) {
-      // NAMESPACES records need CAP_PERFMON: degrade, and say so.
-      attr.namespaces = 0;
-      options_.emit &= ~kEmitNamespaces;
-      listener_->warning("ENAMESPACES",
-                         "namespace records are off: they need CAP_PERFMON (or CAP_SYS_ADMIN). Fix: run as root, or "
-                         "`sudo setcap cap_perfmon+ep \"$(readlink -f \"$(which node)\")\"`.");
-      continue;
-    }
-    // That thread has exited (or is an exited leader whose threads run on):
-    // the process is gone only if none of its threads can be opened.
-    if (err == ESRCH) return -1;
-    if (err == EINVAL && attr.read_format & PERF_FORMAT_LOST) {
-      attr.read_format &= ~static_cast<uint64_t>(PERF_FORMAT_LOST);  // a kernel before 6.0
-      continue;
-    }
-    explain_open_error(err, tid);
-  }
-}
-
-void Capture::explain_open_error(int err, pid_t tid) {
-  const std::string pid = std::to_string(target_);
-  if (err == ESRCH)
-    throw Error("ENOPID", "process " + pid + " does not exist (it may have exited). Fix: check the pid with `ps -p " +
-                              pid + "`, or launch the program under the capture: `sideband capture -o FILE -- CMD`.");
-  if (err == EACCES || err == EPERM) {
-    // perf's own check for a task is ptrace read access, as for its maps:
-    // if those are closed to us, that is the cause, whatever the sysctl says.
-    char maps[64];
-    snprintf(maps, sizeof maps, "/proc/%d/maps", tid);
-    int fd = open(maps, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && (errno == EACCES || errno == EPERM)) {
-      struct stat st{};
-      char dir[64];
-      snprintf(dir, sizeof dir, "/proc/%d", tid);
-      stat(dir, &st);
-      throw Error("EPTRACE", "no permission to observe process " + pid + " (owned by uid " + std::to_string(st.st_uid) +
-                                 "): perf needs ptrace read access to it. Fix: capture as the user that runs it, or "
-                                 "as root (or with CAP_PERFMON and CAP_SYS_PTRACE).");
-    }
-    if (fd >= 0) close(fd);
-    const long paranoid = read_long("/proc/sys/kernel/perf_event_paranoid", 2);
-    const bool privileged = has_capability(kCapPerfmon) || has_capability(kCapSysAdmin);
-    // Above 2 is a Debian and Ubuntu patch that denies perf to unprivileged users.
-    if (!privileged && paranoid > 2)
-      throw Error("EPARANOID", "perf_event_open was refused: kernel.perf_event_paranoid is " + std::to_string(paranoid) +
-                                   ", which denies perf to unprivileged users. Fix: `sudo sysctl "
-                                   "kernel.perf_event_paranoid=2` (until reboot), or grant CAP_PERFMON: `sudo setcap "
-                                   "cap_perfmon+ep \"$(readlink -f \"$(which node)\")\"`.");
-    throw Error("EPERM", std::string("perf_event_open was refused: ") + strerror(err) +
-                             " (kernel.perf_event_paranoid is " + std::to_string(paranoid) +
-                             "). Fix: `sudo sysctl kernel.perf_event_paranoid=2`, or run as root.");
-  }
-  if (err == EMFILE || err == ENFILE)
-    throw Error("EMFILE", "too many open files: a capture opens one event per thread and CPU. Fix: raise the limit "
-                          "with `ulimit -n 65536` before capturing.");
-  if (err == ENOENT || err == ENODEV || err == EOPNOTSUPP || err == ENOSYS)
-    throw Error("ENOPERF", std::string("this kernel cannot open the perf dummy event: ") + strerror(err) +
-                               ". Fix: use a kernel built with CONFIG_PERF_EVENTS.");
-  throw Error("ESYS", std::string("perf_event_open failed: ") + strerror(err) + ".");
-}
-
 void Capture::attach() {
+  pid_t target;
   if (!options_.command.empty()) {
-    launched_ = target_ = launch();
+    target = launcher_.launch();
   } else {
-    target_ = options_.pid;
-    if (target_ <= 0 || (kill(target_, 0) != 0 && errno == ESRCH))
-      throw Error("ENOPID", "process " + std::to_string(target_) + " does not exist. Fix: check the pid with `ps -p " +
-                                std::to_string(target_) + "`.");
+    target = options_.pid;
+    if (target <= 0 || (kill(target, 0) != 0 && errno == ESRCH))
+      throw Error("ENOPID", "process " + std::to_string(target) + " does not exist. Fix: check the pid with `ps -p " +
+                                std::to_string(target) + "`.");
   }
-  for (pid_t tid : threads_of(target_)) live_[target_].insert(tid);
+  tasks_.follow(target);
 
-  attr_ = capture_attr(options_);
-  open_rings();
+  events_.open(target, options_);
+  // Without CAP_PERFMON the events watch no namespaces: status leaves them out too.
+  if (!events_.attr().namespaces) options_.emit &= ~kEmitNamespaces;
 
-  proc_ = std::make_unique<ProcStatusReader>(options_.emit);
-  info_.pid = target_;
-  info_.attr.assign(reinterpret_cast<const uint8_t*>(&attr_), reinterpret_cast<const uint8_t*>(&attr_) + sizeof attr_);
-  info_.namespaces = attr_.namespaces;
-  listener_->attached(info_);
-}
-
-void Capture::open_rings() {
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  const std::vector<int> cpus = online_cpus();
-  size_t pages = options_.ring_pages;
-  if (pages == 0 || (pages & (pages - 1)) != 0)
-    throw Error("EINVAL", "ring size must be a power of two pages, not " + std::to_string(pages) +
-                              ". Fix: pass e.g. --ring-pages 512.");
-  for (;;) {
-    // Wake the reader at half the ring, as perf does, capped so that a
-    // large ring is drained long before it fills; it then drains until empty.
-    attr_.wakeup_watermark = static_cast<uint32_t>(std::min<size_t>(pages * page / 2, 256 * 1024));
-    try {
-      const std::vector<pid_t> tids = threads_of(target_);
-      for (int cpu : cpus) {
-        int ring_fd = -1;
-        for (pid_t tid : tids) {
-          int fd = open_event(attr_, tid, cpu);
-          if (fd < 0) continue;
-          event_fds_.push_back(fd);
-          if (ring_fd < 0) {
-            rings_.push_back(std::make_unique<Ring>(fd, pages));
-            ring_cpus_.push_back(cpu);
-            ring_fd = fd;
-          } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring_fd) != 0) {
-            throw SystemError("PERF_EVENT_IOC_SET_OUTPUT", errno);
-          }
-        }
-      }
-      if (event_fds_.empty()) explain_open_error(ESRCH, target_);
-      if (options_.try_ioctl) open_ioctl_event(pages);
-      break;
-    } catch (const SystemError& e) {
-      release_events();
-      const bool budget = e.err() == EPERM || e.err() == ENOMEM;
-      if (!budget) throw Error("ESYS", std::string(e.what()) + ".");
-      if (pages == 1)
-        throw Error("EMLOCK", "cannot map even one-page perf rings: the locked-memory budget is used up "
-                              "(kernel.perf_event_mlock_kb is " +
-                                  std::to_string(read_long("/proc/sys/kernel/perf_event_mlock_kb", 516)) +
-                                  ", shared by every perf user of this account). Fix: close other perf sessions, or "
-                                  "`sudo sysctl kernel.perf_event_mlock_kb=2048`.");
-      pages /= 2;
-    }
-  }
-  if (pages != options_.ring_pages)
-    listener_->warning("ERINGSHRUNK",
-                       "rings shrunk from " + std::to_string(options_.ring_pages) + " to " + std::to_string(pages) +
-                           " pages per CPU to fit the locked-memory budget (kernel.perf_event_mlock_kb is " +
-                           std::to_string(read_long("/proc/sys/kernel/perf_event_mlock_kb", 516)) +
-                           "); bursts may now lose records. Fix: `sudo sysctl kernel.perf_event_mlock_kb=2048`, or "
-                           "capture with CAP_IPC_LOCK.");
-  info_.ring_pages = pages;
-  info_.cpus = cpus;
-  for (int fd : event_fds_) {
-    uint64_t id = 0;
-    if (ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0) info_.ids.push_back(id);
-  }
-  if (ioctl_fd_ >= 0 && ioctl(ioctl_fd_, PERF_EVENT_IOC_ID, &info_.ioctl_id) != 0) info_.ioctl_id = 0;
-}
-
-// The seed's limitation: the ioctl only works on an event active in the
-// caller's own context. This one watches the reader thread itself (pid 0,
-// cpu -1); its ring carries the kernel's status records, merged by time.
-void Capture::open_ioctl_event(size_t pages) {
-  perf_event_attr attr = attr_;
-  attr.inherit = 0;
-  ioctl_fd_ = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
-  if (ioctl_fd_ < 0) {
-    ioctl_state_ = IoctlState::Missing;
-    return;
-  }
-  ioctl_ring_ = std::make_unique<Ring>(ioctl_fd_, pages);
+  status_ = std::make_unique<StatusEmitter>(options_.emit, events_, queue_, stats_, *listener_, [this] { round(); });
+  listener_->attached(events_.attach_info());
 }
 
 void Capture::snapshot(bool first) {
@@ -566,30 +165,8 @@ void Capture::snapshot(bool first) {
   info.index = snapshot_index_++;
   info.start = monotonic_ns();
   const uint64_t ioctl_before = stats_.ioctl_records;
-  std::vector<pid_t> pids;
-  for (const auto& [pid, threads] : live_) pids.push_back(pid);
-  for (pid_t pid : pids) {
-    if (!emit_by_ioctl(pid, info)) {
-      scratch_.clear();
-      ProcWindow w = proc_->read_process(static_cast<uint32_t>(pid), scratch_);
-      if (info.path == StatusPath::None) info.path = StatusPath::Proc;
-      if (w.gone) {
-        ++info.gone;
-        continue;
-      }
-      if (w.records == 0) continue;
-      const int32_t window = next_window_++;
-      size_t pushed = 0;
-      for_each_record(scratch_.data(), scratch_.size(), [&](uint8_t* rec, uint16_t size) {
-        push(rec, size, read_trailer(rec, size).time, window);
-        ++pushed;
-      });
-      windows_[window] = Window{w.pid, w.start, w.end, false, pushed};
-      info.records += w.records;
-      info.stale += w.stale ? w.records : 0;
-      stats_.proc_records += w.records;
-      stats_.status_records += w.records;
-    }
+  for (pid_t pid : tasks_.pids()) {
+    if (!status_->emit(pid, info)) continue;
     ++info.processes;
     round();  // keep up with the kernel between processes
     send(false);
@@ -599,7 +176,7 @@ void Capture::snapshot(bool first) {
   if (first) {
     // As perf record does: readers know that the initial state is complete.
     perf_event_header init{kRecordFinishedInit, 0, sizeof(perf_event_header)};
-    push(reinterpret_cast<const uint8_t*>(&init), sizeof init, info.end, -1);
+    queue_.push(reinterpret_cast<const uint8_t*>(&init), sizeof init, info.end);
   }
   // One more round, once the snapshot has settled, puts every status record
   // and any real record racing with it into the stream before it is announced.
@@ -610,129 +187,13 @@ void Capture::snapshot(bool first) {
   listener_->snapshot(info);
 }
 
-// Every event and ring goes, on every path: the target stops firing
-// inherited events, the locked-memory budget is free for the next capture,
-// and the host has its fds back at stop rather than at garbage collection.
-void Capture::release_events() {
-  rings_.clear();
-  ring_cpus_.clear();
-  ioctl_ring_.reset();
-  for (int fd : event_fds_) close(fd);
-  event_fds_.clear();
-  if (ioctl_fd_ >= 0) close(ioctl_fd_);
-  ioctl_fd_ = -1;
-}
-
-// The kernel lacks the ioctl: its event and ring go, and /proc takes over
-// for the rest of the capture.
-void Capture::drop_ioctl_event() {
-  ioctl_state_ = IoctlState::Missing;
-  ioctl_ring_.reset();
-  close(ioctl_fd_);
-  ioctl_fd_ = -1;
-}
-
-// Returns false when the /proc path must do the work for this pid.
-bool Capture::emit_by_ioctl(pid_t pid, SnapshotInfo& info) {
-  if (ioctl_state_ == IoctlState::Missing || ioctl_fd_ < 0) return false;
-  const std::vector<pid_t> tids = threads_of(pid);
-  for (pid_t tid : tids) {
-    // As the /proc path: per thread what was asked of FORK, NAMESPACES and
-    // COMM, and the process's mappings once, with its leader.
-    PerfEventPidSb sb{static_cast<uint32_t>(tid), options_.emit & (kEmitFork | kEmitNamespaces | kEmitComm)};
-    if (tid == pid) sb.emit_flags |= options_.emit & kEmitMmap;
-    if (sb.emit_flags == 0) continue;
-    if (ioctl(ioctl_fd_, kIocEmitSideband, &sb) != 0) {
-      const int err = errno;
-      if (ioctl_state_ == IoctlState::Unknown && (err == ENOTTY || err == EINVAL)) {
-        drop_ioctl_event();
-        return false;
-      }
-      if (err == ESRCH) continue;  // that thread exited: it has no status left to tell
-      throw Error("EIOCTL", std::string("PERF_EVENT_IOC_EMIT_SIDEBAND failed: ") + strerror(err) +
-                                ". Fix: capture with --no-ioctl to use the /proc path.");
-    }
-    if (ioctl_state_ == IoctlState::Unknown) {
-      // Other unmerged series claimed the same number: success alone proves
-      // nothing until STATUS_ONLY records actually arrive.
-      const size_t before = ioctl_seen_;
-      round();
-      if (ioctl_seen_ == before) {
-        drop_ioctl_event();
-        listener_->warning("EIOCTLCLAIMED",
-                           "the kernel accepted ioctl 0x4008240C but sent no STATUS_ONLY records (another patch "
-                           "may use that number); status comes from /proc instead.");
-        return false;
-      }
-      ioctl_state_ = IoctlState::Works;
-    }
-  }
-  info.path = StatusPath::Ioctl;
-  return true;
-}
-
-// A ring still full when its tasks exit never gets its LOST record. The
-// events' own lost counts do; what they exceed the LOST records by goes out
-// as one more LOST record, so no loss goes unsaid.
-void Capture::report_unwritten_loss() {
-  if (!(attr_.read_format & PERF_FORMAT_LOST) || event_fds_.empty()) return;
-  uint64_t counted = 0;
-  std::vector<int> fds = event_fds_;
-  if (ioctl_fd_ >= 0) fds.push_back(ioctl_fd_);  // status bursts overflow there
-  for (int fd : fds) {
-    uint64_t value[2];
-    if (read(fd, value, sizeof value) == static_cast<ssize_t>(sizeof value)) counted += value[1];
-  }
-  if (counted <= kernel_lost_) return;
-  push_lost(counted - kernel_lost_, 0);
-  kernel_lost_ = counted;
-}
-
-// A record of a size that cannot be: the ring's bytes from it to its head
-// are gone (Ring::drain). Said, and counted as lost where losses are, so
-// the timeline and the stats show the gap; the ring goes on.
-void Capture::report_ring_fault(int cpu, const RingFault& fault) {
-  const uint64_t lost = (fault.dropped + kSmallestRecord - 1) / kSmallestRecord;
-  const std::string ring = cpu >= 0 ? "the ring of CPU " + std::to_string(cpu) : "the ring of the ioctl event";
-  listener_->warning("ERINGFAULT", ring + " held a record claiming " + std::to_string(fault.size) + " bytes at byte " +
-                                       std::to_string(fault.offset) + ", which no record can: the " +
-                                       std::to_string(fault.dropped) +
-                                       " bytes from it to what the kernel had written were dropped, counted as up "
-                                       "to " + std::to_string(lost) +
-                                       " lost records; the capture goes on. Fix: report it with the kernel version "
-                                       "(`uname -r`): the kernel, or something else writing into the ring, broke it.");
-  push_lost(lost, cpu >= 0 ? static_cast<uint32_t>(cpu) : 0);
-}
-
-// One LOST record of our own, in the layout of the kernel's.
-void Capture::push_lost(uint64_t lost, uint32_t cpu) {
-  struct {
-    perf_event_header header;
-    uint64_t id, lost;
-    SampleId sample;
-  } rec{};
-  rec.header = {PERF_RECORD_LOST, 0, sizeof rec};
-  rec.id = info_.ids.empty() ? 0 : info_.ids.front();
-  rec.lost = lost;
-  rec.sample = {static_cast<uint32_t>(target_), static_cast<uint32_t>(target_), monotonic_ns(), cpu, 0, rec.id};
-  stats_.lost += lost;
-  ++stats_.lost_records;
-  push(reinterpret_cast<const uint8_t*>(&rec), sizeof rec, rec.sample.time, -1);
-}
-
-size_t Capture::round() {
+void Capture::round() {
   const uint64_t start = monotonic_ns();
-  size_t records = 0;
-  for (size_t i = 0; i < rings_.size(); ++i)
-    records += rings_[i]->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, false); },
-                                [this, i](const RingFault& f) { report_ring_fault(ring_cpus_[i], f); });
-  if (ioctl_ring_)
-    records += ioctl_ring_->drain([this](const uint8_t* rec, uint16_t size) { ingest(rec, size, true); },
-                                  [this](const RingFault& f) { report_ring_fault(-1, f); });
+  events_.drain([this](const uint8_t* rec, uint16_t size, bool from_ioctl_ring) { ingest(rec, size, from_ioctl_ring); },
+                [this](int cpu, const RingFault& f) { losses_.ring_fault(cpu, f); });
   // Everything stamped before start - kSettleNs is drained by now; later
   // records may still be in flight on another CPU, so they wait.
-  if (start > kSettleNs) flush(start - kSettleNs);
-  return records;
+  if (start > kSettleNs) queue_.flush(start - kSettleNs);
 }
 
 void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
@@ -742,127 +203,35 @@ void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
   if (h.type == PERF_RECORD_LOST) {
     // In the ioctl ring too: a status burst larger than the ring loses
     // records there, and that must not go unsaid.
-    uint64_t lost;
-    memcpy(&lost, rec + sizeof h + 8, sizeof lost);
-    kernel_lost_ += lost;
-    stats_.lost += lost;
-    ++stats_.lost_records;
+    losses_.count_kernel_lost(rec);
   } else if (from_ioctl_ring) {
     // That ring also watches the reader thread itself; only status counts.
     if (!(h.misc & kMiscStatusOnly)) return;
-    ++ioctl_seen_;
     ++stats_.ioctl_records;
     ++stats_.status_records;
   } else if (!(h.misc & kMiscStatusOnly)) {
-    const uint32_t pid = body_pid(rec);
-    // A real record of a process inside its /proc read window: the status
-    // read may describe the process before or after it. Say so.
-    for (auto& [index, w] : windows_)
-      if (w.pid == pid && s.time >= w.start && s.time <= w.end) w.raced = true;
+    const RecordTask task = record_task(rec, size);
+    queue_.mark_races(task.pid, s.time);
     if (h.type == PERF_RECORD_FORK || h.type == PERF_RECORD_EXIT) {
-      uint32_t ppid, tid;
-      memcpy(&ppid, rec + sizeof h + 4, sizeof ppid);
-      memcpy(&tid, rec + sizeof h + 8, sizeof tid);
-      track(h.type == PERF_RECORD_FORK, static_cast<pid_t>(pid), static_cast<pid_t>(ppid), static_cast<pid_t>(tid));
+      const uint32_t ppid = read_field<uint32_t>(rec, body_layout(h.type).ppid);
+      tasks_.track(h.type == PERF_RECORD_FORK, static_cast<pid_t>(task.pid), static_cast<pid_t>(ppid),
+                   static_cast<pid_t>(task.tid));
     }
   }
-  push(rec, size, s.time, -1);
-}
-
-void Capture::push(const uint8_t* rec, uint16_t size, uint64_t time, int32_t window) {
-  const uint32_t offset = static_cast<uint32_t>(arena_.size());
-  arena_.insert(arena_.end(), rec, rec + size);
-  pending_.push_back(Entry{time, seq_++, offset, size, window});
-}
-
-void Capture::flush(uint64_t threshold) {
-  if (head_ == pending_.size()) return;
-  auto by_time = [](const Entry& a, const Entry& b) { return a.time != b.time ? a.time < b.time : a.seq < b.seq; };
-  // Rings are nearly sorted already: sort what arrived, and merge only when
-  // it does not simply follow what was waiting (the common case).
-  const auto first = pending_.begin() + static_cast<ptrdiff_t>(head_);
-  const auto arrived = pending_.begin() + static_cast<ptrdiff_t>(sorted_);
-  std::sort(arrived, pending_.end(), by_time);
-  if (arrived != first && arrived != pending_.end() && by_time(*arrived, *(arrived - 1)))
-    std::inplace_merge(first, arrived, pending_.end(), by_time);
-  sorted_ = pending_.size();
-  // A /proc status record waits until its whole read window is settled:
-  // a real record racing with it must be seen first, to mark it stale.
-  while (head_ < pending_.size()) {
-    const Entry& e = pending_[head_];
-    if (e.time > threshold) break;
-    uint8_t* rec = arena_.data() + e.offset;
-    if (e.window >= 0) {
-      // Every record of a window was counted as pushed: it is there until its last one goes.
-      auto w = windows_.find(e.window);
-      if (w == windows_.end()) throw std::logic_error("a /proc status record outlived its read window");
-      if (w->second.end > threshold) break;
-      if (w->second.raced) write_trailer_id(rec, e.size, read_trailer(rec, e.size).id | kStaleRace);
-      if (--w->second.pending == 0) windows_.erase(w);
-    }
-    if (batch_.capacity() == 0) batch_.reserve(2 * kBatchBytes);
-    batch_.insert(batch_.end(), rec, rec + e.size);
-    ++stats_.records;
-    ++head_;
-  }
-  // Drop what went out once it is most of the queue: amortized, and the
-  // buffers keep their capacity, so a busy reader does not allocate.
-  if (head_ == pending_.size()) {
-    pending_.clear();
-    arena_.clear();
-    head_ = sorted_ = 0;
-  } else if (head_ > 4096 && head_ * 2 > pending_.size()) {
-    spare_arena_.clear();
-    for (size_t i = head_; i < pending_.size(); ++i) {
-      Entry& e = pending_[i];
-      const uint8_t* rec = arena_.data() + e.offset;
-      e.offset = static_cast<uint32_t>(spare_arena_.size());
-      spare_arena_.insert(spare_arena_.end(), rec, rec + e.size);
-    }
-    arena_.swap(spare_arena_);
-    pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(head_));
-    head_ = 0;
-    sorted_ = pending_.size();
-  }
+  queue_.push(rec, size, s.time);
 }
 
 void Capture::send(bool now) {
-  if (batch_.empty()) return;
-  const uint64_t t = monotonic_ns();
-  if (batch_since_ == 0) batch_since_ = t;
-  if (!now && batch_.size() < kBatchBytes && t - batch_since_ < kBatchAgeNs) return;
-  listener_->records(std::move(batch_), stats_);
-  batch_ = {};
-  batch_since_ = 0;
-}
-
-void Capture::track(bool fork, pid_t pid, pid_t ppid, pid_t tid) {
-  if (fork) {
-    // A new process (pid != ppid) is followed only with inherit; a new
-    // thread of a followed process always is.
-    if (pid != ppid ? options_.follow_children : live_.count(pid) > 0) live_[pid].insert(tid);
-    return;
-  }
-  auto it = live_.find(pid);
-  if (it == live_.end()) return;
-  it->second.erase(tid);
-  if (it->second.empty()) live_.erase(it);
+  std::vector<uint8_t> batch = queue_.take_batch(now);
+  if (!batch.empty()) listener_->records(std::move(batch), stats_);
 }
 
 void Capture::check_liveness() {
   const uint64_t now = monotonic_ns();
   if (now - last_liveness_ < kLivenessNs) return;
   last_liveness_ = now;
-  if (launched_ > 0 && exit_status_ < 0) {
-    int status;
-    if (waitpid(launched_, &status, WNOHANG) == launched_) exit_status_ = status;
-  }
-  // EXIT records normally end threads; this covers ones lost in overflow.
-  for (auto it = live_.begin(); it != live_.end();) {
-    auto& threads = it->second;
-    for (auto t = threads.begin(); t != threads.end();) t = thread_running(it->first, *t) ? std::next(t) : threads.erase(t);
-    it = threads.empty() ? live_.erase(it) : std::next(it);
-  }
+  launcher_.reap();
+  tasks_.prune();
 }
 
 }  // namespace sideband

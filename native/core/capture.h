@@ -1,31 +1,39 @@
-// A sideband capture of one process tree: dummy events per thread and CPU,
-// one ring per CPU, merged in timestamp order on a reader thread that also
-// emits the status-only snapshots. Plain C++: no Node, no VS Code.
+// A sideband capture of one process tree, as front ends drive it: its
+// options, what it tells its listener, and the reader thread that runs its
+// parts. Plain C++: no Node, no VS Code.
+//
+// The parts, each the owner of what it names:
+//   event_set.h       the events and their rings (capture_attr, open, drain, release)
+//   launcher.h        a command the capture launches, from fork to its end
+//   live_tasks.h      the processes and threads still followed
+//   ordering_queue.h  records in timestamp order, in batches
+//   losses.h          what the rings lost, counted and said
+//   status_emitter.h  a process's status, by the ioctl or from /proc
 //
 // Where a record is...
-//   read:     Ring::drain (ring.h), called from Capture::round
-//   ordered:  Capture::ingest and Capture::flush (rounds, as perf's FINISHED_ROUND)
-//   snapshot: Capture::snapshot -> kernel ioctl, or ProcStatusReader (proc_status.h)
+//   read:     Ring::drain (ring.h), for every ring by EventSet::drain, each Capture::round
+//   ordered:  OrderingQueue::flush (rounds, as perf's FINISHED_ROUND)
+//   snapshot: Capture::snapshot -> StatusEmitter: the kernel's ioctl, or ProcStatusReader (proc_status.h)
 //   sent:     CaptureListener::records, as batches in perf's own layout
 #pragma once
 
-#include <linux/perf_event.h>
 #include <sys/types.h>
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "errors.h"
-#include "proc_status.h"
-#include "ring.h"
+#include "event_set.h"
+#include "launcher.h"
+#include "live_tasks.h"
+#include "losses.h"
+#include "ordering_queue.h"
+#include "status_emitter.h"
 
 namespace sideband {
 
@@ -40,10 +48,6 @@ struct CaptureOptions {
 
 enum class StatusPath { None, Ioctl, Proc };
 const char* status_path_name(StatusPath p);
-
-// The attr every event of a capture with these options starts from; each
-// ring then sets its wake-up watermark, and the ioctl event is not inherited.
-perf_event_attr capture_attr(const CaptureOptions& options);
 
 struct AttachInfo {
   pid_t pid = 0;
@@ -100,44 +104,14 @@ class Capture {
   void join();
 
  private:
-  struct Entry {
-    uint64_t time, seq;
-    uint32_t offset;
-    uint16_t size;
-    int32_t window;  // index into windows_ for /proc status records, else -1
-  };
-  struct Window {
-    uint32_t pid;
-    uint64_t start, end;
-    bool raced = false;
-    size_t pending = 0;
-  };
-  enum class IoctlState { Unknown, Works, Missing };
-
   void run();
   void wake();
   void attach();
-  pid_t launch();
-  void release_launched();
-  void end_launched(bool exited);
-  int open_event(perf_event_attr& attr, pid_t tid, int cpu);
-  void open_rings();
-  void open_ioctl_event(size_t pages);
   void snapshot(bool first);
-  bool emit_by_ioctl(pid_t pid, SnapshotInfo& info);
-  void drop_ioctl_event();
-  void release_events();
-  void report_unwritten_loss();
-  void report_ring_fault(int cpu, const RingFault& fault);
-  void push_lost(uint64_t lost, uint32_t cpu);
-  size_t round();  // returns how many records it drained
+  void round();  // drains every ring, and moves what has settled into the batch
   void ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring);
-  void push(const uint8_t* rec, uint16_t size, uint64_t time, int32_t window);
-  void flush(uint64_t threshold);
   void send(bool now);  // now, or once the batch is large or old enough
-  void track(bool fork, pid_t pid, pid_t ppid, pid_t tid);
   void check_liveness();
-  [[noreturn]] void explain_open_error(int err, pid_t tid);
 
   CaptureOptions options_;
   CaptureListener* listener_;
@@ -148,40 +122,16 @@ class Capture {
   std::atomic<bool> force_stop_{false};
   std::atomic<int> snapshots_requested_{0};
 
-  pid_t target_ = 0;
-  pid_t launched_ = 0;
-  int launch_go_fd_ = -1, launch_err_fd_ = -1;
-  int exit_status_ = -1;
-  // Followed processes and their live threads: a process ends with its last
-  // thread, not its leader (which may exit first and linger as a zombie).
-  std::map<pid_t, std::set<pid_t>> live_;
+  CaptureStats stats_;
+  Launcher launcher_;
+  LiveTasks tasks_;
 
-  perf_event_attr attr_{};
-  std::vector<int> event_fds_;
-  std::vector<std::unique_ptr<Ring>> rings_;
-  std::vector<int> ring_cpus_;  // the CPU of each ring
-  int ioctl_fd_ = -1;
-  std::unique_ptr<Ring> ioctl_ring_;
-  IoctlState ioctl_state_ = IoctlState::Unknown;
-  size_t ioctl_seen_ = 0;  // STATUS_ONLY records seen in our own ring
-  AttachInfo info_;
-
-  std::unique_ptr<ProcStatusReader> proc_;
-  std::vector<uint8_t> scratch_;
+  EventSet events_;
+  OrderingQueue queue_;
+  Losses losses_;
+  std::unique_ptr<StatusEmitter> status_;  // once the events are open
   uint32_t snapshot_index_ = 0;
 
-  // Records read but not yet sent, in time order from head_; their bytes in
-  // arena_. Entries from sorted_ on arrived in this round, still unsorted.
-  std::vector<uint8_t> arena_, spare_arena_;
-  std::vector<Entry> pending_;
-  size_t head_ = 0, sorted_ = 0;
-  uint64_t seq_ = 0;
-  std::unordered_map<int32_t, Window> windows_;
-  int32_t next_window_ = 0;
-  std::vector<uint8_t> batch_;
-  uint64_t batch_since_ = 0;  // when the unsent batch was first offered
-  CaptureStats stats_;
-  uint64_t kernel_lost_ = 0;  // what the kernel's own LOST records counted
   uint64_t last_liveness_ = 0;
 };
 

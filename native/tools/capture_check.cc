@@ -354,7 +354,7 @@ void check_launch_go_closed() {
   Recorder recorder;
   CaptureOptions options;
   options.command = {"/bin/true"};
-  options.ring_pages = 3;  // not a power of two: open_rings refuses it
+  options.ring_pages = 3;  // not a power of two: EventSet::open refuses it
   Capture capture(options, &recorder);
   capture.start();
   capture.join();

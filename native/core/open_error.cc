@@ -1,0 +1,67 @@
+// Why the kernel refused to open a capture's event, and what fixes it.
+#include "open_error.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "errors.h"
+#include "machine.h"
+
+namespace sideband {
+
+namespace {
+
+constexpr int kCapPerfmon = 38;
+constexpr int kCapSysAdmin = 21;
+
+}  // namespace
+
+void explain_open_error(int err, pid_t target, pid_t tid) {
+  const std::string pid = std::to_string(target);
+  if (err == ESRCH)
+    throw Error("ENOPID", "process " + pid + " does not exist (it may have exited). Fix: check the pid with `ps -p " +
+                              pid + "`, or launch the program under the capture: `sideband capture -o FILE -- CMD`.");
+  if (err == EACCES || err == EPERM) {
+    // perf's own check for a task is ptrace read access, as for its maps:
+    // if those are closed to us, that is the cause, whatever the sysctl says.
+    char maps[64];
+    snprintf(maps, sizeof maps, "/proc/%d/maps", tid);
+    int fd = open(maps, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && (errno == EACCES || errno == EPERM)) {
+      struct stat st{};
+      char dir[64];
+      snprintf(dir, sizeof dir, "/proc/%d", tid);
+      stat(dir, &st);
+      throw Error("EPTRACE", "no permission to observe process " + pid + " (owned by uid " + std::to_string(st.st_uid) +
+                                 "): perf needs ptrace read access to it. Fix: capture as the user that runs it, or "
+                                 "as root (or with CAP_PERFMON and CAP_SYS_PTRACE).");
+    }
+    if (fd >= 0) close(fd);
+    const long paranoid = read_long("/proc/sys/kernel/perf_event_paranoid", 2);
+    const bool privileged = has_capability(kCapPerfmon) || has_capability(kCapSysAdmin);
+    // Above 2 is a Debian and Ubuntu patch that denies perf to unprivileged users.
+    if (!privileged && paranoid > 2)
+      throw Error("EPARANOID", "perf_event_open was refused: kernel.perf_event_paranoid is " + std::to_string(paranoid) +
+                                   ", which denies perf to unprivileged users. Fix: `sudo sysctl "
+                                   "kernel.perf_event_paranoid=2` (until reboot), or grant CAP_PERFMON: `sudo setcap "
+                                   "cap_perfmon+ep \"$(readlink -f \"$(which node)\")\"`.");
+    throw Error("EPERM", std::string("perf_event_open was refused: ") + strerror(err) +
+                             " (kernel.perf_event_paranoid is " + std::to_string(paranoid) +
+                             "). Fix: `sudo sysctl kernel.perf_event_paranoid=2`, or run as root.");
+  }
+  if (err == EMFILE || err == ENFILE)
+    throw Error("EMFILE", "too many open files: a capture opens one event per thread and CPU. Fix: raise the limit "
+                          "with `ulimit -n 65536` before capturing.");
+  if (err == ENOENT || err == ENODEV || err == EOPNOTSUPP || err == ENOSYS)
+    throw Error("ENOPERF", std::string("this kernel cannot open the perf dummy event: ") + strerror(err) +
+                               ". Fix: use a kernel built with CONFIG_PERF_EVENTS.");
+  throw Error("ESYS", std::string("perf_event_open failed: ") + strerror(err) + ".");
+}
+
+}  // namespace sideband
