@@ -17,7 +17,7 @@
 
 namespace sideband {
 
-// From the RFC (seed): misc bit for status-only sideband.
+// From the RFC: misc bit for status-only sideband.
 constexpr uint16_t kMiscStatusOnly = 1u << 11;
 
 // From the RFC: PERF_EVENT_IOC_EMIT_SIDEBAND and its argument.

@@ -97,7 +97,7 @@ class Capture {
   Capture& operator=(const Capture&) = delete;
 
   void start();             // spawns the reader thread; everything else happens there
-  void request_snapshot();  // the seed's "as needed": another status snapshot
+  void request_snapshot();  // the RFC's "as needed": another status snapshot
   // With force, a command the capture launched is killed at once rather
   // than given time to exit on SIGTERM.
   void request_stop(bool force = false);

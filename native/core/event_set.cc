@@ -104,7 +104,7 @@ void EventSet::open(pid_t target, const CaptureOptions& options) {
   if (ioctl_fd_ >= 0 && ioctl(ioctl_fd_, PERF_EVENT_IOC_ID, &ioctl_id_) != 0) ioctl_id_ = 0;
 }
 
-// The seed's limitation: the ioctl only works on an event active in the
+// The RFC's limitation: the ioctl only works on an event active in the
 // caller's own context. This one watches the reader thread itself (pid 0,
 // cpu -1); its ring carries the kernel's status records, merged by time.
 void EventSet::open_ioctl_event(size_t pages) {

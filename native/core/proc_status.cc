@@ -1,3 +1,4 @@
+// Reading /proc into the records PERF_EVENT_IOC_EMIT_SIDEBAND would write (see proc_status.h).
 #include "proc_status.h"
 
 #include <dirent.h>

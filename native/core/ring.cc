@@ -1,3 +1,4 @@
+// Reading one perf ring: records from tail to head, across the wrap (see ring.h).
 #include "ring.h"
 
 #include <sys/mman.h>

@@ -1,3 +1,4 @@
+// Symbolization of one ELF file through libdwfl/libdw (see dwarf_module.h).
 #include "dwarf_module.h"
 
 #include <cxxabi.h>
