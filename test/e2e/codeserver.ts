@@ -555,12 +555,19 @@ export async function waitForNotification(page: Page, text: string | RegExp, tim
   return (await loc.innerText()).trim();
 }
 
-/** Opens a workspace file by name through Quick Open (Ctrl+P) and waits for its editor. */
-export async function openFile(page: Page, name: string): Promise<void> {
+/**
+ * Opens a file through Quick Open (Ctrl+P) and waits for its editor. By its
+ * absolute path, which Quick Open answers with one stat: a name it answers
+ * from the workspace's file search, which a loaded machine may not finish
+ * within any wait (and which never finds an excluded file).
+ */
+export async function openFile(page: Page, file: string): Promise<void> {
+  if (!path.isAbsolute(file)) throw new Error(`e2e: openFile wants an absolute path, not ${file}`);
+  const name = path.basename(file);
   await page.locator(".monaco-workbench").first().focus().catch(() => {});
   await page.keyboard.press("Control+P");
   await page.locator(quickInputBox).waitFor({ state: "visible", timeout: timeouts.ui });
-  await page.locator(quickInputBox).fill(name);
+  await page.locator(quickInputBox).fill(file);
   await page.locator(quickRows).filter({ hasText: name }).first().waitFor({ state: "visible", timeout: timeouts.ui });
   await page.keyboard.press("Enter");
   await visible(page, `.tab.active[aria-label^="${name}"], .tab.active[title$="${name}"]`, `the editor of ${name}`);

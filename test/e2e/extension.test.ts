@@ -206,7 +206,7 @@ describe('the extension in code-server', () => {
     await server.screenshot('region-sources');
 
     // In the addon's C source, a function's hover says where it is mapped now.
-    await openFile(page, 'checksum.c');
+    await openFile(page, path.join(workspace, 'native', 'checksum.c'));
     // The panel was maximized for the timeline: the editor needs room again.
     const editorBox = await page.locator('.part.editor').boundingBox();
     if (!editorBox || editorBox.height < 200) await runCommand(page, 'View: Toggle Maximized Panel');
