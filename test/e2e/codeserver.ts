@@ -559,18 +559,39 @@ export async function waitForNotification(page: Page, text: string | RegExp, tim
  * Opens a file through Quick Open (Ctrl+P) and waits for its editor. By its
  * absolute path, which Quick Open answers with one stat: a name it answers
  * from the workspace's file search, which a loaded machine may not finish
- * within any wait (and which never finds an excluded file).
+ * within any wait (and which never finds an excluded file). The row is
+ * clicked, not entered: a terminal the panel created can take the focus at
+ * any moment, which closes Quick Open and would take the Enter. Then Quick
+ * Open is opened again, a few times at most.
  */
 export async function openFile(page: Page, file: string): Promise<void> {
   if (!path.isAbsolute(file)) throw new Error(`e2e: openFile wants an absolute path, not ${file}`);
   const name = path.basename(file);
-  await page.locator(".monaco-workbench").first().focus().catch(() => {});
-  await page.keyboard.press("Control+P");
-  await page.locator(quickInputBox).waitFor({ state: "visible", timeout: timeouts.ui });
-  await page.locator(quickInputBox).fill(file);
-  await page.locator(quickRows).filter({ hasText: name }).first().waitFor({ state: "visible", timeout: timeouts.ui });
-  await page.keyboard.press("Enter");
-  await visible(page, `.tab.active[aria-label^="${name}"], .tab.active[title$="${name}"]`, `the editor of ${name}`);
+  const row = page.locator(quickRows).filter({ hasText: name }).first();
+  const tab = `.tab.active[aria-label^="${name}"], .tab.active[title$="${name}"]`;
+  for (let attempt = 1; ; attempt++) {
+    await page.locator(".monaco-workbench").first().focus().catch(() => {});
+    await page.keyboard.press("Control+P");
+    try {
+      await page.locator(quickInputBox).waitFor({ state: "visible", timeout: timeouts.ui });
+      await page.locator(quickInputBox).fill(file, { timeout: timeouts.ui });
+      await row.click({ timeout: timeouts.ui });
+      await visible(page, tab, `the editor of ${name}`);
+      return;
+    } catch (e) {
+      if (attempt < 3) {
+        await page.keyboard.press("Escape");
+        continue;
+      }
+      // Say what the workbench shows instead, so that a failure explains itself.
+      const shown = await page.evaluate(({ box }) => ({
+        quickOpen: document.querySelector<HTMLInputElement>(box)?.offsetParent ? document.querySelector<HTMLInputElement>(box)?.value : "(closed)",
+        activeTabs: [...document.querySelectorAll(".tab.active")].map((t) => t.getAttribute("aria-label")),
+        focused: document.activeElement?.className ?? null,
+      }), { box: quickInputBox }).catch((err: Error) => err.message);
+      throw new Error(`e2e: ${name} did not open from Quick Open in ${attempt} attempts: ${(e as Error).message}; the workbench shows ${JSON.stringify(shown)}`);
+    }
+  }
 }
 
 /**
