@@ -43,15 +43,15 @@ export interface RegionSourceFiles {
 }
 
 /** An answer without frames. */
-const unresolved = (code: SourceErrorCode, error: string, field?: string): Resolution => (field === undefined ? { frames: [], error, code } : { frames: [], error, code, field });
-/** The answers for an error met on the way: the symbols' own code, or the file system's. */
+const unresolved = (code: SourceErrorCode, error: string): Resolution => ({ frames: [], error, code });
+/** The answers for an error met on the way: its code, and its field when it has one (sourceErrorOf leaves out an absent one). */
 const unresolvedBy = (e: unknown): Resolution => {
-  const { code, message, field } = sourceErrorOf(e);
-  return unresolved(code, message, field);
+  const { message, ...why } = sourceErrorOf(e);
+  return { frames: [], error: message, ...why };
 };
 const unlistedBy = (e: unknown): RegionSourceFiles => {
-  const { code, message, field } = sourceErrorOf(e);
-  return field === undefined ? { files: [], missing: message, code } : { files: [], missing: message, code, field };
+  const { message, ...why } = sourceErrorOf(e);
+  return { files: [], missing: message, ...why };
 };
 
 /** Where a function of a source file is mapped at the end of a capture. */
