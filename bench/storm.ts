@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { readPerfData } from '../node/perfdata/reader';
-import { decodeRecord, indexRecords, RecordType } from '../core/records';
+import { decodeRecord, RecordType } from '../core/records';
+import { indexRecords } from '../core/recordStream';
 import { ROOT, run, WORK } from './tools';
 
 export const STORM = path.join(WORK, 'storm');

@@ -1,9 +1,10 @@
 // The one decoder of perf records, in perf's own binary layout.
 //
 // Pure TypeScript over ArrayBuffers: no Node, so the CLI, the extension host
-// and the webview all use this same module. `indexRecords` turns a run of
-// records into the columnar form the timeline draws from, without a
-// JavaScript object per record; `decodeRecord` expands one record on demand.
+// and the webview all use this same module. `RecordIndexBuilder` turns runs
+// of kernel records into the columnar form the timeline draws from, without
+// a JavaScript object per record (what perf wraps around them is
+// recordStream.ts's); `decodeRecord` expands one record on demand.
 // Field offsets are recordLayout.ts's.
 
 import { COMM, HEADER, LOST, MMAP, MMAP2, NAMESPACES, TASK, commName, lostFields, mappedFilename, mappedRange, mmap2File, namespaceLinks, recordMisc, taskFields } from './recordLayout';
@@ -30,15 +31,40 @@ export enum RecordType {
   CGROUP = 19,
   TEXT_POKE = 20,
   AUX_OUTPUT_HW_ID = 21,
-  // perf tool's own record types, found only in files.
+  // perf tool's own record types, found only in files and pipes (tools/lib/perf/include/perf/event.h).
+  HEADER_ATTR = 64,
+  HEADER_EVENT_TYPE = 65,
+  HEADER_TRACING_DATA = 66,
+  HEADER_BUILD_ID = 67,
   FINISHED_ROUND = 68,
+  ID_INDEX = 69,
+  AUXTRACE_INFO = 70,
   AUXTRACE = 71,
+  AUXTRACE_ERROR = 72,
+  THREAD_MAP = 73,
+  CPU_MAP = 74,
+  STAT_CONFIG = 75,
+  STAT = 76,
+  STAT_ROUND = 77,
+  EVENT_UPDATE = 78,
+  TIME_CONV = 79,
+  HEADER_FEATURE = 80,
   COMPRESSED = 81,
   FINISHED_INIT = 82,
+  COMPRESSED2 = 83,
 }
 
-/** First of perf's user record types: they carry no sample_id trailer. */
+/** First of perf's user record types: they carry no sample_id trailer, and need not be 8-aligned. */
 export const USER_TYPE_START = 64;
+
+/**
+ * User records that the stream reader (recordStream.ts) must see, as they
+ * carry events, payloads after their size, or records within them: the
+ * index stops at them, and at any user record that leaves the stream
+ * unaligned.
+ */
+const FOR_STREAM_READER = new Uint8Array(256);
+for (const t of [RecordType.HEADER_ATTR, RecordType.HEADER_TRACING_DATA, RecordType.AUXTRACE, RecordType.HEADER_FEATURE, RecordType.COMPRESSED, RecordType.COMPRESSED2]) FOR_STREAM_READER[t] = 1;
 
 /** Bits of a record's header.misc, those this reader and its tests use. */
 export const Misc = {
@@ -167,12 +193,14 @@ export function trailerLayout(attr: EventAttr): TrailerLayout {
 }
 
 export class RecordError extends Error {
+  /** `reason`: what is wrong, without where; `offset`: the byte it is at, of `input` when named. */
   constructor(
     readonly field: string,
-    message: string,
+    readonly reason: string,
     readonly offset?: number,
+    readonly input?: string,
   ) {
-    super(offset === undefined ? message : `${message} (at byte ${offset})`);
+    super(offset === undefined ? reason : `${reason} (at byte ${offset}${input ? ` of ${input}` : ''})`);
     this.name = 'RecordError';
   }
 }
@@ -215,6 +243,8 @@ export interface RecordIndex {
   trailer: Uint8Array;
   /** Records left out: samples and perf's bookkeeping records. */
   skipped: number;
+  /** The same, by type name. */
+  skippedByType: Readonly<Record<string, number>>;
   /** Set when the bytes end inside a record: everything before it is indexed. */
   truncatedAt?: number;
 }
@@ -264,14 +294,11 @@ for (const [type, fixed, tid] of [
 }
 // Every body that names its subject starts with the pid, the tid after it or after the ppid.
 const BODY_PID_WORD = TASK.pid / 4;
-
-/** Returns bytes whose start is 8-byte aligned, copying only when they are not. */
-function aligned(bytes: Uint8Array): Uint8Array {
-  if (bytes.byteOffset % 8 === 0) return bytes;
-  const copy = new Uint8Array(bytes.byteLength);
-  copy.set(bytes);
-  return copy;
-}
+/** The string that ends a record's body, checked for its terminator. */
+const STRING_FIELD: (string | undefined)[] = [];
+STRING_FIELD[RecordType.COMM] = 'comm';
+STRING_FIELD[RecordType.MMAP] = 'filename';
+STRING_FIELD[RecordType.MMAP2] = 'filename';
 
 /**
  * Builds a RecordIndex from a stream fed in chunks, each indexed in one
@@ -279,11 +306,11 @@ function aligned(bytes: Uint8Array): Uint8Array {
  * memory at once, and a live capture appends batch by batch.
  */
 export class RecordIndexBuilder {
-  private readonly resolver: Resolver;
+  private resolver: Resolver;
   private n = 0;
-  private skipped = 0;
-  /** Stream offset of the last record that add() looked at. */
-  lastRecordAt = 0;
+  private samples = 0;
+  /** Other records left out, by type. */
+  private readonly skippedTypes = new Map<number, number>();
   private offset: Float64Array;
   private size: Uint16Array;
   private type: Uint8Array;
@@ -326,11 +353,17 @@ export class RecordIndexBuilder {
     this.trailer = more(this.trailer);
   }
 
+  /** The stream's events changed: a pipe's HEADER_ATTR records come one by one. */
+  setStream(stream: StreamLayout): void {
+    this.resolver = makeResolver(stream);
+  }
+
   /**
    * Indexes the whole records of `chunk` (8-byte aligned), whose first byte
    * is at `base` in the stream. Returns where in the chunk the first record
    * not indexed starts: its length when all were; less when the last runs
-   * past its end; more when AUX data to be skipped does. Throws a
+   * past its end, or when a user record is for the stream reader to handle
+   * (FOR_STREAM_READER, or one whose size is not a multiple of 8). Throws a
    * RecordError naming the field of a malformed record.
    */
   add(chunk: Uint8Array, base: number): number {
@@ -353,10 +386,10 @@ export class RecordIndexBuilder {
         const t = words[w];
         const misc = words[w + 1] & 0xffff;
         const size = words[w + 1] >>> 16;
-        if (size < 8 || size % 8 !== 0) throw new RecordError('header.size', `record of type ${t} claims ${size} bytes, not a positive multiple of 8`, base + at);
-        if (size > total - at) return at;
-        this.lastRecordAt = base + at;
-        if (t >= USER_TYPE_START || t === RecordType.SAMPLE) {
+        if (size < 8) throw new RecordError('header.size', `record of type ${t} claims ${size} bytes, less than its own 8-byte header`, base + at);
+        if (t >= USER_TYPE_START) {
+          if (size % 8 !== 0 || (t < 256 && FOR_STREAM_READER[t])) return at;
+          if (size > total - at) return at;
           if (t === RecordType.FINISHED_INIT) {
             // No trailer: it takes its place in time from the record before it.
             offset[n] = base + at;
@@ -367,17 +400,16 @@ export class RecordIndexBuilder {
             pid[n] = tid[n] = cpu[n] = -1;
             n++;
           } else {
-            this.skipped++;
+            this.skip(t);
           }
-          if (t === RecordType.AUXTRACE) {
-            // AUX data follows the record without being counted in its size.
-            if (size < 16) throw new RecordError('auxtrace.size', 'AUXTRACE record too short', base + at);
-            const aux = words[w + 2] + words[w + 3] * 4294967296;
-            // perf pads AUX data to 8 bytes; anything else would leave every
-            // later record misaligned with the words it is read from.
-            if (aux % 8 !== 0) throw new RecordError('auxtrace.size', `AUXTRACE record is followed by ${aux} bytes of AUX data, not a multiple of 8`, base + at);
-            at += aux;
-          }
+          at += size;
+          continue;
+        }
+        if (size % 8 !== 0) throw new RecordError('header.size', `${typeName(t)} record claims ${size} bytes, not a multiple of 8 as the kernel writes every record`, base + at);
+        if (size > total - at) return at;
+        if (t === RecordType.SAMPLE) {
+          // The bulk of most files, never decoded here.
+          this.samples++;
           at += size;
           continue;
         }
@@ -386,6 +418,20 @@ export class RecordIndexBuilder {
         if (!layout) throw new RecordError('sample_id.id', `record of type ${t} names an event id that no attr of the file lists`, base + at);
         const fixed = FIXED_SIZE[t] + layout.words * 4;
         if (size < fixed) throw new RecordError(`${RecordType[t] ?? t}.size`, `${RecordType[t] ?? `type ${t}`} record is ${size} bytes, shorter than its ${fixed} bytes of fixed fields and sample_id`, base + at);
+        const bodyEnd = size - layout.words * 4;
+        const stringField = STRING_FIELD[t];
+        // The kernel pads a name with NULs to 8 bytes, so its last byte is NUL.
+        if (stringField && chunk[at + bodyEnd - 1] !== 0)
+          throw new RecordError(`${typeName(t)}.${stringField}`, `${typeName(t)} record's ${stringField} has no terminating NUL inside its ${size} bytes`, base + at);
+        if (t === RecordType.NAMESPACES) {
+          const count = words[w + NAMESPACES.count / 4];
+          if (words[w + NAMESPACES.count / 4 + 1] !== 0 || NAMESPACES.links + count * NAMESPACES.link !== bodyEnd)
+            throw new RecordError(
+              'NAMESPACES.nr_namespaces',
+              `NAMESPACES record's nr_namespaces is ${words[w + NAMESPACES.count / 4 + 1] * 4294967296 + count}, but its ${size} bytes hold ${Math.max(0, (bodyEnd - NAMESPACES.links) / NAMESPACES.link)} links`,
+              base + at,
+            );
+        }
         offset[n] = base + at;
         sizes[n] = size;
         type[n] = t;
@@ -432,8 +478,21 @@ export class RecordIndexBuilder {
     }
   }
 
+  /** Counts a record left out of the index: the stream reader's, or one add() skipped. */
+  skip(type: number): void {
+    if (type === RecordType.SAMPLE) this.samples++;
+    else this.skippedTypes.set(type, (this.skippedTypes.get(type) ?? 0) + 1);
+  }
+
   finish(source: RecordSource, truncatedAt?: number): RecordIndex {
     const n = this.n;
+    const skippedByType: Record<string, number> = {};
+    let skipped = this.samples;
+    if (this.samples) skippedByType.SAMPLE = this.samples;
+    for (const [type, count] of [...this.skippedTypes].sort((a, b) => a[0] - b[0])) {
+      skippedByType[typeName(type)] = count;
+      skipped += count;
+    }
     return {
       count: n,
       source,
@@ -446,7 +505,8 @@ export class RecordIndexBuilder {
       tid: this.tid.subarray(0, n),
       cpu: this.cpu.subarray(0, n),
       trailer: this.trailer.subarray(0, n),
-      skipped: this.skipped,
+      skipped,
+      skippedByType,
       truncatedAt,
     };
   }
@@ -455,20 +515,6 @@ export class RecordIndexBuilder {
 /** Records are rarely under 64 bytes: a capacity that seldom needs to grow. */
 export function expectedRecords(bytes: number): number {
   return bytes / 64;
-}
-
-/**
- * Indexes every record in `input`, kept in memory. Malformed records throw a
- * RecordError naming the field; a record cut off by the end of the bytes
- * stops the index there and sets `truncatedAt`.
- */
-export function indexRecords(input: Uint8Array, stream: StreamLayout): RecordIndex {
-  const bytes = aligned(input);
-  const builder = new RecordIndexBuilder(stream, expectedRecords(bytes.byteLength));
-  const end = builder.add(bytes, 0);
-  // Past the end: AUX data runs beyond it, so its AUXTRACE record is cut off.
-  const truncatedAt = end === bytes.byteLength ? undefined : end < bytes.byteLength ? end : builder.lastRecordAt;
-  return builder.finish(memorySource(bytes), truncatedAt);
 }
 
 export function provenanceOf(flags: number): Provenance {

@@ -21,6 +21,7 @@ export enum Feature {
   CMDLINE = 11,
   EVENT_DESC = 12,
   CLOCKID = 23,
+  COMPRESSED = 27,
 }
 
 export interface PerfDataEvent {
@@ -40,13 +41,15 @@ export interface PerfData {
   meta?: SidebandMeta;
   /** Feature bits set in the header, in increasing order. */
   features: number[];
+  /** From the COMPRESSED feature: the most one COMPRESSED record decompresses to (perf's mmap_len). */
+  decompressedLimit?: number;
   /** What is wrong with the file but still lets its records be read. */
   warnings: string[];
 }
 
 export class PerfDataError extends RecordError {
-  constructor(field: string, message: string, offset?: number) {
-    super(field, message, offset);
+  constructor(field: string, message: string, offset?: number, input?: string) {
+    super(field, message, offset, input);
     this.name = 'PerfDataError';
   }
 }
@@ -105,6 +108,14 @@ function featureBitsOf(view: DataView, at: number): number[] {
   return bits;
 }
 
+/** Whether `head` (its first 16 bytes or more) starts perf's pipe format: the magic, then a header of 16 bytes, and the records. */
+export function isPipeHeader(head: Uint8Array): boolean {
+  if (head.byteLength < PIPE_HEADER_SIZE) return false;
+  const view = viewOf(head);
+  return view.getBigUint64(0, true) === MAGIC && view.getBigUint64(8, true) === BigInt(PIPE_HEADER_SIZE);
+}
+export { PIPE_HEADER_SIZE };
+
 export interface FileHeader {
   attrSize: number;
   attrs: Section;
@@ -125,7 +136,7 @@ export function parseHeader(file: Uint8Array): FileHeader {
   if (magic !== MAGIC) throw new PerfDataError('header.magic', 'the file does not start with "PERFILE2": it is not a perf.data file');
   const size = view.getBigUint64(8, true);
   if (size === BigInt(PIPE_HEADER_SIZE))
-    throw new PerfDataError('header.size', 'the file is in perf\'s pipe format (`perf record -o -`), which is not supported: convert it with `perf inject -i IN -o OUT.data`');
+    throw new PerfDataError('header.size', 'the file is in perf\'s pipe format (`perf record -o -`): read it as a stream (isPipeHeader)');
   if (size !== BigInt(HEADER_SIZE))
     throw new PerfDataError('header.size', `header.size is ${size}, not the ${HEADER_SIZE} bytes of a perf.data header: the file is corrupt or not a perf.data file`);
   if (file.byteLength < HEADER_SIZE)
@@ -243,28 +254,45 @@ export function parsePerfData(file: Uint8Array): PerfData {
     featuresReadable = false;
   }
 
+  let decompressedLimit: number | undefined;
+  /** Where the last feature section ends: only our trailer may follow. */
+  let featuresEnd = dataEnd;
   if (featuresReadable && header.features.length > 0) {
     // The feature table follows the data section: one section per set bit, in bit order.
     const table: Section = { offset: dataEnd, size: header.features.length * SECTION_SIZE };
-    requireInside(table, file.byteLength, 'features');
     const view = viewOf(file);
-    header.features.forEach((bit, i) => {
-      if (bit !== Feature.EVENT_DESC) return;
-      const at = table.offset + i * SECTION_SIZE;
-      const offset = view.getBigUint64(at, true);
-      const size = view.getBigUint64(at + 8, true);
-      const section: Section = { offset: Number(offset), size: Number(size) };
-      if (offset + size > BigInt(file.byteLength)) {
-        warnings.push(`the section of feature ${bit} reaches past the end of the file: the feature is ignored`);
-      } else {
-        const names = parseEventNames(file, section);
-        if (names?.length === attrs.length) names.forEach((name, k) => (attrs[k].name = name));
-        else warnings.push('the EVENT_DESC feature is malformed or lists other events than the attrs: event names are missing');
-      }
-    });
+    if (table.offset + table.size > file.byteLength) {
+      warnings.push(`the file is truncated: its feature table should end at byte ${table.offset + table.size} but the file has ${file.byteLength}; its records are read, without the header features`);
+      featuresReadable = false;
+    } else {
+      header.features.forEach((bit, i) => {
+        const at = table.offset + i * SECTION_SIZE;
+        const offset = view.getBigUint64(at, true);
+        const size = view.getBigUint64(at + 8, true);
+        if (offset + size > BigInt(file.byteLength)) {
+          warnings.push(`the file is truncated: the section of feature ${bit} should end at byte ${offset + size} but the file has ${file.byteLength}; the feature is ignored`);
+          return;
+        }
+        const section: Section = { offset: Number(offset), size: Number(size) };
+        featuresEnd = Math.max(featuresEnd, table.offset + table.size, section.offset + section.size);
+        if (bit === Feature.EVENT_DESC) {
+          const names = parseEventNames(file, section);
+          if (names?.length === attrs.length) names.forEach((name, k) => (attrs[k].name = name));
+          else warnings.push('the EVENT_DESC feature is malformed or lists other events than the attrs: event names are missing');
+        } else if (bit === Feature.COMPRESSED && section.size >= 20) {
+          // u32 version, type, level, ratio, mmap_len.
+          decompressedLimit = view.getUint32(section.offset + 16, true) || undefined;
+        }
+      });
+    }
   }
   // Only a finished file has the trailer, and only after its data section.
+  const warned = warnings.length;
   const meta = featuresReadable ? parseSidebandMeta(file, dataEnd, warnings) : undefined;
+  if (featuresReadable && !meta && warnings.length === warned && file.byteLength > featuresEnd)
+    warnings.push(
+      `the ${file.byteLength - featuresEnd} bytes after the file's last feature section (from byte ${featuresEnd}) are not a sideband trailer: the file was cut short, or another tool appended them; the capture's metadata is missing`,
+    );
   return {
     attrs,
     stream: { attrs },
@@ -272,6 +300,7 @@ export function parsePerfData(file: Uint8Array): PerfData {
     dataOffset: data.offset,
     meta,
     features: header.features,
+    decompressedLimit,
     warnings,
   };
 }

@@ -1,10 +1,13 @@
-// Reading perf.data files from disk: whole, or indexed with their records
-// left in the file and read back when looked at, or in chunks to hand on.
-// The container itself is parsed by core/perfdata/format.ts.
+// Reading perf.data from disk: a file, perf's pipe format saved to a file,
+// or a `perf record --threads` directory; whole, or streamed through
+// core/recordStream.ts and indexed with the records left in their files
+// and read back when looked at. The container itself is parsed by
+// core/perfdata/format.ts.
 
 import * as fs from 'node:fs';
-import { RecordIndex, RecordIndexBuilder, RecordSource, expectedRecords } from '../../core/records';
-import { HEADER_SIZE, PerfData, PerfDataError, parseHeader, parsePerfData } from '../../core/perfdata/format';
+import { RecordIndex, StreamLayout } from '../../core/records';
+import { RecordStreamReader, type ReadBack } from '../../core/recordStream';
+import { HEADER_SIZE, PIPE_HEADER_SIZE, PerfData, PerfDataError, isPipeHeader, parseHeader, parsePerfData } from '../../core/perfdata/format';
 
 /** Reads `length` bytes at file offset `from` into `into` at `at`; fewer when the file is shorter. */
 function readInto(fd: number, into: Uint8Array, at: number, length: number, from = at): number {
@@ -48,27 +51,25 @@ export function readPerfData(path: string): PerfData {
 // a read per record would open the file as many times.
 const SOURCE_BLOCK_BYTES = 64 << 10;
 
-/** Records read back from their file when one is looked at. */
-function fileSource(path: string, dataOffset: number): RecordSource {
+/** A file's bytes read back when a record in it is looked at, positions counted from `start`. */
+function fileReadBack(path: string, start: number): ReadBack {
   let blockStart = 0;
   let block = new Uint8Array(0);
-  return {
-    record(offset, size) {
-      if (offset < blockStart || offset + size > blockStart + block.length) {
-        blockStart = offset - (offset % SOURCE_BLOCK_BYTES);
-        const bytes = new Uint8Array(Math.max(SOURCE_BLOCK_BYTES, offset + size - blockStart));
-        const fd = fs.openSync(path, 'r');
-        try {
-          // Only what was there: a live file grows, and a later look reads again.
-          block = bytes.subarray(0, readInto(fd, bytes, 0, bytes.length, dataOffset + blockStart));
-        } finally {
-          fs.closeSync(fd);
-        }
+  return (position, size) => {
+    if (position < blockStart || position + size > blockStart + block.length) {
+      blockStart = position - (position % SOURCE_BLOCK_BYTES);
+      const bytes = new Uint8Array(Math.max(SOURCE_BLOCK_BYTES, position + size - blockStart));
+      const fd = fs.openSync(path, 'r');
+      try {
+        // Only what was there: a live file grows, and a later look reads again.
+        block = bytes.subarray(0, readInto(fd, bytes, 0, bytes.length, start + blockStart));
+      } finally {
+        fs.closeSync(fd);
       }
-      const bytes = new Uint8Array(new ArrayBuffer(size));
-      bytes.set(block.subarray(offset - blockStart, offset - blockStart + size));
-      return bytes;
-    },
+    }
+    const bytes = new Uint8Array(new ArrayBuffer(size));
+    bytes.set(block.subarray(position - blockStart, position - blockStart + size));
+    return bytes;
   };
 }
 
@@ -77,6 +78,8 @@ export interface PerfDataFile extends Omit<PerfData, 'data'> {
   /** File offsets of the data section's first byte and of the byte after its last. */
   dataStart: number;
   dataEnd: number;
+  /** The data section's size as the header gives it; none for a file not finished (size 0). */
+  declaredBytes?: number;
 }
 
 /**
@@ -97,7 +100,7 @@ export function openPerfDataFile(path: string): PerfDataFile {
     readInto(fd, sparse, 0, dataStart);
     readInto(fd, sparse, dataEnd, size - dataEnd);
     const { data: _untouched, ...file } = parsePerfData(sparse);
-    return { ...file, dataStart, dataEnd };
+    return { ...file, dataStart, dataEnd, declaredBytes: data.size === 0 ? undefined : data.size };
   } finally {
     fs.closeSync(fd);
   }
@@ -123,52 +126,123 @@ export function* dataChunks(path: string, file: PerfDataFile, chunkBytes: number
   }
 }
 
-/** A file indexed for the timeline: its records stay in the file. */
-export interface IndexedPerfData extends Omit<PerfData, 'data'> {
+/** What holds a perf.data's records: a file, perf's pipe format saved to a file, or a `perf record --threads` directory. */
+export type PerfDataFormat = 'file' | 'pipe' | 'directory';
+
+/** A stretch of a file that holds records: a data section, a data.N, or a pipe's stream. */
+interface RecordFile {
+  path: string;
+  /** File offsets of the first byte and of the byte after the last that were there when opened. */
+  start: number;
+  end: number;
+  /** Bytes the file says the stretch has: a finished data section's; none when it runs to the end. */
+  declaredBytes?: number;
+}
+
+/** A perf.data opened to read: everything but its records, and where they are. */
+export interface OpenedPerfData extends Omit<PerfData, 'data' | 'dataOffset' | 'stream'> {
+  path: string;
+  format: PerfDataFormat;
+  /** The events, when the header names them; a pipe names them in its stream. */
+  stream?: StreamLayout;
+  records: RecordFile[];
+  /** Bytes of records, all stretches together: the measure of progress. */
+  recordBytes: number;
+}
+
+/** A `--threads` directory's files of records, data.0 to data.N in order. */
+function threadFiles(dir: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((name) => /^data\.\d+$/.test(name))
+    .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))
+    .map((name) => `${dir}/${name}`);
+}
+
+function fileSize(path: string): number {
+  return fs.statSync(path).size;
+}
+
+/**
+ * Opens a perf.data in any of perf's forms and reads all but its records.
+ * Throws a PerfDataError naming what is wrong with the header, or the
+ * fs error of a path that cannot be read.
+ */
+export function openPerfData(path: string): OpenedPerfData {
+  if (fs.statSync(path).isDirectory()) {
+    const header = `${path}/data`;
+    if (!fs.existsSync(header))
+      throw new PerfDataError('data', `${path} is a directory without the "data" header file of a \`perf record --threads\` capture: open a perf.data file or such a directory`);
+    const { dataStart, dataEnd, ...file } = openPerfDataFile(header);
+    const records: RecordFile[] = [{ path: header, start: dataStart, end: dataEnd }, ...threadFiles(path).map((p) => ({ path: p, start: 0, end: fileSize(p) }))];
+    return { ...file, path, format: 'directory', records, recordBytes: records.reduce((n, r) => n + r.end - r.start, 0) };
+  }
+  const head = new Uint8Array(PIPE_HEADER_SIZE);
+  const fd = fs.openSync(path, 'r');
+  try {
+    readInto(fd, head, 0, head.byteLength);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (isPipeHeader(head)) {
+    const end = fileSize(path);
+    return { path, format: 'pipe', attrs: [], features: [], warnings: [], records: [{ path, start: PIPE_HEADER_SIZE, end }], recordBytes: end - PIPE_HEADER_SIZE };
+  }
+  const { dataStart, dataEnd, declaredBytes, ...file } = openPerfDataFile(path);
+  return { ...file, path, format: 'file', records: [{ path, start: dataStart, end: dataEnd, declaredBytes }], recordBytes: dataEnd - dataStart };
+}
+
+/** A stream reader for `opened`'s records, bounded as its header says. */
+export function recordReader(opened: OpenedPerfData): RecordStreamReader {
+  return new RecordStreamReader(opened.stream, opened.recordBytes, opened.decompressedLimit);
+}
+
+/**
+ * Feeds `reader` the records of `opened`, `chunkBytes` at a time, yielding
+ * the bytes read so far after each chunk: a caller can look at the new
+ * records, show progress or let other work run between chunks.
+ */
+export function* readRecords(opened: OpenedPerfData, reader: RecordStreamReader, chunkBytes = 2 << 20): Generator<number> {
+  let done = 0;
+  for (const file of opened.records) {
+    const name = opened.format === 'directory' ? `${file.path.slice(opened.path.length + 1)} of ${opened.path}` : file.path;
+    reader.begin({ name, fileOffset: file.start, declaredBytes: file.declaredBytes, readBack: fileReadBack(file.path, file.start) });
+    const fd = fs.openSync(file.path, 'r');
+    try {
+      const chunk = new Uint8Array(new ArrayBuffer(chunkBytes));
+      for (let position = file.start; position < file.end; ) {
+        const n = readInto(fd, chunk, 0, Math.min(chunk.byteLength, file.end - position), position);
+        if (n === 0) break; // the file shrank while being read
+        reader.push(chunk.subarray(0, n));
+        position += n;
+        done += n;
+        yield done;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    reader.finishInput();
+  }
+}
+
+/** A perf.data indexed for the timeline: its records stay in their files, but those decompressed. */
+export interface IndexedPerfData extends Omit<OpenedPerfData, 'records' | 'recordBytes' | 'stream'> {
+  stream: StreamLayout;
   index: RecordIndex;
 }
 
 /**
- * Indexes a perf.data file for the timeline without holding its records:
- * the data section streams through one small buffer, each chunk indexed
- * while it is still in cache, and decodeRecord reads a record back from the
- * file when one is looked at. Memory is the index's columns, about a third
- * of the file, not the file as well. `chunkBytes` trades memory for calls.
+ * Indexes a perf.data, in any of perf's forms, for the timeline without
+ * holding its records: they stream through one small buffer, each chunk
+ * indexed while it is still in cache, and decodeRecord reads a record back
+ * from its file when one is looked at. Memory is the index's columns, about
+ * a third of the sideband, and the sideband decompressed from COMPRESSED
+ * records. `chunkBytes` trades memory for calls.
  */
 export function indexPerfDataFile(path: string, chunkBytes = 2 << 20): IndexedPerfData {
-  const { dataStart, dataEnd, ...file } = openPerfDataFile(path);
-  const fd = fs.openSync(path, 'r');
-  try {
-    const builder = new RecordIndexBuilder(file.stream, expectedRecords(dataEnd - dataStart));
-    let chunk = new Uint8Array(new ArrayBuffer(Math.max(8, chunkBytes - (chunkBytes % 8))));
-    let base = 0; // stream offset of chunk[0]
-    let filled = 0;
-    let position = dataStart;
-    while (position < dataEnd) {
-      if (filled === chunk.length) {
-        // One record larger than the chunk: make room for it.
-        const grown = new Uint8Array(new ArrayBuffer(chunk.length * 2));
-        grown.set(chunk);
-        chunk = grown;
-      }
-      const n = fs.readSync(fd, chunk, filled, Math.min(chunk.length - filled, dataEnd - position), position);
-      if (n === 0) break;
-      position += n;
-      filled += n;
-      const next = builder.add(chunk.subarray(0, filled), base);
-      if (next >= filled) {
-        position += next - filled; // AUX data to skip, if any
-        filled = 0;
-      } else {
-        chunk.copyWithin(0, next, filled);
-        filled -= next;
-      }
-      base += next;
-    }
-    // Bytes left over end inside a record; AUX data past the end cuts off its AUXTRACE.
-    const truncatedAt = filled > 0 ? base : position > dataEnd ? builder.lastRecordAt : undefined;
-    return { ...file, index: builder.finish(fileSource(path, dataStart), truncatedAt) };
-  } finally {
-    fs.closeSync(fd);
-  }
+  const opened = openPerfData(path);
+  const reader = recordReader(opened);
+  for (const _ of readRecords(opened, reader, chunkBytes));
+  const { records: _records, recordBytes: _bytes, ...rest } = opened;
+  return { ...rest, stream: reader.stream, warnings: [...opened.warnings, ...reader.warnings], index: reader.index() };
 }

@@ -17,7 +17,8 @@ import { after, before, describe, test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 
 import { readPerfData } from '../../node/perfdata/reader';
-import { decodeRecord, indexRecords, IndexFlag, RecordType } from '../../core/records';
+import { decodeRecord, IndexFlag, RecordType } from '../../core/records';
+import { indexRecords } from '../../core/recordStream';
 import { extensionLog, hoverText, openFile, repoRoot, runCommand, pickQuickItem, timeouts, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, waitForNotification, webviewFrame, type CodeServer } from './codeserver';
 
 const vsix = path.join(repoRoot, 'perf-sideband.vsix');

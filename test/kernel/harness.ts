@@ -10,7 +10,8 @@ import * as readline from 'node:readline';
 
 import { readPerfData } from '../../node/perfdata/reader';
 import { type PerfData } from '../../core/perfdata/format';
-import { decodeRecord, indexRecords, type DecodedRecord } from '../../core/records';
+import { decodeRecord, type DecodedRecord } from '../../core/records';
+import { indexRecords } from '../../core/recordStream';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const CLI = path.join(ROOT, 'bin', 'sideband.js');

@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 
 import { loadAddon, type ProcStatusResult } from '../../native/engine';
-import { decodeRecord, indexRecords, parseAttr, type DecodedRecord, type StreamLayout } from '../../core/records';
+import { decodeRecord, parseAttr, type DecodedRecord, type StreamLayout } from '../../core/records';
+import { indexRecords } from '../../core/recordStream';
 import { sidebandAttr } from '../fixtures/records';
 import { fixture, nameOfLength, Proc, tempDir } from './harness';
 

@@ -13,7 +13,7 @@ import { readBuildId } from '../../node/symbols/elf';
 import { dataChunks, openPerfDataFile, readPerfData } from '../../node/perfdata/reader';
 import { PerfDataWriter } from '../../node/perfdata/writer';
 import { type SidebandMeta } from '../../core/perfdata/metadata';
-import { indexRecords } from '../../core/records';
+import { indexRecords } from '../../core/recordStream';
 import { listProcesses, optionsFromSettings, pidFromConfiguration, pidFromSessionName, splitCommandLine } from '../../extension/targets';
 import { parseHostMessage, parseWebviewMessage, ProtocolError, Requests, type WebviewMessage } from '../../protocol/webview';
 import { comm, concat, fork, sidebandAttr, type Trailer } from '../fixtures/records';

@@ -1,24 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  IndexFlag,
-  Misc,
-  PROC_IDS,
-  PROC_ID_BASE,
-  PROC_ID_HI,
-  Provenance,
-  RecordError,
-  RecordType,
-  Stale,
-  StreamLayout,
-  decodeRecord,
-  RecordIndexBuilder,
-  memorySource,
-  indexRecords,
-  parseAttr,
-  provenanceOf,
-  staleReasons,
-} from '../../core/records';
+import { IndexFlag, Misc, PROC_IDS, PROC_ID_BASE, PROC_ID_HI, Provenance, RecordError, RecordType, Stale, StreamLayout, decodeRecord, RecordIndexBuilder, memorySource, parseAttr, provenanceOf, staleReasons } from '../../core/records';
+import { indexRecords } from '../../core/recordStream';
 import { RecordStore } from '../../webview/store';
 import { Body, Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, record, sidebandAttr, userRecord } from '../fixtures/records';
 
@@ -276,9 +259,9 @@ describe('indexRecords on cut and hostile input', () => {
     assert.equal(decodeRecord(ix, 0).fields.comm, 'sh');
   });
 
-  test('AUX data that is not a multiple of 8 names auxtrace.size', () => {
+  test('AUX data that is not a multiple of 8 names AUXTRACE.size', () => {
     // It would leave every later record misaligned with the words it is read from.
-    throwsRecordError(concat([auxtrace(12), records[1]]), stream, 'auxtrace.size');
+    throwsRecordError(concat([auxtrace(12), records[1]]), stream, 'AUXTRACE.size');
   });
 
   test('an id no attr lists is an error when attrs have different trailers', () => {

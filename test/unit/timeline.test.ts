@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Misc, PROC_IDS, RecordIndexBuilder, RecordType, Stale, StreamLayout, indexRecords, memorySource, parseAttr } from '../../core/records';
+import { Misc, PROC_IDS, RecordIndexBuilder, RecordType, Stale, StreamLayout, memorySource, parseAttr } from '../../core/records';
+import { indexRecords } from '../../core/recordStream';
 import { Timeline, protString, searchTime } from '../../core/timeline';
 import { Body, Mapping, Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, record, sidebandAttr, userRecord } from '../fixtures/records';
 
