@@ -41,6 +41,22 @@ const DEFAULT_DECOMPRESSED_LIMIT = 64 << 20;
 /** perf's HEADER_COMPRESSED feature, whose mmap_len bounds what one record decompresses to. */
 const FEATURE_COMPRESSED = 27;
 
+const EMPTY_INDEX: RecordIndex = {
+  count: 0,
+  source: { record: () => new Uint8Array(0) },
+  offset: new Float64Array(0),
+  size: new Uint16Array(0),
+  type: new Uint8Array(0),
+  flags: new Uint8Array(0),
+  time: new Float64Array(0),
+  pid: new Int32Array(0),
+  tid: new Int32Array(0),
+  cpu: new Int32Array(0),
+  trailer: new Uint8Array(0),
+  skipped: 0,
+  skippedByType: {},
+};
+
 /** A stretch of the index's stream offsets: bytes of an input from `position`, or records kept in memory. */
 type Span = { start: number } & ({ input: StreamInput; position: number } | { memory: Uint8Array });
 
@@ -169,6 +185,8 @@ export class RecordStreamReader {
 
   /** The index of every record so far; call again after more pushes for a grown one. */
   index(): RecordIndex {
+    // A pipe read so far only up to its HEADER_ATTRs: no records yet.
+    if (!this.builder && this.attrs.length === 0) return { ...EMPTY_INDEX, source: this.source };
     return this.indexBuilder().finish(this.source, this.truncatedAt);
   }
 

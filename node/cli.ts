@@ -6,11 +6,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { DEFAULT_RING_PAGES, Emit, EngineError } from '../native/engine';
-import { readPerfData } from './perfdata/reader';
+import { dump } from './dump';
 import { Recording, type RecordingResult } from './recording';
 import { FileError } from './fileError';
-import { decodeRecord, RecordError } from '../core/records';
-import { indexRecords } from '../core/recordStream';
+import { RecordError } from '../core/records';
 import { SourceResolver } from './symbols/resolver';
 import { openSymbolizer } from './symbols/symbolizer';
 import { parseAddress } from '../core/timeline';
@@ -18,7 +17,7 @@ import { parseAddress } from '../core/timeline';
 const USAGE = `usage:
   sideband capture --pid PID [--duration SECONDS] -o FILE [options]
   sideband capture -o FILE [--duration SECONDS] [options] -- CMD [ARGS...]
-  sideband dump FILE [--json]
+  sideband dump FILE|DIR|- [--json]
   sideband snapshot [--capture PID]
   sideband resolve FILE --pid PID [--debug-dir DIR]... [--inlines] ADDRESS...
 
@@ -30,6 +29,13 @@ capture options:
 
 A running capture emits another status snapshot on SIGUSR1, which
 \`sideband snapshot\` sends.
+
+dump reads any perf.data that perf writes: compressed (-z), a --threads
+directory DIR, or perf's pipe format, from a file or, as -, from
+standard input as it arrives (\`perf record -o - ... | sideband dump -\`).
+A file cut short is read up to its last whole record, with a warning; one
+that contradicts itself is refused, naming the record's byte and field,
+after the records before it.
 
 resolve prints \`function file:line\` for each hex ADDRESS of PID, as
 mapped at the end of the capture FILE (\`??\` and the reason on stderr
@@ -267,47 +273,11 @@ async function capture(args: string[]): Promise<number> {
   return 0;
 }
 
-function formatTime(ns: number): string {
-  const s = Math.floor(ns / 1e9);
-  return `${s}.${String(ns - s * 1e9).padStart(9, '0')}`;
-}
-
-function dump(args: string[]): number {
+function dumpCommand(args: string[]): number {
   const json = args.includes('--json');
   const files = args.filter((a) => a !== '--json');
-  if (files.length !== 1) throw new UsageError('dump needs exactly one FILE');
-  let data;
-  try {
-    data = readPerfData(files[0]);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === undefined || e instanceof RecordError) throw e;
-    throw new FileError(code, files[0], `cannot read ${files[0]}: ${(e as Error).message}. Fix: check the path and its permissions.`);
-  }
-  for (const w of data.warnings) say(`warning: ${w}`);
-  const index = indexRecords(data.data, data.stream);
-  if (index.truncatedAt !== undefined)
-    say(`warning: ${files[0]} ends inside a record at data byte ${index.truncatedAt}; the ${index.count} whole records before it are shown`);
-  const out: string[] = [];
-  const flush = (): void => {
-    process.stdout.write(out.join(''));
-    out.length = 0;
-  };
-  for (let i = 0; i < index.count; i++) {
-    const r = decodeRecord(index, i);
-    if (json) {
-      const { fields, stale, misc: _, ...common } = r;
-      out.push(`${JSON.stringify({ ...common, stale: stale.length > 0, staleReasons: stale, ...fields })}\n`);
-    } else {
-      const origin = r.provenance === 'kernel' ? '' : ` [${r.statusOnly ? 'status ' : ''}${r.provenance}${r.stale.length ? ` stale:${r.stale.join(',')}` : ''}]`;
-      const details = Object.entries(r.fields)
-        .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`)
-        .join(' ');
-      out.push(`${formatTime(r.time)} cpu ${r.cpu} ${r.pid}/${r.tid} ${r.type}${origin} ${details}\n`);
-    }
-    if (out.length >= 4096) flush();
-  }
-  flush();
+  if (files.length !== 1) throw new UsageError('dump needs exactly one FILE, or - for standard input');
+  dump(files[0], json, say);
   return 0;
 }
 
@@ -402,7 +372,7 @@ export async function main(argv: string[]): Promise<void> {
         code = await capture(rest);
         break;
       case 'dump':
-        code = dump(rest);
+        code = dumpCommand(rest);
         break;
       case 'snapshot':
         code = snapshot(rest);

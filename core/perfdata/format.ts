@@ -265,12 +265,13 @@ export function parsePerfData(file: Uint8Array): PerfData {
       warnings.push(`the file is truncated: its feature table should end at byte ${table.offset + table.size} but the file has ${file.byteLength}; its records are read, without the header features`);
       featuresReadable = false;
     } else {
+      const cut: Array<{ bit: number; end: bigint }> = [];
       header.features.forEach((bit, i) => {
         const at = table.offset + i * SECTION_SIZE;
         const offset = view.getBigUint64(at, true);
         const size = view.getBigUint64(at + 8, true);
         if (offset + size > BigInt(file.byteLength)) {
-          warnings.push(`the file is truncated: the section of feature ${bit} should end at byte ${offset + size} but the file has ${file.byteLength}; the feature is ignored`);
+          cut.push({ bit, end: offset + size });
           return;
         }
         const section: Section = { offset: Number(offset), size: Number(size) };
@@ -284,6 +285,12 @@ export function parsePerfData(file: Uint8Array): PerfData {
           decompressedLimit = view.getUint32(section.offset + 16, true) || undefined;
         }
       });
+      if (cut.length > 0) {
+        const end = cut.reduce((most, c) => (c.end > most ? c.end : most), 0n);
+        const sections = cut.length === 1 ? `the section of feature ${cut[0].bit} reaches` : `the sections of features ${cut.map((c) => c.bit).join(', ')} reach`;
+        warnings.push(`the file is truncated at byte ${file.byteLength}: ${sections} up to byte ${end}; ${cut.length === 1 ? 'the feature is' : 'those features are'} ignored`);
+        featuresEnd = file.byteLength; // nothing of a trailer is left to look for
+      }
     }
   }
   // Only a finished file has the trailer, and only after its data section.

@@ -576,7 +576,7 @@ describe('parsePerfData on files it cannot read', () => {
     const size = view.getBigUint64(eventDescEntry + 8, true);
     const parsed = parsePerfData(u64At(good, eventDescEntry, BigInt(good.byteLength - 8)));
     assert.deepEqual(parsed.warnings, [
-      `the file is truncated: the section of feature ${Feature.EVENT_DESC} should end at byte ${BigInt(good.byteLength - 8) + size} but the file has ${good.byteLength}; the feature is ignored`,
+      `the file is truncated at byte ${good.byteLength}: the section of feature ${Feature.EVENT_DESC} reaches up to byte ${BigInt(good.byteLength - 8) + size}; the feature is ignored`,
     ]);
     assert.equal(parsed.attrs[0].name, undefined);
     assert.deepEqual(parsed.meta, meta);
