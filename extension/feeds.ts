@@ -1,12 +1,14 @@
 // What a timeline can show: a live capture, written to a perf.data file as
-// it runs, or a perf.data file opened from disk. Either one feeds a
-// timeline everything it has so far, then (live) what follows, as protocol
-// messages with the records in raw batches.
+// it runs, or a perf.data opened from disk. Either one feeds a timeline
+// everything it has so far, then (live) what follows, as protocol messages
+// with the records in batches: a live capture's raw, a file's sideband.
 
 import * as vscode from 'vscode';
 
 import type { AttachInfo, CaptureOptions, SnapshotInfo } from '../native/engine';
-import { dataChunks, openPerfDataFile, type PerfDataFile } from '../node/perfdata/reader';
+import { dataChunks, openPerfData, openPerfDataFile, readRecords, recordReader, type OpenedPerfData } from '../node/perfdata/reader';
+import { RecordError, type StreamLayout } from '../core/records';
+import { type RecordStreamReader } from '../core/recordStream';
 import { type MarkerMeta, type SnapshotMeta } from '../core/perfdata/metadata';
 import { Recording, type RecordingResult } from '../node/recording';
 import { type HostMessage, type WireEvent, type WireSnapshot, type WireStats } from '../protocol/webview';
@@ -42,8 +44,8 @@ class RecordStream {
 // million records take a few dozen messages, small enough to show progress.
 const CHUNK_BYTES = 4 << 20;
 
-function wireEvents(file: PerfDataFile): WireEvent[] {
-  return file.attrs.map((a) => ({ attr: a.attr.bytes.slice().buffer as ArrayBuffer, ids: a.ids.map(String) }));
+function wireEvents(stream: StreamLayout): WireEvent[] {
+  return stream.attrs.map((a) => ({ attr: a.attr.bytes.slice().buffer as ArrayBuffer, ids: a.ids.map(String) }));
 }
 
 const wireSnapshot = (s: SnapshotInfo | SnapshotMeta): WireSnapshot => ({
@@ -123,7 +125,7 @@ export class LiveFeed implements TimelineFeed {
     if (!this.recording.readable) return; // not attached yet: 'attached' opens it
     const file = openPerfDataFile(this.path);
     const { session } = this.recording;
-    sink.post({ type: 'open', title: this.title, live: true, events: wireEvents(file), expectedBytes: 0, warnings: session.warnings.map((w) => w.message) });
+    sink.post({ type: 'open', title: this.title, live: true, events: wireEvents(file.stream), expectedBytes: 0, warnings: session.warnings.map((w) => w.message) });
     const stream = new RecordStream(sink);
     for (const chunk of dataChunks(this.path, file, CHUNK_BYTES)) stream.send(chunk);
     this.streams.set(sink, stream);
@@ -144,47 +146,93 @@ export class LiveFeed implements TimelineFeed {
   }
 }
 
-/** A perf.data file: ours, or perf's own. Only its header is read until a timeline asks for the records. */
+/**
+ * A perf.data in any of perf's forms, ours or perf's own. Only its header
+ * is read until a timeline asks for the records; then they are read here,
+ * chunk by chunk, and the webview is sent the sideband alone: samples,
+ * the bulk of most files, never cross postMessage, and compressed records
+ * arrive decompressed.
+ */
 export class FileFeed implements TimelineFeed {
   readonly title: string;
-  private readonly file: PerfDataFile;
+  private readonly opened: OpenedPerfData;
 
-  /** Throws a PerfDataError naming what is wrong with the file. */
+  /** Throws a PerfDataError naming what is wrong with the file's header. */
   constructor(readonly path: string) {
-    this.file = openPerfDataFile(path);
+    this.opened = openPerfData(path);
     this.title = vscode.workspace.asRelativePath(path);
   }
 
   feed(sink: TimelineSink): vscode.Disposable {
     const cancel = new vscode.CancellationTokenSource();
-    const { file, path } = this;
-    const warnings = [...file.warnings, ...(file.meta?.warnings.map((w) => w.message) ?? [])];
-    sink.post({ type: 'open', title: this.title, live: false, events: wireEvents(file), expectedBytes: file.dataEnd - file.dataStart, warnings });
-    const total = file.dataEnd - file.dataStart;
+    const { opened } = this;
+    const meta = opened.meta;
+    const total = opened.recordBytes;
     void vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Reading ${this.title}`, cancellable: true },
       async (progress, token) => {
         token.onCancellationRequested(() => cancel.cancel());
-        const stream = new RecordStream(sink);
+        const reader = recordReader(opened);
+        const sideband = new SidebandSender(sink, reader, this.title, [...opened.warnings, ...(meta?.warnings.map((w) => w.message) ?? [])]);
         let done = 0;
-        for (const chunk of dataChunks(path, file, CHUNK_BYTES)) {
-          if (cancel.token.isCancellationRequested) {
-            sink.post({ type: 'ended', message: `reading stopped at ${done} of ${total} bytes: cancelled` });
-            return;
+        try {
+          for (const read of readRecords(opened, reader, CHUNK_BYTES)) {
+            if (cancel.token.isCancellationRequested) {
+              sideband.sendNew();
+              sink.post({ type: 'ended', message: `reading stopped at ${read} of ${total} bytes: cancelled` });
+              return;
+            }
+            sideband.sendNew();
+            progress.report({ increment: (100 * (read - done)) / Math.max(1, total) });
+            done = read;
+            // Lets the host answer other work between chunks.
+            await new Promise((resolve) => setImmediate(resolve));
           }
-          stream.send(chunk);
-          done += chunk.byteLength;
-          progress.report({ increment: (100 * chunk.byteLength) / Math.max(1, total) });
-          // Lets the host answer other work between chunks.
-          await new Promise((resolve) => setImmediate(resolve));
+        } catch (e) {
+          if (!(e instanceof RecordError)) throw e;
+          sideband.sendNew();
+          sink.post({ type: 'ended', message: `stopped at a fault after ${sideband.sent} records`, fault: `${this.title} cannot be read past a fault: ${e.message}` });
+          return;
         }
-        for (const s of file.meta?.snapshots ?? []) sink.post({ type: 'snapshot', snapshot: wireSnapshot(s) });
-        for (const m of file.meta?.markers ?? []) sink.post(markerMessage(m));
-        if (file.meta) sink.post({ type: 'stats', stats: wireStats(file.meta.stats) });
-        sink.post({ type: 'ended', message: file.meta ? `captured by ${file.meta.tool}, stopped: ${file.meta.stopReason}` : 'read to the end' });
+        sideband.sendNew();
+        for (const s of meta?.snapshots ?? []) sink.post({ type: 'snapshot', snapshot: wireSnapshot(s) });
+        for (const m of meta?.markers ?? []) sink.post(markerMessage(m));
+        if (meta) sink.post({ type: 'stats', stats: wireStats(meta.stats) });
+        const warnings = reader.warnings.length ? ` (${reader.warnings.join('; ')})` : '';
+        sink.post({ type: 'ended', message: `${meta ? `captured by ${meta.tool}, stopped: ${meta.stopReason}` : 'read to the end'}${warnings}` });
       },
     );
     return new vscode.Disposable(() => cancel.cancel());
+  }
+}
+
+/** Sends a timeline the records a reader indexed since the last call, copied out of their files into one batch. */
+class SidebandSender {
+  private stream?: RecordStream;
+  sent = 0;
+
+  constructor(
+    private readonly sink: TimelineSink,
+    private readonly reader: RecordStreamReader,
+    private readonly title: string,
+    private readonly warnings: string[],
+  ) {}
+
+  sendNew(): void {
+    const index = this.reader.index();
+    if (!this.stream) {
+      // A pipe names its events in its first records: open once it has.
+      if (this.reader.stream.attrs.length === 0) return;
+      this.sink.post({ type: 'open', title: this.title, live: false, events: wireEvents(this.reader.stream), expectedBytes: 0, warnings: this.warnings });
+      this.stream = new RecordStream(this.sink);
+    }
+    if (index.count === this.sent) return;
+    let bytes = 0;
+    for (let i = this.sent; i < index.count; i++) bytes += index.size[i];
+    const batch = new Uint8Array(new ArrayBuffer(bytes));
+    for (let i = this.sent, at = 0; i < index.count; at += index.size[i], i++) batch.set(index.source.record(index.offset[i], index.size[i]), at);
+    this.stream.send(batch);
+    this.sent = index.count;
   }
 }
 

@@ -120,8 +120,12 @@ export type HostMessage =
   | { type: 'snapshot'; snapshot: WireSnapshot }
   /** A debugger event on the capture's clock: stops and continues become markers. */
   | { type: 'marker'; time: number; kind: MarkerKind; label: string }
-  /** The stream is complete (a file read to its end, or a capture stopped). */
-  | { type: 'ended'; message: string }
+  /**
+   * The stream is complete (a file read to its end, or a capture stopped);
+   * or, with `fault`, stopped where the file contradicts itself: what came
+   * before stays shown, and the fault names the record, its byte and field.
+   */
+  | { type: 'ended'; message: string; fault?: string }
   /** Nothing can be shown: the file is not a capture, say. The message names the cause and the fix. */
   | { type: 'failed'; message: string }
   /** Shows a process, and a moment of it when given; with `region` (hex start), selects that region's row and lists its source files. */
@@ -186,7 +190,7 @@ const HOST_FIELDS: Record<HostMessage['type'], Record<string, Check>> = {
   sourcesReply: { id: isNumber, sources: object({ files: arrayOf(isSourceFile), backend: isString, missing: optional(isString), ...isSourceError }) },
   resolveReply: { id: isNumber, resolution: object({ frames: arrayOf(isFrame), backend: isString, error: optional(isString), ...isSourceError }) },
 };
-const HOST_OPTIONAL: Partial<Record<HostMessage['type'], Record<string, Check>>> = { reveal: { time: isNumber, region: isHex } };
+const HOST_OPTIONAL: Partial<Record<HostMessage['type'], Record<string, Check>>> = { reveal: { time: isNumber, region: isHex }, ended: { fault: isString } };
 
 const WEBVIEW_FIELDS: Record<WebviewMessage['type'], Record<string, Check>> = {
   ready: {},

@@ -278,6 +278,10 @@ function handle(message: HostMessage): void {
       s.store.end();
       s.timeline.update(s.store.index);
       s.ended = message.message || 'ended';
+      if (message.fault) {
+        banner.textContent = message.fault;
+        banner.hidden = false;
+      }
       updateStatus();
       return;
     case 'reveal': {

@@ -5,6 +5,7 @@
 // core/perfdata/format.ts.
 
 import * as fs from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { RecordIndex, StreamLayout } from '../../core/records';
 import { RecordStreamReader, type ReadBack } from '../../core/recordStream';
 import { HEADER_SIZE, PIPE_HEADER_SIZE, PerfData, PerfDataError, isPipeHeader, parseHeader, parsePerfData } from '../../core/perfdata/format';
@@ -169,6 +170,8 @@ function fileSize(path: string): number {
  * fs error of a path that cannot be read.
  */
 export function openPerfData(path: string): OpenedPerfData {
+  // The header file of a --threads directory, as a file dialog picks it: the directory is what holds the records.
+  if (basename(path) === 'data' && threadFiles(dirname(path)).length > 0) return openPerfData(dirname(path));
   if (fs.statSync(path).isDirectory()) {
     const header = `${path}/data`;
     if (!fs.existsSync(header))

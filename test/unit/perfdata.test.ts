@@ -12,6 +12,7 @@ import { indexPerfDataFile, readPerfData } from '../../node/perfdata/reader';
 import { IndexFlag, Misc, PROC_IDS, Provenance, RecordError, RecordIndex, RecordType, Stale, decodeRecord, provenanceOf, staleReasons } from '../../core/records';
 import { indexRecords } from '../../core/recordStream';
 import { Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, sidebandAttr } from '../fixtures/records';
+import { SIDEBAND_OPTIONS, perfScriptKeys, perfStats, recordKeys, type RecordFacts } from '../fixtures/perfOracle';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'perfdata-test-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -130,43 +131,9 @@ function recordTypes(data: Uint8Array): number[] {
 
 // --- Comparing with what perf itself prints ---------------------------------------------
 
-/** One key per sideband record: its type, subject and what it says, as perf script prints it. */
-function perfScriptKeys(stdout: string): string[] {
-  const keys: string[] = [];
-  for (const line of stdout.split('\n')) {
-    let m: RegExpExecArray | null;
-    if ((m = /PERF_RECORD_COMM( exec)?: (.*):(-?\d+)\/(-?\d+)$/.exec(line))) keys.push(`COMM${m[1] ?? ''} ${m[3]}/${m[4]} ${m[2]}`);
-    else if ((m = /PERF_RECORD_(FORK|EXIT)\((-?\d+):(-?\d+)\):\((-?\d+):(-?\d+)\)/.exec(line))) keys.push(`${m[1]} ${m[2]}/${m[3]} ${m[4]}/${m[5]}`);
-    else if ((m = /PERF_RECORD_(MMAP2?) (-?\d+)\/(-?\d+): \[.*\]: \S+ (.*)$/.exec(line))) keys.push(`${m[1]} ${m[2]}/${m[3]} ${m[4]}`);
-    else if ((m = /PERF_RECORD_NAMESPACES (-?\d+)\/(-?\d+) - nr_namespaces: (\d+)/.exec(line))) keys.push(`NAMESPACES ${m[1]}/${m[2]} ${m[3]}`);
-    else if ((m = /PERF_RECORD_LOST lost (\d+)/.exec(line))) keys.push(`LOST ${m[1]}`);
-    else if (line.includes('PERF_RECORD_')) keys.push(`unexpected: ${line}`);
-  }
-  return keys.sort();
-}
-
-/** The same keys from our index (FINISHED_INIT has no line in perf script). */
+/** Keys of our index's records, to compare with perf script's (FINISHED_INIT has no line there). */
 function ourKeys(index: RecordIndex): string[] {
-  const keys: string[] = [];
-  for (let i = 0; i < index.count; i++) {
-    const r = decodeRecord(index, i);
-    const subject = `${r.pid}/${r.tid}`;
-    const f = r.fields;
-    if (r.type === 'COMM') keys.push(`COMM${f.exec ? ' exec' : ''} ${subject} ${f.comm}`);
-    else if (r.type === 'FORK' || r.type === 'EXIT') keys.push(`${r.type} ${subject} ${f.ppid}/${f.ptid}`);
-    else if (r.type === 'MMAP' || r.type === 'MMAP2') keys.push(`${r.type} ${subject} ${f.filename}`);
-    else if (r.type === 'NAMESPACES') keys.push(`NAMESPACES ${subject} ${(f.namespaces as unknown[]).length}`);
-    else if (r.type === 'LOST') keys.push(`LOST ${f.lost}`);
-    else if (r.type !== 'FINISHED_INIT') keys.push(`unexpected: ${r.type}`);
-  }
-  return keys.sort();
-}
-
-/** `perf report --stats`: events per record type, TOTAL left out. */
-function perfStats(stdout: string): Record<string, number> {
-  const stats: Record<string, number> = {};
-  for (const m of stdout.matchAll(/^\s*(\w+) events:\s+(\d+)/gm)) if (m[1] !== 'TOTAL') stats[m[1]] = Number(m[2]);
-  return stats;
+  return recordKeys(Array.from({ length: index.count }, (_, i) => decodeRecord(index, i)).map((r) => ({ ...r, ...r.fields }) as RecordFacts));
 }
 
 function typeCounts(types: number[]): Record<string, number> {
@@ -174,8 +141,6 @@ function typeCounts(types: number[]): Record<string, number> {
   for (const t of types) counts[RecordType[t]] = (counts[RecordType[t]] ?? 0) + 1;
   return counts;
 }
-
-const SIDEBAND_OPTIONS = ['--show-task-events', '--show-mmap-events', '--show-namespace-events', '--show-lost-events'];
 
 // --- Tests -------------------------------------------------------------------------------
 
@@ -270,8 +235,8 @@ describe('PerfDataWriter → parsePerfData', () => {
       'EXIT 4243/4243 4242/4242',
       'FORK 4243/4243 4242/4242',
       'LOST 5',
-      'MMAP2 4242/4242 /usr/bin/app',
-      'MMAP2 4243/4243 /usr/lib/lib worker.so',
+      'MMAP2 4242/4242 0x400000 0x2000 0x1000 /usr/bin/app',
+      'MMAP2 4243/4243 0x7f0000000000 0x2000 0x1000 /usr/lib/lib worker.so',
       'NAMESPACES 4242/4242 7',
     ]);
   });
