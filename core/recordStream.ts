@@ -168,13 +168,13 @@ export class RecordStreamReader {
     const cutAt = this.position + this.consumed;
     const whole = input.declaredBytes !== undefined && this.received >= input.declaredBytes;
     if (left > 0 || this.skipping > 0) {
-      const what = left >= 8 ? this.describe(this.consumed) : `${left} bytes, less than a record header,`;
+      const what = left >= 8 ? this.describe(this.consumed) : `a record header cut to ${left} bytes`;
       if (whole)
         throw new RecordError('header.size', `${what} runs past the end of the data section at byte ${input.fileOffset + input.declaredBytes!}`, input.fileOffset + cutAt, input.name);
       this.truncate(cutAt, `${input.name} ends inside a record at byte ${input.fileOffset + cutAt}: the records before it are read`);
     }
     if (this.innerCarry.byteLength > 0) {
-      if (whole && left === 0) throw new RecordError('COMPRESSED.data', 'the compressed records end inside a record', this.compressedAt, input.name);
+      if (whole && left === 0) throw new RecordError('COMPRESSED.data', "COMPRESSED record's data ends inside a record", this.compressedAt, input.name);
       this.innerCarry = new Uint8Array(0);
     }
     // Each data.N of a directory is compressed as a stream of its own.
@@ -236,7 +236,7 @@ export class RecordStreamReader {
   /** A record's type and size, for messages. */
   private describe(at: number): string {
     const view = new DataView(this.buf.buffer, this.buf.byteOffset + at, 8);
-    return `a ${typeName(view.getUint32(0, true))} record of ${view.getUint16(6, true)} bytes`;
+    return `a ${typeName(view.getUint32(0, true))} record's header.size of ${view.getUint16(6, true)} bytes`;
   }
 
   /** Indexes and takes apart every whole record in the buffer. */
@@ -272,7 +272,7 @@ export class RecordStreamReader {
       const header = new DataView(this.buf.buffer, this.buf.byteOffset + at, 8);
       const t = header.getUint32(0, true);
       const size = header.getUint16(6, true);
-      if (size < 8) throw new RecordError('header.size', `a ${typeName(t)} record claims ${size} bytes, less than its own 8-byte header`, input.fileOffset + this.position + at, input.name);
+      if (size < 8) throw new RecordError('header.size', `${typeName(t)} record's header.size is ${size}, less than its own 8-byte header`, input.fileOffset + this.position + at, input.name);
       if (size > this.filled - at) return;
       const record = this.buf.subarray(at, at + size);
       this.consumed = at + size;
@@ -355,7 +355,7 @@ export class RecordStreamReader {
     try {
       parts = this.zstd.push(payload, this.decompressedLimit);
     } catch (e) {
-      if (e instanceof ZstdError) throw new RecordError('COMPRESSED.data', e.message, fileAt, name);
+      if (e instanceof ZstdError) throw new RecordError('COMPRESSED.data', `COMPRESSED record's data: ${e.message}`, fileAt, name);
       throw e;
     }
     const total = parts.reduce((n, p) => n + p.byteLength, this.innerCarry.byteLength);
@@ -375,7 +375,7 @@ export class RecordStreamReader {
       const type = view.getUint32(at, true);
       const size = view.getUint16(at + 6, true);
       if (size < 8 || (type < USER_TYPE_START && size % 8 !== 0))
-        throw new RecordError('header.size', `a ${typeName(type)} record of ${size} bytes in the compressed records: not a whole kernel record`, fileAt, name);
+        throw new RecordError('header.size', `${typeName(type)} record's header.size is ${size} in the compressed records: not a whole kernel record`, fileAt, name);
       if (size > total - at) break;
       if (type === RecordType.SAMPLE || type >= USER_TYPE_START) this.skip(type);
       else {

@@ -386,7 +386,7 @@ export class RecordIndexBuilder {
         const t = words[w];
         const misc = words[w + 1] & 0xffff;
         const size = words[w + 1] >>> 16;
-        if (size < 8) throw new RecordError('header.size', `record of type ${t} claims ${size} bytes, less than its own 8-byte header`, base + at);
+        if (size < 8) throw new RecordError('header.size', `${typeName(t)} record's header.size is ${size}, less than its own 8-byte header`, base + at);
         if (t >= USER_TYPE_START) {
           if (size % 8 !== 0 || (t < 256 && FOR_STREAM_READER[t])) return at;
           if (size > total - at) return at;
@@ -405,7 +405,7 @@ export class RecordIndexBuilder {
           at += size;
           continue;
         }
-        if (size % 8 !== 0) throw new RecordError('header.size', `${typeName(t)} record claims ${size} bytes, not a multiple of 8 as the kernel writes every record`, base + at);
+        if (size % 8 !== 0) throw new RecordError('header.size', `${typeName(t)} record's header.size is ${size}, not a multiple of 8 as the kernel writes every record`, base + at);
         if (size > total - at) return at;
         if (t === RecordType.SAMPLE) {
           // The bulk of most files, never decoded here.
@@ -415,9 +415,9 @@ export class RecordIndexBuilder {
         }
         const end = (at + size) >>> 2;
         const layout = resolver.layoutOf(words, w, end);
-        if (!layout) throw new RecordError('sample_id.id', `record of type ${t} names an event id that no attr of the file lists`, base + at);
+        if (!layout) throw new RecordError('sample_id.id', `${typeName(t)} record's sample_id.id names an event that no attr of the file lists`, base + at);
         const fixed = FIXED_SIZE[t] + layout.words * 4;
-        if (size < fixed) throw new RecordError(`${RecordType[t] ?? t}.size`, `${RecordType[t] ?? `type ${t}`} record is ${size} bytes, shorter than its ${fixed} bytes of fixed fields and sample_id`, base + at);
+        if (size < fixed) throw new RecordError(`${RecordType[t] ?? t}.size`, `${typeName(t)} record's header.size is ${size}, less than its ${fixed} bytes of fixed fields and sample_id`, base + at);
         const bodyEnd = size - layout.words * 4;
         const stringField = STRING_FIELD[t];
         // The kernel pads a name with NULs to 8 bytes, so its last byte is NUL.
