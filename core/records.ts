@@ -517,6 +517,19 @@ export function expectedRecords(bytes: number): number {
   return bytes / 64;
 }
 
+/**
+ * Records `from` to `to` of an index, copied into one buffer of their own:
+ * a stream of the indexed records alone (a file's sideband without its
+ * samples, or its compressed records decompressed) to hand on.
+ */
+export function copyRecords(index: RecordIndex, from: number, to = index.count): Uint8Array {
+  let bytes = 0;
+  for (let i = from; i < to; i++) bytes += index.size[i];
+  const copy = new Uint8Array(new ArrayBuffer(bytes));
+  for (let i = from, at = 0; i < to; at += index.size[i], i++) copy.set(index.source.record(index.offset[i], index.size[i]), at);
+  return copy;
+}
+
 export function provenanceOf(flags: number): Provenance {
   return ((flags & IndexFlag.PROVENANCE_MASK) >> IndexFlag.PROVENANCE_SHIFT) as Provenance;
 }

@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 
 import type { AttachInfo, CaptureOptions, SnapshotInfo } from '../native/engine';
 import { dataChunks, openPerfData, openPerfDataFile, readRecords, recordReader, type OpenedPerfData } from '../node/perfdata/reader';
-import { RecordError, type StreamLayout } from '../core/records';
+import { RecordError, copyRecords, type StreamLayout } from '../core/records';
 import { type RecordStreamReader } from '../core/recordStream';
 import { type MarkerMeta, type SnapshotMeta } from '../core/perfdata/metadata';
 import { Recording, type RecordingResult } from '../node/recording';
@@ -206,7 +206,7 @@ export class FileFeed implements TimelineFeed {
   }
 }
 
-/** Sends a timeline the records a reader indexed since the last call, copied out of their files into one batch. */
+/** Sends a timeline the records a reader indexed since the last call, copied out of their files (or memory) into one batch. */
 class SidebandSender {
   private stream?: RecordStream;
   sent = 0;
@@ -227,11 +227,7 @@ class SidebandSender {
       this.stream = new RecordStream(this.sink);
     }
     if (index.count === this.sent) return;
-    let bytes = 0;
-    for (let i = this.sent; i < index.count; i++) bytes += index.size[i];
-    const batch = new Uint8Array(new ArrayBuffer(bytes));
-    for (let i = this.sent, at = 0; i < index.count; at += index.size[i], i++) batch.set(index.source.record(index.offset[i], index.size[i]), at);
-    this.stream.send(batch);
+    this.stream.send(copyRecords(index, this.sent));
     this.sent = index.count;
   }
 }

@@ -9,6 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 
+import { RecordType, copyRecords, decodeRecord, type RecordIndex } from '../../core/records';
+import { indexRecords } from '../../core/recordStream';
+import { openPerfData, readRecords, recordReader } from '../../node/perfdata/reader';
 import { SIDEBAND_OPTIONS, perfScriptKeys, perfStats, recordKeys, type RecordFacts } from '../fixtures/perfOracle';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -161,3 +164,36 @@ function userRecordSizes(file: string, type: number): number[] {
   for (let at = dataOffset; at + 8 <= dataEnd; at += bytes.readUInt16LE(at + 6)) if (bytes.readUInt32LE(at) === type) sizes.push(bytes.readUInt16LE(at + 6));
   return sizes;
 }
+
+describe("what Open perf.data sends a webview: the sideband alone", () => {
+  const decoded = (index: RecordIndex) => Array.from({ length: index.count }, (_, i) => decodeRecord(index, i));
+
+  for (const [name, options] of [
+    ['a sample-heavy -z file', ['-z', '--call-graph', 'dwarf']],
+    ['a --threads directory', ['--threads', '--call-graph', 'dwarf']],
+  ] as const) {
+    test(`${name}: batches taken as the chunks are read hold every sideband record once, and no sample`, () => {
+      const file = perfRecord(`feed-${name.length}.data`, [...options]);
+      const opened = openPerfData(file);
+      const reader = recordReader(opened);
+      const batches: Uint8Array[] = [];
+      let sent = 0;
+      // As FileFeed does: after each chunk, the records indexed since the last batch.
+      for (const _ of readRecords(opened, reader, 4096)) {
+        const index = reader.index();
+        batches.push(copyRecords(index, sent));
+        sent = index.count;
+      }
+      const index = reader.index();
+      assert.ok(index.skippedByType.SAMPLE > 0, 'the file has samples');
+      const stream = new Uint8Array(batches.reduce((n, b) => n + b.byteLength, 0));
+      batches.reduce((at, b) => (stream.set(b, at), at + b.byteLength), 0);
+      // The webview indexes the batches with the file's events: the same records, none a sample.
+      const received = indexRecords(stream, reader.stream);
+      assert.deepEqual(decoded(received), decoded(index));
+      assert.equal(received.skipped, 0);
+      assert.ok(!Array.from(received.type).includes(RecordType.SAMPLE));
+      assert.equal(stream.byteLength, index.size.reduce((n, size) => n + size, 0));
+    });
+  }
+});
