@@ -3,6 +3,8 @@
 // webview, as the capture path carries its own codes; and the error the
 // symbols' readers throw, with the field of the file at fault.
 
+import { RecordError } from './records';
+
 export const SOURCE_ERROR_CODES = [
   /** The request itself is malformed: `field` names the bad part. */
   'bad-request',
@@ -28,6 +30,8 @@ export const SOURCE_ERROR_CODES = [
   'bad-elf',
   /** The file system refused (no such file, no permission, ...). */
   'file',
+  /** The capture file contradicts itself: `field` names the field of the record at fault. */
+  'bad-capture',
   /** The symbolizer failed, or cannot be given this file. */
   'symbolizer',
   /** The language server is not running, or failed to answer. */
@@ -48,10 +52,12 @@ export class SourceError extends Error {
 
 /**
  * What went wrong, as an answer carries it: the code of a SourceError, or
- * of the symbols addon's errors (which set `code` and `field` alike); a file
- * system's error as 'file'; anything else as the symbolizer's.
+ * of the symbols addon's errors (which set `code` and `field` alike); a
+ * capture's RecordError as 'bad-capture'; a file system's error as 'file';
+ * anything else as the symbolizer's.
  */
 export function sourceErrorOf(e: unknown): { code: SourceErrorCode; message: string; field?: string } {
+  if (e instanceof RecordError) return { code: 'bad-capture', message: e.message, field: e.field };
   const { code, field, message } = (e ?? {}) as { code?: unknown; field?: unknown; message?: unknown };
   const text = typeof message === 'string' ? message : String(e);
   if ((SOURCE_ERROR_CODES as readonly unknown[]).includes(code))

@@ -183,6 +183,15 @@ describe('a perf.data that contradicts itself is refused, naming the record, its
     const before = places(file, dataOf(file).start, ns.at).filter((p) => p.type !== RecordType.SAMPLE && p.type < 64).length;
     assert.equal(r.stdout.split('\n').filter(Boolean).length, before + places(file, dataOf(file).start, ns.at).filter((p) => p.type === RecordType.FINISHED_INIT).length);
   });
+
+  test('sideband resolve refuses such a file as dump does, where the language server reads it too', () => {
+    const comm = first(file, RecordType.COMM);
+    const bad = path.join(tmp, 'resolve-bad.data');
+    fs.writeFileSync(bad, patched(file, comm.at + 6, comm.size - 4, 2));
+    const r = spawnSync(process.execPath, [CLI, 'resolve', bad, '--pid', '1', '0x1000'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`error: COMM record's header\\.size is \\d+, not a multiple of 8 .*\\(at byte ${comm.at} of ${bad}\\)`));
+  });
 });
 
 describe('a perf.data that is only cut short is read up to its last whole record, with a warning naming the byte', () => {

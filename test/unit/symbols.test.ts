@@ -12,6 +12,7 @@ import { loadSymbolsAddon, type SymbolsAddon, type SourceFrame } from '../../nat
 import { openSymbolizer, type Symbolizer } from '../../node/symbols/symbolizer';
 import { SourceResolver } from '../../node/symbols/resolver';
 import { sourceErrorOf } from '../../core/sourceError';
+import { RecordError } from '../../core/records';
 
 /** What f throws; fails the test when it returns. */
 function captured(f: () => unknown): unknown {
@@ -195,6 +196,11 @@ describe('libdw backend against llvm-symbolizer', () => {
     // The addon's own refusal keeps its code across into JavaScript.
     assert.equal(sourceErrorOf(captured(() => loadSymbolsAddon().open(text, null))).code, 'bad-elf');
     assert.deepEqual(sourceErrorOf(new Error('something else')), { code: 'symbolizer', message: 'something else' });
+    assert.deepEqual(sourceErrorOf(new RecordError('COMM.comm', "COMM record's comm has no terminating NUL", 64)), {
+      code: 'bad-capture',
+      message: "COMM record's comm has no terminating NUL (at byte 64)",
+      field: 'COMM.comm',
+    });
   });
 });
 
