@@ -169,7 +169,9 @@ view.onFrame = (stats: FrameStats) => {
   if (frameTimes.length > 1000) frameTimes.splice(0, frameTimes.length - 1000);
   if (session && stats.records > postedRecords) {
     postedRecords = stats.records;
-    post({ type: 'drawn', records: stats.records, newestTime: session.timeline.endTime });
+    // Records that all have time 0 (perf's synthesized status) give the timeline no end time.
+    const newest = session.timeline.endTime;
+    post({ type: 'drawn', records: stats.records, newestTime: Number.isNaN(newest) ? 0 : newest });
   }
   updateStatus();
 };

@@ -174,7 +174,9 @@ export class TimelineCanvas {
       ctx.textAlign = 'start';
     } else {
       const origin = this.origin;
-      view.setData(Math.min(origin, tl.startTime), this.markers.reduce((end, m) => Math.max(end, m.time), tl.endTime));
+      // A capture of perf's time-0 status alone has no time of its own: it is drawn at the origin.
+      const end = Number.isNaN(tl.endTime) ? origin : tl.endTime;
+      view.setData(origin, this.markers.reduce((latest, m) => Math.max(latest, m.time), end));
       view.scrollRows(0, layout.rows.length, layout.visibleRows());
       const frame: Frame = { ctx, palette: p, view, layout, timeline: tl, filter: this.filter, origin, snapshots: this.snapshots, markers: this.markers, selection: this.selection, hovered: this.hovered, stats };
       paintSnapshots(frame);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RESULTS_DIR, WebviewPage } from './harness';
-import { EVENTS, HOSTILE_COMM, START, busyCapture, smallCapture } from './streams';
+import { EVENTS, HOSTILE_COMM, START, busyCapture, mapping, smallCapture } from './streams';
+import { comm, concat, mmap2 } from '../fixtures/records';
 import { THEMES, ThemeName } from './themes';
 
 const small = smallCapture();
@@ -319,4 +320,25 @@ describe('webview: themes', () => {
       }
     });
   }
+});
+
+describe("webview: a capture of perf's time-0 status alone", () => {
+  test('draws it at the capture start and says so, with no time to fail on', async () => {
+    const webview = await WebviewPage.open();
+    try {
+      // As perf record -a --synth=all leaves a file cut before its first real record: time 0, id 0, all synthesized.
+      const synthesized = { pid: 300, tid: 300, time: 0, cpu: 0, id: 0n };
+      const records = concat([comm(synthesized, 'daemon'), mmap2(synthesized, mapping(0x400000n, 0x1000n, '/usr/sbin/daemon'))]);
+      await webview.open(EVENTS, records.byteLength);
+      await webview.sendRecords(records, records.byteLength);
+      await webview.drawn(2);
+      const posted = await webview.posted();
+      assert.deepEqual(posted.filter((m) => m.type === 'invalid'), []);
+      assert.deepEqual(posted.filter((m) => m.type === 'drawn').at(-1), { type: 'drawn', records: 2, newestTime: 0 });
+      // perf's synthesized records count among the real ones the frame drew: both on screen.
+      assert.equal(await webview.hook((h) => h.realDrawn), 2);
+    } finally {
+      await webview.close();
+    }
+  });
 });
