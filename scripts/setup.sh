@@ -13,6 +13,7 @@ command -v python3 >/dev/null || need_apt+=(python3)          # node-gyp
 command -v setpriv >/dev/null || need_apt+=(util-linux)       # unprivileged error-path tests
 command -v strace >/dev/null || need_apt+=(strace)            # the order of a launch's signal calls
 command -v file >/dev/null || need_apt+=(file)
+command -v objdump >/dev/null || need_apt+=(binutils)    # the addons' version needs, against VS Code's floor
 command -v chromium >/dev/null || need_apt+=(chromium)        # the webview's tests and bench, headless
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)  # the static core program
 [ -e /usr/include/elfutils/libdwfl.h ] || need_apt+=(libdw-dev)    # the symbols addon, linked to libdw.so.1

@@ -34,11 +34,12 @@ void explain_open_error(int err, pid_t target, pid_t tid) {
     snprintf(maps, sizeof maps, "/proc/%d/maps", tid);
     int fd = open(maps, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && (errno == EACCES || errno == EPERM)) {
-      struct stat st{};
+      // statx, not stat: glibc 2.28 has it, stat is a 2.33 symbol.
+      struct statx st{};
       char dir[64];
       snprintf(dir, sizeof dir, "/proc/%d", tid);
-      stat(dir, &st);
-      throw Error("EPTRACE", "no permission to observe process " + pid + " (owned by uid " + std::to_string(st.st_uid) +
+      statx(AT_FDCWD, dir, 0, STATX_UID, &st);
+      throw Error("EPTRACE", "no permission to observe process " + pid + " (owned by uid " + std::to_string(st.stx_uid) +
                                  "): perf needs ptrace read access to it. Fix: capture as the user that runs it, or "
                                  "as root (or with CAP_PERFMON and CAP_SYS_PTRACE).");
     }
