@@ -22,7 +22,9 @@ dpkg-query -W -f '${Status}' libc6-dbg 2>/dev/null | grep -q ' installed' || nee
 source scripts/apt.sh
 apt_install setup ${need_apt[@]+"${need_apt[@]}"}
 
-# Dependencies, and the native helper built by the package's install script.
+# Dependencies, and the native helper built by the package's prepare script
+# (npm ci runs it; installing the packed command line does not, as that
+# ships the helper built).
 # The rest is built by what runs next: npm test and npm run package both
 # start with npm run build.
 if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
