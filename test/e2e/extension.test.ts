@@ -20,7 +20,7 @@ import { readPerfData } from '../../node/perfdata/reader';
 import { decodeRecord, indexRecords, IndexFlag, RecordType } from '../../core/records';
 import { extensionLog, hoverText, openFile, repoRoot, runCommand, pickQuickItem, timeouts, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, waitForNotification, webviewFrame, type CodeServer } from './codeserver';
 
-const vsix = path.join(repoRoot, 'perf-sideband.vsix');
+const vsix = path.join(repoRoot, 'perf-sideband-linux-x64.vsix');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-e2e-'));
 
 interface TimelineHook {

@@ -8,7 +8,12 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const ADDONS = ['sideband.node', 'sideband_symbols.node'].map((name) => path.join(ROOT, 'native', 'build', 'Release', name));
+/** Each platform's build of the addons the .vsix files ship (scripts/package.mjs). */
+const BUILDS: Record<string, string> = {
+  'linux-x64': path.join(ROOT, 'native', 'build', 'Release'),
+  'linux-arm64': path.join(ROOT, 'native', 'build', 'linux-arm64', 'build', 'Release'),
+};
+const ADDONS = Object.entries(BUILDS).flatMap(([target, dir]) => ['sideband.node', 'sideband_symbols.node'].map((name) => ({ target, file: path.join(dir, name) })));
 
 /**
  * Each library an addon may need, and the newest version of each of its
@@ -91,8 +96,8 @@ describe('runtime floor', () => {
     ]);
   });
 
-  for (const addon of ADDONS) {
-    test(`${path.basename(addon)} needs at most glibc 2.28 and GCC 8's libstdc++`, () => {
+  for (const { target, file: addon } of ADDONS) {
+    test(`${target} ${path.basename(addon)} needs at most glibc 2.28 and GCC 8's libstdc++`, () => {
       const dump = spawnSync('objdump', ['-p', addon], { encoding: 'utf8' });
       assert.equal(dump.status, 0, `objdump -p ${addon}: ${dump.stderr}`);
       const needs = versionNeeds(dump.stdout);
