@@ -14,42 +14,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Frame, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 
 import { readPerfData } from '../../node/perfdata/reader';
 import { decodeRecord, indexRecords, IndexFlag, RecordType } from '../../core/records';
+import { expandRegion, pidsWhere, regionRows, selectNewestRecordOf, waitForHook } from './timeline';
 import { extensionLog, hoverText, openFile, repoRoot, runCommand, pickQuickItem, timeouts, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, waitForNotification, webviewFrame, type CodeServer } from './codeserver';
 
 const vsix = path.join(repoRoot, 'perf-sideband-linux-x64.vsix');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-e2e-'));
-
-interface TimelineHook {
-  recordsIndexed: number;
-  statusDrawn: number;
-  realDrawn: number;
-  regionsListed: number;
-  markers: number;
-  lanes: number;
-}
-
-/** The timeline's test hook (webview/main.ts), read in its frame. */
-function hook(frame: Frame): Promise<TimelineHook> {
-  return frame.evaluate(() => {
-    const h = (window as unknown as { __sidebandTimeline: TimelineHook }).__sidebandTimeline;
-    return { recordsIndexed: h.recordsIndexed, statusDrawn: h.statusDrawn, realDrawn: h.realDrawn, regionsListed: h.regionsListed, markers: h.markers, lanes: h.lanes };
-  });
-}
-
-async function waitForHook(frame: Frame, what: string, ok: (h: TimelineHook) => boolean, timeoutMs = 60_000): Promise<TimelineHook> {
-  const deadline = Date.now() + timeoutMs;
-  let last: TimelineHook | undefined;
-  while (Date.now() < deadline) {
-    last = await hook(frame).catch(() => undefined);
-    if (last && ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`e2e: the timeline did not show ${what} within ${timeoutMs} ms; it had ${JSON.stringify(last)}`);
-}
 
 /**
  * Pids of the demo running in `cwd`, from /proc: the oracle for which
@@ -61,58 +34,9 @@ function demoPids(cwd: string): number[] {
   return pidsWhere((pid, cmdline) => /^(sideband-demo|demo-step-\d+)/.test(cmdline) && fs.readlinkSync(`/proc/${pid}/cwd`) === dir);
 }
 
-/** Pids of the processes, from /proc, whose command line (and whatever else `match` reads of them) matches. */
-function pidsWhere(match: (pid: number, cmdline: string) => boolean): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return match(pid, fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-      } catch {
-        return false; // gone meanwhile
-      }
-    });
-}
-
-/** Selects the newest record of `pid` that is on screen by clicking its mark, so the regions panel lists that process then. */
-async function selectNewestRecordOf(frame: Frame, pid: number): Promise<void> {
-  const position = await frame.evaluate((pid) => {
-    const h = (window as unknown as { __sidebandTimeline: { recordsIndexed: number; recordPid(i: number): number; recordPosition(i: number): { x: number; y: number } | null } }).__sidebandTimeline;
-    for (let i = h.recordsIndexed - 1; i >= 0; i--) {
-      if (h.recordPid(i) !== pid) continue;
-      const at = h.recordPosition(i);
-      if (at) return at;
-    }
-    return null;
-  }, pid);
-  assert.ok(position, `a record of pid ${pid} is on screen`);
-  const canvas = frame.locator('#timeline');
-  const box = await canvas.boundingBox();
-  assert.ok(box);
-  await canvas.click({ position: { x: position.x - (await canvas.evaluate((c) => c.getBoundingClientRect().left)), y: position.y - (await canvas.evaluate((c) => c.getBoundingClientRect().top)) } });
-}
-
 /** Pids of the sideband language servers running from the installed extension. */
 function languageServerPids(): number[] {
   return pidsWhere((_, cmdline) => cmdline.includes('perf-sideband.perf-sideband-0.1.0/dist/server.js'));
-}
-
-/** Expands the executable region of `file`, and returns the source files it lists once they arrive. */
-async function expandRegion(frame: Frame, file: string): Promise<string[]> {
-  const row = frame.locator('#regions tr.region', { hasText: file }).filter({ has: frame.locator('td.prot', { hasText: /^r-x/ }) }).first();
-  await row.locator('button.toggle').click();
-  const items = frame.locator('#regions tr.sources li.source-file');
-  await items.first().waitFor({ state: 'visible', timeout: 30_000 });
-  return items.evaluateAll((nodes) => nodes.map((n) => (n.textContent ?? '').trim()));
-}
-
-async function regionRows(frame: Frame): Promise<Array<{ text: string; statusOnly: boolean }>> {
-  // The cells' own text, tab-separated: innerText puts tabs between cells only while the frame is laid out.
-  return frame.locator('#regions tr.region').evaluateAll((rows) =>
-    rows.map((r) => ({ text: [...r.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim()).join('\t'), statusOnly: r.classList.contains('status-only') })),
-  );
 }
 
 describe('the extension in code-server', () => {
