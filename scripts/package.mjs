@@ -27,6 +27,7 @@ for (const [target, addons] of Object.entries(addonsOf)) {
     fs.copyFileSync(from, path.join(stage, file));
   }
   const vsix = path.join(root, `perf-sideband-${target}.vsix`);
-  // Relative links left so: VS Code's details page shows the images from the .vsix.
-  execFileSync(vsce, ['package', '--target', target, '--no-dependencies', '--no-rewrite-relative-links', '-o', vsix], { cwd: stage, stdio: 'inherit' });
+  // vsce points the README's relative links at the repository named in package.json:
+  // VS Code's details page, like the Marketplace's, shows only http(s) images.
+  execFileSync(vsce, ['package', '--target', target, '--no-dependencies', '-o', vsix], { cwd: stage, stdio: 'inherit' });
 }

@@ -6,8 +6,9 @@
 // function is mapped, also after the language server was killed and
 // restarted;
 // "Capture Sideband" attaches to a process picked in the quick pick; the
-// capture saves as a perf.data that perf reads. Screenshots go to
-// test-results/e2e/.
+// capture saves as a perf.data that perf reads; the extension's details
+// page shows its icon and its README's images, from the repository's
+// addresses packaging gave them. Screenshots go to test-results/e2e/.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -197,5 +198,40 @@ describe('the extension in code-server', () => {
     const perf = spawnSync('perf', ['script', '-i', saved, '--show-task-events'], { encoding: 'utf8' });
     assert.equal(perf.status, 0, perf.stderr);
     assert.match(perf.stdout, /sideband-e2e-t/, 'perf reads the saved capture, the target by name among it');
+  });
+
+  test("the extension's details page shows its icon, and the README's images from where packaging pointed them", async () => {
+    // Packaging pointed the README's relative links at the repository's raw files: here, with
+    // no network, the browser is served the committed file at each such address instead.
+    const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+    const raw = `${manifest.repository.url.replace(/\.git$/, '')}/raw/HEAD/`;
+    const served: string[] = [];
+    await page.context().route(`${raw}**`, (route) => {
+      const file = route.request().url().slice(raw.length);
+      served.push(file);
+      return route.fulfill({ path: path.join(repoRoot, file), contentType: 'image/png' });
+    });
+    await runCommand(page, 'Extensions: Show Installed Extensions');
+    await page.locator('.extensions-viewlet .monaco-list-row', { hasText: 'Perf Sideband' }).first().click();
+    const readme = await webviewFrame(page, { text: /Inspect the Linux perf/, selector: 'img', timeout: 60_000 });
+    const images = readme.locator('img');
+    const deadline = Date.now() + 30_000;
+    let shown: Array<{ src: string; width: number }> = [];
+    // Each image loads on its own: wait until every one has, or the deadline says which did not.
+    while (Date.now() < deadline) {
+      shown = await images.evaluateAll((nodes) => nodes.map((n) => ({ src: (n as HTMLImageElement).src, width: (n as HTMLImageElement).complete ? (n as HTMLImageElement).naturalWidth : 0 })));
+      if (shown.length >= 3 && shown.every((i) => i.width > 0)) break;
+      await page.waitForTimeout(250);
+    }
+    assert.deepEqual(
+      shown.map((i) => ({ src: i.src, loaded: i.width > 0 })),
+      ['images/timeline.png', 'images/regions.png', 'images/hover.png'].map((file) => ({ src: raw + file, loaded: true })),
+      `the README's images, as the details page loaded them (served: ${served.join(', ')})`,
+    );
+    const icon = page.locator('.extension-editor .header .icon').first();
+    await icon.waitFor({ state: 'visible' });
+    assert.ok(await icon.evaluate((n) => (n as HTMLImageElement).complete && (n as HTMLImageElement).naturalWidth > 0), "the details page's header shows the icon");
+    await images.first().scrollIntoViewIfNeeded();
+    await server.screenshot('details-page');
   });
 });

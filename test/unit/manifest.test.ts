@@ -47,7 +47,7 @@ describe('manifest', () => {
     assert.match(changelog, new RegExp(`^## ${manifest.version.replace(/\./g, '\\.')}$`, 'm'));
   });
 
-  test("the README's images are linked relatively, exist, and ship in the .vsix with the icon and the CHANGELOG", () => {
+  test("the README's images are linked relatively and exist; the icon and the CHANGELOG ship in the .vsix", () => {
     const images = readmeImages();
     assert.ok(images.length >= 3, `the README shows ${images.length} images`);
     for (const image of images) {
@@ -55,7 +55,7 @@ describe('manifest', () => {
       assert.ok(fs.existsSync(path.join(ROOT, image)), `${image} does not exist`);
     }
     const packaged = packagedFiles();
-    const missing = [...images, manifest.icon, 'CHANGELOG.md'].filter((file) => !packaged.includes(file));
+    const missing = [manifest.icon, 'CHANGELOG.md'].filter((file) => !packaged.includes(file));
     assert.deepEqual(missing, []);
   });
 
