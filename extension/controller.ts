@@ -67,7 +67,7 @@ export class Controller implements vscode.Disposable {
     // js-debug names its child session a moment after the parent starts.
     const pid = await this.debugTargets.pidOf(root, 5000);
     if (pid === undefined) {
-      const picked = await this.pickProcess(`Perf Sideband: which process does "${root.name}" debug? (Esc: capture nothing)`, false);
+      const picked = await this.pickProcess(`Perf Sideband: which process does "${root.name}" debug? (Esc: capture nothing)`, false, this.debugTargets.likelyDebuggee(root));
       if (picked && 'pid' in picked) await this.start(picked, `${root.name} (pid ${picked.pid})`, root);
       return;
     }
@@ -94,13 +94,17 @@ export class Controller implements vscode.Disposable {
     await this.start(target, 'pid' in target ? `${commOf(target.pid)} (pid ${target.pid})` : target.command.join(' '));
   }
 
-  private async pickProcess(placeHolder: string, offerLaunch: boolean): Promise<Target | undefined> {
+  /** A process or, with `offerLaunch`, a command; `likely`, the likely debuggee, is offered first. */
+  private async pickProcess(placeHolder: string, offerLaunch: boolean, likely?: number): Promise<Target | undefined> {
     type Item = vscode.QuickPickItem & { target?: Target; launch?: boolean };
     const items: Item[] = [];
     if (offerLaunch) items.push({ label: '$(play) Launch a command…', description: 'capture it from its first instruction', launch: true }, { label: '', kind: vscode.QuickPickItemKind.Separator });
     const uid = process.getuid?.() ?? 0;
-    for (const p of listProcesses([process.pid, process.ppid])) {
-      items.push({ label: `${p.pid}`, description: p.comm, detail: p.commandLine + (uid !== 0 && p.uid !== uid ? '  (another user: needs privileges)' : ''), target: { pid: p.pid } });
+    const processes = listProcesses([process.pid, process.ppid]);
+    processes.sort((a, b) => Number(b.pid === likely) - Number(a.pid === likely));
+    for (const p of processes) {
+      const description = p.pid === likely ? `${p.comm} — the newest child of the debug adapter` : p.comm;
+      items.push({ label: `${p.pid}`, description, detail: p.commandLine + (uid !== 0 && p.uid !== uid ? '  (another user: needs privileges)' : ''), target: { pid: p.pid } });
     }
     const picked = await vscode.window.showQuickPick(items, { placeHolder, matchOnDescription: true, matchOnDetail: true });
     if (!picked) return undefined;

@@ -3,13 +3,15 @@
 // Adapters say it in different ways: the DAP `process` event
 // (systemProcessId) for those that send it; js-debug sends none, but names
 // the child session it creates for the debuggee "app.js [PID]"; attach
-// configurations carry `processId`. A session's decisions are taken for its
-// root session, so a js-debug parent and its child make one capture.
+// configurations carry `processId`. For adapters that say none of these,
+// the likely debuggee is the newest child of the session's adapter. A
+// session's decisions are taken for its root session, so a js-debug parent
+// and its child make one capture.
 
 import * as vscode from 'vscode';
 
 import type { MarkerKind } from '../core/perfdata/metadata';
-import { pidFromConfiguration, pidFromSessionName } from './targets';
+import { childrenOf, newestChildOfAdapter, pidFromConfiguration, pidFromSessionName, processLinks } from './targets';
 
 export type DebugEvent = { kind: Exclude<MarkerKind, 'note'>; label: string };
 
@@ -27,6 +29,8 @@ export class DebugTargets implements vscode.Disposable {
   /** By root session id: the debuggee's pid, once known. */
   private readonly pids = new Map<string, number>();
   private readonly waiting = new Map<string, Array<(pid: number) => void>>();
+  /** By root session id: the extension host's children before the session's adapter started. */
+  private readonly hostChildrenBefore = new Map<string, Set<number>>();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly eventEmitter = new vscode.EventEmitter<{ root: vscode.DebugSession; event: DebugEvent }>();
   /** Stops and continues of any session, with the root session they belong to. */
@@ -36,19 +40,12 @@ export class DebugTargets implements vscode.Disposable {
     this.disposables.push(
       this.eventEmitter,
       vscode.debug.registerDebugAdapterTrackerFactory('*', {
-        createDebugAdapterTracker: (session) => ({
-          onDidSendMessage: (message: { type?: string; event?: string; body?: Record<string, unknown> }) => {
-            if (message.type !== 'event') return;
-            if (message.event === 'process' && typeof message.body?.systemProcessId === 'number') this.learn(session, message.body.systemProcessId);
-            else if (message.event === 'stopped') {
-              const { reason, description } = message.body ?? {};
-              this.fire(session, { kind: 'stopped', label: String(description ?? reason ?? 'stopped') });
-            } else if (message.event === 'continued') this.fire(session, { kind: 'continued', label: 'continued' });
-          },
-          onWillReceiveMessage: (message: { type?: string; command?: string }) => {
-            if (message.type === 'request' && message.command && RESUMING.has(message.command)) this.fire(session, { kind: 'continued', label: message.command });
-          },
-        }),
+        createDebugAdapterTracker: (session) => {
+          // VS Code asks for trackers before it starts an executable adapter, from this process.
+          const root = rootOf(session);
+          if (!this.hostChildrenBefore.has(root.id)) this.hostChildrenBefore.set(root.id, new Set(childrenOf(process.pid, processLinks())));
+          return this.tracker(session);
+        },
       }),
       vscode.debug.onDidStartDebugSession((session) => {
         // The configuration's name, not the session's: VS Code appends " « parent" to the latter.
@@ -59,8 +56,26 @@ export class DebugTargets implements vscode.Disposable {
         if (session.parentSession) return;
         this.pids.delete(session.id);
         this.waiting.delete(session.id);
+        this.hostChildrenBefore.delete(session.id);
       }),
     );
+  }
+
+  /** What a session's adapter says: the debuggee's pid, stops and continues. */
+  private tracker(session: vscode.DebugSession): vscode.DebugAdapterTracker {
+    return {
+      onDidSendMessage: (message: { type?: string; event?: string; body?: Record<string, unknown> }) => {
+        if (message.type !== 'event') return;
+        if (message.event === 'process' && typeof message.body?.systemProcessId === 'number') this.learn(session, message.body.systemProcessId);
+        else if (message.event === 'stopped') {
+          const { reason, description } = message.body ?? {};
+          this.fire(session, { kind: 'stopped', label: String(description ?? reason ?? 'stopped') });
+        } else if (message.event === 'continued') this.fire(session, { kind: 'continued', label: 'continued' });
+      },
+      onWillReceiveMessage: (message: { type?: string; command?: string }) => {
+        if (message.type === 'request' && message.command && RESUMING.has(message.command)) this.fire(session, { kind: 'continued', label: message.command });
+      },
+    };
   }
 
   private learn(session: vscode.DebugSession, pid: number): void {
@@ -89,6 +104,12 @@ export class DebugTargets implements vscode.Disposable {
       });
       this.waiting.set(root.id, list);
     });
+  }
+
+  /** For a root session whose adapter names no debuggee: the newest child of its adapter, if it has one. */
+  likelyDebuggee(root: vscode.DebugSession): number | undefined {
+    const before = this.hostChildrenBefore.get(root.id);
+    return before && newestChildOfAdapter(process.pid, before, processLinks());
   }
 
   dispose(): void {

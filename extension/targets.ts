@@ -79,6 +79,59 @@ export function splitCommandLine(line: string): string[] {
   return args;
 }
 
+/** A process, its parent, and when it started (clock ticks since boot). */
+export interface ProcessLink {
+  pid: number;
+  ppid: number;
+  startTime: number;
+}
+
+/** Parent and start time from the text of /proc/PID/stat; comm, in parentheses, may hold anything, even ") (". */
+export function parseStat(pid: number, text: string): ProcessLink | undefined {
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // After comm: state (field 3), ppid (4) ... starttime (22).
+  const ppid = Number(fields[1]);
+  const startTime = Number(fields[19]);
+  return Number.isInteger(ppid) && Number.isFinite(startTime) && fields.length > 19 ? { pid, ppid, startTime } : undefined;
+}
+
+/** Every process's parent and start time, from /proc. */
+export function processLinks(): ProcessLink[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map((name) => {
+      try {
+        return parseStat(Number(name), fs.readFileSync(`/proc/${name}/stat`, 'latin1'));
+      } catch {
+        return undefined; // exited while being listed
+      }
+    })
+    .filter((p): p is ProcessLink => p !== undefined);
+}
+
+/** The children `parent` has among `processes`. */
+export function childrenOf(parent: number, processes: readonly ProcessLink[]): number[] {
+  return processes.filter((p) => p.ppid === parent).map((p) => p.pid);
+}
+
+/**
+ * The debuggee of an adapter that says nothing of it: the newest process
+ * whose parent is the adapter. The adapter is the extension host's child
+ * that was not there before the session (`hostChildrenBefore`): VS Code
+ * starts executable adapters from the extension host.
+ */
+export function newestChildOfAdapter(host: number, hostChildrenBefore: ReadonlySet<number>, processes: readonly ProcessLink[]): number | undefined {
+  const adapters = new Set(childrenOf(host, processes).filter((pid) => !hostChildrenBefore.has(pid)));
+  let newest: ProcessLink | undefined;
+  for (const p of processes) {
+    if (!adapters.has(p.ppid)) continue;
+    // Equal start times (ticks are 10 ms): the higher pid came later.
+    if (!newest || p.startTime > newest.startTime || (p.startTime === newest.startTime && p.pid > newest.pid)) newest = p;
+  }
+  return newest?.pid;
+}
+
 /** js-debug's name for the session of a debuggee: "app.js [4242]". */
 export function pidFromSessionName(name: string): number | undefined {
   const match = /\[(\d+)\]\s*$/.exec(name);

@@ -18,7 +18,7 @@ mkdir -p "$profile/user/User" "$profile/extensions"
 # Without this, code-server asks whether to trust the folder and keeps extensions off until then.
 echo '{ "security.workspace.trust.enabled": false, "workbench.startupEditor": "none" }' >"$profile/user/User/settings.json"
 code_server=("$E2E_NODE" "$E2E_CODE_SERVER" --user-data-dir "$profile/user" --extensions-dir "$profile/extensions")
-"${code_server[@]}" --install-extension perf-sideband.vsix >/dev/null
+"${code_server[@]}" --install-extension perf-sideband-linux-x64.vsix >/dev/null
 
 echo
 echo "Open http://127.0.0.1:$port/?folder=$PWD/demo in a browser."

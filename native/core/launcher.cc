@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,9 +56,11 @@ pid_t Launcher::launch() {
   // Every signal stays blocked from before fork until the child has reset
   // every handler: one arriving in between must not run ours in the child
   // (Node's writes into the signal pipe it shares with this process).
+  // sigprocmask is glibc's pthread_sigmask (this thread's mask) under the
+  // name glibc 2.28 exports: pthread_sigmask got a new version in 2.32.
   sigset_t all, before;
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &before);
+  sigprocmask(SIG_SETMASK, &all, &before);
   const pid_t child = fork();
   if (child == 0) {
     // Only the parent's ends: a child holding the go pipe's write end
@@ -99,7 +100,7 @@ pid_t Launcher::launch() {
     _exit(127);
   }
   const int fork_err = errno;
-  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  sigprocmask(SIG_SETMASK, &before, nullptr);
   close(go[0]);
   close(err[1]);
   if (child < 0) {

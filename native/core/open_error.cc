@@ -34,11 +34,12 @@ void explain_open_error(int err, pid_t target, pid_t tid) {
     snprintf(maps, sizeof maps, "/proc/%d/maps", tid);
     int fd = open(maps, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && (errno == EACCES || errno == EPERM)) {
-      struct stat st{};
+      // statx, not stat: glibc 2.28 has it, stat is a 2.33 symbol.
+      struct statx st{};
       char dir[64];
       snprintf(dir, sizeof dir, "/proc/%d", tid);
-      stat(dir, &st);
-      throw Error("EPTRACE", "no permission to observe process " + pid + " (owned by uid " + std::to_string(st.st_uid) +
+      statx(AT_FDCWD, dir, 0, STATX_UID, &st);
+      throw Error("EPTRACE", "no permission to observe process " + pid + " (owned by uid " + std::to_string(st.stx_uid) +
                                  "): perf needs ptrace read access to it. Fix: capture as the user that runs it, or "
                                  "as root (or with CAP_PERFMON and CAP_SYS_PTRACE).");
     }
@@ -58,7 +59,14 @@ void explain_open_error(int err, pid_t target, pid_t tid) {
   if (err == EMFILE || err == ENFILE)
     throw Error("EMFILE", "too many open files: a capture opens one event per thread and CPU. Fix: raise the limit "
                           "with `ulimit -n 65536` before capturing.");
-  if (err == ENOENT || err == ENODEV || err == EOPNOTSUPP || err == ENOSYS)
+  // ENOSYS is also what a user-mode emulator answers (qemu-user runs the
+  // arm64 build on x86_64 without passing perf_event_open through).
+  if (err == ENOSYS)
+    throw Error("ENOPERF", "perf_event_open is not implemented here: the kernel was built without "
+                           "CONFIG_PERF_EVENTS, or this runs under a user-mode emulator such as qemu-user, which does "
+                           "not pass it through. Fix: run on a kernel with CONFIG_PERF_EVENTS, natively or in a full "
+                           "virtual machine.");
+  if (err == ENOENT || err == ENODEV || err == EOPNOTSUPP)
     throw Error("ENOPERF", std::string("this kernel cannot open the perf dummy event: ") + strerror(err) +
                                ". Fix: use a kernel built with CONFIG_PERF_EVENTS.");
   throw Error("ESYS", std::string("perf_event_open failed: ") + strerror(err) + ".");

@@ -207,8 +207,9 @@ ProcStatusReader::ProcStatusReader(uint32_t emit_flags, bool procmap_query, std:
   text_.resize(1 << 16);
   // Every namespace inode lives on the one nsfs superblock: its device is
   // read once, and readlink alone ("net:[4026531840]") gives each inode.
-  struct stat st;
-  if (stat("/proc/self/ns/net", &st) == 0) nsfs_dev_ = st.st_dev;
+  // statx, not stat: glibc 2.28 has it, stat is a 2.33 symbol.
+  struct statx st;
+  if (statx(AT_FDCWD, "/proc/self/ns/net", 0, STATX_BASIC_STATS, &st) == 0) nsfs_dev_ = makedev(st.stx_dev_major, st.stx_dev_minor);
 }
 
 NamespaceRead ProcStatusReader::read_namespaces(int at, const char* ns_dir, uint64_t (*links)[2]) {

@@ -220,7 +220,7 @@ function framesOfLlvmAnswer(line: string): SourceFrame[] {
 
 function llvmSymbolizer(program: string, debugDirs: readonly string[], whyNotLibdw: string): Symbolizer {
   const process = new LlvmSymbolizerProcess(program, debugDirs);
-  const description = `Symbols: ${program} (slower, no source listings), as the libdw helper could not be loaded (${whyNotLibdw}). Fix: \`apt install libdw1\` (elfutils' library; the helper is built against it), then run "Perf Sideband: Restart Language Server".`;
+  const description = `Symbols: ${program} (slower, no source listings), as the libdw helper could not be loaded (${whyNotLibdw}). Fix: install elfutils' libdw, which the helper links (\`apt install libdw1\`, or \`dnf install elfutils-libs\` on RHEL and Fedora), then run "Perf Sideband: Restart Language Server".`;
   return new BackendSymbolizer(
     'llvm-symbolizer',
     description,
@@ -241,7 +241,7 @@ function llvmSymbolizer(program: string, debugDirs: readonly string[], whyNotLib
 }
 
 function elfSymbolizer(debugDirs: readonly string[], whyNotLibdw: string): Symbolizer {
-  const description = `Symbols: ELF symbol tables only (function names, no source lines), as the libdw helper could not be loaded (${whyNotLibdw}) and no llvm-symbolizer is on PATH. Fix: \`apt install libdw1\` (elfutils' library; the helper is built against it), or \`apt install llvm\` for llvm-symbolizer, then run "Perf Sideband: Restart Language Server".`;
+  const description = `Symbols: ELF symbol tables only (function names, no source lines), as the libdw helper could not be loaded (${whyNotLibdw}) and no llvm-symbolizer is on PATH. Fix: install elfutils' libdw, which the helper links (\`apt install libdw1\`, or \`dnf install elfutils-libs\` on RHEL and Fedora), or \`apt install llvm\` for llvm-symbolizer, then run "Perf Sideband: Restart Language Server".`;
   return new BackendSymbolizer('elf-symbols', description, debugDirs, (file, debug) => {
     let symbols: ElfSymbol[] | undefined;
     // A stripped file keeps only .dynsym; its debug file has the full .symtab.

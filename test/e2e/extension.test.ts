@@ -6,51 +6,25 @@
 // function is mapped, also after the language server was killed and
 // restarted;
 // "Capture Sideband" attaches to a process picked in the quick pick; the
-// capture saves as a perf.data that perf reads. Screenshots go to
-// test-results/e2e/.
+// capture saves as a perf.data that perf reads; the extension's details
+// page shows its icon and its README's images, from the repository's
+// addresses packaging gave them. Screenshots go to test-results/e2e/.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Frame, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 
 import { readPerfData } from '../../node/perfdata/reader';
 import { decodeRecord, IndexFlag, RecordType } from '../../core/records';
 import { indexRecords } from '../../core/recordStream';
+import { expandRegion, pidsWhere, regionRows, selectNewestRecordOf, waitForHook } from './timeline';
 import { extensionLog, hoverText, openFile, repoRoot, runCommand, pickQuickItem, timeouts, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, waitForNotification, webviewFrame, type CodeServer } from './codeserver';
 
-const vsix = path.join(repoRoot, 'perf-sideband.vsix');
+const vsix = path.join(repoRoot, 'perf-sideband-linux-x64.vsix');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-e2e-'));
-
-interface TimelineHook {
-  recordsIndexed: number;
-  statusDrawn: number;
-  realDrawn: number;
-  regionsListed: number;
-  markers: number;
-  lanes: number;
-}
-
-/** The timeline's test hook (webview/main.ts), read in its frame. */
-function hook(frame: Frame): Promise<TimelineHook> {
-  return frame.evaluate(() => {
-    const h = (window as unknown as { __sidebandTimeline: TimelineHook }).__sidebandTimeline;
-    return { recordsIndexed: h.recordsIndexed, statusDrawn: h.statusDrawn, realDrawn: h.realDrawn, regionsListed: h.regionsListed, markers: h.markers, lanes: h.lanes };
-  });
-}
-
-async function waitForHook(frame: Frame, what: string, ok: (h: TimelineHook) => boolean, timeoutMs = 60_000): Promise<TimelineHook> {
-  const deadline = Date.now() + timeoutMs;
-  let last: TimelineHook | undefined;
-  while (Date.now() < deadline) {
-    last = await hook(frame).catch(() => undefined);
-    if (last && ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`e2e: the timeline did not show ${what} within ${timeoutMs} ms; it had ${JSON.stringify(last)}`);
-}
 
 /**
  * Pids of the demo running in `cwd`, from /proc: the oracle for which
@@ -62,58 +36,9 @@ function demoPids(cwd: string): number[] {
   return pidsWhere((pid, cmdline) => /^(sideband-demo|demo-step-\d+)/.test(cmdline) && fs.readlinkSync(`/proc/${pid}/cwd`) === dir);
 }
 
-/** Pids of the processes, from /proc, whose command line (and whatever else `match` reads of them) matches. */
-function pidsWhere(match: (pid: number, cmdline: string) => boolean): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return match(pid, fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-      } catch {
-        return false; // gone meanwhile
-      }
-    });
-}
-
-/** Selects the newest record of `pid` that is on screen by clicking its mark, so the regions panel lists that process then. */
-async function selectNewestRecordOf(frame: Frame, pid: number): Promise<void> {
-  const position = await frame.evaluate((pid) => {
-    const h = (window as unknown as { __sidebandTimeline: { recordsIndexed: number; recordPid(i: number): number; recordPosition(i: number): { x: number; y: number } | null } }).__sidebandTimeline;
-    for (let i = h.recordsIndexed - 1; i >= 0; i--) {
-      if (h.recordPid(i) !== pid) continue;
-      const at = h.recordPosition(i);
-      if (at) return at;
-    }
-    return null;
-  }, pid);
-  assert.ok(position, `a record of pid ${pid} is on screen`);
-  const canvas = frame.locator('#timeline');
-  const box = await canvas.boundingBox();
-  assert.ok(box);
-  await canvas.click({ position: { x: position.x - (await canvas.evaluate((c) => c.getBoundingClientRect().left)), y: position.y - (await canvas.evaluate((c) => c.getBoundingClientRect().top)) } });
-}
-
 /** Pids of the sideband language servers running from the installed extension. */
 function languageServerPids(): number[] {
   return pidsWhere((_, cmdline) => cmdline.includes('perf-sideband.perf-sideband-0.1.0/dist/server.js'));
-}
-
-/** Expands the executable region of `file`, and returns the source files it lists once they arrive. */
-async function expandRegion(frame: Frame, file: string): Promise<string[]> {
-  const row = frame.locator('#regions tr.region', { hasText: file }).filter({ has: frame.locator('td.prot', { hasText: /^r-x/ }) }).first();
-  await row.locator('button.toggle').click();
-  const items = frame.locator('#regions tr.sources li.source-file');
-  await items.first().waitFor({ state: 'visible', timeout: 30_000 });
-  return items.evaluateAll((nodes) => nodes.map((n) => (n.textContent ?? '').trim()));
-}
-
-async function regionRows(frame: Frame): Promise<Array<{ text: string; statusOnly: boolean }>> {
-  // The cells' own text, tab-separated: innerText puts tabs between cells only while the frame is laid out.
-  return frame.locator('#regions tr.region').evaluateAll((rows) =>
-    rows.map((r) => ({ text: [...r.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim()).join('\t'), statusOnly: r.classList.contains('status-only') })),
-  );
 }
 
 describe('the extension in code-server', () => {
@@ -274,5 +199,40 @@ describe('the extension in code-server', () => {
     const perf = spawnSync('perf', ['script', '-i', saved, '--show-task-events'], { encoding: 'utf8' });
     assert.equal(perf.status, 0, perf.stderr);
     assert.match(perf.stdout, /sideband-e2e-t/, 'perf reads the saved capture, the target by name among it');
+  });
+
+  test("the extension's details page shows its icon, and the README's images from where packaging pointed them", async () => {
+    // Packaging pointed the README's relative links at the repository's raw files: here, with
+    // no network, the browser is served the committed file at each such address instead.
+    const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+    const raw = `${manifest.repository.url.replace(/\.git$/, '')}/raw/HEAD/`;
+    const served: string[] = [];
+    await page.context().route(`${raw}**`, (route) => {
+      const file = route.request().url().slice(raw.length);
+      served.push(file);
+      return route.fulfill({ path: path.join(repoRoot, file), contentType: 'image/png' });
+    });
+    await runCommand(page, 'Extensions: Show Installed Extensions');
+    await page.locator('.extensions-viewlet .monaco-list-row', { hasText: 'Perf Sideband' }).first().click();
+    const readme = await webviewFrame(page, { text: /Inspect the Linux perf/, selector: 'img', timeout: 60_000 });
+    const images = readme.locator('img');
+    const deadline = Date.now() + 30_000;
+    let shown: Array<{ src: string; width: number }> = [];
+    // Each image loads on its own: wait until every one has, or the deadline says which did not.
+    while (Date.now() < deadline) {
+      shown = await images.evaluateAll((nodes) => nodes.map((n) => ({ src: (n as HTMLImageElement).src, width: (n as HTMLImageElement).complete ? (n as HTMLImageElement).naturalWidth : 0 })));
+      if (shown.length >= 3 && shown.every((i) => i.width > 0)) break;
+      await page.waitForTimeout(250);
+    }
+    assert.deepEqual(
+      shown.map((i) => ({ src: i.src, loaded: i.width > 0 })),
+      ['images/timeline.png', 'images/regions.png', 'images/hover.png'].map((file) => ({ src: raw + file, loaded: true })),
+      `the README's images, as the details page loaded them (served: ${served.join(', ')})`,
+    );
+    const icon = page.locator('.extension-editor .header .icon').first();
+    await icon.waitFor({ state: 'visible' });
+    assert.ok(await icon.evaluate((n) => (n as HTMLImageElement).complete && (n as HTMLImageElement).naturalWidth > 0), "the details page's header shows the icon");
+    await images.first().scrollIntoViewIfNeeded();
+    await server.screenshot('details-page');
   });
 });

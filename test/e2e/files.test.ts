@@ -15,8 +15,9 @@ import type { Frame, Page } from 'playwright-core';
 import { RecordType } from '../../core/records';
 import { indexPerfDataFile } from '../../node/perfdata/reader';
 import { notifications, repoRoot, runCommand, startCodeServer, webviewFrame, type CodeServer } from './codeserver';
+import { hook, waitForHook } from './timeline';
 
-const vsix = path.join(repoRoot, 'perf-sideband.vsix');
+const vsix = path.join(repoRoot, 'perf-sideband-linux-x64.vsix');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-e2e-files-'));
 const WORKLOAD = ['--', 'sh', '-c', 'ls / > /dev/null; exec /bin/true'];
 
@@ -47,19 +48,6 @@ function contradictingFile(): { file: string; before: number } {
   return { file, before };
 }
 
-interface TimelineHook {
-  recordsIndexed: number;
-  realDrawn: number;
-  lanes: number;
-}
-
-async function hook(frame: Frame): Promise<TimelineHook> {
-  return frame.evaluate(() => {
-    const h = (window as unknown as { __sidebandTimeline: TimelineHook }).__sidebandTimeline;
-    return { recordsIndexed: h.recordsIndexed, realDrawn: h.realDrawn, lanes: h.lanes };
-  });
-}
-
 /** Opens `file` with "Open perf.data…", as a user does, and waits until its timeline has indexed `records` records. */
 async function openTimeline(page: Page, file: string, records: number): Promise<Frame> {
   await runCommand(page, 'Perf Sideband: Open perf.data…');
@@ -81,7 +69,7 @@ async function openTimeline(page: Page, file: string, records: number): Promise<
   await input.press('Enter');
   // The webview's own header names the file (an editor tab's label is the custom editor's to choose).
   const frame = await webviewFrame(page, { text: new RegExp(`^${path.basename(file).replace('.', '\\.')}`), selector: '#timeline', timeout: 60_000 });
-  await frame.waitForFunction((n) => (window as unknown as { __sidebandTimeline?: TimelineHook }).__sidebandTimeline?.recordsIndexed === n, records, { timeout: 60_000 });
+  await waitForHook(frame, `${records} records`, (h) => h.recordsIndexed === records);
   return frame;
 }
 
@@ -107,12 +95,7 @@ describe('perf.data files in the editor', () => {
       const expected = indexPerfDataFile(file).index.count;
       assert.ok(expected > 5, `${expected} records`);
       const frame = await openTimeline(server.page, file, expected);
-      await frame
-        .waitForFunction(() => {
-          const h = (window as unknown as { __sidebandTimeline: TimelineHook }).__sidebandTimeline;
-          return h.realDrawn > 0 && h.lanes > 1;
-        })
-        .catch(async (e: Error) => assert.fail(`the timeline drew no records: ${e.message}; its hook says ${JSON.stringify(await hook(frame))}`));
+      await waitForHook(frame, 'its records drawn, in lanes', (h) => h.realDrawn > 0 && h.lanes > 1);
       assert.equal(await frame.locator('#banner').isHidden(), true);
       await server.screenshot(`file-${stem}`);
     });

@@ -14,7 +14,7 @@ import { dataChunks, openPerfDataFile, readPerfData } from '../../node/perfdata/
 import { PerfDataWriter } from '../../node/perfdata/writer';
 import { type SidebandMeta } from '../../core/perfdata/metadata';
 import { indexRecords } from '../../core/recordStream';
-import { listProcesses, optionsFromSettings, pidFromConfiguration, pidFromSessionName, splitCommandLine } from '../../extension/targets';
+import { childrenOf, listProcesses, newestChildOfAdapter, optionsFromSettings, parseStat, pidFromConfiguration, pidFromSessionName, processLinks, splitCommandLine } from '../../extension/targets';
 import { parseHostMessage, parseWebviewMessage, ProtocolError, Requests, type WebviewMessage } from '../../protocol/webview';
 import { comm, concat, fork, sidebandAttr, type Trailer } from '../fixtures/records';
 
@@ -63,6 +63,61 @@ describe('targets', () => {
       assert.ok(!list.some((p) => p.pid === 2), 'kthreadd, a kernel thread, is left out');
     } finally {
       child.kill();
+    }
+  });
+
+  test("/proc/PID/stat gives a process's parent and start time, whatever its comm holds", () => {
+    assert.deepEqual(parseStat(7, '7 (a) (b c) S 4242 7 7 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 50'), { pid: 7, ppid: 4242, startTime: 98765 });
+    assert.equal(parseStat(7, '7 (cut short) S 4242'), undefined);
+    assert.equal(parseStat(process.pid, fs.readFileSync('/proc/self/stat', 'latin1'))?.ppid, process.ppid);
+  });
+
+  test('the likely debuggee is the newest child of the adapter the session started, not of the host\'s other children', () => {
+    const host = 100;
+    const links = [
+      { pid: 200, ppid: host, startTime: 10 }, // a language server, there before the session
+      { pid: 201, ppid: 200, startTime: 90 }, // its newest child: not the debuggee
+      { pid: 300, ppid: host, startTime: 50 }, // the adapter
+      { pid: 301, ppid: 300, startTime: 60 },
+      { pid: 303, ppid: 300, startTime: 70 }, // the adapter's newest child
+      { pid: 302, ppid: 300, startTime: 70 }, // as new by the clock, but an older pid
+      { pid: 304, ppid: 303, startTime: 80 }, // a grandchild of the adapter
+    ];
+    assert.equal(newestChildOfAdapter(host, new Set([200]), links), 303);
+    assert.equal(newestChildOfAdapter(host, new Set([200, 300]), links), undefined, 'no adapter started: no guess');
+    assert.deepEqual(childrenOf(host, links), [200, 300]);
+  });
+
+  test("a real adapter's newest child is found among this process's children, its older sibling and another child's newer child passed over", async () => {
+    /** The pids a shell echoes, once it has echoed `count` of them. */
+    const echoed = (child: ReturnType<typeof spawn>, count: number) =>
+      new Promise<number[]>((resolve, reject) => {
+        let text = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          const pids = text.split('\n').filter(Boolean).map(Number);
+          if (pids.length >= count) resolve(pids);
+        });
+        child.on('exit', () => reject(new Error(`the shell exited having echoed ${JSON.stringify(text)}`)));
+      });
+    // There before the session: a child of ours that starts a child of its own later than the adapter's.
+    const other = spawn('sh', ['-c', 'read go; sleep 30 & echo $!; wait'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const before = new Set(childrenOf(process.pid, processLinks()));
+    assert.ok(before.has(other.pid!));
+    const adapter = spawn('sh', ['-c', 'sleep 30 & echo $!; sleep 30 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const sleepers: number[] = [];
+    try {
+      const adapterChildren = await echoed(adapter, 2);
+      sleepers.push(...adapterChildren);
+      other.stdin!.write('go\n');
+      const [otherChild] = await echoed(other, 1);
+      sleepers.push(otherChild);
+      assert.ok(processLinks().some((p) => p.pid === otherChild && p.ppid === other.pid), 'the other child has a child of its own now');
+      assert.equal(newestChildOfAdapter(process.pid, before, processLinks()), adapterChildren[1]);
+    } finally {
+      for (const pid of sleepers) process.kill(pid, 'SIGKILL');
+      adapter.kill('SIGKILL');
+      other.kill('SIGKILL');
     }
   });
 });
