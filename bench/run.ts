@@ -14,6 +14,7 @@ import * as path from 'node:path';
 
 import { measureKeepingUp } from './keepup';
 import { measureLoading } from './loading';
+import { measureCompressed } from './compressed';
 import { formatTable, INFO, type Result } from './results';
 import { measureStatusEmission } from './status';
 import { buildStorm } from './storm';
@@ -28,6 +29,8 @@ const RESULTS = path.join(ROOT, 'bench', 'results.json');
 const MEASURES: Array<[string, () => Result[] | Promise<Result[]>, { native: boolean }]> = [
   ['status emission', measureStatusEmission, { native: true }],
   ['loading a capture', measureLoading, { native: true }],
+  // The storm program, recorded by perf -z.
+  ['compressed', measureCompressed, { native: true }],
   ['keeping up', measureKeepingUp, { native: true }],
   ['webview', measureWebview, { native: false }],
   ['live latency', measureLiveLatency, { native: true }],

@@ -18,6 +18,7 @@ command -v chromium >/dev/null || need_apt+=(chromium)        # the webview's te
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)  # the static core program
 [ -e /usr/include/elfutils/libdwfl.h ] || need_apt+=(libdw-dev)    # the symbols addon, linked to libdw.so.1
 command -v llvm-symbolizer >/dev/null || need_apt+=(llvm)      # the oracle and fallback for symbols
+command -v zstd >/dev/null || need_apt+=(zstd)                # the bench's peer for perf record -z
 dpkg-query -W -f '${Status}' libc6-dbg 2>/dev/null | grep -q ' installed' || need_apt+=(libc6-dbg)  # libc's DWARF: tests, bench
 # The linux-arm64 addons, cross-built, and what runs them in the tests: an
 # arm64 Node under qemu-user, its libraries from Debian multiarch.

@@ -43,6 +43,9 @@ describe('linux-arm64 addons under qemu', () => {
     // The command line as the npm package lays it out, with the arm64 addons where the engine loads them.
     const pkg = path.join(dir, 'package');
     for (const part of ['package.json', 'bin', 'out/core', 'out/node', 'out/native']) fs.cpSync(path.join(ROOT, part), path.join(pkg, part), { recursive: true });
+    // Its dependencies (pure JavaScript), where npm install puts them.
+    const { dependencies = {} } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    for (const name of Object.keys(dependencies)) fs.cpSync(path.join(ROOT, 'node_modules', name), path.join(pkg, 'node_modules', name), { recursive: true });
     fs.mkdirSync(path.join(pkg, 'native', 'build', 'Release'), { recursive: true });
     for (const addon of ['sideband.node', 'sideband_symbols.node']) fs.copyFileSync(path.join(ADDONS, addon), path.join(pkg, 'native', 'build', 'Release', addon));
 
