@@ -251,32 +251,34 @@ export class RecordStreamReader {
       }
       let at = this.consumed;
       if (this.filled - at < 8) return;
-      if (at % 4 !== 0) {
-        // A user record left the stream unaligned: the index reads 32-bit words.
-        this.keep(new Uint8Array(0));
-        this.source.window?.push({ input, position: this.position, bytes: this.buf.subarray(0, this.filled) });
-        at = 0;
-      }
-      const view = new DataView(this.buf.buffer, this.buf.byteOffset + at, 8);
-      const type = view.getUint32(0, true);
-      if (type < USER_TYPE_START) this.indexBuilder();
-      if (this.builder) {
+      const header = new DataView(this.buf.buffer, this.buf.byteOffset + at, 8);
+      const type = header.getUint32(0, true);
+      if (type < USER_TYPE_START || (type === RecordType.FINISHED_INIT && header.getUint16(6, true) % 8 === 0)) {
+        // Records for the index, which reads 32-bit words: a user record
+        // before them may have left the stream unaligned (perf inject's
+        // build-ids), and the rest of the buffer moves to realign it. Only
+        // then: between a -z file's COMPRESSED records there are none.
+        const builder = this.indexBuilder();
+        if (at % 4 !== 0) {
+          this.keep(new Uint8Array(0));
+          this.source.window?.push({ input, position: this.position, bytes: this.buf.subarray(0, this.filled) });
+          at = 0;
+        }
+        let indexed: number;
         try {
-          at += this.builder.add(this.buf.subarray(at, this.filled), this.position + at + this.delta);
+          indexed = builder.add(this.buf.subarray(at, this.filled), this.position + at + this.delta);
         } catch (e) {
           throw this.located(e);
         }
-        this.consumed = at;
-        if (this.filled - at < 8) return;
+        if (indexed === 0) return; // a record the buffer holds only the start of
+        this.consumed = at + indexed;
+        continue;
       }
-      const header = new DataView(this.buf.buffer, this.buf.byteOffset + at, 8);
-      const t = header.getUint32(0, true);
       const size = header.getUint16(6, true);
-      if (size < 8) throw new RecordError('header.size', `${typeName(t)} record's header.size is ${size}, less than its own 8-byte header`, input.fileOffset + this.position + at, input.name);
+      if (size < 8) throw new RecordError('header.size', `${typeName(type)} record's header.size is ${size}, less than its own 8-byte header`, input.fileOffset + this.position + at, input.name);
       if (size > this.filled - at) return;
-      const record = this.buf.subarray(at, at + size);
       this.consumed = at + size;
-      this.userRecord(t, record, input.fileOffset + this.position + at);
+      this.userRecord(type, this.buf.subarray(at, at + size), input.fileOffset + this.position + at);
     }
   }
 

@@ -157,7 +157,10 @@ export class ZstdStream {
   private feed(bytes: Uint8Array): void {
     if (bytes.byteLength === 0) return;
     try {
-      this.decompress.push(bytes);
+      // fzstd keeps what it is given until it has a whole block, which may
+      // span payloads: it gets bytes of its own, not a view of the caller's
+      // buffer, which the caller reuses.
+      this.decompress.push(bytes.slice());
     } catch (e) {
       if (e instanceof ZstdError) throw e;
       throw new ZstdError(`the payload is not valid zstd: ${(e as Error).message}`);

@@ -11,7 +11,8 @@ import { after, describe, test } from 'node:test';
 
 import { RecordType, copyRecords, decodeRecord, type RecordIndex } from '../../core/records';
 import { indexRecords } from '../../core/recordStream';
-import { openPerfData, readRecords, recordReader } from '../../node/perfdata/reader';
+import { ZstdStream } from '../../core/perfdata/zstd';
+import { indexPerfDataFile, openPerfData, readRecords, recordReader } from '../../node/perfdata/reader';
 import { SIDEBAND_OPTIONS, perfScriptKeys, perfStats, recordKeys, type RecordFacts } from '../fixtures/perfOracle';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -196,4 +197,47 @@ describe("what Open perf.data sends a webview: the sideband alone", () => {
       assert.equal(stream.byteLength, index.size.reduce((n, size) => n + size, 0));
     });
   }
+});
+
+describe('a -z file whose zstd blocks span COMPRESSED records', () => {
+  // A large ring read at once compresses to more than one record holds: perf splits it, mid-block.
+  const file = (() => {
+    const out = path.join(tmp, 'spanning.data');
+    const r = run('perf', ['record', '-q', '-z', '-e', 'dummy', '-m', '1024', '-o', out, '--', 'sh', '-c', 'for i in $(seq 1500); do /bin/true; done']);
+    assert.equal(r.status, 0, r.stderr);
+    return out;
+  })();
+
+  /** The payloads of its COMPRESSED records, in order. */
+  function payloads(): Buffer[] {
+    const bytes = fs.readFileSync(file);
+    const start = Number(bytes.readBigUInt64LE(40));
+    const end = start + Number(bytes.readBigUInt64LE(48));
+    const found: Buffer[] = [];
+    for (let at = start; at + 8 <= end; at += bytes.readUInt16LE(at + 6)) if (bytes.readUInt32LE(at) === RecordType.COMPRESSED) found.push(bytes.subarray(at + 8, at + bytes.readUInt16LE(at + 6)));
+    return found;
+  }
+
+  test('zstd gets the payloads whole, however the caller reuses its buffer', () => {
+    const all = payloads();
+    assert.ok(all.some((p) => p.byteLength >= 65000), 'a COMPRESSED record filled to its limit, so a block spans two');
+    const expected = Buffer.concat(new ZstdStream().push(Buffer.concat(all), 1 << 30));
+    // Each payload as a view into one scratch buffer, overwritten before the next: as the reader's buffer is.
+    const scratch = new Uint8Array(Math.max(...all.map((p) => p.byteLength)));
+    const stream = new ZstdStream();
+    const parts: Uint8Array[] = [];
+    for (const p of all) {
+      scratch.fill(0xee);
+      scratch.set(p);
+      parts.push(...stream.push(scratch.subarray(0, p.byteLength), 1 << 30).map((part) => part.slice()));
+    }
+    assert.ok(expected.byteLength > 0);
+    assert.ok(Buffer.concat(parts).equals(expected));
+  });
+
+  test('the reader gives the same records whatever its chunk size, as perf counts them', () => {
+    const counts = [4096, 65536, 8 << 20].map((chunk) => indexPerfDataFile(file, chunk).index.count);
+    assert.equal(new Set(counts).size, 1, `records by chunk size: ${counts}`);
+    agreesWithPerf(file);
+  });
 });
