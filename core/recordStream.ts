@@ -102,7 +102,7 @@ export class RecordStreamReader {
 
   private input?: StreamInput;
   /** The input's bytes not consumed yet, from `position` of the input. */
-  private buf = new Uint8Array(new ArrayBuffer(1 << 16));
+  private buf: Uint8Array = new Uint8Array(new ArrayBuffer(1 << 16));
   private filled = 0;
   private consumed = 0;
   private position = 0;
@@ -145,20 +145,42 @@ export class RecordStreamReader {
     this.source.window = undefined;
   }
 
-  /** The next bytes of the input. Throws a RecordError naming the record, its byte and field when the stream contradicts itself. */
-  push(bytes: Uint8Array): void {
-    const input = this.current();
-    this.source.window = undefined; // the last push's records are let go
-    this.received += bytes.byteLength;
-    let from = 0;
-    if (this.skipping) {
-      from = Math.min(this.skipping, bytes.byteLength);
-      this.skipping -= from;
-      this.position += from;
+  /**
+   * Room for the next `size` bytes of the input, after those not consumed
+   * yet: read into it, then commit() how many came. This saves push()'s
+   * copy. The buffer is new when a pipe's window still shows the old one,
+   * whose records stay readable until then.
+   */
+  room(size: number): Uint8Array {
+    const left = this.filled - this.consumed;
+    const need = left + size;
+    if (need <= this.buf.byteLength && !this.source.window) {
+      this.buf.copyWithin(0, this.consumed, this.filled);
+    } else {
+      const bigger = new Uint8Array(new ArrayBuffer(Math.max(need, this.buf.byteLength)));
+      bigger.set(this.buf.subarray(this.consumed, this.filled));
+      this.buf = bigger;
     }
-    this.keep(bytes.subarray(from));
+    this.source.window = undefined;
+    this.position += this.consumed;
+    this.filled = left;
+    this.consumed = 0;
+    return this.buf.subarray(left, left + size);
+  }
+
+  /** `size` bytes were read into the room(): takes them. Throws a RecordError naming the record, its byte and field when the stream contradicts itself. */
+  commit(size: number): void {
+    const input = this.current();
+    this.received += size;
+    this.filled += size;
     if (!input.readBack) this.source.window = [{ input, position: this.position, bytes: this.buf.subarray(0, this.filled) }];
     this.run();
+  }
+
+  /** The next bytes of the input (copied: the caller may reuse them). */
+  push(bytes: Uint8Array): void {
+    this.room(bytes.byteLength).set(bytes);
+    this.commit(bytes.byteLength);
   }
 
   /** The input ended: a record it ends inside is refused or marks the stream truncated (see the file comment). */
@@ -200,27 +222,6 @@ export class RecordStreamReader {
     this.warnings.push(warning);
   }
 
-  /**
-   * Moves the bytes not consumed to the front of a buffer, then appends
-   * `bytes`. The buffer is new when a pipe's window still shows the old
-   * one, so that the window's records stay readable until the next push.
-   */
-  private keep(bytes: Uint8Array): void {
-    const left = this.filled - this.consumed;
-    const need = left + bytes.byteLength;
-    if (need <= this.buf.byteLength && !this.source.window) {
-      this.buf.copyWithin(0, this.consumed, this.filled);
-    } else {
-      const bigger = new Uint8Array(new ArrayBuffer(Math.max(need, this.buf.byteLength)));
-      bigger.set(this.buf.subarray(this.consumed, this.filled));
-      this.buf = bigger;
-    }
-    this.buf.set(bytes, left);
-    this.position += this.consumed;
-    this.filled = need;
-    this.consumed = 0;
-  }
-
   /** The index, made when a pipe's first kernel record comes: its HEADER_ATTRs have named the events by then. */
   private indexBuilder(): RecordIndexBuilder {
     if (this.builder) return this.builder;
@@ -260,8 +261,9 @@ export class RecordStreamReader {
         // then: between a -z file's COMPRESSED records there are none.
         const builder = this.indexBuilder();
         if (at % 4 !== 0) {
-          this.keep(new Uint8Array(0));
-          this.source.window?.push({ input, position: this.position, bytes: this.buf.subarray(0, this.filled) });
+          const window = this.source.window;
+          this.room(0);
+          if (window) this.source.window = [...window, { input, position: this.position, bytes: this.buf.subarray(0, this.filled) }];
           at = 0;
         }
         let indexed: number;

@@ -212,11 +212,12 @@ export function* readRecords(opened: OpenedPerfData, reader: RecordStreamReader,
     reader.begin({ name, fileOffset: file.start, declaredBytes: file.declaredBytes, readBack: fileReadBack(file.path, file.start) });
     const fd = fs.openSync(file.path, 'r');
     try {
-      const chunk = new Uint8Array(new ArrayBuffer(chunkBytes));
       for (let position = file.start; position < file.end; ) {
-        const n = readInto(fd, chunk, 0, Math.min(chunk.byteLength, file.end - position), position);
+        // Read straight into the reader's buffer: no copy of a chunk.
+        const room = reader.room(Math.min(chunkBytes, file.end - position));
+        const n = readInto(fd, room, 0, room.byteLength, position);
         if (n === 0) break; // the file shrank while being read
-        reader.push(chunk.subarray(0, n));
+        reader.commit(n);
         position += n;
         done += n;
         yield done;
