@@ -274,3 +274,29 @@ test('protString reads prot and the shared bit, and says when MMAP gave none', (
   assert.equal(protString(1, 2), 'r--p');
   assert.equal(protString(undefined, undefined), '----');
 });
+
+describe("Timeline: perf's time-0 status", () => {
+  // As a --threads directory read in file order gives it: real records (data.N) before the
+  // status perf synthesized at time 0 (the header file's data), for the same process.
+  const synthesized = (pid: number): Trailer => ({ pid, tid: pid, time: 0, cpu: 0, id: 0n });
+  const tl = timelineOf([
+    comm(real(400, 5000), 'renamed'),
+    mmap2(real(400, 5100), mapping(0x500000n, 0x1000n, '/usr/lib/late.so')),
+    comm(synthesized(400), 'daemon'),
+    mmap2(synthesized(400), mapping(0x400000n, 0x1000n, '/usr/sbin/daemon')),
+  ]);
+  const lane = tl.processes[0].lane;
+
+  test('is placed before the real records of its process, whatever the order read', () => {
+    assert.deepEqual(lane.comms.map((i) => tl.records.time[i]), [0, 5000]);
+    assert.equal(tl.commAt(lane, 4999), 'daemon');
+    assert.equal(tl.commAt(lane, 5000), 'renamed');
+    assert.deepEqual(tl.processes[0].mmaps.map((i) => tl.records.time[i]), [0, 5100]);
+    assert.deepEqual(tl.regionsAt(400, 5000).map((r) => r.filename), ['/usr/sbin/daemon']);
+  });
+
+  test('leaves the capture start to the real records: the webview draws it there (displayTime)', () => {
+    assert.equal(tl.startTime, 5000);
+    assert.equal(tl.endTime, 5100);
+  });
+});
