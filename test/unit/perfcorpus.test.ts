@@ -241,3 +241,64 @@ describe('a -z file whose zstd blocks span COMPRESSED records', () => {
     agreesWithPerf(file);
   });
 });
+
+describe('COMPRESSED2, as perf after 6.14 writes it', () => {
+  /**
+   * A -z file of perf 6.1 with each COMPRESSED record rewritten as perf
+   * 6.15 writes COMPRESSED2 (tools/lib/perf/include/perf/event.h): a u64
+   * data_size after the header, the payload, zeros up to 8 bytes. The data
+   * section's size and the feature offsets move with it.
+   */
+  function asCompressed2(file: string): Buffer {
+    const bytes = fs.readFileSync(file);
+    const start = Number(bytes.readBigUInt64LE(40));
+    const end = start + Number(bytes.readBigUInt64LE(48));
+    const parts: Buffer[] = [bytes.subarray(0, start)];
+    for (let at = start; at + 8 <= end; at += bytes.readUInt16LE(at + 6)) {
+      const size = bytes.readUInt16LE(at + 6);
+      if (bytes.readUInt32LE(at) !== RecordType.COMPRESSED) {
+        parts.push(bytes.subarray(at, at + size));
+        continue;
+      }
+      const payload = bytes.subarray(at + 8, at + size);
+      const record = Buffer.alloc(Math.ceil((16 + payload.byteLength) / 8) * 8);
+      record.writeUInt32LE(RecordType.COMPRESSED2, 0);
+      record.writeUInt16LE(record.byteLength, 6);
+      record.writeBigUInt64LE(BigInt(payload.byteLength), 8);
+      payload.copy(record, 16);
+      parts.push(record);
+    }
+    const data = Buffer.concat(parts.slice(1));
+    const moved = data.byteLength - (end - start);
+    const rest = Buffer.from(bytes.subarray(end));
+    // The feature table follows the data section; each entry's offset moves by what the data grew.
+    const features = Array.from({ length: 256 }, (_, bit) => bit).filter((bit) => bytes[72 + (bit >> 3)] & (1 << (bit & 7)));
+    for (let k = 0; k < features.length; k++) rest.writeBigUInt64LE(rest.readBigUInt64LE(k * 16) + BigInt(moved), k * 16);
+    const header = Buffer.from(parts[0]);
+    header.writeBigUInt64LE(BigInt(data.byteLength), 48);
+    return Buffer.concat([header, data, rest]);
+  }
+
+  test('reads the same records as the COMPRESSED file it was made from', () => {
+    const file = perfRecord('for-compressed2.data', ['-z', '--namespaces']);
+    const rewritten = path.join(tmp, 'compressed2.data');
+    fs.writeFileSync(rewritten, asCompressed2(file));
+    const ours = dump(rewritten);
+    assert.deepEqual(ours.records, dump(file).records);
+    assert.match(ours.stderr, /\d+ COMPRESSED2/);
+    assert.doesNotMatch(ours.stderr, /warning/);
+  });
+
+  test('a data_size larger than its record is refused, naming the field', () => {
+    const file = path.join(tmp, 'compressed2-bad.data');
+    const bytes = asCompressed2(perfRecord('for-compressed2-bad.data', ['-z']));
+    const start = Number(bytes.readBigUInt64LE(40));
+    let at = start;
+    while (bytes.readUInt32LE(at) !== RecordType.COMPRESSED2) at += bytes.readUInt16LE(at + 6);
+    bytes.writeBigUInt64LE(BigInt(bytes.readUInt16LE(at + 6)), at + 8);
+    fs.writeFileSync(file, bytes);
+    const r = run(process.execPath, [CLI, 'dump', file]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`error: COMPRESSED2's data_size is \\d+, more than the \\d+ bytes its record holds \\(at byte ${at} of `));
+  });
+});
