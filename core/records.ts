@@ -518,6 +518,39 @@ export function expectedRecords(bytes: number): number {
 }
 
 /**
+ * The same records with their columns in time order, ties in stream order;
+ * the index itself when it is in time order already, as our captures are.
+ * perf's files are in order only within each round of ring reads, and a
+ * --threads directory's data.N files not at all: the model, which takes a
+ * process's fork before its exec, needs them in time order, as perf's own
+ * readers sort them.
+ */
+export function inTimeOrder(index: RecordIndex): RecordIndex {
+  const { time, count } = index;
+  let sorted = true;
+  for (let i = 1; i < count && sorted; i++) sorted = time[i] >= time[i - 1];
+  if (sorted) return index;
+  const order = Uint32Array.from({ length: count }, (_, i) => i).sort((a, b) => time[a] - time[b] || a - b);
+  const pick = <T extends Uint8Array | Uint16Array | Int32Array | Float64Array>(column: T): T => {
+    const picked = new (column.constructor as new (length: number) => T)(count);
+    for (let k = 0; k < count; k++) picked[k] = column[order[k]];
+    return picked;
+  };
+  return {
+    ...index,
+    offset: pick(index.offset),
+    size: pick(index.size),
+    type: pick(index.type),
+    flags: pick(index.flags),
+    time: pick(index.time),
+    pid: pick(index.pid),
+    tid: pick(index.tid),
+    cpu: pick(index.cpu),
+    trailer: pick(index.trailer),
+  };
+}
+
+/**
  * Records `from` to `to` of an index, copied into one buffer of their own:
  * a stream of the indexed records alone (a file's sideband without its
  * samples, or its compressed records decompressed) to hand on.

@@ -7,8 +7,7 @@ import * as vscode from 'vscode';
 
 import type { AttachInfo, CaptureOptions, SnapshotInfo } from '../native/engine';
 import { dataChunks, openPerfData, openPerfDataFile, readRecords, recordReader, type OpenedPerfData } from '../node/perfdata/reader';
-import { RecordError, copyRecords, type StreamLayout } from '../core/records';
-import { type RecordStreamReader } from '../core/recordStream';
+import { RecordError, copyRecords, inTimeOrder, type RecordIndex, type StreamLayout } from '../core/records';
 import { type MarkerMeta, type SnapshotMeta } from '../core/perfdata/metadata';
 import { Recording, type RecordingResult } from '../node/recording';
 import { type HostMessage, type WireEvent, type WireSnapshot, type WireStats } from '../protocol/webview';
@@ -149,7 +148,8 @@ export class LiveFeed implements TimelineFeed {
 /**
  * A perf.data in any of perf's forms, ours or perf's own. Only its header
  * is read until a timeline asks for the records; then they are read here,
- * chunk by chunk, and the webview is sent the sideband alone: samples,
+ * chunk by chunk, put in time order (inTimeOrder: perf's files are ordered
+ * only within rounds), and the webview is sent the sideband alone: samples,
  * the bulk of most files, never cross postMessage, and compressed records
  * arrive decompressed.
  */
@@ -165,70 +165,55 @@ export class FileFeed implements TimelineFeed {
 
   feed(sink: TimelineSink): vscode.Disposable {
     const cancel = new vscode.CancellationTokenSource();
-    const { opened } = this;
+    const { opened, title } = this;
     const meta = opened.meta;
     const total = opened.recordBytes;
-    void vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Reading ${this.title}`, cancellable: true },
-      async (progress, token) => {
-        token.onCancellationRequested(() => cancel.cancel());
-        const reader = recordReader(opened);
-        const sideband = new SidebandSender(sink, reader, this.title, [...opened.warnings, ...(meta?.warnings.map((w) => w.message) ?? [])]);
-        let done = 0;
-        try {
-          for (const read of readRecords(opened, reader, CHUNK_BYTES)) {
-            if (cancel.token.isCancellationRequested) {
-              sideband.sendNew();
-              sink.post({ type: 'ended', message: `reading stopped at ${read} of ${total} bytes: cancelled` });
-              return;
-            }
-            sideband.sendNew();
-            progress.report({ increment: (100 * (read - done)) / Math.max(1, total) });
-            done = read;
-            // Lets the host answer other work between chunks.
-            await new Promise((resolve) => setImmediate(resolve));
-          }
-        } catch (e) {
-          if (!(e instanceof RecordError)) throw e;
-          sideband.sendNew();
-          sink.post({ type: 'ended', message: `stopped at a fault after ${sideband.sent} records`, fault: `${this.title} cannot be read past a fault: ${e.message}` });
-          return;
+    const warnings = [...opened.warnings, ...(meta?.warnings.map((w) => w.message) ?? [])];
+    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Reading ${title}`, cancellable: true }, async (progress, token) => {
+      token.onCancellationRequested(() => cancel.cancel());
+      const reader = recordReader(opened);
+      /** Sends what was read, in time order, then the file's metadata when it was read whole, then how the reading ended. */
+      const finish = async (ended: Extract<HostMessage, { type: 'ended' }>, whole = false): Promise<void> => {
+        // A pipe names its events in its records: none read, nothing to open.
+        if (reader.stream.attrs.length === 0) return sink.post(ended);
+        sink.post({ type: 'open', title, live: false, events: wireEvents(reader.stream), expectedBytes: 0, warnings });
+        await sendInBatches(sink, inTimeOrder(reader.index()), cancel.token);
+        if (whole && meta) {
+          for (const s of meta.snapshots) sink.post({ type: 'snapshot', snapshot: wireSnapshot(s) });
+          for (const m of meta.markers ?? []) sink.post(markerMessage(m));
+          sink.post({ type: 'stats', stats: wireStats(meta.stats) });
         }
-        sideband.sendNew();
-        for (const s of meta?.snapshots ?? []) sink.post({ type: 'snapshot', snapshot: wireSnapshot(s) });
-        for (const m of meta?.markers ?? []) sink.post(markerMessage(m));
-        if (meta) sink.post({ type: 'stats', stats: wireStats(meta.stats) });
-        const warnings = reader.warnings.length ? ` (${reader.warnings.join('; ')})` : '';
-        sink.post({ type: 'ended', message: `${meta ? `captured by ${meta.tool}, stopped: ${meta.stopReason}` : 'read to the end'}${warnings}` });
-      },
-    );
+        sink.post(ended);
+      };
+      let done = 0;
+      try {
+        for (const read of readRecords(opened, reader, CHUNK_BYTES)) {
+          if (cancel.token.isCancellationRequested) return await finish({ type: 'ended', message: `reading stopped at ${read} of ${total} bytes: cancelled` });
+          progress.report({ increment: (100 * (read - done)) / Math.max(1, total) });
+          done = read;
+          // Lets the host answer other work between chunks.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } catch (e) {
+        if (!(e instanceof RecordError)) throw e;
+        return await finish({ type: 'ended', message: `stopped at a fault after ${reader.index().count} records`, fault: `${title} cannot be read past a fault: ${e.message}` });
+      }
+      const how = meta ? `captured by ${meta.tool}, stopped: ${meta.stopReason}` : 'read to the end';
+      await finish({ type: 'ended', message: `${how}${reader.warnings.length ? ` (${reader.warnings.join('; ')})` : ''}` }, true);
+    });
     return new vscode.Disposable(() => cancel.cancel());
   }
 }
 
-/** Sends a timeline the records a reader indexed since the last call, copied out of their files (or memory) into one batch. */
-class SidebandSender {
-  private stream?: RecordStream;
-  sent = 0;
-
-  constructor(
-    private readonly sink: TimelineSink,
-    private readonly reader: RecordStreamReader,
-    private readonly title: string,
-    private readonly warnings: string[],
-  ) {}
-
-  sendNew(): void {
-    const index = this.reader.index();
-    if (!this.stream) {
-      // A pipe names its events in its first records: open once it has.
-      if (this.reader.stream.attrs.length === 0) return;
-      this.sink.post({ type: 'open', title: this.title, live: false, events: wireEvents(this.reader.stream), expectedBytes: 0, warnings: this.warnings });
-      this.stream = new RecordStream(this.sink);
-    }
-    if (index.count === this.sent) return;
-    this.stream.send(copyRecords(index, this.sent));
-    this.sent = index.count;
+/** An index's records, copied out of their files (or memory) in batches of about CHUNK_BYTES, the host let run between them. */
+async function sendInBatches(sink: TimelineSink, index: RecordIndex, cancelled: vscode.CancellationToken): Promise<void> {
+  const stream = new RecordStream(sink);
+  for (let from = 0; from < index.count && !cancelled.isCancellationRequested; ) {
+    let to = from;
+    for (let bytes = 0; to < index.count && bytes < CHUNK_BYTES; to++) bytes += index.size[to];
+    stream.send(copyRecords(index, from, to));
+    from = to;
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }
 

@@ -5,7 +5,7 @@
 
 import * as fs from 'node:fs';
 
-import { decodeRecord, RecordError, type RecordIndex } from '../core/records';
+import { decodeRecord, inTimeOrder, RecordError, type RecordIndex } from '../core/records';
 import { RecordStreamReader } from '../core/recordStream';
 import { PIPE_HEADER_SIZE, isPipeHeader } from '../core/perfdata/format';
 import { FileError } from './fileError';
@@ -26,10 +26,10 @@ class RecordPrinter {
 
   constructor(private readonly json: boolean) {}
 
-  /** Prints the records `index` has beyond those printed, in `order` when given. */
-  printNew(index: RecordIndex, order?: Uint32Array): void {
+  /** Prints the records `index` has beyond those printed. */
+  printNew(index: RecordIndex): void {
     for (let k = this.printed; k < index.count; k++) {
-      this.out.push(this.line(index, order ? order[k] : k));
+      this.out.push(this.line(index, k));
       if (this.out.length >= 4096) this.flush();
     }
     this.printed = index.count;
@@ -54,13 +54,6 @@ class RecordPrinter {
     process.stdout.write(this.out.join(''));
     this.out.length = 0;
   }
-}
-
-/** Record indices by time, ties in the order read: how perf merges the files of a directory. */
-function timeOrder(index: RecordIndex): Uint32Array {
-  const order = Uint32Array.from({ length: index.count }, (_, i) => i);
-  const { time } = index;
-  return order.sort((a, b) => time[a] - time[b] || a - b);
 }
 
 function summary(index: RecordIndex, say: Say): void {
@@ -105,8 +98,9 @@ export function dump(path: string, json: boolean, say: Say): void {
       for (const _ of readRecords(opened, reader)) printer.printNew(reader.index());
     });
   }
-  const index = reader.index();
-  printer.printNew(index, opened.format === 'directory' ? timeOrder(index) : undefined);
+  // A directory's data.N files are merged in time order, as perf does; a file's records are printed as they come.
+  const index = opened.format === 'directory' ? inTimeOrder(reader.index()) : reader.index();
+  printer.printNew(index);
   for (const w of reader.warnings) say(`warning: ${w}`);
   summary(index, say);
 }

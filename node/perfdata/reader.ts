@@ -6,7 +6,7 @@
 
 import * as fs from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { RecordIndex, StreamLayout } from '../../core/records';
+import { RecordIndex, StreamLayout, inTimeOrder } from '../../core/records';
 import { RecordStreamReader, type ReadBack } from '../../core/recordStream';
 import { HEADER_SIZE, PIPE_HEADER_SIZE, PerfData, PerfDataError, isPipeHeader, parseHeader, parsePerfData } from '../../core/perfdata/format';
 
@@ -236,8 +236,8 @@ export interface IndexedPerfData extends Omit<OpenedPerfData, 'records' | 'recor
 }
 
 /**
- * Indexes a perf.data, in any of perf's forms, for the timeline without
- * holding its records: they stream through one small buffer, each chunk
+ * Indexes a perf.data, in any of perf's forms, for the timeline, in time
+ * order (inTimeOrder), without holding its records: they stream through one small buffer, each chunk
  * indexed while it is still in cache, and decodeRecord reads a record back
  * from its file when one is looked at. Memory is the index's columns, about
  * a third of the sideband, and the sideband decompressed from COMPRESSED
@@ -248,5 +248,5 @@ export function indexPerfDataFile(path: string, chunkBytes = 2 << 20): IndexedPe
   const reader = recordReader(opened);
   for (const _ of readRecords(opened, reader, chunkBytes));
   const { records: _records, recordBytes: _bytes, ...rest } = opened;
-  return { ...rest, stream: reader.stream, warnings: [...opened.warnings, ...reader.warnings], index: reader.index() };
+  return { ...rest, stream: reader.stream, warnings: [...opened.warnings, ...reader.warnings], index: inTimeOrder(reader.index()) };
 }

@@ -11,6 +11,7 @@ import { after, describe, test } from 'node:test';
 
 import { RecordType, copyRecords, decodeRecord, type RecordIndex } from '../../core/records';
 import { indexRecords } from '../../core/recordStream';
+import { Timeline } from '../../core/timeline';
 import { ZstdStream } from '../../core/perfdata/zstd';
 import { indexPerfDataFile, openPerfData, readRecords, recordReader } from '../../node/perfdata/reader';
 import { SIDEBAND_OPTIONS, perfScriptKeys, perfStats, recordKeys, type RecordFacts } from '../fixtures/perfOracle';
@@ -110,6 +111,11 @@ describe('sideband dump of what perf record writes agrees with perf', () => {
     assert.deepEqual(times, [...times].sort((a, b) => a - b));
     // The header file, as a file dialog picks it, reads the same.
     assert.deepEqual(dump(path.join(dir, 'data')).records, read.records);
+    // The timeline's index is in time order too, so a child's fork comes before its exec.
+    const index = indexPerfDataFile(dir).index;
+    assert.ok(index.time.every((t, i) => i === 0 || t >= index.time[i - 1]));
+    const pids = new Timeline(index).processes.map((p) => p.pid);
+    assert.equal(new Set(pids).size, pids.length, `one process per pid: ${pids}`);
   });
 
   test('-z --threads', () => agreesWithPerf(perfRecord('zthreads.data', ['-z', '--threads'])));

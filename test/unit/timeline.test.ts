@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Misc, PROC_IDS, RecordIndexBuilder, RecordType, Stale, StreamLayout, memorySource, parseAttr } from '../../core/records';
+import { Misc, PROC_IDS, RecordIndexBuilder, RecordType, Stale, StreamLayout, decodeRecord, inTimeOrder, memorySource, parseAttr } from '../../core/records';
 import { indexRecords } from '../../core/recordStream';
 import { Timeline, protString, searchTime } from '../../core/timeline';
 import { Body, Mapping, Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, record, sidebandAttr, userRecord } from '../fixtures/records';
@@ -298,5 +298,36 @@ describe("Timeline: perf's time-0 status", () => {
   test('leaves the capture start to the real records: the webview draws it there (displayTime)', () => {
     assert.equal(tl.startTime, 5000);
     assert.equal(tl.endTime, 5100);
+  });
+});
+
+describe('Timeline: records read out of time order', () => {
+  // As a perf pipe held them: the child's ring (its exec, mappings and exit) read before
+  // the parent's (its fork of the child), as each ring is read in its own round.
+  const child = [
+    comm(real(600, 3000), 'ls', Misc.EXEC_OR_DATA),
+    mmap2(real(600, 3100), mapping(0x400000n, 0x1000n, '/usr/bin/ls')),
+    exit(real(600, 4000), { pid: 500, tid: 500 }),
+  ];
+  const parent = [comm(real(500, 1000), 'sh'), fork(real(600, 2000), { pid: 500, tid: 500 })];
+  const shuffled = indexRecords(concat([...child, ...parent]), stream);
+
+  test('in file order, the fork comes after the exit, and makes the child a second process', () => {
+    assert.deepEqual(new Timeline(shuffled).processes.map((p) => p.pid), [600, 500, 600]);
+  });
+
+  test('in time order (inTimeOrder), the child is one process, forked by its parent, then exec\'d', () => {
+    const ordered = inTimeOrder(shuffled);
+    assert.deepEqual(Array.from(ordered.time), [1000, 2000, 3000, 3100, 4000]);
+    const tl = new Timeline(ordered);
+    assert.deepEqual(tl.processes.map((p) => `${p.pid}:${p.origin}`), ['500:seen', '600:forked']);
+    assert.equal(tl.processes[1].parent?.pid, 500);
+    assert.equal(tl.commAt(tl.processes[1].lane, 3500), 'ls');
+    assert.equal(decodeRecord(ordered, 2).fields.comm, 'ls');
+  });
+
+  test('an index in time order already is given back as it is', () => {
+    const ordered = inTimeOrder(shuffled);
+    assert.equal(inTimeOrder(ordered), ordered);
   });
 });
