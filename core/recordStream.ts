@@ -13,6 +13,8 @@
 
 import { EventAttr, RecordError, RecordIndex, RecordIndexBuilder, RecordSource, RecordType, StreamLayout, USER_TYPE_START, expectedRecords, parseAttr, typeName } from './records';
 import { ZstdError, ZstdStream } from './perfdata/zstd';
+import { Feature, compressedMmapLen } from './perfdata/format';
+import { partitionPoint } from './search';
 
 /**
  * Reads `size` bytes at `position` of an input again, for a record looked
@@ -38,8 +40,6 @@ export interface StreamInput {
  * without end is stopped.
  */
 const DEFAULT_DECOMPRESSED_LIMIT = 64 << 20;
-/** perf's HEADER_COMPRESSED feature, whose mmap_len bounds what one record decompresses to. */
-const FEATURE_COMPRESSED = 27;
 
 const EMPTY_INDEX: RecordIndex = {
   count: 0,
@@ -68,14 +68,8 @@ class SpanSource implements RecordSource {
 
   record(offset: number, size: number): Uint8Array {
     const spans = this.spans;
-    let lo = 0;
-    let hi = spans.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (spans[mid].start <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    const span = spans[lo];
+    // The last span that starts at or before offset (the first starts at 0).
+    const span = spans[Math.max(0, partitionPoint(0, spans.length, (k) => spans[k].start <= offset) - 1)];
     const at = offset - span.start;
     if ('memory' in span) return aligned(span.memory.subarray(at, at + size));
     const position = span.position + at;
@@ -317,8 +311,8 @@ export class RecordStreamReader {
       }
       case RecordType.HEADER_FEATURE:
         // In a pipe, features come as records: the compression's mmap_len bounds each payload.
-        if (record.byteLength >= 16 + 20 && view.getUint32(8, true) === FEATURE_COMPRESSED && view.getUint32(12, true) === 0)
-          this.decompressedLimit = view.getUint32(16 + 16, true) || DEFAULT_DECOMPRESSED_LIMIT;
+        if (record.byteLength >= 16 && view.getBigUint64(8, true) === BigInt(Feature.COMPRESSED))
+          this.decompressedLimit = compressedMmapLen(record.subarray(16)) ?? DEFAULT_DECOMPRESSED_LIMIT;
         break;
       case RecordType.COMPRESSED:
         this.decompress(record.subarray(8), fileAt);

@@ -108,6 +108,16 @@ function featureBitsOf(view: DataView, at: number): number[] {
   return bits;
 }
 
+/**
+ * The COMPRESSED feature's mmap_len (u32 version, type, level, ratio,
+ * mmap_len): the most one COMPRESSED record decompresses to, perf's ring.
+ * Undefined when the section is too short or says 0. A file has it as a
+ * feature section, a pipe as a HEADER_FEATURE record.
+ */
+export function compressedMmapLen(section: Uint8Array): number | undefined {
+  return section.byteLength >= 20 ? viewOf(section).getUint32(16, true) || undefined : undefined;
+}
+
 /** Whether `head` (its first 16 bytes or more) starts perf's pipe format: the magic, then a header of 16 bytes, and the records. */
 export function isPipeHeader(head: Uint8Array): boolean {
   if (head.byteLength < PIPE_HEADER_SIZE) return false;
@@ -280,9 +290,8 @@ export function parsePerfData(file: Uint8Array): PerfData {
           const names = parseEventNames(file, section);
           if (names?.length === attrs.length) names.forEach((name, k) => (attrs[k].name = name));
           else warnings.push('the EVENT_DESC feature is malformed or lists other events than the attrs: event names are missing');
-        } else if (bit === Feature.COMPRESSED && section.size >= 20) {
-          // u32 version, type, level, ratio, mmap_len.
-          decompressedLimit = view.getUint32(section.offset + 16, true) || undefined;
+        } else if (bit === Feature.COMPRESSED) {
+          decompressedLimit = compressedMmapLen(file.subarray(section.offset, section.offset + section.size));
         }
       });
       if (cut.length > 0) {
