@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { ZstdStream } from '../core/perfdata/zstd';
+import { compressedPayloads } from '../test/fixtures/perfFile';
 import { indexPerfDataFile } from '../node/perfdata/reader';
 import { INFO, ratioOf, type Result } from './results';
 import { stormCommand } from './storm';
@@ -17,21 +18,6 @@ const PAYLOAD = path.join(WORK, 'storm-z.zst');
 const ITERATIONS = 200_000;
 const RING_PAGES = 16384;
 const RUNS = 5;
-
-/** The payloads of the file's COMPRESSED and COMPRESSED2 records, in order. */
-function payloadsOf(file: string): Buffer[] {
-  const bytes = fs.readFileSync(file);
-  const start = Number(bytes.readBigUInt64LE(40));
-  const end = start + Number(bytes.readBigUInt64LE(48));
-  const payloads: Buffer[] = [];
-  for (let at = start; at + 8 <= end; at += bytes.readUInt16LE(at + 6)) {
-    const type = bytes.readUInt32LE(at);
-    const size = bytes.readUInt16LE(at + 6);
-    if (type === 81) payloads.push(bytes.subarray(at + 8, at + size));
-    else if (type === 83) payloads.push(bytes.subarray(at + 16, at + 16 + Number(bytes.readBigUInt64LE(at + 8))));
-  }
-  return payloads;
-}
 
 /**
  * `zstd -d` of the payloads to /dev/null. perf never ends its frame, so
@@ -54,7 +40,7 @@ function zstdSeconds(): number {
 export function measureCompressed(): Result[] {
   progress(`compressed: perf record -z of ${ITERATIONS} storm iterations`);
   run(PERF, ['record', '-q', '-z', '-e', 'dummy', '-m', String(RING_PAGES), '-o', FILE, '--', ...stormCommand(ITERATIONS)]);
-  const payloads = payloadsOf(FILE);
+  const payloads = compressedPayloads(fs.readFileSync(FILE));
   fs.writeFileSync(PAYLOAD, Buffer.concat(payloads));
   const compressedBytes = payloads.reduce((n, p) => n + p.byteLength, 0);
 

@@ -17,6 +17,7 @@ import { Timeline } from '../../core/timeline';
 import { indexPerfDataFile } from '../../node/perfdata/reader';
 import { notifications, repoRoot, runCommand, startCodeServer, webviewFrame, type CodeServer } from './codeserver';
 import { hook, waitForHook } from './timeline';
+import { recordPlaces } from '../fixtures/perfFile';
 
 const vsix = path.join(repoRoot, 'perf-sideband-linux-x64.vsix');
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-e2e-files-'));
@@ -34,16 +35,10 @@ function perfRecord(name: string, options: string[]): string {
 /** A --namespaces file whose first NAMESPACES record claims 2^40 links: refused there. */
 function contradictingFile(): { file: string; before: number } {
   const good = fs.readFileSync(perfRecord('good-ns.data', ['--namespaces']));
-  const dataStart = Number(good.readBigUInt64LE(40));
-  let before = 0;
-  for (let at = dataStart; ; at += good.readUInt16LE(at + 6)) {
-    const type = good.readUInt32LE(at);
-    if (type === RecordType.NAMESPACES) {
-      good.writeBigUInt64LE(1n << 40n, at + 16);
-      break;
-    }
-    if ((type < 64 && type !== RecordType.SAMPLE) || type === RecordType.FINISHED_INIT) before++;
-  }
+  const places = recordPlaces(good);
+  const fault = places.findIndex((p) => p.type === RecordType.NAMESPACES);
+  good.writeBigUInt64LE(1n << 40n, places[fault].at + 16);
+  const before = places.slice(0, fault).filter(({ type }) => (type < 64 && type !== RecordType.SAMPLE) || type === RecordType.FINISHED_INIT).length;
   const file = path.join(workspace, 'contradicts.data');
   fs.writeFileSync(file, good);
   return { file, before };

@@ -13,6 +13,7 @@ import { after, describe, test } from 'node:test';
 
 import { RecordError, RecordType } from '../../core/records';
 import { indexPerfDataFile } from '../../node/perfdata/reader';
+import { dataSection, prng, recordPlaces, type Place } from '../fixtures/perfFile';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'bin', 'sideband.js');
@@ -33,23 +34,8 @@ const file = perfRecord('base.data', ['-o', 'base.data', '--namespaces']);
 const compressed = perfRecord('z.data', ['-o', 'z.data', '-z']);
 const pipe = perfRecord('pipe.data', ['-o', '-']);
 
-interface Place {
-  at: number;
-  type: number;
-  size: number;
-}
-
-const dataOf = (bytes: Buffer) => ({ start: Number(bytes.readBigUInt64LE(40)), end: Number(bytes.readBigUInt64LE(40) + bytes.readBigUInt64LE(48)) });
-
-/** The records between `start` and `end`, walked by hand. */
-function places(bytes: Buffer, start: number, end: number): Place[] {
-  const found: Place[] = [];
-  for (let at = start; at + 8 <= end; at += bytes.readUInt16LE(at + 6)) found.push({ at, type: bytes.readUInt32LE(at), size: bytes.readUInt16LE(at + 6) });
-  return found;
-}
-
-function first(bytes: Buffer, type: number, start = dataOf(bytes).start, end = dataOf(bytes).end): Place {
-  const place = places(bytes, start, end).find((p) => p.type === type);
+function first(bytes: Buffer, type: number, start = dataSection(bytes).start, end = dataSection(bytes).end): Place {
+  const place = recordPlaces(bytes, start, end).find((p) => p.type === type);
   assert.ok(place, `no record of type ${type}`);
   return place;
 }
@@ -118,8 +104,8 @@ describe('a perf.data that contradicts itself is refused, naming the record, its
   });
 
   test('a record that crosses the end of its data section', () => {
-    const { start, end } = dataOf(file);
-    const last = places(file, start, end).at(-1)!;
+    const { start, end } = dataSection(file);
+    const last = recordPlaces(file, start, end).at(-1)!;
     refused(patched(file, last.at + 6, last.size + 8, 2), 'header.size', new RegExp(`header\\.size of ${last.size + 8} bytes runs past the end of the data section at byte ${end}`), last.at);
   });
 
@@ -167,7 +153,7 @@ describe('a perf.data that contradicts itself is refused, naming the record, its
     // The COMPRESSED feature (bit 27) holds u32 version, type, level, ratio, mmap_len: mmap_len shrunk to 64.
     const features = Buffer.from(compressed.subarray(72, 104));
     const bits = Array.from({ length: 256 }, (_, bit) => bit).filter((bit) => features[bit >> 3] & (1 << (bit & 7)));
-    const table = dataOf(compressed).end;
+    const table = dataSection(compressed).end;
     const section = Number(compressed.readBigUInt64LE(table + bits.indexOf(27) * 16));
     const z = first(compressed, RecordType.COMPRESSED);
     refused(patched(compressed, section + 16, 64, 4), 'COMPRESSED.data', /decompresses to more than 64 bytes/, z.at);
@@ -180,8 +166,8 @@ describe('a perf.data that contradicts itself is refused, naming the record, its
     const r = spawnSync(process.execPath, [CLI, 'dump', '--json', bad], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, new RegExp(`error: NAMESPACES record's nr_namespaces is 1099511627776.* \\(at byte ${ns.at} of ${bad}\\)`));
-    const before = places(file, dataOf(file).start, ns.at).filter((p) => p.type !== RecordType.SAMPLE && p.type < 64).length;
-    assert.equal(r.stdout.split('\n').filter(Boolean).length, before + places(file, dataOf(file).start, ns.at).filter((p) => p.type === RecordType.FINISHED_INIT).length);
+    const before = recordPlaces(file, dataSection(file).start, ns.at).filter((p) => p.type !== RecordType.SAMPLE && p.type < 64).length;
+    assert.equal(r.stdout.split('\n').filter(Boolean).length, before + recordPlaces(file, dataSection(file).start, ns.at).filter((p) => p.type === RecordType.FINISHED_INIT).length);
   });
 
   test('sideband resolve refuses such a file as dump does, where the language server reads it too', () => {
@@ -196,14 +182,14 @@ describe('a perf.data that contradicts itself is refused, naming the record, its
 
 describe('a perf.data that is only cut short is read up to its last whole record, with a warning naming the byte', () => {
   test('a cut at every byte of the header, ids and attrs is refused, naming what it cuts', () => {
-    const { start } = dataOf(file);
+    const { start } = dataSection(file);
     for (let length = 0; length < start; length++) refused(file.subarray(0, length), /^(header|header\.attrs|attrs\[\d+\]\.ids)$/, /file|header|past the end/);
     assert.equal(truncated(file.subarray(0, start), /data section should end at byte/), 0);
   });
 
   test('a cut at every byte of the last record', () => {
-    const { start, end } = dataOf(file);
-    const all = places(file, start, end);
+    const { start, end } = dataSection(file);
+    const all = recordPlaces(file, start, end);
     const last = all.at(-1)!;
     const indexed = (last.type < 64 && last.type !== RecordType.SAMPLE) || last.type === RecordType.FINISHED_INIT;
     const before = 'whole' in whole ? whole.whole - (indexed ? 1 : 0) : -1;
@@ -214,37 +200,27 @@ describe('a perf.data that is only cut short is read up to its last whole record
   });
 
   test('a cut at every byte of the last record of a pipe', () => {
-    const all = places(pipe, 16, pipe.byteLength);
+    const all = recordPlaces(pipe, 16, pipe.byteLength);
     const last = all.at(-1)!;
     for (let length = last.at + 1; length < pipe.byteLength; length++) truncated(pipe.subarray(0, length), new RegExp(`ends inside a record at byte ${last.at}`));
   });
 
   test('a cut inside the features, or by one byte: the records are all read, and the warning names the byte', () => {
-    const { end } = dataOf(file);
+    const { end } = dataSection(file);
     const records = 'whole' in whole ? whole.whole : -1;
     assert.equal(truncated(file.subarray(0, file.byteLength - 1), new RegExp(`the file is truncated at byte ${file.byteLength - 1}: the section of feature \\d+ reaches up to byte ${file.byteLength}`)), records);
     assert.equal(truncated(file.subarray(0, end + 8), /feature table should end at byte/), records);
   });
 
   test('a -z file cut inside a COMPRESSED record', () => {
-    const z = places(compressed, dataOf(compressed).start, dataOf(compressed).end).filter((p) => p.type === RecordType.COMPRESSED).at(-1)!;
+    const z = recordPlaces(compressed, dataSection(compressed).start, dataSection(compressed).end).filter((p) => p.type === RecordType.COMPRESSED).at(-1)!;
     truncated(compressed.subarray(0, z.at + 20), new RegExp(`ends inside a record at byte ${z.at}`));
   });
 });
 
 describe('mangled compressed and pipe input (fuzz, fixed seed)', () => {
-  /** mulberry32, so every run tries the same inputs. */
-  function prng(seed: number): () => number {
-    return () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   for (const [name, bytes, from] of [
-    ['-z', compressed, dataOf(compressed).start],
+    ['-z', compressed, dataSection(compressed).start],
     ['pipe', pipe, 16],
   ] as const) {
     test(`${name}: random bytes in the records give a verdict, never another exception`, () => {

@@ -14,6 +14,7 @@ import { indexRecords } from '../../core/recordStream';
 import { Timeline } from '../../core/timeline';
 import { ZstdStream } from '../../core/perfdata/zstd';
 import { indexPerfDataFile, openPerfData, readRecords, recordReader } from '../../node/perfdata/reader';
+import { compressedPayloads, dataSection, recordPlaces } from '../fixtures/perfFile';
 import { SIDEBAND_OPTIONS, perfScriptKeys, perfStats, recordKeys, type RecordFacts } from '../fixtures/perfOracle';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -128,7 +129,7 @@ describe('sideband dump of what perf record writes agrees with perf', () => {
     const { stderr } = dump(output);
     assert.match(stderr, /\d+ HEADER_BUILD_ID/);
     // One at least does not end on 8 bytes, or the test proves nothing.
-    assert.ok(userRecordSizes(output, 67).some((size) => size % 8 !== 0));
+    assert.ok(recordPlaces(fs.readFileSync(output)).some((p) => p.type === RecordType.HEADER_BUILD_ID && p.size % 8 !== 0));
     agreesWithPerf(output);
   });
 
@@ -161,16 +162,6 @@ describe('sideband dump of what perf record writes agrees with perf', () => {
     assert.ok(records.some((x) => x.type === 'EXIT' && x.pid === shell.pid));
   });
 });
-
-/** Sizes of the user records of `type` in a file's data section, walked by hand. */
-function userRecordSizes(file: string, type: number): number[] {
-  const bytes = fs.readFileSync(file);
-  const dataOffset = Number(bytes.readBigUInt64LE(40));
-  const dataEnd = dataOffset + Number(bytes.readBigUInt64LE(48));
-  const sizes: number[] = [];
-  for (let at = dataOffset; at + 8 <= dataEnd; at += bytes.readUInt16LE(at + 6)) if (bytes.readUInt32LE(at) === type) sizes.push(bytes.readUInt16LE(at + 6));
-  return sizes;
-}
 
 describe("what Open perf.data sends a webview: the sideband alone", () => {
   const decoded = (index: RecordIndex) => Array.from({ length: index.count }, (_, i) => decodeRecord(index, i));
@@ -214,18 +205,8 @@ describe('a -z file whose zstd blocks span COMPRESSED records', () => {
     return out;
   })();
 
-  /** The payloads of its COMPRESSED records, in order. */
-  function payloads(): Buffer[] {
-    const bytes = fs.readFileSync(file);
-    const start = Number(bytes.readBigUInt64LE(40));
-    const end = start + Number(bytes.readBigUInt64LE(48));
-    const found: Buffer[] = [];
-    for (let at = start; at + 8 <= end; at += bytes.readUInt16LE(at + 6)) if (bytes.readUInt32LE(at) === RecordType.COMPRESSED) found.push(bytes.subarray(at + 8, at + bytes.readUInt16LE(at + 6)));
-    return found;
-  }
-
   test('zstd gets the payloads whole, however the caller reuses its buffer', () => {
-    const all = payloads();
+    const all = compressedPayloads(fs.readFileSync(file));
     assert.ok(all.some((p) => p.byteLength >= 65000), 'a COMPRESSED record filled to its limit, so a block spans two');
     const expected = Buffer.concat(new ZstdStream().push(Buffer.concat(all), 1 << 30));
     // Each payload as a view into one scratch buffer, overwritten before the next: as the reader's buffer is.
@@ -257,12 +238,10 @@ describe('COMPRESSED2, as perf after 6.14 writes it', () => {
    */
   function asCompressed2(file: string): Buffer {
     const bytes = fs.readFileSync(file);
-    const start = Number(bytes.readBigUInt64LE(40));
-    const end = start + Number(bytes.readBigUInt64LE(48));
+    const { start, end } = dataSection(bytes);
     const parts: Buffer[] = [bytes.subarray(0, start)];
-    for (let at = start; at + 8 <= end; at += bytes.readUInt16LE(at + 6)) {
-      const size = bytes.readUInt16LE(at + 6);
-      if (bytes.readUInt32LE(at) !== RecordType.COMPRESSED) {
+    for (const { at, type, size } of recordPlaces(bytes)) {
+      if (type !== RecordType.COMPRESSED) {
         parts.push(bytes.subarray(at, at + size));
         continue;
       }
@@ -298,10 +277,8 @@ describe('COMPRESSED2, as perf after 6.14 writes it', () => {
   test('a data_size larger than its record is refused, naming the field', () => {
     const file = path.join(tmp, 'compressed2-bad.data');
     const bytes = asCompressed2(perfRecord('for-compressed2-bad.data', ['-z']));
-    const start = Number(bytes.readBigUInt64LE(40));
-    let at = start;
-    while (bytes.readUInt32LE(at) !== RecordType.COMPRESSED2) at += bytes.readUInt16LE(at + 6);
-    bytes.writeBigUInt64LE(BigInt(bytes.readUInt16LE(at + 6)), at + 8);
+    const { at, size } = recordPlaces(bytes).find((p) => p.type === RecordType.COMPRESSED2)!;
+    bytes.writeBigUInt64LE(BigInt(size), at + 8);
     fs.writeFileSync(file, bytes);
     const r = run(process.execPath, [CLI, 'dump', file]);
     assert.equal(r.status, 1);

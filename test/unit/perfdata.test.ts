@@ -12,6 +12,7 @@ import { indexPerfDataFile, readPerfData } from '../../node/perfdata/reader';
 import { IndexFlag, Misc, PROC_IDS, Provenance, RecordError, RecordIndex, RecordType, Stale, decodeRecord, provenanceOf, staleReasons } from '../../core/records';
 import { indexRecords } from '../../core/recordStream';
 import { Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, sidebandAttr } from '../fixtures/records';
+import { prng } from '../fixtures/perfFile';
 import { SIDEBAND_OPTIONS, perfScriptKeys, perfStats, recordKeys, type RecordFacts } from '../fixtures/perfOracle';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'perfdata-test-'));
@@ -664,16 +665,6 @@ describe('parsePerfData on files it cannot read', () => {
 });
 
 describe('parsePerfData on mangled files (fuzz, fixed seed)', () => {
-  /** mulberry32: a small PRNG, so every run tries the same inputs. */
-  function prng(seed: number): () => number {
-    return () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   /** Parses and indexes and decodes everything; only RecordErrors may come out. */
   function readAll(bytes: Uint8Array): void {
     try {
