@@ -220,10 +220,6 @@ export interface RecordSource {
   record(offset: number, size: number): Uint8Array;
 }
 
-export function memorySource(bytes: Uint8Array): RecordSource {
-  return { record: (offset, size) => bytes.subarray(offset, offset + size) };
-}
-
 /** The timeline's form of a run of records: one column per field. */
 export interface RecordIndex {
   count: number;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { IndexFlag, Misc, PROC_IDS, PROC_ID_BASE, PROC_ID_HI, Provenance, RecordError, RecordType, Stale, StreamLayout, decodeRecord, RecordIndexBuilder, memorySource, parseAttr, provenanceOf, staleReasons } from '../../core/records';
+import { IndexFlag, Misc, PROC_IDS, PROC_ID_BASE, PROC_ID_HI, Provenance, RecordError, RecordType, Stale, StreamLayout, decodeRecord, RecordIndexBuilder, parseAttr, provenanceOf, staleReasons } from '../../core/records';
 import { indexRecords } from '../../core/recordStream';
 import { RecordStore } from '../../webview/store';
-import { Body, Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, record, sidebandAttr, userRecord } from '../fixtures/records';
+import { Body, Trailer, comm, concat, exit, fork, lost, memorySource, mmap2, namespaces, record, sidebandAttr, userRecord } from '../fixtures/records';
 
 const KERNEL_ID = 1n;
 const IOCTL_ID = 99n;

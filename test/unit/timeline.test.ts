@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Misc, PROC_IDS, RecordIndexBuilder, RecordType, Stale, StreamLayout, decodeRecord, inTimeOrder, memorySource, parseAttr } from '../../core/records';
+import { Misc, PROC_IDS, RecordIndexBuilder, RecordType, Stale, StreamLayout, decodeRecord, inTimeOrder, parseAttr } from '../../core/records';
 import { indexRecords } from '../../core/recordStream';
 import { Timeline, protString, searchTime } from '../../core/timeline';
-import { Body, Mapping, Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, record, sidebandAttr, userRecord } from '../fixtures/records';
+import { Body, Mapping, Trailer, comm, concat, exit, fork, lost, memorySource, mmap2, namespaces, record, sidebandAttr, userRecord } from '../fixtures/records';
 
 const KERNEL_ID = 1n;
 const IOCTL_ID = 99n;
