@@ -87,7 +87,7 @@ function aligned(bytes: Uint8Array): Uint8Array {
 
 export class RecordStreamReader {
   private builder?: RecordIndexBuilder;
-  private readonly attrs: { attr: EventAttr; ids: bigint[] }[];
+  private readonly attrs: { attr: EventAttr; ids: bigint[]; name?: string }[];
   private readonly source = new SpanSource();
   /** What is wrong with the stream but still lets its records be read. */
   readonly warnings: string[] = [];
@@ -121,7 +121,7 @@ export class RecordStreamReader {
    */
   constructor(stream: StreamLayout | undefined, expectedBytes = 0, decompressedLimit?: number) {
     if (decompressedLimit) this.decompressedLimit = decompressedLimit;
-    this.attrs = stream ? stream.attrs.map((a) => ({ attr: a.attr, ids: [...a.ids] })) : [];
+    this.attrs = stream ? stream.attrs.map((a) => ({ attr: a.attr, ids: [...a.ids], ...(a.name === undefined ? {} : { name: a.name }) })) : [];
     if (stream) this.builder = new RecordIndexBuilder(stream, expectedRecords(expectedBytes));
   }
 

@@ -211,7 +211,8 @@ export class RecordError extends Error {
  * rewrite a file (perf inject) and files that were never finished.
  */
 export interface StreamLayout {
-  attrs: readonly { attr: EventAttr; ids: readonly bigint[] }[];
+  /** `name` as perf names the event ("dummy:u", "syscalls:sys_exit_munmap"): it says which samples the index reads. */
+  attrs: readonly { attr: EventAttr; ids: readonly bigint[]; name?: string }[];
 }
 
 /** Where an index's records are: in memory, or read from a file on demand. */

@@ -44,7 +44,7 @@ class RecordStream {
 const CHUNK_BYTES = 4 << 20;
 
 function wireEvents(stream: StreamLayout): WireEvent[] {
-  return stream.attrs.map((a) => ({ attr: a.attr.bytes.slice().buffer as ArrayBuffer, ids: a.ids.map(String) }));
+  return stream.attrs.map((a) => ({ attr: a.attr.bytes.slice().buffer as ArrayBuffer, ids: a.ids.map(String), ...(a.name === undefined ? {} : { name: a.name }) }));
 }
 
 const wireSnapshot = (s: SnapshotInfo | SnapshotMeta): WireSnapshot => ({

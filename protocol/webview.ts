@@ -15,6 +15,8 @@ import { arrayOf, is, isBoolean, isDecimal, isNumber, isString, object, oneOf, o
 export interface WireEvent {
   attr: ArrayBuffer;
   ids: string[];
+  /** As perf names the event: the index reads the samples of the syscall tracepoints by it. */
+  name?: string;
 }
 
 /** A status snapshot: when it was read, by which path, what it produced. */
@@ -173,7 +175,7 @@ const HOST_FIELDS: Record<HostMessage['type'], Record<string, Check>> = {
   open: {
     title: isString,
     live: isBoolean,
-    events: arrayOf(object({ attr: isBuffer, ids: arrayOf(isDecimal) })),
+    events: arrayOf(object({ attr: isBuffer, ids: arrayOf(isDecimal), name: optional(isString) })),
     expectedBytes: isNumber,
     warnings: arrayOf(isString),
   },

@@ -217,7 +217,7 @@ function fail(error: unknown): void {
 
 function open(message: Extract<HostMessage, { type: 'open' }>): void {
   const stream: StreamLayout = {
-    attrs: message.events.map((e) => ({ attr: parseAttr(new Uint8Array(e.attr)), ids: e.ids.map((id) => BigInt(id)) })),
+    attrs: message.events.map((e) => ({ attr: parseAttr(new Uint8Array(e.attr)), ids: e.ids.map((id) => BigInt(id)), ...(e.name === undefined ? {} : { name: e.name }) })),
   };
   const store = new RecordStore(stream, message.expectedBytes);
   session = { title: message.title, live: message.live, store, timeline: new Timeline(store.index), broken: false };
