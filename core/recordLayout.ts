@@ -31,6 +31,39 @@ export const NAMESPACES = { pid: 8, tid: 12, count: 16, links: 24, link: 16 } as
 export const LOST = { id: 8, lost: 16, end: 24 } as const;
 
 /** PERF_RECORD_MISC_MMAP_BUILD_ID: an MMAP2 with a build-id instead of device and inode. */
+/**
+ * The syscalls that change a process's mappings without a record of their
+ * own (perf writes none for munmap, mremap or mprotect), as their
+ * `syscalls:sys_enter_*` and `sys_exit_*` tracepoints tell them. The index
+ * keeps the samples of these events, and no others.
+ */
+export const MAPPING_SYSCALLS = ['munmap', 'mremap', 'mprotect', 'brk'] as const;
+export type MappingSyscall = (typeof MAPPING_SYSCALLS)[number];
+/** Each one's arguments, in the order its sys_enter tracepoint carries them. */
+export const SYSCALL_ARGS: Record<MappingSyscall, readonly string[]> = {
+  munmap: ['addr', 'len'],
+  mremap: ['addr', 'old_len', 'new_len', 'flags', 'new_addr'],
+  mprotect: ['start', 'len', 'prot'],
+  brk: ['brk'],
+};
+/**
+ * A syscall tracepoint's raw data (struct syscall_trace_enter and _exit,
+ * kernel/trace/trace.h): the 8 bytes of common fields, the syscall's number,
+ * then its arguments as unsigned longs, or its return value as a long. The
+ * same on every 64-bit kernel since 2.6.33.
+ */
+export const SYSCALL_RAW = { nr: 8, args: 16, ret: 16 } as const;
+
+/** Argument `k` of a sys_enter sample whose raw data starts at `rawAt`. */
+export function syscallArg(bytes: Uint8Array, rawAt: number, k: number): bigint {
+  return view(bytes).getBigUint64(rawAt + SYSCALL_RAW.args + 8 * k, true);
+}
+
+/** The return value of a sys_exit sample whose raw data starts at `rawAt`: negative for an errno. */
+export function syscallReturn(bytes: Uint8Array, rawAt: number): bigint {
+  return view(bytes).getBigInt64(rawAt + SYSCALL_RAW.ret, true);
+}
+
 export const MISC_MMAP_BUILD_ID = 1 << 14;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });

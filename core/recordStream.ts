@@ -15,6 +15,7 @@ import { EventAttr, RecordError, RecordIndex, RecordIndexBuilder, RecordSource, 
 import { ZstdError, ZstdStream } from './perfdata/zstd';
 import { Feature, compressedMmapLen } from './perfdata/format';
 import { partitionPoint } from './search';
+import { cString } from './recordLayout';
 
 /**
  * Reads `size` bytes at `position` of an input again, for a record looked
@@ -40,6 +41,8 @@ export interface StreamInput {
  * without end is stopped.
  */
 const DEFAULT_DECOMPRESSED_LIMIT = 64 << 20;
+/** PERF_EVENT_UPDATE__NAME, the kind of EVENT_UPDATE that names an event. */
+const EVENT_UPDATE_NAME = 2n;
 
 const EMPTY_INDEX: RecordIndex = {
   count: 0,
@@ -53,6 +56,8 @@ const EMPTY_INDEX: RecordIndex = {
   tid: new Int32Array(0),
   cpu: new Int32Array(0),
   trailer: new Uint8Array(0),
+  call: new Uint8Array(0),
+  rawAt: new Uint16Array(0),
   skipped: 0,
   skippedByType: {},
 };
@@ -296,6 +301,21 @@ export class RecordStreamReader {
         this.builder?.setStream(this.stream);
         return;
       }
+      case RecordType.EVENT_UPDATE:
+        // perf_record_event_update: u64 type, u64 id, then the update; of
+        // its kinds only NAME (2) matters here, as the index reads the
+        // samples of the mapping syscalls' tracepoints by their names. Our
+        // captures name every event so at the start of their data, for
+        // readers that follow the file before its EVENT_DESC is written.
+        if (record.byteLength > 24 && view.getBigUint64(8, true) === EVENT_UPDATE_NAME) {
+          const id = view.getBigUint64(16, true);
+          const event = this.attrs.find((a) => a.ids.includes(id));
+          if (event) {
+            event.name = cString(record, 24, record.byteLength);
+            this.builder?.setStream(this.stream);
+          }
+        }
+        break;
       case RecordType.HEADER_TRACING_DATA:
         if (record.byteLength < 12) throw new RecordError(field('size'), 'TRACING_DATA record is too short for its size field', fileAt, name);
         // The tracing data follows the record, padded to 8 bytes, outside its size.

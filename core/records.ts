@@ -7,7 +7,7 @@
 // recordStream.ts's); `decodeRecord` expands one record on demand.
 // Field offsets are recordLayout.ts's.
 
-import { COMM, HEADER, LOST, MMAP, MMAP2, NAMESPACES, TASK, commName, lostFields, mappedFilename, mappedRange, mmap2File, namespaceLinks, recordMisc, taskFields } from './recordLayout';
+import { COMM, HEADER, LOST, MMAP, MMAP2, NAMESPACES, MAPPING_SYSCALLS, SYSCALL_ARGS, SYSCALL_RAW, TASK, type MappingSyscall, commName, syscallArg, syscallReturn, lostFields, mappedFilename, mappedRange, mmap2File, namespaceLinks, recordMisc, taskFields } from './recordLayout';
 
 export enum RecordType {
   MMAP = 1,
@@ -64,7 +64,7 @@ export const USER_TYPE_START = 64;
  * unaligned.
  */
 const FOR_STREAM_READER = new Uint8Array(256);
-for (const t of [RecordType.HEADER_ATTR, RecordType.HEADER_TRACING_DATA, RecordType.AUXTRACE, RecordType.HEADER_FEATURE, RecordType.COMPRESSED, RecordType.COMPRESSED2]) FOR_STREAM_READER[t] = 1;
+for (const t of [RecordType.HEADER_ATTR, RecordType.EVENT_UPDATE, RecordType.HEADER_TRACING_DATA, RecordType.AUXTRACE, RecordType.HEADER_FEATURE, RecordType.COMPRESSED, RecordType.COMPRESSED2]) FOR_STREAM_READER[t] = 1;
 
 /** Bits of a record's header.misc, those this reader and its tests use. */
 export const Misc = {
@@ -117,12 +117,106 @@ export const IndexFlag = {
   PROVENANCE_MASK: 3 << 4,
 } as const;
 
+const PERF_SAMPLE_IP = 1n << 0n;
 const PERF_SAMPLE_TID = 1n << 1n;
 const PERF_SAMPLE_TIME = 1n << 2n;
+const PERF_SAMPLE_ADDR = 1n << 3n;
+const PERF_SAMPLE_READ = 1n << 4n;
+const PERF_SAMPLE_CALLCHAIN = 1n << 5n;
 const PERF_SAMPLE_ID = 1n << 6n;
 const PERF_SAMPLE_CPU = 1n << 7n;
+const PERF_SAMPLE_PERIOD = 1n << 8n;
 const PERF_SAMPLE_STREAM_ID = 1n << 9n;
+const PERF_SAMPLE_RAW = 1n << 10n;
 const PERF_SAMPLE_IDENTIFIER = 1n << 16n;
+const PERF_FORMAT_TOTAL_TIME_ENABLED = 1n << 0n;
+const PERF_FORMAT_TOTAL_TIME_RUNNING = 1n << 1n;
+const PERF_FORMAT_ID = 1n << 2n;
+const PERF_FORMAT_GROUP = 1n << 3n;
+const PERF_FORMAT_LOST = 1n << 4n;
+
+/** RecordIndex.call of a sample: 0 for none, else which syscall and whether it is the entry (odd) or the exit (even). */
+export function mappingCall(eventName: string | undefined): number {
+  const m = /^syscalls:sys_(enter|exit)_([a-z]+)$/.exec(eventName ?? '');
+  const k = m ? MAPPING_SYSCALLS.indexOf(m[2] as MappingSyscall) : -1;
+  return k < 0 ? 0 : 1 + 2 * k + (m![1] === 'exit' ? 1 : 0);
+}
+export const callSyscall = (call: number): MappingSyscall => MAPPING_SYSCALLS[(call - 1) >> 1];
+export const isCallExit = (call: number): boolean => call > 0 && (call & 1) === 0;
+
+/**
+ * Where a sample's fields sit, in bytes from its start, in the kernel's
+ * order (IDENTIFIER, IP, TID, TIME, ADDR, ID, STREAM_ID, CPU, PERIOD, READ,
+ * CALLCHAIN, RAW): fixed up to READ, whose size and CALLCHAIN's vary.
+ */
+interface SampleLayout {
+  call: number;
+  pid: number;
+  time: number;
+  cpu: number;
+  /** Where READ starts (or CALLCHAIN, or RAW, whichever comes first). */
+  read: number;
+  /** READ's size when fixed; -1 for a group's, which starts with its count. */
+  readSize: number;
+  groupEntry: number;
+  groupHead: number;
+  callchain: boolean;
+  raw: boolean;
+}
+
+function sampleLayout(attr: EventAttr, call: number): SampleLayout {
+  const st = attr.sampleType;
+  const rf = attr.readFormat;
+  let at = HEADER.end;
+  const field = (bit: bigint): number => {
+    if (!(st & bit)) return -1;
+    at += 8;
+    return at - 8;
+  };
+  field(PERF_SAMPLE_IDENTIFIER);
+  field(PERF_SAMPLE_IP);
+  const pid = field(PERF_SAMPLE_TID);
+  const time = field(PERF_SAMPLE_TIME);
+  field(PERF_SAMPLE_ADDR);
+  field(PERF_SAMPLE_ID);
+  field(PERF_SAMPLE_STREAM_ID);
+  const cpu = field(PERF_SAMPLE_CPU);
+  field(PERF_SAMPLE_PERIOD);
+  const optional = (bit: bigint): number => (rf & bit ? 8 : 0);
+  const times = optional(PERF_FORMAT_TOTAL_TIME_ENABLED) + optional(PERF_FORMAT_TOTAL_TIME_RUNNING);
+  const entry = 8 + optional(PERF_FORMAT_ID) + optional(PERF_FORMAT_LOST);
+  const group = (rf & PERF_FORMAT_GROUP) !== 0n;
+  return {
+    call,
+    pid,
+    time,
+    cpu,
+    read: at,
+    readSize: !(st & PERF_SAMPLE_READ) ? 0 : group ? -1 : entry + times,
+    groupHead: 8 + times,
+    groupEntry: entry,
+    callchain: (st & PERF_SAMPLE_CALLCHAIN) !== 0n,
+    raw: (st & PERF_SAMPLE_RAW) !== 0n,
+  };
+}
+
+/** Where a sample's RAW data starts (after its u32 size), and its size; undefined when the sample has none within `size` bytes. */
+function rawOf(view: DataView, at: number, size: number, layout: SampleLayout): { at: number; size: number } | undefined {
+  let p = layout.read;
+  if (layout.readSize < 0) {
+    if (p + 8 > size) return undefined;
+    p += layout.groupHead + view.getUint32(at + p, true) * layout.groupEntry;
+  } else {
+    p += layout.readSize;
+  }
+  if (layout.callchain) {
+    if (p + 8 > size) return undefined;
+    p += 8 + view.getUint32(at + p, true) * 8;
+  }
+  if (!layout.raw || p + 4 > size) return undefined;
+  const rawSize = view.getUint32(at + p, true);
+  return p + 4 + rawSize <= size ? { at: p + 4, size: rawSize } : undefined;
+}
 
 /** The fields of perf_event_attr this reader uses. */
 export interface EventAttr {
@@ -130,6 +224,7 @@ export interface EventAttr {
   size: number;
   config: bigint;
   sampleType: bigint;
+  readFormat: bigint;
   sampleIdAll: boolean;
   useClockid: boolean;
   clockid: number;
@@ -146,6 +241,7 @@ export function parseAttr(bytes: Uint8Array): EventAttr {
     size: v.getUint32(4, true),
     config: v.getBigUint64(8, true),
     sampleType: v.getBigUint64(24, true),
+    readFormat: v.getBigUint64(32, true),
     sampleIdAll: ((flags >> 18n) & 1n) === 1n,
     useClockid: ((flags >> 25n) & 1n) === 1n,
     clockid: bytes.byteLength >= 96 ? v.getInt32(92, true) : 0,
@@ -238,7 +334,11 @@ export interface RecordIndex {
   cpu: Int32Array;
   /** Size of each record's sample_id trailer, in 32-bit words. */
   trailer: Uint8Array;
-  /** Records left out: samples and perf's bookkeeping records. */
+  /** Of a sample of a MAPPING_SYSCALLS tracepoint: mappingCall's code (0 for every other record)... */
+  call: Uint8Array;
+  /** ...and where its RAW data starts, in bytes from the record's start. */
+  rawAt: Uint16Array;
+  /** Records left out: samples (but those of MAPPING_SYSCALLS) and perf's bookkeeping records. */
   skipped: number;
   /** The same, by type name. */
   skippedByType: Readonly<Record<string, number>>;
@@ -249,14 +349,21 @@ export interface RecordIndex {
 interface Resolver {
   layoutOf(words: Uint32Array, start: number, end: number): TrailerLayout | undefined;
   idWords: number; // where the id sits in trailers, from the end (-1: none)
+  /** The layout of a sample's event when it is one of MAPPING_SYSCALLS' tracepoints; undefined for every other sample. */
+  syscallSample(words: Uint32Array, start: number): SampleLayout | undefined;
 }
 
 function makeResolver(stream: StreamLayout): Resolver {
   const layouts = stream.attrs.map((a) => trailerLayout(a.attr));
   if (layouts.length === 0) throw new RecordError('attrs', 'the stream names no event, so its records cannot be read');
+  const samples = stream.attrs.map((a) => {
+    const call = mappingCall(a.name);
+    return call ? sampleLayout(a.attr, call) : undefined;
+  });
+  const syscallSample = syscallSampleResolver(stream, samples);
   const first = layouts[0];
   const same = layouts.every((l) => l.words === first.words && l.pid === first.pid && l.time === first.time && l.cpu === first.cpu && l.id === first.id);
-  if (same) return { layoutOf: () => first, idWords: first.id };
+  if (same) return { layoutOf: () => first, idWords: first.id, syscallSample };
   // Several events with different trailers: the IDENTIFIER, always last,
   // says which event wrote a record.
   if (!layouts.every((l) => l.id === 2))
@@ -269,7 +376,21 @@ function makeResolver(stream: StreamLayout): Resolver {
       return byId.get(id);
     },
     idWords: 2,
+    syscallSample,
   };
+}
+
+/** A sample names its event by its leading IDENTIFIER, or by being the stream's only event. */
+function syscallSampleResolver(stream: StreamLayout, samples: (SampleLayout | undefined)[]): Resolver['syscallSample'] {
+  if (!samples.some(Boolean)) return () => undefined;
+  if (samples.length === 1) return () => samples[0];
+  if (!stream.attrs.every((a) => a.attr.sampleType & PERF_SAMPLE_IDENTIFIER)) return () => undefined;
+  const byId = new Map<bigint, SampleLayout>();
+  stream.attrs.forEach((a, i) => {
+    const layout = samples[i];
+    if (layout) a.ids.forEach((id) => byId.set(id, layout));
+  });
+  return (words, start) => byId.get(BigInt(words[start + 2]) | (BigInt(words[start + 3]) << 32n));
 }
 
 // Smallest size of each record type's fixed fields, header included, and
@@ -317,6 +438,8 @@ export class RecordIndexBuilder {
   private tid: Int32Array;
   private cpu: Int32Array;
   private trailer: Uint8Array;
+  private call: Uint8Array;
+  private rawAt: Uint16Array;
 
   constructor(stream: StreamLayout, expectedRecords = 1024) {
     this.resolver = makeResolver(stream);
@@ -330,6 +453,8 @@ export class RecordIndexBuilder {
     this.tid = new Int32Array(cap);
     this.cpu = new Int32Array(cap);
     this.trailer = new Uint8Array(cap);
+    this.call = new Uint8Array(cap);
+    this.rawAt = new Uint16Array(cap);
   }
 
   private grow(): void {
@@ -348,6 +473,8 @@ export class RecordIndexBuilder {
     this.tid = more(this.tid);
     this.cpu = more(this.cpu);
     this.trailer = more(this.trailer);
+    this.call = more(this.call);
+    this.rawAt = more(this.rawAt);
   }
 
   /** The stream's events changed: a pipe's HEADER_ATTR records come one by one. */
@@ -368,8 +495,9 @@ export class RecordIndexBuilder {
     const total = chunk.byteLength;
     const { resolver } = this;
     const idw = resolver.idWords;
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     // The loop works on local columns, taken again whenever they grow.
-    let { offset, size: sizes, type, flags, time, pid, tid, cpu, trailer } = this;
+    let { offset, size: sizes, type, flags, time, pid, tid, cpu, trailer, call, rawAt } = this;
     let n = this.n;
     let at = 0;
     try {
@@ -377,7 +505,7 @@ export class RecordIndexBuilder {
         if (n === offset.length) {
           this.n = n;
           this.grow();
-          ({ offset, size: sizes, type, flags, time, pid, tid, cpu, trailer } = this);
+          ({ offset, size: sizes, type, flags, time, pid, tid, cpu, trailer, call, rawAt } = this);
         }
         const w = at >>> 2;
         const t = words[w];
@@ -392,7 +520,7 @@ export class RecordIndexBuilder {
             offset[n] = base + at;
             sizes[n] = size;
             type[n] = t;
-            flags[n] = trailer[n] = 0;
+            flags[n] = trailer[n] = call[n] = rawAt[n] = 0;
             time[n] = n > 0 ? time[n - 1] : 0;
             pid[n] = tid[n] = cpu[n] = -1;
             n++;
@@ -405,8 +533,29 @@ export class RecordIndexBuilder {
         if (size % 8 !== 0) throw new RecordError('header.size', `${typeName(t)} record's header.size is ${size}, not a multiple of 8 as the kernel writes every record`, base + at);
         if (size > total - at) return at;
         if (t === RecordType.SAMPLE) {
-          // The bulk of most files, never decoded here.
-          this.samples++;
+          // The bulk of most files, never decoded here, but for the syscalls that change mappings.
+          const sample = resolver.syscallSample(words, w);
+          const raw = sample && rawOf(view, at, size, sample);
+          if (!sample || !raw) {
+            this.samples++;
+            at += size;
+            continue;
+          }
+          const syscall = callSyscall(sample.call);
+          const need = isCallExit(sample.call) ? SYSCALL_RAW.ret + 8 : SYSCALL_RAW.args + 8 * SYSCALL_ARGS[syscall].length;
+          if (raw.size < need)
+            throw new RecordError('SAMPLE.raw', `a sys_${isCallExit(sample.call) ? 'exit' : 'enter'}_${syscall} sample's raw data is ${raw.size} bytes, too short for the ${need} bytes of its fields`, base + at);
+          offset[n] = base + at;
+          sizes[n] = size;
+          type[n] = t;
+          flags[n] = trailer[n] = 0;
+          time[n] = sample.time < 0 ? 0 : words[w + sample.time / 4] + words[w + sample.time / 4 + 1] * 4294967296;
+          pid[n] = sample.pid < 0 ? -1 : words[w + sample.pid / 4];
+          tid[n] = sample.pid < 0 ? -1 : words[w + sample.pid / 4 + 1];
+          cpu[n] = sample.cpu < 0 ? -1 : words[w + sample.cpu / 4];
+          call[n] = sample.call;
+          rawAt[n] = raw.at;
+          n++;
           at += size;
           continue;
         }
@@ -433,6 +582,7 @@ export class RecordIndexBuilder {
         sizes[n] = size;
         type[n] = t;
         trailer[n] = layout.words;
+        call[n] = rawAt[n] = 0;
         const stamp = layout.time < 0 ? 0 : words[end - layout.time] + words[end - layout.time + 1] * 4294967296;
         time[n] = stamp;
         cpu[n] = layout.cpu < 0 ? -1 : words[end - layout.cpu];
@@ -502,6 +652,8 @@ export class RecordIndexBuilder {
       tid: this.tid.subarray(0, n),
       cpu: this.cpu.subarray(0, n),
       trailer: this.trailer.subarray(0, n),
+      call: this.call.subarray(0, n),
+      rawAt: this.rawAt.subarray(0, n),
       skipped,
       skippedByType,
       truncatedAt,
@@ -544,6 +696,8 @@ export function inTimeOrder(index: RecordIndex): RecordIndex {
     tid: pick(index.tid),
     cpu: pick(index.cpu),
     trailer: pick(index.trailer),
+    call: pick(index.call),
+    rawAt: pick(index.rawAt),
   };
 }
 
@@ -640,6 +794,15 @@ export function decodeRecord(index: RecordIndex, i: number): DecodedRecord {
     case RecordType.NAMESPACES:
       fields.namespaces = namespaceLinks(bytes, size).map((link) => ({ dev: hex(link.dev), ino: link.ino.toString() }));
       break;
+    case RecordType.SAMPLE: {
+      const call = index.call[i];
+      if (!call) break;
+      const syscall = callSyscall(call);
+      fields.event = `syscalls:sys_${isCallExit(call) ? 'exit' : 'enter'}_${syscall}`;
+      if (isCallExit(call)) fields.ret = syscallReturn(bytes, index.rawAt[i]).toString();
+      else SYSCALL_ARGS[syscall].forEach((name, k) => (fields[name] = hex(syscallArg(bytes, index.rawAt[i], k))));
+      break;
+    }
     case RecordType.LOST: {
       const lost = lostFields(bytes);
       fields.id = lost.id.toString();

@@ -7,8 +7,8 @@
 // record it stores an int or two (never an object), so a million records
 // stay a few megabytes on top of the index.
 
-import { IndexFlag, Misc, PROVENANCE_NAMES, RecordIndex, RecordType, StaleReason, provenanceOf, staleReasons } from './records';
-import { HEADER, commName, lostCount, mappedFilename, mappedRange, mmap2File, recordMisc, taskFields } from './recordLayout';
+import { IndexFlag, Misc, PROVENANCE_NAMES, RecordIndex, RecordType, StaleReason, callSyscall, isCallExit, provenanceOf, staleReasons } from './records';
+import { HEADER, commName, lostCount, mappedFilename, mappedRange, mmap2File, recordMisc, syscallArg, syscallReturn, taskFields } from './recordLayout';
 import { partitionPoint } from './search';
 
 // Per-lane and per-process lists of record indices are plain arrays of small
@@ -71,6 +71,10 @@ export interface ProcessInfo {
   readonly execs: number[];
   /** MMAP and MMAP2 records, by time. */
   readonly mmaps: number[];
+  /** The exits of its successful munmap, mremap, mprotect and brk calls, by time (Timeline.entryOf has their arguments). */
+  readonly mapChanges: number[];
+  /** The status FORKs of its main thread, by time: each begins a status snapshot of it. */
+  readonly snapshots: number[];
   /** NAMESPACES records of any of its threads, by time. */
   readonly namespaces: number[];
 }
@@ -121,6 +125,21 @@ export interface Region {
   inheritedFrom?: number;
 }
 
+/**
+ * How a region (or a part of one) stopped being mapped: by the syscall
+ * whose exit is `record`, by an exec or the process's exit, or (`gone`)
+ * found missing by the status snapshot whose first mapping is `record`:
+ * somewhere after `after`, the last time it was known mapped, and by `time`.
+ * `mprotect` ends a region as an executable one only: what lost PROT_EXEC.
+ */
+export type RegionEnd =
+  | { how: 'munmap' | 'mremap' | 'mprotect' | 'brk' | 'exec' | 'exit'; time: number; record: number }
+  | { how: 'gone'; after: number; time: number; record: number };
+
+export interface EndedRegion extends Region {
+  ended: RegionEnd;
+}
+
 /** First index in `list` (record indices sorted by time) whose time is >= t (or > t when `after`). */
 export function searchTime(list: ArrayLike<number>, times: Float64Array, t: number, after = false): number {
   return partitionPoint(0, list.length, (k) => {
@@ -150,6 +169,8 @@ export class Timeline {
   endTime = NaN;
   /** Bumped whenever a lane or a parent link is added, so views know to recompute the lane order. */
   topology = 0;
+  /** The entry sample of each mapping syscall's exit in a ProcessInfo's mapChanges, which holds its arguments. */
+  readonly entryOf = new Map<number, number>();
 
   private index: RecordIndex | undefined;
   private readonly byPid = new Map<number, ProcessInfo>();
@@ -158,6 +179,10 @@ export class Timeline {
   private readonly earlier = new Map<number, ProcessInfo[]>();
   private order: Lane[] | undefined;
   private orderTopology = -1;
+  /** What each mapping record says, decoded once: replays ask again and again. */
+  private readonly fields = new Map<number, RegionFields>();
+  /** The last mapping syscall each thread entered, until its exit comes. */
+  private readonly entered = new Map<number, number>();
 
   constructor(index?: RecordIndex) {
     this.global = this.newLane('global', -1, -1, undefined);
@@ -207,6 +232,9 @@ export class Timeline {
           if (lane.process) pushByTime(lane.process.namespaces, i, time);
           break;
         }
+        case RecordType.SAMPLE:
+          this.takeSyscall(i);
+          break;
         case RecordType.LOST:
           this.place(this.global, i);
           pushByTime(this.lost, i, time);
@@ -291,53 +319,209 @@ export class Timeline {
   }
 
   /**
-   * The mappings process `pid` had at time `t`: its MMAP/MMAP2 records up to
-   * `t`, from its last exec before `t` on (an exec replaces the address
-   * space); before any exec, a process forked during the capture starts with
-   * its parent's mappings at the fork, as fork copies them (unless the FORK
-   * carries FORK_EXEC, as status FORKs do). A newer mapping replaces what it
-   * overlaps of older ones. Status-only records count from their own time,
-   * the moment the snapshot read them. Sorted by address.
+   * The mappings process `pid` had at time `t`, sorted by address: its
+   * MMAP/MMAP2 records up to `t` from its last exec on (an exec replaces the
+   * address space; before any exec, a process forked during the capture
+   * starts with its parent's mappings at the fork, as fork copies them,
+   * unless the FORK carries FORK_EXEC, as status FORKs do), less what its
+   * munmap, mremap, mprotect and brk calls changed, less what a later status
+   * snapshot no longer listed; none once the process has exited. A newer
+   * mapping replaces what it overlaps of older ones. Status-only records
+   * count from their own time, the moment the snapshot read them.
    */
   regionsAt(pid: number, t: number): Region[] {
     const process = this.processAt(pid, t);
+    return process ? this.regionsOf(this.replay(process, t).pieces) : [];
+  }
+
+  /** What process `pid` had mapped before `t` and no longer had at `t`, each with how it ended: the latest end first, then by address. */
+  endedRegionsAt(pid: number, t: number): EndedRegion[] {
+    const process = this.processAt(pid, t);
     if (!process) return [];
-    const decoded = new Map<number, Omit<Region, 'start' | 'end' | 'pgoff' | 'inheritedFrom'>>();
-    return this.regionsOf(process, t).map((piece) => {
-      let fields = decoded.get(piece.record);
-      if (!fields) decoded.set(piece.record, (fields = this.regionFields(piece.record)));
-      return { ...fields, start: piece.start, end: piece.end, pgoff: piece.pgoff, ...(piece.inheritedFrom === undefined ? {} : { inheritedFrom: piece.inheritedFrom }) };
+    const { ended } = this.replay(process, t, true);
+    const regions = this.regionsOf(ended.map((e) => e.piece));
+    return regions.map((region, k) => ({ ...region, ended: ended[k].end })).sort((a, b) => b.ended.time - a.ended.time);
+  }
+
+  private regionsOf(pieces: Piece[]): Region[] {
+    return pieces.map((piece) => {
+      const fields = this.regionFields(piece.record);
+      const region: Region = { ...fields, start: piece.start, end: piece.end, pgoff: piece.pgoff };
+      if (piece.prot !== undefined) region.prot = piece.prot;
+      if (piece.inheritedFrom !== undefined) region.inheritedFrom = piece.inheritedFrom;
+      return region;
     });
   }
 
-  private regionsOf(process: ProcessInfo, t: number): Piece[] {
-    const { time } = this.records;
-    const execs = process.execs;
-    const execsBefore = searchTime(execs, time, t, true);
-    let from = -Infinity;
+  /**
+   * Plays a process's mapping history up to `t`: its parent's mappings at
+   * the fork, then its mappings, syscalls, execs and status snapshots in
+   * time order. `ended` (when asked) lists what ended on the way, in order.
+   */
+  private replay(process: ProcessInfo, t: number, keepEnded = false): { pieces: Piece[]; ended: EndedPiece[] } {
+    const index = this.records;
+    const { time } = index;
+    const ended: EndedPiece[] = [];
+    const end = (gone: Piece[], how: RegionEnd): void => {
+      if (keepEnded) for (const piece of gone) ended.push({ piece, end: how });
+    };
     let pieces: Piece[] = [];
-    if (execsBefore > 0) {
-      from = time[execs[execsBefore - 1]];
-    } else if (process.parent && process.origin === 'forked' && !process.forkExec) {
+    if (process.parent && process.origin === 'forked' && !process.forkExec) {
       const parentPid = process.parent.pid;
-      pieces = this.regionsOf(process.parent, Math.min(t, process.forkTime)).map((p) => ({ ...p, inheritedFrom: p.inheritedFrom ?? parentPid }));
+      pieces = this.replay(process.parent, Math.min(t, process.forkTime)).pieces.map((p) => ({ ...p, inheritedFrom: p.inheritedFrom ?? parentPid }));
     }
-    const mmaps = process.mmaps;
-    const last = searchTime(mmaps, time, t, true);
-    for (let k = from === -Infinity ? 0 : searchTime(mmaps, time, from); k < last; k++) {
-      const i = mmaps[k];
-      overlay(pieces, { ...mappedRange(this.records.source.record(this.records.offset[i], this.records.size[i])), record: i });
+    const upTo = (list: number[]): number[] => list.slice(0, searchTime(list, time, t, true));
+    const events = [...upTo(process.mmaps), ...upTo(process.mapChanges), ...upTo(process.execs), ...upTo(process.snapshots)].sort((a, b) => time[a] - time[b] || a - b);
+    for (const i of events) {
+      switch (index.type[i]) {
+        case RecordType.MMAP:
+        case RecordType.MMAP2:
+          this.map(pieces, i);
+          break;
+        case RecordType.COMM:
+          end(pieces, { how: 'exec', time: time[i], record: i });
+          pieces = [];
+          break;
+        case RecordType.FORK:
+          this.reconcile(process, pieces, i, t, end);
+          break;
+        case RecordType.SAMPLE:
+          this.applySyscall(pieces, i, end);
+          break;
+      }
     }
-    return pieces;
+    if (t >= process.exitTime) {
+      end(pieces, { how: 'exit', time: process.exitTime, record: -1 });
+      pieces = [];
+    }
+    return { pieces, ended };
   }
 
-  private regionFields(i: number): Omit<Region, 'start' | 'end' | 'pgoff' | 'inheritedFrom'> {
+  /** Lays a mapping record over the pieces; a status record that says again what a piece says only confirms it. */
+  private map(pieces: Piece[], i: number): void {
+    const index = this.records;
+    const range = mappedRange(index.source.record(index.offset[i], index.size[i]));
+    const t = index.time[i];
+    if (index.flags[i] & IndexFlag.IS_STATUS) {
+      const at = partitionPoint(0, pieces.length, (k) => pieces[k].start < range.start);
+      const same = pieces[at];
+      if (same && same.start === range.start && same.end === range.end && same.pgoff === range.pgoff && this.sameMapping(same, i)) {
+        same.seen = t;
+        return;
+      }
+    }
+    overlay(pieces, { ...range, record: i, seen: t });
+  }
+
+  /** Whether record `i` maps the same file, with the same protection, as `piece` holds. */
+  private sameMapping(piece: Piece, i: number): boolean {
+    const was = this.regionFields(piece.record);
+    const now = this.regionFields(i);
+    return was.filename === now.filename && (piece.prot ?? was.prot) === now.prot && was.data === now.data;
+  }
+
+  /** A successful mapping syscall's exit: what it unmapped, moved or protected. */
+  private applySyscall(pieces: Piece[], exit: number, end: (gone: Piece[], how: RegionEnd) => void): void {
+    const index = this.records;
+    const entry = this.entryOf.get(exit);
+    if (entry === undefined) return;
+    const args = index.source.record(index.offset[entry], index.size[entry]);
+    const arg = (k: number): bigint => syscallArg(args, index.rawAt[entry], k);
+    const ret = syscallReturn(index.source.record(index.offset[exit], index.size[exit]), index.rawAt[exit]);
+    const t = index.time[exit];
+    const how = callSyscall(index.call[exit]);
+    const ending = { how, time: t, record: exit } as const;
+    switch (how) {
+      case 'munmap':
+        end(carve(pieces, arg(0), arg(0) + pageUp(arg(1))), ending);
+        break;
+      case 'mprotect': {
+        const [start, len, prot] = [arg(0), pageUp(arg(1)), Number(arg(2))];
+        for (const piece of carve(pieces, start, start + len)) {
+          // Losing PROT_EXEC takes a region out of the executable view, as no MMAP2 comes for it.
+          if (!this.regionFields(piece.record).data && !(prot & PROT_EXEC)) end([piece], ending);
+          else overlay(pieces, { ...piece, prot });
+        }
+        break;
+      }
+      case 'mremap': {
+        const [from, oldLen, newLen, flags] = [arg(0), pageUp(arg(1)), pageUp(arg(2)), Number(arg(3))];
+        if (oldLen === 0n) break; // a second mapping of shared pages, which the kernel tells as an MMAP2 if at all
+        const taken = flags & MREMAP_DONTUNMAP ? clip(pieces, from, from + oldLen) : carve(pieces, from, from + oldLen);
+        const to = BigInt.asUintN(64, ret);
+        const moved = taken.map((p) => ({ ...p, start: p.start - from + to, end: p.end - from + to, seen: t }));
+        const kept = clip(moved, to, to + newLen);
+        // Grown in place or moved: the last piece runs on to the new length.
+        const last = kept[kept.length - 1];
+        if (last && newLen > oldLen && last.end === to + oldLen) last.end = to + newLen;
+        if (to !== from && !(flags & MREMAP_DONTUNMAP)) end(taken, ending);
+        else end(clip(taken, from + newLen, from + oldLen), ending);
+        end(carve(pieces, to, to + newLen), ending);
+        for (const piece of kept) overlay(pieces, piece);
+        break;
+      }
+      case 'brk': {
+        // The heap is a data mapping, held only where the capture recorded those.
+        const heap = pieces.find((p) => this.regionFields(p.record).filename === '[heap]');
+        const newEnd = BigInt.asUintN(64, ret);
+        if (!heap || newEnd <= heap.start) break;
+        if (newEnd < heap.end) end(carve(pieces, newEnd, heap.end), ending);
+        else heap.end = newEnd;
+        break;
+      }
+    }
+  }
+
+  /**
+   * A status snapshot of the process begins with status FORK `fork`: what
+   * it no longer lists of the pieces mapped before it ended somewhere
+   * between the last time each was known mapped and the snapshot's read.
+   * A snapshot that raced with the process (stale marks), or read no maps,
+   * proves nothing; nor does one whose maps come after `t`.
+   */
+  private reconcile(process: ProcessInfo, pieces: Piece[], fork: number, t: number, end: (gone: Piece[], how: RegionEnd) => void): void {
+    const index = this.records;
+    const { time, flags } = index;
+    const next = searchTime(process.snapshots, time, time[fork], true);
+    const until = next < process.snapshots.length ? time[process.snapshots[next]] : Infinity;
+    const listed: number[] = [];
+    for (let k = searchTime(process.mmaps, time, time[fork]); k < process.mmaps.length; k++) {
+      const i = process.mmaps[k];
+      if (time[i] >= until) break;
+      if (!(flags[i] & IndexFlag.IS_STATUS)) continue;
+      if (flags[i] & IndexFlag.STALE_MASK) return;
+      listed.push(i);
+    }
+    if (listed.length === 0 || time[listed[0]] > t) return;
+    const withData = listed.some((i) => this.regionFields(i).data);
+    const ranges = listed.map((i) => mappedRange(index.source.record(index.offset[i], index.size[i]))).sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    for (const piece of [...pieces]) {
+      if (!withData && this.regionFields(piece.record).data) continue;
+      let from = piece.start;
+      for (const range of ranges) {
+        if (range.end <= from) continue;
+        if (range.start >= piece.end) break;
+        if (range.start > from) end(carve(pieces, from, range.start), { how: 'gone', after: piece.seen, time: time[listed[0]], record: listed[0] });
+        from = range.end > from ? range.end : from;
+        if (from >= piece.end) break;
+      }
+      if (from < piece.end) end(carve(pieces, from, piece.end), { how: 'gone', after: piece.seen, time: time[listed[0]], record: listed[0] });
+    }
+  }
+
+  private regionFields(i: number): RegionFields {
+    let fields = this.fields.get(i);
+    if (!fields) this.fields.set(i, (fields = this.decodeRegionFields(i)));
+    return fields;
+  }
+
+  private decodeRegionFields(i: number): RegionFields {
     const index = this.records;
     const size = index.size[i];
     const bytes = index.source.record(index.offset[i], size);
     const flags = index.flags[i];
     const mmap2 = index.type[i] === RecordType.MMAP2;
-    const region: Omit<Region, 'start' | 'end' | 'pgoff' | 'inheritedFrom'> = {
+    const region: RegionFields = {
       filename: mappedFilename(bytes, mmap2 ? 'mmap2' : 'mmap', size - index.trailer[i] * 4),
       data: (recordMisc(bytes) & Misc.EXEC_OR_DATA) !== 0,
       statusOnly: (flags & IndexFlag.IS_STATUS) !== 0,
@@ -384,6 +568,8 @@ export class Timeline {
       exitTime: NaN,
       execs: [],
       mmaps: [],
+      mapChanges: [],
+      snapshots: [],
       namespaces: [],
     } as Omit<ProcessInfo, 'lane'> as ProcessInfo;
     (process as { lane: Lane }).lane = this.newLane('process', pid, pid, process);
@@ -459,9 +645,13 @@ export class Timeline {
       if (process && !Number.isNaN(process.exitTime)) process = undefined;
       if (!process) process = this.newProcess(pid, statusOnly ? 'status' : 'forked', t);
       else if (!statusOnly && process.origin === 'seen') process.origin = 'forked';
-      process.forkRecord = i;
-      process.forkTime = t;
-      process.forkExec = exec;
+      if (statusOnly) pushByTime(process.snapshots, i, index.time);
+      // A later snapshot's status FORK tells of a process known already: it does not make it anew.
+      if (!statusOnly || process.forkRecord < 0) {
+        process.forkRecord = i;
+        process.forkTime = t;
+        process.forkExec = exec;
+      }
       const parent = ppid !== pid ? this.byPid.get(ppid) : undefined;
       if (ppid !== pid) process.ppid = ppid;
       if (parent && parent !== process && !process.parent && !isAncestor(process, parent)) {
@@ -496,6 +686,26 @@ export class Timeline {
     if (lane.process && this.misc(i) & Misc.EXEC_OR_DATA) pushByTime(lane.process.execs, i, time);
   }
 
+  /** A mapping syscall's sample: an entry waits for its exit; a successful exit changes its process's mappings. */
+  private takeSyscall(i: number): void {
+    const index = this.records;
+    const lane = this.laneOf(i);
+    const call = index.call[i];
+    const tid = index.tid[i];
+    if (!isCallExit(call)) {
+      this.entered.set(tid, i);
+      return;
+    }
+    const entry = this.entered.get(tid);
+    this.entered.delete(tid);
+    // No entry: the call began before the capture, or its sample was lost.
+    if (entry === undefined || index.call[entry] !== call - 1 || !lane.process) return;
+    // A failed call changed nothing (brk returns the break it kept).
+    if (callSyscall(call) !== 'brk' && syscallReturn(index.source.record(index.offset[i], index.size[i]), index.rawAt[i]) < 0n) return;
+    this.entryOf.set(i, entry);
+    pushByTime(lane.process.mapChanges, i, index.time);
+  }
+
   private lostCount(i: number): number {
     return lostCount(this.records.source.record(this.records.offset[i], this.records.size[i]));
   }
@@ -516,29 +726,63 @@ function pushByTime(list: number[], i: number, times: Float64Array): void {
   else list.splice(searchTime(list, times, times[i], true), 0, i);
 }
 
+/** What a region's record says, the same for every piece of it. */
+type RegionFields = Omit<Region, 'start' | 'end' | 'pgoff' | 'inheritedFrom'>;
+
 /** A mapping, or what is left of it, while regions are computed. */
 interface Piece {
   start: bigint;
   end: bigint;
   pgoff: bigint;
   record: number;
+  /** The last time it was known mapped: its record's, a snapshot's that listed it again, or a move's. */
+  seen: number;
+  /** Set by an mprotect since the record. */
+  prot?: number;
   inheritedFrom?: number;
+}
+
+interface EndedPiece {
+  piece: Piece;
+  end: RegionEnd;
+}
+
+const PROT_EXEC = 4;
+const MREMAP_DONTUNMAP = 4;
+/** The kernel rounds a length up to whole pages; 4 KiB, the size of x86-64's and most arm64 kernels' pages. */
+const PAGE = 4096n;
+const pageUp = (len: bigint): bigint => (len + PAGE - 1n) & ~(PAGE - 1n);
+
+/** The parts of `pieces` (sorted by start, disjoint) inside [start, end), as copies, offsets kept right. */
+function clip(pieces: readonly Piece[], start: bigint, end: bigint): Piece[] {
+  const parts: Piece[] = [];
+  for (const p of pieces) {
+    if (p.end <= start || p.start >= end) continue;
+    const from = p.start > start ? p.start : start;
+    parts.push({ ...p, start: from, end: p.end < end ? p.end : end, pgoff: p.pgoff + (from - p.start) });
+  }
+  return parts;
+}
+
+/** Cuts [start, end) out of `pieces` (sorted by start, disjoint), leaving the parts on either side; returns what was cut. */
+function carve(pieces: Piece[], start: bigint, end: bigint): Piece[] {
+  const lo = partitionPoint(0, pieces.length, (k) => pieces[k].end <= start);
+  let hi = lo;
+  while (hi < pieces.length && pieces[hi].start < end) hi++;
+  const cut = clip(pieces.slice(lo, hi), start, end);
+  const kept: Piece[] = [];
+  for (const old of pieces.slice(lo, hi)) {
+    if (old.start < start) kept.push({ ...old, end: start });
+    if (old.end > end) kept.push({ ...old, start: end, pgoff: old.pgoff + (end - old.start) });
+  }
+  pieces.splice(lo, hi - lo, ...kept);
+  return cut;
 }
 
 /** Lays `top` over `pieces` (sorted by start, disjoint): what it overlaps is cut away, leaving the parts on either side. */
 function overlay(pieces: Piece[], top: Piece): void {
-  const lo = partitionPoint(0, pieces.length, (k) => pieces[k].end <= top.start);
-  let end = lo;
-  const kept: Piece[] = [];
-  while (end < pieces.length && pieces[end].start < top.end) {
-    const old = pieces[end];
-    if (old.start < top.start) kept.push({ ...old, end: top.start });
-    if (old.end > top.end) kept.push({ ...old, start: top.end, pgoff: old.pgoff + (top.end - old.start) });
-    end++;
-  }
-  const left = kept.filter((p) => p.start < top.start);
-  const right = kept.filter((p) => p.start >= top.end);
-  pieces.splice(lo, end - lo, ...left, top, ...right);
+  carve(pieces, top.start, top.end);
+  pieces.splice(partitionPoint(0, pieces.length, (k) => pieces[k].start < top.start), 0, top);
 }
 
 /** An address as /proc/PID/maps writes it, or with 0x; undefined when it is not one. */

@@ -37,8 +37,8 @@ export class RecordStore {
 
   /** Bytes the store holds: the batches, and the index's columns with the room they reserve for growth. */
   get heldBytes(): number {
-    const { offset, size, type, flags, time, pid, tid, cpu, trailer } = this.index;
-    return this.received + [offset, size, type, flags, time, pid, tid, cpu, trailer].reduce((n, column) => n + column.buffer.byteLength, 0);
+    const { offset, size, type, flags, time, pid, tid, cpu, trailer, call, rawAt } = this.index;
+    return this.received + [offset, size, type, flags, time, pid, tid, cpu, trailer, call, rawAt].reduce((n, column) => n + column.buffer.byteLength, 0);
   }
 
   /**
@@ -91,6 +91,8 @@ export class RecordStore {
       tid: index.tid.slice(),
       cpu: index.cpu.slice(),
       trailer: index.trailer.slice(),
+      call: index.call.slice(),
+      rawAt: index.rawAt.slice(),
     };
     this.builder = undefined;
   }
