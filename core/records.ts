@@ -380,17 +380,31 @@ function makeResolver(stream: StreamLayout): Resolver {
   };
 }
 
-/** A sample names its event by its leading IDENTIFIER, or by being the stream's only event. */
+/**
+ * A sample names its event by its leading IDENTIFIER; by its ID, where
+ * every event puts that at the same place (perf record gives its events one
+ * sample_type); or by being the stream's only event.
+ */
 function syscallSampleResolver(stream: StreamLayout, samples: (SampleLayout | undefined)[]): Resolver['syscallSample'] {
   if (!samples.some(Boolean)) return () => undefined;
   if (samples.length === 1) return () => samples[0];
-  if (!stream.attrs.every((a) => a.attr.sampleType & PERF_SAMPLE_IDENTIFIER)) return () => undefined;
+  const places = stream.attrs.map((a) => sampleIdAt(a.attr.sampleType));
+  const idAt = places[0];
+  if (idAt < 0 || !places.every((p) => p === idAt)) return () => undefined;
   const byId = new Map<bigint, SampleLayout>();
   stream.attrs.forEach((a, i) => {
     const layout = samples[i];
     if (layout) a.ids.forEach((id) => byId.set(id, layout));
   });
-  return (words, start) => byId.get(BigInt(words[start + 2]) | (BigInt(words[start + 3]) << 32n));
+  const word = idAt / 4;
+  return (words, start) => byId.get(BigInt(words[start + word]) | (BigInt(words[start + word + 1]) << 32n));
+}
+
+/** Where a sample of this sample_type carries its event's id, in bytes from its start; -1 for nowhere. */
+function sampleIdAt(st: bigint): number {
+  if (st & PERF_SAMPLE_IDENTIFIER) return HEADER.end;
+  if (!(st & PERF_SAMPLE_ID)) return -1;
+  return HEADER.end + 8 * [PERF_SAMPLE_IP, PERF_SAMPLE_TID, PERF_SAMPLE_TIME, PERF_SAMPLE_ADDR].filter((bit) => st & bit).length;
 }
 
 // Smallest size of each record type's fixed fields, header included, and

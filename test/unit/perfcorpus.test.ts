@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 
 import { RecordType, copyRecords, decodeRecord, type RecordIndex } from '../../core/records';
+import { SYSCALL_ARGS, type MappingSyscall } from '../../core/recordLayout';
 import { indexRecords } from '../../core/recordStream';
 import { Timeline } from '../../core/timeline';
 import { ZstdStream } from '../../core/perfdata/zstd';
@@ -161,6 +162,50 @@ describe('sideband dump of what perf record writes agrees with perf', () => {
     assert.ok(records.some((x) => x.type === 'FORK' && x.ppid === shell.pid), 'the fork of ls');
     assert.ok(records.some((x) => x.type === 'EXIT' && x.pid === shell.pid));
   });
+});
+
+describe("the mapping syscalls' tracepoints, as perf records them", () => {
+  const EVENTS = ['munmap', 'mremap', 'mprotect', 'brk'].flatMap((call) => ['-e', `syscalls:sys_enter_${call}`, '-e', `syscalls:sys_exit_${call}`]);
+  /** tid, event and the numbers of each sample, as perf script prints them: a call's arguments or its return value. */
+  function perfSamples(file: string): string[] {
+    const script = run('perf', ['script', '-F', 'tid,event,trace', '-i', file]);
+    assert.equal(script.status, 0, script.stderr);
+    return script.stdout
+      .split('\n')
+      .filter((line) => line.includes('syscalls:'))
+      .map((line) => {
+        const m = /^\s*(\d+)\s+(syscalls:\S+):(.*)$/.exec(line);
+        assert.ok(m, line);
+        return `${m[1]} ${m[2]} ${[...m[3].matchAll(/0x[0-9a-f]+/g)].map((n) => BigInt(n[0]).toString(16)).join(' ')}`;
+      });
+  }
+  function ourSamples(records: RecordFacts[]): string[] {
+    return records
+      .filter((r) => r.type === 'SAMPLE')
+      .map((r) => {
+        const fields = r as unknown as Record<string, string>;
+        const call = /^syscalls:sys_(?:enter|exit)_(\w+)$/.exec(fields.event)?.[1] as MappingSyscall;
+        const numbers = fields.ret !== undefined ? [BigInt.asUintN(64, BigInt(fields.ret))] : SYSCALL_ARGS[call].map((arg) => BigInt(fields[arg]));
+        return `${r.tid} ${fields.event} ${numbers.map((n) => n.toString(16)).join(' ')}`;
+      });
+  }
+
+  for (const [name, options] of [
+    ['file, with call chains', ['-g']],
+    ['pipe', ['-o', '-']],
+  ] as const) {
+    test(`${name}: every sample, with its arguments or return value, as perf script prints them`, () => {
+      const file = path.join(tmp, `syscalls-${name.split(',')[0]}.data`);
+      const r = run('perf', ['record', '-q', ...(options[0] === '-o' ? [] : ['-o', file]), ...options, ...EVENTS, ...WORKLOAD]);
+      assert.equal(r.status, 0, r.stderr);
+      if (options[0] === '-o') fs.writeFileSync(file, r.raw);
+      const expected = perfSamples(file);
+      assert.ok(expected.some((line) => line.includes('sys_exit_munmap')) && expected.some((line) => line.includes('sys_enter_mprotect')), expected.join('\n'));
+      // Each thread's calls in order; dump and perf script may interleave threads differently.
+      const byThread = (lines: string[]): string[] => [...lines].sort((a, b) => parseInt(a) - parseInt(b));
+      assert.deepEqual(byThread(ourSamples(dump(file).records)), byThread(expected));
+    });
+  }
 });
 
 describe("what Open perf.data sends a webview: the sideband alone", () => {
