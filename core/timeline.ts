@@ -287,6 +287,17 @@ export class Timeline {
     return earlier[0];
   }
 
+  /**
+   * The moment to ask about `pid` when none is given: the end of the
+   * capture, or the last moment of a process that exited before it (after
+   * its exit nothing is mapped). NaN for a pid the capture never saw.
+   */
+  lastMoment(pid: number): number {
+    const process = this.byPid.get(pid);
+    if (!process) return NaN;
+    return Number.isNaN(process.exitTime) ? this.endTime : process.exitTime - 1;
+  }
+
   /** The thread's name at time `t`: its last COMM by then; before any, what it inherited. */
   commAt(lane: Lane, t: number): string {
     const comms = lane.comms;
@@ -783,6 +794,38 @@ function carve(pieces: Piece[], start: bigint, end: bigint): Piece[] {
 function overlay(pieces: Piece[], top: Piece): void {
   carve(pieces, top.start, top.end);
   pieces.splice(partitionPoint(0, pieces.length, (k) => pieces[k].start < top.start), 0, top);
+}
+
+/**
+ * A moment of a capture as the CLI takes it: nanoseconds on the capture's
+ * clock (the `time` that `dump --json` prints), or `+SECONDS` from its first
+ * record (`startTime`). Undefined when the text is neither.
+ */
+export function parseMoment(text: string, startTime: number): number | undefined {
+  const relative = /^\+(\d+(?:\.\d*)?|\.\d+)$/.exec(text);
+  if (relative) return startTime + Math.round(Number(relative[1]) * 1e9);
+  return /^\d+$/.test(text) ? Number(text) : undefined;
+}
+
+/** A moment as the CLI says it: nanoseconds on the capture's clock, and seconds from its first record. */
+export function momentText(t: number, startTime: number): string {
+  return `${t} (+${((t - startTime) / 1e9).toFixed(6)} s)`;
+}
+
+/** How a region ended, in words: "unmapped at T by munmap", "gone by T (last known mapped at T0)". */
+export function endText(end: RegionEnd, startTime: number): string {
+  const at = momentText(end.time, startTime);
+  switch (end.how) {
+    case 'gone':
+      return `gone by ${at}, found missing by a status snapshot (last known mapped at ${momentText(end.after, startTime)})`;
+    case 'exec':
+    case 'exit':
+      return `ended at ${at} by ${end.how}`;
+    case 'mprotect':
+      return `no longer executable at ${at} by mprotect`;
+    default:
+      return `unmapped at ${at} by ${end.how}`;
+  }
 }
 
 /** An address as /proc/PID/maps writes it, or with 0x; undefined when it is not one. */

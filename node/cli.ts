@@ -12,14 +12,16 @@ import { FileError } from './fileError';
 import { RecordError } from '../core/records';
 import { SourceResolver } from './symbols/resolver';
 import { openSymbolizer } from './symbols/symbolizer';
-import { parseAddress } from '../core/timeline';
+import { Timeline, endText, parseAddress, parseMoment, protString, type Region } from '../core/timeline';
+import { indexPerfDataFile } from './perfdata/reader';
 
 const USAGE = `usage:
   sideband capture --pid PID [--duration SECONDS] -o FILE [options]
   sideband capture -o FILE [--duration SECONDS] [options] -- CMD [ARGS...]
   sideband dump FILE|DIR|- [--json]
   sideband snapshot [--capture PID]
-  sideband resolve FILE --pid PID [--debug-dir DIR]... [--inlines] ADDRESS...
+  sideband resolve FILE --pid PID [--at T] [--debug-dir DIR]... [--inlines] ADDRESS...
+  sideband regions FILE --pid PID [--at T] [--ended]
 
 capture options:
   --ring-pages N     ring size per CPU in pages, a power of two (default ${DEFAULT_RING_PAGES})
@@ -38,11 +40,22 @@ that contradicts itself is refused, naming the record's byte and field,
 after the records before it.
 
 resolve prints \`function file:line\` for each hex ADDRESS of PID, as
-mapped at the end of the capture FILE (\`??\` and the reason on stderr
-when one does not resolve; exit status 1 then). --inlines adds a line
+mapped at T in the capture FILE (\`??\` and the reason on stderr when one
+does not resolve, such as the munmap that unmapped it; exit status 1
+then). --inlines adds a line
 per function the innermost one is inlined into. Debug info is looked up
 in the file, --debug-dir DIRs, /usr/lib/debug (by build-id and by
-debuglink), the way the extension's language server does.`;
+debuglink), the way the extension's language server does.
+
+regions prints the regions PID had mapped at T, as /proc/PID/maps does:
+the executable mappings the capture recorded, and the data mappings
+where it recorded those. --ended adds those that ended before T, each
+with how and when: \`# unmapped at T by munmap\`, or \`# gone by T\` where
+only a status snapshot showed it missing.
+
+T is nanoseconds on the capture's clock (the \`time\` that dump --json
+prints), or +SECONDS from the capture's first record; by default, the
+end of the capture, or the last moment of a process that exited.`;
 
 class UsageError extends Error {}
 
@@ -299,41 +312,78 @@ function snapshot(args: string[]): number {
   return 0;
 }
 
-async function resolve(args: string[]): Promise<number> {
+/** The options resolve and regions share: FILE, --pid, --at; the rest is the caller's. */
+interface CaptureQuery {
+  file: string;
+  pid: number;
+  at?: string;
+  rest: string[];
+}
+
+function parseQuery(command: string, args: string[], takes: (a: string, next: () => string | undefined) => boolean): CaptureQuery {
   let pid: number | undefined;
-  let inlines = false;
-  const debugDirs: string[] = [];
+  let at: string | undefined;
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
+    const next = (): string | undefined => args[++i];
     if (a === '--pid' || a === '-p') {
       pid = Number(args[++i]);
       if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`--pid needs a whole number, not ${args[i] ?? 'nothing'}`);
-    } else if (a === '--debug-dir') {
-      if (args[i + 1] === undefined) throw new UsageError('--debug-dir needs a directory');
-      debugDirs.push(args[++i]);
-    } else if (a === '--inlines') {
-      inlines = true;
+    } else if (a === '--at') {
+      at = next();
+      if (at === undefined) throw new UsageError('--at needs a time: nanoseconds on the capture\'s clock, or +SECONDS');
+    } else if (takes(a, next)) {
+      continue;
     } else if (a.startsWith('-')) {
-      throw new UsageError(`unknown resolve option ${a}`);
+      throw new UsageError(`unknown ${command} option ${a}`);
     } else {
       positional.push(a);
     }
   }
-  const [file, ...addresses] = positional;
-  if (!file) throw new UsageError('resolve needs a capture FILE');
-  if (pid === undefined) throw new UsageError('resolve needs --pid PID');
+  const [file, ...rest] = positional;
+  if (!file) throw new UsageError(`${command} needs a capture FILE`);
+  if (pid === undefined) throw new UsageError(`${command} needs --pid PID`);
+  if (!fs.existsSync(file)) throw new FileError('ENOENT', file, `cannot read ${file}: no such file. Fix: check the path.`);
+  return { file, pid, at, rest };
+}
+
+/** The moment --at names in `timeline`, checked. */
+function momentOf(query: CaptureQuery, timeline: Timeline): number | undefined {
+  if (query.at === undefined) return undefined;
+  const t = parseMoment(query.at, timeline.startTime);
+  if (t === undefined) throw new UsageError(`--at ${query.at} is not a time: give nanoseconds on the capture's clock (as dump --json prints them), or +SECONDS from its first record`);
+  return t;
+}
+
+async function resolve(args: string[]): Promise<number> {
+  let inlines = false;
+  const debugDirs: string[] = [];
+  const query = parseQuery('resolve', args, (a, next) => {
+    if (a === '--debug-dir') {
+      const dir = next();
+      if (dir === undefined) throw new UsageError('--debug-dir needs a directory');
+      debugDirs.push(dir);
+    } else if (a === '--inlines') {
+      inlines = true;
+    } else {
+      return false;
+    }
+    return true;
+  });
+  const addresses = query.rest;
   if (addresses.length === 0) throw new UsageError('resolve needs at least one ADDRESS');
   const parsed = addresses.map((a) => {
     const address = parseAddress(a);
     if (address === undefined) throw new UsageError(`${a} is not a hex address`);
     return address;
   });
-  if (!fs.existsSync(file)) throw new FileError('ENOENT', file, `cannot read ${file}: no such file. Fix: check the path.`);
   const symbolizer = openSymbolizer({ debugDirs });
   try {
     if (symbolizer.kind !== 'libdw') say(`note: ${symbolizer.description}`);
-    const results = await new SourceResolver(symbolizer).resolveInCapture(file, pid, parsed);
+    const resolver = new SourceResolver(symbolizer);
+    const at = momentOf(query, resolver.capture(query.file).timeline);
+    const results = await resolver.resolveInCapture(query.file, query.pid, parsed, at);
     let unresolved = 0;
     const out: string[] = [];
     results.forEach((r, i) => {
@@ -352,6 +402,30 @@ async function resolve(args: string[]): Promise<number> {
   } finally {
     symbolizer.dispose();
   }
+}
+
+function regions(args: string[]): number {
+  let ended = false;
+  const query = parseQuery('regions', args, (a) => a === '--ended' && (ended = true));
+  if (query.rest.length) throw new UsageError(`regions takes one FILE, not ${query.rest.join(' ')}`);
+  const indexed = indexPerfDataFile(query.file);
+  for (const warning of indexed.warnings) say(`warning: ${warning}`);
+  const timeline = new Timeline(indexed.index);
+  const t = momentOf(query, timeline) ?? timeline.lastMoment(query.pid);
+  if (!timeline.processAt(query.pid, t)) throw new FileError('ESRCH', query.file, `pid ${query.pid} is not in ${query.file}. Fix: pick a pid that dump lists.`);
+  const lines = timeline.regionsAt(query.pid, t).map((r) => ({ start: r.start, line: mapsLine(r) }));
+  if (ended) for (const r of timeline.endedRegionsAt(query.pid, t)) lines.push({ start: r.start, line: `${mapsLine(r)}  # ${endText(r.ended, timeline.startTime)}` });
+  // By address, as the kernel lists them; a region that ended after one now at its place.
+  lines.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  process.stdout.write(lines.map((l) => `${l.line}\n`).join(''));
+  return 0;
+}
+
+/** A region as /proc/PID/maps prints it (fs/proc/task_mmu.c): the path after the fields, padded to column 73. */
+function mapsLine(r: Region): string {
+  const hex = (v: bigint | number, width: number): string => v.toString(16).padStart(width, '0');
+  const fields = `${hex(r.start, 8)}-${hex(r.end, 8)} ${protString(r.prot, r.flags)} ${hex(r.pgoff, 8)} ${hex(r.maj ?? 0, 2)}:${hex(r.min ?? 0, 2)} ${r.ino ?? 0}`;
+  return r.filename ? `${fields.padEnd(72)} ${r.filename}` : fields;
 }
 
 function frameText(frame: { function: string; file?: string; line?: number }): string {
@@ -379,6 +453,9 @@ export async function main(argv: string[]): Promise<void> {
         break;
       case 'resolve':
         code = await resolve(rest);
+        break;
+      case 'regions':
+        code = regions(rest);
         break;
       default:
         throw new UsageError(command ? `unknown command ${command}` : 'no command given');

@@ -13,7 +13,7 @@ import { indexPerfDataFile } from '../perfdata/reader';
 import { PerfMap } from './perfmap';
 import { type FunctionRange, type SourceFrame } from '../../native/symbols';
 import { type ModuleSymbols, type Symbolizer } from './symbolizer';
-import { Timeline, type Region } from '../../core/timeline';
+import { Timeline, endText, momentText, type Region } from '../../core/timeline';
 import { sourceErrorOf, type SourceErrorCode } from '../../core/sourceError';
 
 /** The part of a region the resolver needs. */
@@ -147,14 +147,24 @@ export class SourceResolver {
     });
   }
 
-  /** Resolves addresses of `pid` as of the end of `capturePath` (or `time`): what `sideband resolve` prints. */
+  /**
+   * Resolves addresses of `pid` as mapped at `time` in `capturePath` (by
+   * default its end, or the process's last moment): what `sideband resolve`
+   * prints. An address in a region that ended by then says how it ended.
+   */
   async resolveInCapture(capturePath: string, pid: number, addresses: bigint[], time?: number): Promise<Resolution[]> {
     const capture = this.capture(capturePath);
-    const regions = capture.regionsOf(pid, time);
-    if (regions.length === 0) {
-      const error = capture.timeline.processAt(pid, time ?? capture.timeline.endTime) ? `pid ${pid} has no mappings in ${capturePath}` : `pid ${pid} is not in ${capturePath}`;
-      return addresses.map(() => unresolved('no-process', error));
-    }
+    const timeline = capture.timeline;
+    const at = time ?? timeline.lastMoment(pid);
+    if (!timeline.processAt(pid, at)) return addresses.map(() => unresolved('no-process', `pid ${pid} is not in ${capturePath}`));
+    const regions = capture.regionsOf(pid, at);
+    const ended = timeline.endedRegionsAt(pid, at);
+    const moment = time === undefined ? 'at the end of the capture' : `at ${momentText(at, timeline.startTime)}`;
+    const notMapped = (address: bigint): Resolution => {
+      const was = ended.find((r) => address >= r.start && address < r.end);
+      if (was) return unresolved('not-mapped', `${hex(address)} is not mapped in pid ${pid} ${moment}: it was in ${was.filename || 'an anonymous region'}, ${endText(was.ended, timeline.startTime)}`);
+      return unresolved('not-mapped', regions.length ? `${hex(address)} is not mapped in pid ${pid} ${moment}` : `pid ${pid} has no mappings in ${capturePath} ${moment}`);
+    };
     // Group by region, so a module's addresses go to the symbolizer in one batch.
     const results: Resolution[] = new Array(addresses.length);
     const byRegion = new Map<Region, number[]>();
@@ -165,7 +175,7 @@ export class SourceResolver {
         if (!list) byRegion.set(region, (list = []));
         list.push(i);
       } else {
-        results[i] = this.perfMapOf(pid)?.resolve(address) ?? unresolved('not-mapped', `${hex(address)} is not mapped in pid ${pid} at the end of the capture`);
+        results[i] = this.perfMapOf(pid)?.resolve(address) ?? notMapped(address);
       }
     });
     for (const [region, indices] of byRegion) {
