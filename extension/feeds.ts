@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 
 import type { AttachInfo, CaptureOptions, SnapshotInfo } from '../native/engine';
-import { dataChunks, openPerfData, openPerfDataFile, readRecords, recordReader, type OpenedPerfData } from '../node/perfdata/reader';
+import { openPerfData, readRecords, recordReader, type OpenedPerfData } from '../node/perfdata/reader';
 import { RecordError, copyRecords, inTimeOrder, type RecordIndex, type StreamLayout } from '../core/records';
 import { type MarkerMeta, type SnapshotMeta } from '../core/perfdata/metadata';
 import { Recording, type RecordingResult } from '../node/recording';
@@ -119,14 +119,21 @@ export class LiveFeed implements TimelineFeed {
     for (const sink of this.streams.keys()) sink.post(message);
   }
 
-  /** Starts a sink's stream from the file so far: called once the file exists. */
+  /**
+   * Starts a sink's stream from the file so far, read as any file is (the
+   * events named by the EVENT_UPDATE records at its start, perf's own
+   * records left behind), all before the next batch: called once the file
+   * exists.
+   */
   private open(sink: TimelineSink): void {
     if (!this.recording.readable) return; // not attached yet: 'attached' opens it
-    const file = openPerfDataFile(this.path);
+    const opened = openPerfData(this.path);
+    const reader = recordReader(opened);
+    for (const _ of readRecords(opened, reader, CHUNK_BYTES));
     const { session } = this.recording;
-    sink.post({ type: 'open', title: this.title, live: true, events: wireEvents(file.stream), expectedBytes: 0, warnings: session.warnings.map((w) => w.message) });
+    sink.post({ type: 'open', title: this.title, live: true, events: wireEvents(reader.stream), expectedBytes: 0, warnings: session.warnings.map((w) => w.message) });
     const stream = new RecordStream(sink);
-    for (const chunk of dataChunks(this.path, file, CHUNK_BYTES)) stream.send(chunk);
+    for (const batch of recordBatches(reader.index())) stream.send(batch);
     this.streams.set(sink, stream);
     for (const s of session.snapshots) sink.post({ type: 'snapshot', snapshot: wireSnapshot(s) });
     for (const m of this.recording.markers) sink.post(markerMessage(m));
@@ -205,14 +212,22 @@ export class FileFeed implements TimelineFeed {
   }
 }
 
-/** An index's records, copied out of their files (or memory) in batches of about CHUNK_BYTES, the host let run between them. */
-async function sendInBatches(sink: TimelineSink, index: RecordIndex, cancelled: vscode.CancellationToken): Promise<void> {
-  const stream = new RecordStream(sink);
-  for (let from = 0; from < index.count && !cancelled.isCancellationRequested; ) {
+/** An index's records, copied out of their files (or memory) in batches of about CHUNK_BYTES. */
+function* recordBatches(index: RecordIndex): Generator<Uint8Array> {
+  for (let from = 0; from < index.count; ) {
     let to = from;
     for (let bytes = 0; to < index.count && bytes < CHUNK_BYTES; to++) bytes += index.size[to];
-    stream.send(copyRecords(index, from, to));
+    yield copyRecords(index, from, to);
     from = to;
+  }
+}
+
+/** The same, the host let run between batches. */
+async function sendInBatches(sink: TimelineSink, index: RecordIndex, cancelled: vscode.CancellationToken): Promise<void> {
+  const stream = new RecordStream(sink);
+  for (const batch of recordBatches(index)) {
+    if (cancelled.isCancellationRequested) return;
+    stream.send(batch);
     await new Promise((resolve) => setImmediate(resolve));
   }
 }

@@ -107,26 +107,6 @@ export function openPerfDataFile(path: string): PerfDataFile {
   }
 }
 
-/**
- * The data section of `file`, in chunks of up to `chunkBytes`, each in an
- * ArrayBuffer of its own (to hand on, e.g. to a webview). Chunks end where
- * the reads do, so a record may span two.
- */
-export function* dataChunks(path: string, file: PerfDataFile, chunkBytes: number): Generator<Uint8Array> {
-  const fd = fs.openSync(path, 'r');
-  try {
-    for (let position = file.dataStart; position < file.dataEnd; ) {
-      const chunk = new Uint8Array(new ArrayBuffer(Math.min(chunkBytes, file.dataEnd - position)));
-      const n = readInto(fd, chunk, 0, chunk.length, position);
-      if (n === 0) break; // the file shrank while being read
-      yield n === chunk.length ? chunk : chunk.slice(0, n);
-      position += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** What holds a perf.data's records: a file, perf's pipe format saved to a file, or a `perf record --threads` directory. */
 export type PerfDataFormat = 'file' | 'pipe' | 'directory';
 
