@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Misc, PROC_IDS, RecordType, Stale, StreamLayout, decodeRecord, parseAttr } from '../../core/records';
 import { indexRecords } from '../../core/recordStream';
-import { Timeline, type Region } from '../../core/timeline';
+import { Timeline, endText, parseMoment, type Region } from '../../core/timeline';
 import { Body, Mapping, Trailer, concat, eventName, exit, fork, mmap2, record, sidebandAttr, syscallSample, tracepointAttr } from '../fixtures/records';
 
 const KERNEL_ID = 1n;
@@ -211,5 +211,38 @@ describe('syscall samples are read by their event names', () => {
   test('a sample too short for its fields is refused, naming them', () => {
     const short = syscallSample({ pid: 50, tid: 50, time: 2000, cpu: 0, id: enterId('mremap') }, X86_64_NR.mremap, [1n, 2n]);
     assert.throws(() => timelineOf([short]), /sys_enter_mremap sample's raw data is 36 bytes, too short for the 56 bytes of its fields/);
+  });
+});
+
+describe('moments, as the CLI takes and says them', () => {
+  test('nanoseconds on the capture clock, or +SECONDS from its first record', () => {
+    assert.equal(parseMoment('35223713788000', 1000), 35223713788000);
+    assert.equal(parseMoment('+1.5', 1000), 1_500_001_000);
+    assert.equal(parseMoment('+.25', 0), 250_000_000);
+    for (const bad of ['', '1.5', '-3', '+', '+1e3', '0x10', 'soon']) assert.equal(parseMoment(bad, 0), undefined, bad);
+  });
+
+  test('how a region ended, in words', () => {
+    const start = 1_000_000_000;
+    assert.equal(endText({ how: 'munmap', time: start + 1_520_000_000, record: 3 }, start), 'unmapped at 2520000000 (+1.520000 s) by munmap');
+    assert.equal(endText({ how: 'mprotect', time: start, record: 3 }, start), 'no longer executable at 1000000000 (+0.000000 s) by mprotect');
+    assert.equal(
+      endText({ how: 'gone', after: start + 800_000_000, time: start + 1_520_000_000, record: 3 }, start),
+      'gone by 2520000000 (+1.520000 s), found missing by a status snapshot (last known mapped at 1800000000 (+0.800000 s))',
+    );
+  });
+
+  test('the moment asked of by default: the end, or the last moment of a process that exited', () => {
+    const tl = timelineOf([
+      snapshotFork(60, 1000),
+      snapshotFork(61, 1000),
+      mmap2(real(61, 1500), mapping(0x400000n, 0x1000n, '/usr/bin/x')),
+      exit(real(61, 2000), { pid: 1, tid: 1 }),
+      mmap2(real(60, 3000), mapping(0x400000n, 0x1000n, '/usr/bin/y')),
+    ]);
+    assert.equal(tl.lastMoment(60), 3000);
+    assert.equal(tl.lastMoment(61), 1999);
+    assert.deepEqual(maps(tl.regionsAt(61, tl.lastMoment(61))), ['400000-401000 0 /usr/bin/x']);
+    assert.ok(Number.isNaN(tl.lastMoment(62)));
   });
 });
