@@ -86,8 +86,8 @@ export class LoadedPerfData {
     return stat.size === this.size && stat.mtimeMs === this.mtimeMs ? this : LoadedPerfData.load(this.path);
   }
 
-  /** The regions of `pid` at the end of the capture, or at `time`. */
-  regionsOf(pid: number, time = this.timeline.endTime): Region[] {
+  /** The regions of `pid` at `time`; by default at the end of the capture, or at the last moment of a process that exited. */
+  regionsOf(pid: number, time = this.timeline.lastMoment(pid)): Region[] {
     return this.timeline.regionsAt(pid, time);
   }
 }
@@ -157,7 +157,7 @@ export class SourceResolver {
     const timeline = capture.timeline;
     const at = time ?? timeline.lastMoment(pid);
     if (!timeline.processAt(pid, at)) return addresses.map(() => unresolved('no-process', `pid ${pid} is not in ${capturePath}`));
-    const regions = capture.regionsOf(pid, at);
+    const regions = timeline.regionsAt(pid, at);
     const ended = timeline.endedRegionsAt(pid, at);
     const moment = time === undefined ? 'at the end of the capture' : `at ${momentText(at, timeline.startTime)}`;
     const notMapped = (address: bigint): Resolution => {
