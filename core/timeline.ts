@@ -465,8 +465,8 @@ export class Timeline {
         // Grown in place or moved: the last piece runs on to the new length.
         const last = kept[kept.length - 1];
         if (last && newLen > oldLen && last.end === to + oldLen) last.end = to + newLen;
-        if (to !== from && !(flags & MREMAP_DONTUNMAP)) end(taken, ending);
-        else end(clip(taken, from + newLen, from + oldLen), ending);
+        // What left the old range ended there: all of it when it moved, the cut tail when it shrank in place.
+        if (!(flags & MREMAP_DONTUNMAP)) end(to !== from ? taken : clip(taken, from + newLen, from + oldLen), ending);
         end(carve(pieces, to, to + newLen), ending);
         for (const piece of kept) overlay(pieces, piece);
         break;

@@ -119,6 +119,21 @@ describe('Timeline: what the mapping syscalls end', () => {
     assert.deepEqual(maps(orphan.regionsAt(20, 3000)), ['400000-401000 0 /usr/bin/app']);
   });
 
+  test('mremap shrinking in place ends the tail; with MREMAP_DONTUNMAP the old range stays', () => {
+    const remapped = timelineOf([
+      snapshotFork(35, 1000),
+      mmap2(proc(35, 1001), mapping(0x500000n, 0x3000n, '/tmp/a'), STATUS),
+      mmap2(proc(35, 1001), mapping(0x700000n, 0x1000n, '/tmp/b'), STATUS),
+      ...syscall(35, 2000, 'mremap', [0x500000n, 0x3000n, 0x1000n, 0n, 0n], 0x500000n),
+      // MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP
+      ...syscall(35, 3000, 'mremap', [0x700000n, 0x1000n, 0x1000n, 7n, 0x900000n], 0x900000n),
+    ]);
+    assert.deepEqual(maps(remapped.regionsAt(35, 2001)), ['500000-501000 0 /tmp/a', '700000-701000 0 /tmp/b']);
+    assert.deepEqual(remapped.endedRegionsAt(35, 2001).map((r) => [r.start, r.end, r.ended.how]), [[0x501000n, 0x503000n, 'mremap']]);
+    assert.deepEqual(maps(remapped.regionsAt(35, 3001)), ['500000-501000 0 /tmp/a', '700000-701000 0 /tmp/b', '900000-901000 0 /tmp/b']);
+    assert.equal(remapped.endedRegionsAt(35, 3001).length, 1);
+  });
+
   test('an exec ends the old image', () => {
     const execed = timelineOf([
       snapshotFork(30, 1000),
