@@ -17,6 +17,7 @@ import { indexRecords } from '../../core/recordStream';
 import { childrenOf, listProcesses, newestChildOfAdapter, optionsFromSettings, parseStat, pidFromConfiguration, pidFromSessionName, processLinks, splitCommandLine } from '../../extension/targets';
 import { parseHostMessage, parseWebviewMessage, ProtocolError, Requests, type WebviewMessage } from '../../protocol/webview';
 import { comm, concat, fork, sidebandAttr, type Trailer } from '../fixtures/records';
+import { namedEvents } from '../fixtures/perfFile';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'extension-test-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -252,16 +253,17 @@ describe('following a capture file while it is written', () => {
 
   test('an unfinished file reads up to its last flushed record, in chunks that may split records', () => {
     const file = path.join(tmp, 'growing.data');
-    const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: [5n] });
+    const writer = PerfDataWriter.open(file, { events: [{ attr: sidebandAttr(), ids: [5n], name: 'dummy:u' }] });
     const records = concat([fork(t(10, 1), { pid: 1, tid: 1 }), comm(t(10, 2), 'child'), comm(t(10, 3), 'renamed')]);
     writer.append(records);
     writer.flush();
     const opened = openPerfDataFile(file);
-    assert.equal(opened.dataEnd - opened.dataStart, records.byteLength, 'the flushed records are the data section so far');
     const chunks = [...dataChunks(file, opened, 24)];
     assert.ok(chunks.length > 1 && chunks.some((c) => c.byteLength % 8 === 0 && c.byteLength !== records.byteLength));
     assert.ok(chunks.every((c) => c.byteOffset === 0 && c.byteLength === c.buffer.byteLength), 'each chunk has an ArrayBuffer of its own');
-    assert.deepEqual(concat(chunks), records);
+    const { names, records: flushed } = namedEvents(concat(chunks));
+    assert.deepEqual([...names], [[5n, 'dummy:u']], 'a reader following the file learns the event\'s name first');
+    assert.deepEqual(flushed, records, 'then the flushed records: the data section so far');
     writer.finish(meta([{ time: '1000000000002', kind: 'stopped', label: 'breakpoint' }]));
     const finished = readPerfData(file);
     assert.deepEqual(finished.meta?.markers, [{ time: '1000000000002', kind: 'stopped', label: 'breakpoint' }], 'debugger markers travel in the metadata');
@@ -270,7 +272,7 @@ describe('following a capture file while it is written', () => {
 
   test('malformed markers in the metadata are refused before anything is written', () => {
     const file = path.join(tmp, 'bad-markers.data');
-    const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: [5n] });
+    const writer = PerfDataWriter.open(file, { events: [{ attr: sidebandAttr(), ids: [5n], name: 'dummy:u' }] });
     assert.throws(() => writer.finish(meta([{ time: 'soon', kind: 'stopped', label: '' }])), /meta\.markers/);
   });
 });
