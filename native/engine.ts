@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { type CaptureStats, type SidebandMeta, type SnapshotMeta } from '../core/perfdata/metadata';
+import { type CaptureStats, type RegionChanges, type SidebandMeta, type SnapshotMeta } from '../core/perfdata/metadata';
 
 
 export enum Emit {
@@ -291,13 +291,18 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
       ringPages: attach?.ringPages ?? this.options.ringPages ?? DEFAULT_RING_PAGES,
       cpus: attach?.cpus ?? [],
       namespaces: attach?.namespaces ?? false,
-      regionChanges: (attach?.events.length ?? 0) > 1 ? 'tracepoints' : 'snapshots',
+      regionChanges: this.regionChanges,
       snapshots: this.snapshots.map((s) => ({ ...s, start: s.start.toString(), end: s.end.toString() })),
       stats: stop.stats,
       warnings: this.warnings,
       stopReason: stop.reason,
       exitStatus: stop.exitStatus >= 0 ? stop.exitStatus : undefined,
     };
+  }
+
+  /** How this capture tells region ends: by its syscall tracepoints, once attached with them, else by snapshots only. */
+  get regionChanges(): RegionChanges {
+    return (this.attach?.events.length ?? 0) > 1 ? 'tracepoints' : 'snapshots';
   }
 
   /** Emits another status snapshot of every process the capture follows. */

@@ -21,6 +21,13 @@ export type MarkerKind = (typeof MARKER_KINDS)[number];
 export const REGION_CHANGES = ['tracepoints', 'snapshots'] as const;
 export type RegionChanges = (typeof REGION_CHANGES)[number];
 
+/** How a capture tells region ends, in words for its summary and status. */
+export function regionChangesInWords(changes: RegionChanges): string {
+  return changes === 'tracepoints'
+    ? 'region ends are recorded by the munmap, mremap, mprotect and brk syscall tracepoints'
+    : 'region ends are found only by comparing status snapshots (no syscall tracepoints)';
+}
+
 /** Status snapshot of a capture, as the native core reports it. */
 export interface SnapshotMeta {
   index: number;
