@@ -177,8 +177,8 @@ void EventSet::warn_no_tracepoints(const std::string& cause) {
   listener_.warning("no-region-tracepoints",
                     cause +
                         ": region ends will be found by status snapshots only. Fix: run as root, or give the "
-                        "capturing user CAP_PERFMON and read access to tracefs (or set "
-                        "kernel.perf_event_paranoid to 1 or less).");
+                        "capturing user CAP_PERFMON (or set kernel.perf_event_paranoid to 1 or less) and read "
+                        "access to tracefs.");
 }
 
 int EventSet::emit_sideband(uint32_t tid, uint32_t emit_flags) {
