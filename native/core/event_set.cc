@@ -154,6 +154,8 @@ int EventSet::open_event(pid_t tid, int cpu) {
 
 void EventSet::open_tracepoints(pid_t tid, int cpu, int ring_fd) {
   for (TracepointEvents& tp : tracepoints_) {
+    // The lost count as the sideband event has it: open_event drops it on kernels before 6.0.
+    tp.attr.read_format = attr_.read_format;
     const int fd = static_cast<int>(syscall(SYS_perf_event_open, &tp.attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
     if (fd < 0) {
       const int err = errno;

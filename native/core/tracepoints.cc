@@ -53,7 +53,6 @@ perf_event_attr tracepoint_attr(const Tracepoint& tp, const perf_event_attr& sid
   attr.inherit = sideband.inherit;
   attr.use_clockid = sideband.use_clockid;
   attr.clockid = sideband.clockid;
-  attr.read_format = sideband.read_format;
   // A syscall tracepoint fires in the kernel: with exclude_kernel the
   // kernel drops every hit (perf_tp_event_match), so it stays 0, as perf's.
   attr.exclude_hv = 1;
