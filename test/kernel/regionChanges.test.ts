@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 
 import { readPerfData } from '../../node/perfdata/reader';
 import { recordPlaces } from '../fixtures/perfFile';
-import { fixture, Proc, ROOT, sideband, tempDir } from './harness';
+import { fixture, Proc, readCapture, ROOT, sideband, tempDir } from './harness';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 const PAGE = BigInt(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim());
@@ -153,6 +153,20 @@ describe('region changes with the syscall tracepoints', () => {
     assert.deepEqual(perfs, ours);
     assert.ok(TRACEPOINTS.every((name) => (ours[name] ?? 0) > 0), `every tracepoint has samples: ${JSON.stringify(ours)}`);
   });
+});
+
+test('the tracepoints follow the children the target forks, and no other process', async () => {
+  const file = path.join(tempDir('tracepoint-children'), 'children.data');
+  const capture = sideband(['capture', '-o', file, '--', '/bin/sh', '-c', '/bin/true; /bin/true']);
+  assert.equal(await capture.exited, 0, capture.output);
+  const { file: data, records } = readCapture(file);
+  const followed = new Set([data.meta!.target.pid, ...records.filter((r) => r.type === 'FORK' && !r.statusOnly).map((r) => r.pid)]);
+  const bytes = fs.readFileSync(file);
+  const sampled = new Set<number>();
+  // A sample's pid follows its IDENTIFIER.
+  for (const { at, type } of recordPlaces(bytes)) if (type === 9) sampled.add(bytes.readUInt32LE(at + 16));
+  assert.equal(followed.size, 3, 'the shell and its two children');
+  assert.deepEqual([...sampled].sort(), [...followed].sort());
 });
 
 describe('region changes where the tracepoints are refused', () => {
