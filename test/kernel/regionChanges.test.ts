@@ -194,6 +194,18 @@ describe('region changes where the tracepoints are refused', () => {
     assert.equal(fs.readFileSync(path.join(dir, 'addresses'), 'utf8').split('\n').length, 7, 'the fixture ran to its end');
   });
 
+  test('as root without capabilities: tracefs reads, but the kernel refuses the open; one warning, and the capture goes on', async () => {
+    const file = path.join(tempDir('no-caps'), 'nocaps.data');
+    const capture = Proc.start('setpriv', ['--bounding-set=-all', '--inh-caps=-all', process.execPath, path.join(ROOT, 'bin', 'sideband.js'), 'capture', '-o', file, '--', '/bin/true']);
+    assert.equal(await capture.exited, 0, capture.output);
+    const warnings = capture.lines.filter((l) => l.includes('warning') && l.includes('tracepoint'));
+    assert.equal(warnings.length, 1, capture.output);
+    assert.match(warnings[0], /cannot open the tracepoint syscalls:sys_enter_munmap \(Permission denied\): region ends will be found by status snapshots only\. Fix: /);
+    const data = readPerfData(file);
+    assert.equal(data.meta?.regionChanges, 'snapshots');
+    assert.deepEqual(data.attrs.map((a) => a.name), ['dummy:u']);
+  });
+
   test('--no-region-tracepoints turns them off as root, without a warning', async () => {
     const dir = tempDir('no-tracepoints');
     const file = path.join(dir, 'off.data');
