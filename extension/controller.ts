@@ -12,6 +12,7 @@ import { rootOf, type DebugTargets } from './debug';
 import { captureClock, FailedFeed, FileFeed, LiveFeed, type TimelineFeed } from './feeds';
 import { listProcesses, optionsFromSettings, splitCommandLine } from './targets';
 import { PerfDataEditorProvider, type TimelineViewProvider } from './timelinePanel';
+import { regionChangesInWords } from '../core/perfdata/metadata';
 
 type Target = { pid: number } | { command: string[] };
 
@@ -184,7 +185,7 @@ export class Controller implements vscode.Disposable {
       const { records, statusRecords, lost } = session.stats;
       const path = session.snapshots[0]?.path;
       this.statusBar.text = `$(record) ${records.toLocaleString()} records · ${statusRecords.toLocaleString()} status-only · ${lost.toLocaleString()} lost`;
-      this.statusBar.tooltip = `Perf Sideband: capturing ${live.title}${path ? `, status from ${path === 'ioctl' ? 'the kernel ioctl' : '/proc'}` : ''}.${lagMs === undefined ? '' : ` The timeline last drew a record ${lagMs.toFixed(0)} ms after its time.`} Click to show the timeline.`;
+      this.statusBar.tooltip = `Perf Sideband: capturing ${live.title}${path ? `, status from ${path === 'ioctl' ? 'the kernel ioctl' : '/proc'}; ${regionChangesInWords(session.regionChanges)}` : ''}.${lagMs === undefined ? '' : ` The timeline last drew a record ${lagMs.toFixed(0)} ms after its time.`} Click to show the timeline.`;
       this.statusBar.backgroundColor = lost ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     };
     update(true);
