@@ -12,34 +12,13 @@ import { describe, test } from 'node:test';
 
 import { readPerfData } from '../../node/perfdata/reader';
 import { recordPlaces } from '../fixtures/perfFile';
-import { fixture, Proc, readCapture, ROOT, sideband, tempDir } from './harness';
+import { Proc, readCapture, ROOT, sideband, tempDir } from './harness';
+import { addressesOf, lifetimesDir } from './lifetimes';
 
-const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 const PAGE = BigInt(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim());
 const TRACEPOINTS = ['munmap', 'mremap', 'mprotect', 'brk'].flatMap((call) => [`syscalls:sys_enter_${call}`, `syscalls:sys_exit_${call}`]);
 /** A failed syscall's return, as the exit tracepoint's unsigned long prints it. */
 const EINVAL_RETURN = (1n << 64n) - 22n;
-
-/** A directory `nobody` can write, holding the fixture, its two libraries, and what it writes. */
-function lifetimesDir(name: string): { dir: string; program: string } {
-  const dir = tempDir(name);
-  fs.chmodSync(dir, 0o777);
-  const program = path.join(dir, 'lifetimes');
-  fs.copyFileSync(fixture('lifetimes'), program);
-  fs.chmodSync(program, 0o755);
-  for (const fn of ['gone_fn', 'new_fn'])
-    execFileSync('gcc', ['-g', '-O2', '-fPIC', '-shared', `-DLIB_FN=${fn}`, '-o', path.join(dir, `lib${fn.replace('_fn', '')}.so`), path.join(FIXTURES, 'lifetimes_lib.c')]);
-  return { dir, program };
-}
-
-/** What the fixture wrote to OUTDIR/addresses. */
-function addressesOf(dir: string): Map<string, bigint> {
-  const text = fs.readFileSync(path.join(dir, 'addresses'), 'utf8');
-  return new Map(text.trim().split('\n').map((line) => {
-    const [name, hex] = line.split(' ');
-    return [name, BigInt(hex)];
-  }));
-}
 
 /** The start of the first mapping of `file` in the fixture's OUTDIR/maps.N. */
 function mappedAt(dir: string, moment: number, file: string): bigint {
