@@ -179,9 +179,11 @@ describe("the mapping syscalls' tracepoints, as perf records them", () => {
         return `${m[1]} ${m[2]} ${[...m[3].matchAll(/0x[0-9a-f]+/g)].map((n) => BigInt(n[0]).toString(16)).join(' ')}`;
       });
   }
+  /** The same of our records, in time order as perf script prints them (dump prints a stream's records as they come). */
   function ourSamples(records: RecordFacts[]): string[] {
     return records
       .filter((r) => r.type === 'SAMPLE')
+      .sort((a, b) => (a as unknown as { time: number }).time - (b as unknown as { time: number }).time)
       .map((r) => {
         const fields = r as unknown as Record<string, string>;
         const call = /^syscalls:sys_(?:enter|exit)_(\w+)$/.exec(fields.event)?.[1] as MappingSyscall;
@@ -201,7 +203,7 @@ describe("the mapping syscalls' tracepoints, as perf records them", () => {
       if (options[0] === '-o') fs.writeFileSync(file, r.raw);
       const expected = perfSamples(file);
       assert.ok(expected.some((line) => line.includes('sys_exit_munmap')) && expected.some((line) => line.includes('sys_enter_mprotect')), expected.join('\n'));
-      // Each thread's calls in order; dump and perf script may interleave threads differently.
+      // Each thread's calls in time order; threads may interleave differently at equal times.
       const byThread = (lines: string[]): string[] => [...lines].sort((a, b) => parseInt(a) - parseInt(b));
       assert.deepEqual(byThread(ourSamples(dump(file).records)), byThread(expected));
     });
