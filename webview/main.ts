@@ -15,7 +15,8 @@
 //   realDrawn         real records the last frame drew (LOST and perf's synthesized ones included)
 //   lostDrawn         LOST lines the last frame drew
 //   lanes             rows of the timeline (the global row, processes, threads)
-//   regionsListed     rows (tr.region) in the regions table
+//   regionsListed     rows (tr.region) in the regions table: the regions mapped at the selected moment
+//   endedListed       rows (tr.ended-region) of regions that ended before it, while #regions-show-ended is checked
 //   sourcesListed     source file rows (li.source-file) under the expanded regions
 //   resolvedFrames    frames in the address field's last answer (0 until it comes, and for an error)
 //   frames            frames drawn since load
@@ -30,7 +31,8 @@
 //   heldBytes()       bytes of ArrayBuffers held: the batches and the index columns (the JS heap does not count them)
 // and stable elements: #timeline (canvas), #regions (table; rows tr.region,
 // .status-only or .real, .revealed when the host revealed it; a file's
-// button.toggle expands it to a tr.sources below), #address (the address
+// button.toggle expands it to a tr.sources below; tr.ended-region rows, their
+// .origin .ended saying how each ended), #regions-show-ended (the checkbox), #address (the address
 // field; #address-resolve, #address-error, #address-answer with its ol.frames),
 // #legend (filter checkboxes #filter-status, #filter-real, #filter-fork, ...),
 // #status, #banner, #tooltip.
@@ -129,6 +131,9 @@ const hook = {
   },
   get regionsListed() {
     return regions.listed;
+  },
+  get endedListed() {
+    return regions.endedListed;
   },
   get sourcesListed() {
     return regions.sourcesListed;
