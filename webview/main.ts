@@ -28,6 +28,7 @@
 //   markers           debugger markers received
 //   recordPosition(i) client { x, y } of record i's mark, or null when it is not in view
 //   recordPid(i)      the pid of record i (-1: none)
+//   lifetimeBands()   the selected process's region lifetime bands the last frame drew: { filename, ended (how, or ''), x, y } (client, a band's middle)
 //   heldBytes()       bytes of ArrayBuffers held: the batches and the index columns (the JS heap does not count them)
 // and stable elements: #timeline (canvas), #regions (table; rows tr.region,
 // .status-only or .real, .revealed when the host revealed it; a file's
@@ -162,6 +163,7 @@ const hook = {
   },
   recordPosition: (i: number) => view.recordPosition(i) ?? null,
   recordPid: (i: number) => session?.store.index.pid[i] ?? -1,
+  lifetimeBands: () => view.lifetimeBands(),
   heldBytes: () => session?.store.heldBytes ?? 0,
 };
 (window as unknown as { __sidebandTimeline: typeof hook }).__sidebandTimeline = hook;

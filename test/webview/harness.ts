@@ -222,6 +222,7 @@ export interface Hook {
   frameTimes: number[];
   view: { start: number; end: number; firstRow: number };
   recordPosition(i: number): { x: number; y: number } | null;
+  lifetimeBands(): Array<{ filename: string; ended: string; x: number; y: number }>;
   heldBytes(): number;
 }
 

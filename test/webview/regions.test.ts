@@ -294,7 +294,7 @@ describe('webview: malformed replies', () => {
   });
 });
 
-describe('webview: regions that ended', () => {
+describe('webview: regions that ended, in the panel and the timeline', () => {
   const lifetimes = lifetimesCapture();
   let webview: WebviewPage;
   before(async () => {
@@ -355,6 +355,28 @@ describe('webview: regions that ended', () => {
     await webview.page.uncheck('#regions-show-ended');
     await webview.page.waitForFunction(() => document.querySelectorAll('#regions tr.ended-region').length === 0);
     assert.deepEqual(await webview.hook((h) => [h.regionsListed, h.endedListed]), [4, 0]);
+  });
+
+  test("the timeline draws the selected process's region lifetimes, and a band's tooltip names its file and how it ended", async () => {
+    await webview.post({ type: 'reveal', pid: 300, time: START + 6_000_000 });
+    // Home shows the whole capture, every band in view.
+    await webview.page.focus('#timeline');
+    await webview.page.keyboard.press('Home');
+    await webview.page.waitForFunction(() => (window as unknown as { __sidebandTimeline: { lifetimeBands(): Array<{ x: number }> } }).__sidebandTimeline.lifetimeBands().some((b) => b.x > 0));
+    const bands = await webview.hook((h) => h.lifetimeBands());
+    assert.deepEqual(bands.map((b) => `${b.filename} ${b.ended}`).sort(), [
+      '/tmp/code ',
+      '/tmp/code ',
+      '/tmp/code mprotect',
+      '/tmp/code mremap',
+      '/tmp/libgone.so munmap',
+      '/tmp/libvanish.so gone',
+      '/usr/bin/app ',
+    ]);
+    const gone = bands.find((b) => b.filename === '/tmp/libgone.so')!;
+    await webview.page.mouse.move(gone.x, gone.y);
+    await webview.page.waitForSelector('#tooltip:not([hidden])');
+    assert.deepEqual(await webview.page.$$eval('#tooltip div', (lines) => lines.map((l) => l.textContent)), ['/tmp/libgone.so', '7f0000000000–7f0000003000, mapped at +0', 'unmapped at +1 ms (munmap)']);
   });
 });
 
