@@ -26,6 +26,7 @@
 //   frameTimes        durations of the last 1000 frames, in ms
 //   view              { start, end, firstRow }: the window shown, in ns on the capture clock
 //   markers           debugger markers received
+//   snapshots         status snapshots the host announced
 //   recordPosition(i) client { x, y } of record i's mark, or null when it is not in view
 //   recordPid(i)      the pid of record i (-1: none)
 //   lifetimeBands()   the selected process's region lifetime bands the last frame drew: { filename, ended (how, or ''), x, y } (client, a band's middle)
@@ -160,6 +161,9 @@ const hook = {
   },
   get markers() {
     return view.markers.length;
+  },
+  get snapshots() {
+    return view.snapshots.length;
   },
   recordPosition: (i: number) => view.recordPosition(i) ?? null,
   recordPid: (i: number) => session?.store.index.pid[i] ?? -1,
