@@ -13,7 +13,7 @@ export interface Lifetime {
   filename: string;
   start: bigint;
   end: bigint;
-  /** When it was mapped (its record's time, at least the process's start) and until when: its end, or the end of the capture. */
+  /** When it was mapped (its record's time, at least the process's start) and until when: its end, or Infinity while it is mapped (drawn to the end of the capture). */
   from: number;
   to: number;
   ended?: RegionEnd;
@@ -38,7 +38,8 @@ export class Lifetimes {
   of(tl: Timeline, lane: Lane): Lifetime[] {
     const process = lane.process;
     if (!process || lane.kind !== 'process') return [];
-    const history = `${tl.endTime} ${process.exitTime} ${process.mmaps.length} ${process.mapChanges.length} ${process.execs.length} ${process.snapshots.length}`;
+    // Not the capture's end: the lifetimes of a process whose mappings did not change stay as they were while others' records come.
+    const history = `${process.exitTime} ${process.mmaps.length} ${process.mapChanges.length} ${process.execs.length} ${process.snapshots.length}`;
     if (lane === this.lane && history === this.history) return this.list;
     this.lane = lane;
     this.history = history;
@@ -52,7 +53,7 @@ export class Lifetimes {
       .filter((r) => !r.data && fileBacked(r.filename))
       .map((r): Lifetime => {
         const end = ended(r);
-        return { filename: r.filename, start: r.start, end: r.end, from: Math.max(r.time, born), to: 'ended' in r ? r.ended.time : tl.endTime, ...(end ? { ended: end } : {}), track: 0 };
+        return { filename: r.filename, start: r.start, end: r.end, from: Math.max(r.time, born), to: 'ended' in r ? r.ended.time : Infinity, ...(end ? { ended: end } : {}), track: 0 };
       })
       .sort((a, b) => a.from - b.from || Number(a.start - b.start));
     // Each band on the lowest track free by its start.
@@ -76,7 +77,7 @@ export function paintLifetimes(f: Frame, lifetimes: readonly Lifetime[], y: numb
   const { ctx, palette: p, view, timeline: tl } = f;
   for (const l of lifetimes) {
     const x0 = GUTTER_WIDTH + view.x(displayTime(tl, l.from));
-    const x1 = GUTTER_WIDTH + view.x(displayTime(tl, l.to));
+    const x1 = GUTTER_WIDTH + view.x(displayTime(tl, Math.min(l.to, tl.endTime)));
     ctx.fillStyle = l.ended ? p.muted : p.blue;
     ctx.globalAlpha = l.ended ? 0.6 : 0.8;
     ctx.fillRect(x0, bandTop(y, l.track), Math.max(1, x1 - x0), BAND);
@@ -88,7 +89,7 @@ export function paintLifetimes(f: Frame, lifetimes: readonly Lifetime[], y: numb
 export function bandMiddle(f: Pick<Frame, 'view' | 'timeline'>, l: Lifetime, y: number): { x: number; y: number } {
   const { view, timeline: tl } = f;
   const x0 = GUTTER_WIDTH + view.x(displayTime(tl, l.from));
-  const x1 = GUTTER_WIDTH + view.x(displayTime(tl, l.to));
+  const x1 = GUTTER_WIDTH + view.x(displayTime(tl, Math.min(l.to, tl.endTime)));
   return { x: (x0 + x1) / 2, y: bandTop(y, l.track) + BAND / 2 };
 }
 
@@ -100,7 +101,7 @@ export function lifetimeAt(f: Pick<Frame, 'view' | 'timeline'>, lifetimes: reado
     const top = bandTop(y, l.track);
     if (py < top - 1 || py > top + BAND + 1) continue;
     const x0 = GUTTER_WIDTH + view.x(displayTime(tl, l.from));
-    const x1 = GUTTER_WIDTH + view.x(displayTime(tl, l.to));
+    const x1 = GUTTER_WIDTH + view.x(displayTime(tl, Math.min(l.to, tl.endTime)));
     if (px >= x0 - 1 && px <= Math.max(x0 + 1, x1) + 1) found = l;
   }
   return found;
