@@ -25,7 +25,8 @@ interface Capture {
 
 function captureStorm(tool: 'ours' | 'perf', pages: number): Capture {
   const storm = stormCommand(ITERATIONS);
-  if (tool === 'ours') run(process.execPath, [SIDEBAND, 'capture', '-o', OURS_FILE, '--ring-pages', String(pages), '--', ...storm]);
+  // The sideband alone, as perf -e dummy records it: the tracepoints' samples would share the rings.
+  if (tool === 'ours') run(process.execPath, [SIDEBAND, 'capture', '-o', OURS_FILE, '--ring-pages', String(pages), '--no-region-tracepoints', '--', ...storm]);
   else run(PERF, ['record', '-q', '-e', 'dummy', '-m', String(pages), '-o', PERF_FILE, '--', ...storm]);
   const report = readStormReport();
   const count = countRecords(tool === 'ours' ? OURS_FILE : PERF_FILE, report.pid);

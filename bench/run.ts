@@ -22,6 +22,7 @@ import { ensureWorkDir, progress, ROOT, sourcesNewerThanAddon } from './tools';
 import { measureWebview } from './webview';
 import { measureLiveLatency } from './live';
 import { measureSymbols } from './symbols';
+import { measureRegionTracepoints } from './regionTracepoints';
 
 const RESULTS = path.join(ROOT, 'bench', 'results.json');
 
@@ -34,6 +35,8 @@ const MEASURES: Array<[string, () => Result[] | Promise<Result[]>, { native: boo
   ['keeping up', measureKeepingUp, { native: true }],
   ['webview', measureWebview, { native: false }],
   ['live latency', measureLiveLatency, { native: true }],
+  // The storm under our capture with and without the syscall tracepoints, and under perf's.
+  ['region tracepoints', measureRegionTracepoints, { native: true }],
   // Needs the symbols addon and libc6-dbg, not the capture core.
   ['symbols', () => measureSymbols(), { native: false }],
 ];

@@ -4,8 +4,10 @@
 // records a capture kept against the iterations this program reports.
 //
 // usage: storm ITERATIONS MAPPED_FILE REPORT_FILE
-// writes "pid PID iterations N" to REPORT_FILE: a file, not stdout, since
-// the tools that launch the storm differ in what they pass on of its stdio.
+// writes "pid PID iterations N ns NS" to REPORT_FILE (NS: how long the
+// iterations took, on CLOCK_MONOTONIC, so that a tool's start and end do not
+// count): a file, not stdout, since the tools that launch the storm differ in
+// what they pass on of its stdio.
 
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 int main(int argc, char** argv) {
@@ -27,6 +30,8 @@ int main(int argc, char** argv) {
     perror(argv[2]);
     return 1;
   }
+  struct timespec start, end;
+  clock_gettime(CLOCK_MONOTONIC, &start);
   long done = 0;
   for (; done < iterations; ++done) {
     void* map = mmap(NULL, (size_t)page, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
@@ -41,13 +46,15 @@ int main(int argc, char** argv) {
     snprintf(name, sizeof name, "storm-%ld", done % 100000000);
     prctl(PR_SET_NAME, name, 0, 0, 0);
   }
+  clock_gettime(CLOCK_MONOTONIC, &end);
   close(fd);
   FILE* report = fopen(argv[3], "w");
   if (!report) {
     perror(argv[3]);
     return 1;
   }
-  fprintf(report, "pid %d iterations %ld\n", (int)getpid(), done);
+  const long long ns = (end.tv_sec - start.tv_sec) * 1000000000LL + (end.tv_nsec - start.tv_nsec);
+  fprintf(report, "pid %d iterations %ld ns %lld\n", (int)getpid(), done, ns);
   if (fclose(report) != 0) {
     perror(argv[3]);
     return 1;

@@ -29,14 +29,16 @@ export function stormCommand(iterations: number): string[] {
 export interface StormReport {
   pid: number;
   iterations: number;
+  /** How long the iterations took, without the launching tool's start and end. */
+  seconds: number;
 }
 
 /** What the last storm says it did. Each iteration must yield one MMAP2 and one COMM record. */
 export function readStormReport(): StormReport {
   const text = fs.readFileSync(STORM_REPORT, 'utf8');
-  const m = /^pid (\d+) iterations (\d+)$/m.exec(text);
+  const m = /^pid (\d+) iterations (\d+) ns (\d+)$/m.exec(text);
   if (!m) throw new Error(`the storm's report ${STORM_REPORT} is malformed: ${JSON.stringify(text)}`);
-  return { pid: Number(m[1]), iterations: Number(m[2]) };
+  return { pid: Number(m[1]), iterations: Number(m[2]), seconds: Number(m[3]) / 1e9 };
 }
 
 export interface FileCount {

@@ -13,6 +13,7 @@ import { captureClock, FailedFeed, FileFeed, LiveFeed, type TimelineFeed } from 
 import { StopSnapshots } from './stopSnapshots';
 import { listProcesses, optionsFromSettings, splitCommandLine } from './targets';
 import { PerfDataEditorProvider, type TimelineViewProvider } from './timelinePanel';
+import { regionChangesInWords } from '../core/perfdata/metadata';
 
 type Target = { pid: number } | { command: string[] };
 
@@ -193,7 +194,7 @@ export class Controller implements vscode.Disposable {
       const { records, statusRecords, lost } = session.stats;
       const path = session.snapshots[0]?.path;
       this.statusBar.text = `$(record) ${records.toLocaleString()} records · ${statusRecords.toLocaleString()} status-only · ${lost.toLocaleString()} lost`;
-      this.statusBar.tooltip = `Perf Sideband: capturing ${live.title}${path ? `, status from ${path === 'ioctl' ? 'the kernel ioctl' : '/proc'}` : ''}.${lagMs === undefined ? '' : ` The timeline last drew a record ${lagMs.toFixed(0)} ms after its time.`} Click to show the timeline.`;
+      this.statusBar.tooltip = `Perf Sideband: capturing ${live.title}${path ? `, status from ${path === 'ioctl' ? 'the kernel ioctl' : '/proc'}; ${regionChangesInWords(session.regionChanges)}` : ''}.${lagMs === undefined ? '' : ` The timeline last drew a record ${lagMs.toFixed(0)} ms after its time.`} Click to show the timeline.`;
       this.statusBar.backgroundColor = lost ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     };
     update(true);

@@ -15,6 +15,7 @@
         "core/proc_status.cc",
         "core/ring.cc",
         "core/status_emitter.cc",
+        "core/tracepoints.cc",
         "addon/libstdcxx_floor.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

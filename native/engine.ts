@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { type CaptureStats, type SidebandMeta, type SnapshotMeta } from '../core/perfdata/metadata';
+import { type CaptureStats, type RegionChanges, type SidebandMeta, type SnapshotMeta } from '../core/perfdata/metadata';
 
 
 export enum Emit {
@@ -28,15 +28,30 @@ export interface CaptureOptions {
   emit?: number;
   /** false forces the /proc path even where the kernel has the ioctl. */
   tryIoctl?: boolean;
+  /**
+   * Record the syscall tracepoints of munmap, mremap, mprotect and brk where
+   * they are allowed (default true); without them region ends are found by
+   * status snapshots only.
+   */
+  regionTracepoints?: boolean;
 }
 
 export const DEFAULT_RING_PAGES = 512;
 
+/** One event of a capture, its records in the capture's rings. */
+export interface CaptureEvent {
+  /** The perf_event_attr bytes. */
+  attr: Uint8Array;
+  /** Its kernel ids, one per thread and CPU. */
+  ids: bigint[];
+  /** As perf names it: "dummy:u", "syscalls:sys_enter_munmap". */
+  name: string;
+}
+
 export interface AttachInfo {
   pid: number;
-  /** The perf_event_attr bytes every event of the capture shares. */
-  attr: Uint8Array;
-  ids: bigint[];
+  /** The sideband dummy first, then the syscall tracepoints in use. */
+  events: CaptureEvent[];
   /** Id of our own event that receives the kernel's ioctl status (0n: none). */
   ioctlId: bigint;
   cpus: number[];
@@ -72,7 +87,7 @@ export class EngineError extends Error {
 }
 
 type NativeMessage =
-  | { kind: 'attached'; pid: number; attr: ArrayBuffer; ids: bigint[]; ioctlId: bigint; cpus: number[]; ringPages: number; namespaces: boolean }
+  | { kind: 'attached'; pid: number; events: { attr: ArrayBuffer; ids: bigint[]; name: string }[]; ioctlId: bigint; cpus: number[]; ringPages: number; namespaces: boolean }
   | { kind: 'records'; batch: ArrayBuffer; stats: CaptureStats }
   | ({ kind: 'snapshot' } & SnapshotInfo)
   | ({ kind: 'warning' } & Warning)
@@ -200,7 +215,7 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
     let resolveStopped!: (s: StopInfo) => void;
     this.stopped = new Promise((resolve) => (resolveStopped = resolve));
     this.native = new Capture(
-      { followChildren: true, ringPages: DEFAULT_RING_PAGES, emit: Emit.All, tryIoctl: true, ...options },
+      { followChildren: true, ringPages: DEFAULT_RING_PAGES, emit: Emit.All, tryIoctl: true, regionTracepoints: true, ...options },
       (m) => this.receive(m, resolveStopped),
     );
   }
@@ -223,7 +238,14 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
   private receive(m: NativeMessage, resolveStopped: (s: StopInfo) => void): void {
     switch (m.kind) {
       case 'attached':
-        this.attach = { pid: m.pid, attr: new Uint8Array(m.attr), ids: m.ids, ioctlId: m.ioctlId, cpus: m.cpus, ringPages: m.ringPages, namespaces: m.namespaces };
+        this.attach = {
+          pid: m.pid,
+          events: m.events.map((e) => ({ attr: new Uint8Array(e.attr), ids: e.ids, name: e.name })),
+          ioctlId: m.ioctlId,
+          cpus: m.cpus,
+          ringPages: m.ringPages,
+          namespaces: m.namespaces,
+        };
         this.deliver('attached', this.attach);
         break;
       case 'records':
@@ -269,12 +291,18 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
       ringPages: attach?.ringPages ?? this.options.ringPages ?? DEFAULT_RING_PAGES,
       cpus: attach?.cpus ?? [],
       namespaces: attach?.namespaces ?? false,
+      regionChanges: this.regionChanges,
       snapshots: this.snapshots.map((s) => ({ ...s, start: s.start.toString(), end: s.end.toString() })),
       stats: stop.stats,
       warnings: this.warnings,
       stopReason: stop.reason,
       exitStatus: stop.exitStatus >= 0 ? stop.exitStatus : undefined,
     };
+  }
+
+  /** How this capture tells region ends: by its syscall tracepoints, once attached with them, else by snapshots only. */
+  get regionChanges(): RegionChanges {
+    return (this.attach?.events.length ?? 0) > 1 ? 'tracepoints' : 'snapshots';
   }
 
   /** Emits another status snapshot of every process the capture follows. */

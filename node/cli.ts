@@ -14,6 +14,7 @@ import { SourceResolver } from './symbols/resolver';
 import { openSymbolizer } from './symbols/symbolizer';
 import { Timeline, endText, parseAddress, parseMoment, protString, type Region } from '../core/timeline';
 import { indexPerfDataFile } from './perfdata/reader';
+import { regionChangesInWords } from '../core/perfdata/metadata';
 
 const USAGE = `usage:
   sideband capture --pid PID [--duration SECONDS] -o FILE [options]
@@ -28,6 +29,12 @@ capture options:
   --no-children      do not follow children the target forks
   --no-namespaces    do not record namespaces
   --no-ioctl         take status from /proc even where the kernel has the ioctl
+  --no-region-tracepoints
+                     do not record the munmap, mremap, mprotect and brk syscall
+                     tracepoints: region ends are then found by status snapshots only
+  --snapshot-every MS
+                     take a status snapshot every MS milliseconds, so that a
+                     capture without those tracepoints still learns where regions went
 
 A running capture emits another status snapshot on SIGUSR1, which
 \`sideband snapshot\` sends.
@@ -68,10 +75,12 @@ interface CaptureArgs {
   followChildren: boolean;
   emit: number;
   tryIoctl: boolean;
+  regionTracepoints: boolean;
+  snapshotEvery?: number;
 }
 
 function parseCaptureArgs(args: string[]): CaptureArgs {
-  const out: Partial<CaptureArgs> = { ringPages: DEFAULT_RING_PAGES, followChildren: true, emit: Emit.All, tryIoctl: true };
+  const out: Partial<CaptureArgs> = { ringPages: DEFAULT_RING_PAGES, followChildren: true, emit: Emit.All, tryIoctl: true, regionTracepoints: true };
   const number = (flag: string, v: string | undefined): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} needs a positive number, not ${v ?? 'nothing'}`);
@@ -107,6 +116,12 @@ function parseCaptureArgs(args: string[]): CaptureArgs {
         break;
       case '--no-ioctl':
         out.tryIoctl = false;
+        break;
+      case '--no-region-tracepoints':
+        out.regionTracepoints = false;
+        break;
+      case '--snapshot-every':
+        out.snapshotEvery = number(a, args[++i]);
         break;
       default:
         throw new UsageError(`unknown capture option ${a}`);
@@ -221,6 +236,7 @@ async function capture(args: string[]): Promise<number> {
       ringPages: opts.ringPages,
       emit: opts.emit,
       tryIoctl: opts.tryIoctl,
+      regionTracepoints: opts.regionTracepoints,
     },
     opts.output,
     'choose a writable path for -o',
@@ -253,12 +269,18 @@ async function capture(args: string[]): Promise<number> {
     say(`warning: \`sideband snapshot\` will not find this capture: ${(e as Error).message} \`kill -USR1 ${process.pid}\` still asks it for a snapshot.`);
   }
   const timer = opts.duration ? setTimeout(() => void session.stop(), opts.duration * 1000) : undefined;
+  let snapshots: NodeJS.Timeout | undefined;
+  session.on('attached', () => {
+    say(regionChangesInWords(session.regionChanges));
+    if (opts.snapshotEvery) snapshots = setInterval(() => session.snapshot(), opts.snapshotEvery);
+  });
 
   let result: RecordingResult;
   try {
     result = await recording.run();
   } finally {
     if (timer) clearTimeout(timer);
+    if (snapshots) clearInterval(snapshots);
     // Unregistered first, so no `sideband snapshot` finds us from here on.
     if (registration) fs.rmSync(registration, { force: true });
     // One that found us just before still comes: SIGUSR1's default action

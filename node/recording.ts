@@ -57,8 +57,10 @@ export class Recording {
     // Registered first, so the file holds a batch before any other listener sees it.
     this.session.on('attached', (info) => {
       try {
-        // The ioctl event's id is listed with the kernel ids, so perf knows the event of its status records.
-        this.writer = PerfDataWriter.open(output, { attr: info.attr, ids: info.ioctlId ? [...info.ids, info.ioctlId] : info.ids });
+        // The ioctl event's id is listed with the sideband's, so perf knows the event of its status records.
+        const [sideband, ...tracepoints] = info.events;
+        const ids = info.ioctlId ? [...sideband.ids, info.ioctlId] : sideband.ids;
+        this.writer = PerfDataWriter.open(output, { events: [{ ...sideband, ids }, ...tracepoints] });
       } catch (e) {
         this.fail(e as Error);
       }

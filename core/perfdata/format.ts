@@ -13,6 +13,7 @@ import { parseSidebandMeta, type SidebandMeta } from './metadata';
 
 /** Feature bits of the header (perf 6.1, tools/perf/util/header.h), those this module reads or writes. */
 export enum Feature {
+  TRACING_DATA = 1,
   HOSTNAME = 3,
   OSRELEASE = 4,
   VERSION = 5,

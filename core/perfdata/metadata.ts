@@ -14,6 +14,20 @@ export type StatusPath = (typeof STATUS_PATHS)[number];
 export const MARKER_KINDS = ['stopped', 'continued', 'note'] as const;
 export type MarkerKind = (typeof MARKER_KINDS)[number];
 
+/**
+ * How a capture tells where a region ended: by the syscall tracepoints of
+ * munmap, mremap, mprotect and brk, or only by comparing status snapshots.
+ */
+export const REGION_CHANGES = ['tracepoints', 'snapshots'] as const;
+export type RegionChanges = (typeof REGION_CHANGES)[number];
+
+/** How a capture tells region ends, in words for its summary and status. */
+export function regionChangesInWords(changes: RegionChanges): string {
+  return changes === 'tracepoints'
+    ? 'region ends are recorded by the munmap, mremap, mprotect and brk syscall tracepoints'
+    : 'region ends are found only by comparing status snapshots (no syscall tracepoints)';
+}
+
 /** Status snapshot of a capture, as the native core reports it. */
 export interface SnapshotMeta {
   index: number;
@@ -55,6 +69,8 @@ export interface SidebandMeta {
   ringPages: number;
   cpus: number[];
   namespaces: boolean;
+  /** Absent in captures from before region lifetimes, which told no region ends. */
+  regionChanges?: RegionChanges;
   snapshots: SnapshotMeta[];
   stats: CaptureStats;
   warnings: Array<{ code: string; message: string }>;
@@ -97,6 +113,7 @@ export const checkMeta = object({
   ringPages: isCount,
   cpus: arrayOf(isCount),
   namespaces: isBoolean,
+  regionChanges: optional(oneOf(REGION_CHANGES)),
   snapshots: arrayOf(
     object({
       index: isCount,

@@ -85,6 +85,7 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
     if (o.Has("ringPages")) options.ring_pages = o.Get("ringPages").As<Napi::Number>().Uint32Value();
     if (o.Has("emit")) options.emit = o.Get("emit").As<Napi::Number>().Uint32Value();
     if (o.Has("tryIoctl")) options.try_ioctl = o.Get("tryIoctl").ToBoolean();
+    if (o.Has("regionTracepoints")) options.region_tracepoints = o.Get("regionTracepoints").ToBoolean();
     callback_ = Napi::Persistent(info[1].As<Napi::Function>());
     capture_ = std::make_unique<Capture>(std::move(options), this);
   }
@@ -160,10 +161,19 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
     if (auto* a = std::get_if<AttachInfo>(&m.body)) {
       o.Set("kind", "attached");
       o.Set("pid", a->pid);
-      o.Set("attr", copy_to_js(env, a->attr.data(), a->attr.size()));
-      Napi::Array ids = Napi::Array::New(env, a->ids.size());
-      for (size_t i = 0; i < a->ids.size(); ++i) ids.Set(static_cast<uint32_t>(i), Napi::BigInt::New(env, a->ids[i]));
-      o.Set("ids", ids);
+      Napi::Array events = Napi::Array::New(env, a->events.size());
+      for (size_t e = 0; e < a->events.size(); ++e) {
+        const EventInfo& event = a->events[e];
+        Napi::Object js = Napi::Object::New(env);
+        js.Set("name", event.name);
+        js.Set("attr", copy_to_js(env, event.attr.data(), event.attr.size()));
+        Napi::Array ids = Napi::Array::New(env, event.ids.size());
+        for (size_t i = 0; i < event.ids.size(); ++i)
+          ids.Set(static_cast<uint32_t>(i), Napi::BigInt::New(env, event.ids[i]));
+        js.Set("ids", ids);
+        events.Set(static_cast<uint32_t>(e), js);
+      }
+      o.Set("events", events);
       o.Set("ioctlId", Napi::BigInt::New(env, a->ioctl_id));
       Napi::Array cpus = Napi::Array::New(env, a->cpus.size());
       for (size_t i = 0; i < a->cpus.size(); ++i) cpus.Set(static_cast<uint32_t>(i), a->cpus[i]);

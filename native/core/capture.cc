@@ -198,8 +198,8 @@ void Capture::round() {
 
 void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
   const perf_event_header h = read_header(rec);
-  if (size < sizeof h + kTrailerSize) return;  // every kernel record here has a trailer
-  const SampleId s = read_trailer(rec, size);
+  if (size < sizeof h + kTrailerSize) return;  // every kernel record here has a sample_id
+  const SampleId s = sample_id_of(rec, size);
   if (h.type == PERF_RECORD_LOST) {
     // In the ioctl ring too: a status burst larger than the ring loses
     // records there, and that must not go unsaid.

@@ -44,15 +44,21 @@ struct CaptureOptions {
   size_t ring_pages = 512;            // per CPU, a power of two; shrunk to fit the mlock budget
   uint32_t emit = 0xf;                // EmitFlag bits for status snapshots
   bool try_ioctl = true;              // false forces the /proc path (for comparisons)
+  bool region_tracepoints = true;     // the syscall tracepoints of munmap, mremap, mprotect, brk
 };
 
 enum class StatusPath { None, Ioctl, Proc };
 const char* status_path_name(StatusPath p);
 
+struct EventInfo {
+  std::string name;                   // as perf names it: "dummy:u", "syscalls:sys_enter_munmap"
+  std::vector<uint8_t> attr;          // its perf_event_attr
+  std::vector<uint64_t> ids;          // its kernel ids, one per thread and CPU (inherited events report these too)
+};
+
 struct AttachInfo {
   pid_t pid = 0;
-  std::vector<uint8_t> attr;          // the perf_event_attr every ring's events share
-  std::vector<uint64_t> ids;          // their kernel ids (inherited events report these too)
+  std::vector<EventInfo> events;      // the sideband dummy first, then the tracepoints in use
   uint64_t ioctl_id = 0;              // id of our own event that receives ioctl status, 0 if none
   std::vector<int> cpus;
   size_t ring_pages = 0;

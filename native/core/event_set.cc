@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "abi.h"
@@ -45,6 +46,12 @@ perf_event_attr capture_attr(const CaptureOptions& options) {
 void EventSet::open(pid_t target, const CaptureOptions& options) {
   target_ = target;
   attr_ = capture_attr(options);
+  std::string refused;
+  if (options.region_tracepoints) {
+    for (const Tracepoint& tp : region_tracepoints(refused))
+      tracepoints_.push_back({tp, tracepoint_attr(tp, attr_), {}, {}});
+    if (!refused.empty()) warn_no_tracepoints(refused);
+  }
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const std::vector<int> cpus = online_cpus();
   size_t pages = options.ring_pages;
@@ -70,6 +77,7 @@ void EventSet::open(pid_t target, const CaptureOptions& options) {
           } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring_fd) != 0) {
             throw SystemError("PERF_EVENT_IOC_SET_OUTPUT", errno);
           }
+          open_tracepoints(tid, cpu, ring_fd);
         }
       }
       if (event_fds_.empty()) explain_open_error(ESRCH, target_, target_);
@@ -101,6 +109,11 @@ void EventSet::open(pid_t target, const CaptureOptions& options) {
     uint64_t id = 0;
     if (ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0) ids_.push_back(id);
   }
+  for (TracepointEvents& tp : tracepoints_)
+    for (int fd : tp.fds) {
+      uint64_t id = 0;
+      if (ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0) tp.ids.push_back(id);
+    }
   if (ioctl_fd_ >= 0 && ioctl(ioctl_fd_, PERF_EVENT_IOC_ID, &ioctl_id_) != 0) ioctl_id_ = 0;
 }
 
@@ -139,6 +152,37 @@ int EventSet::open_event(pid_t tid, int cpu) {
   }
 }
 
+void EventSet::open_tracepoints(pid_t tid, int cpu, int ring_fd) {
+  for (TracepointEvents& tp : tracepoints_) {
+    // The lost count as the sideband event has it: open_event drops it on kernels before 6.0.
+    tp.attr.read_format = attr_.read_format;
+    const int fd = static_cast<int>(syscall(SYS_perf_event_open, &tp.attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+    if (fd < 0) {
+      const int err = errno;
+      if (err == ESRCH) return;  // the thread exited since its dummy opened
+      drop_tracepoints("cannot open the tracepoint " + tp.tracepoint.name + " (" + strerror(err) + ")");
+      return;
+    }
+    tp.fds.push_back(fd);
+    if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring_fd) != 0) throw SystemError("PERF_EVENT_IOC_SET_OUTPUT", errno);
+  }
+}
+
+void EventSet::drop_tracepoints(const std::string& cause) {
+  for (TracepointEvents& tp : tracepoints_)
+    for (int fd : tp.fds) close(fd);
+  tracepoints_.clear();
+  warn_no_tracepoints(cause);
+}
+
+void EventSet::warn_no_tracepoints(const std::string& cause) {
+  listener_.warning("no-region-tracepoints",
+                    cause +
+                        ": region ends will be found by status snapshots only. Fix: run as root, or give the "
+                        "capturing user CAP_PERFMON (or set kernel.perf_event_paranoid to 1 or less) and read "
+                        "access to tracefs.");
+}
+
 int EventSet::emit_sideband(uint32_t tid, uint32_t emit_flags) {
   PerfEventPidSb sb{tid, emit_flags};
   return ioctl(ioctl_fd_, kIocEmitSideband, &sb) == 0 ? 0 : errno;
@@ -155,6 +199,8 @@ std::optional<uint64_t> EventSet::lost() const {
   uint64_t counted = 0;
   std::vector<int> fds = event_fds_;
   if (ioctl_fd_ >= 0) fds.push_back(ioctl_fd_);  // status bursts overflow there
+  // The kernel counts a loss on the event whose record found no room.
+  for (const TracepointEvents& tp : tracepoints_) fds.insert(fds.end(), tp.fds.begin(), tp.fds.end());
   for (int fd : fds) {
     uint64_t value[2];
     if (read(fd, value, sizeof value) == static_cast<ssize_t>(sizeof value)) counted += value[1];
@@ -168,6 +214,11 @@ void EventSet::release() {
   ioctl_ring_.reset();
   for (int fd : event_fds_) close(fd);
   event_fds_.clear();
+  for (TracepointEvents& tp : tracepoints_) {
+    for (int fd : tp.fds) close(fd);
+    tp.fds.clear();
+    tp.ids.clear();
+  }
   if (ioctl_fd_ >= 0) close(ioctl_fd_);
   ioctl_fd_ = -1;
 }
@@ -181,8 +232,11 @@ std::vector<int> EventSet::ring_fds() const {
 AttachInfo EventSet::attach_info() const {
   AttachInfo info;
   info.pid = target_;
-  info.attr.assign(reinterpret_cast<const uint8_t*>(&attr_), reinterpret_cast<const uint8_t*>(&attr_) + sizeof attr_);
-  info.ids = ids_;
+  auto bytes = [](const perf_event_attr& a) {
+    return std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&a), reinterpret_cast<const uint8_t*>(&a) + sizeof a);
+  };
+  info.events.push_back({kSidebandEventName, bytes(attr_), ids_});
+  for (const TracepointEvents& tp : tracepoints_) info.events.push_back({tp.tracepoint.name, bytes(tp.attr), tp.ids});
   info.ioctl_id = ioctl_id_;
   info.cpus = cpus_;
   info.ring_pages = ring_pages_;

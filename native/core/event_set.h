@@ -1,7 +1,8 @@
 // The events of one capture and their rings: a dummy event per thread of
-// the target and CPU, each CPU's events writing into one ring, and the
-// event the status ioctl is asked on, with a ring of its own. As libperf's
-// evlist owns its evsels and mmaps.
+// the target and CPU, with the syscall tracepoints of region changes where
+// they are allowed, each CPU's events writing into one ring, and the event
+// the status ioctl is asked on, with a ring of its own. As libperf's evlist
+// owns its evsels and mmaps.
 #pragma once
 
 #include <linux/perf_event.h>
@@ -11,15 +12,20 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "ring.h"
+#include "tracepoints.h"
 
 namespace sideband {
 
 struct AttachInfo;
 struct CaptureOptions;
 class CaptureListener;
+
+// The name perf gives a software dummy event that excludes kernel and hypervisor.
+constexpr const char* kSidebandEventName = "dummy:u";
 
 // The attr every event of a capture with these options starts from; each
 // ring then sets its wake-up watermark, and the ioctl event is not inherited.
@@ -34,7 +40,8 @@ class EventSet {
   // Opens the events of every thread of `target` on every online CPU, and
   // the ioctl event where the options ask for it. Rings shrink to fit the
   // locked-memory budget, and an attr the kernel refuses drops what it can
-  // do without (NAMESPACES, the lost count); each is said as a warning.
+  // do without (NAMESPACES, the lost count, the tracepoints); each is said
+  // as a warning.
   // Throws an Error that names the cause where nothing can be opened.
   void open(pid_t target, const CaptureOptions& options);
 
@@ -63,14 +70,28 @@ class EventSet {
   bool opened() const { return !rings_.empty(); }
   std::vector<int> ring_fds() const;  // each CPU's
   pid_t target() const { return target_; }
-  const perf_event_attr& attr() const { return attr_; }
+  const perf_event_attr& attr() const { return attr_; }  // the sideband dummy's
   const std::vector<uint64_t>& ids() const { return ids_; }
+  bool has_tracepoints() const { return !tracepoints_.empty(); }
   // What the listener is told of them once they are open.
   AttachInfo attach_info() const;
 
  private:
   int open_event(pid_t tid, int cpu);
+  // Opens the tracepoints of (tid, cpu) into ring_fd; where the kernel
+  // refuses them, they all go with one warning, and the capture goes on.
+  void open_tracepoints(pid_t tid, int cpu, int ring_fd);
+  void drop_tracepoints(const std::string& cause);
+  void warn_no_tracepoints(const std::string& cause);
   void open_ioctl_event(size_t pages);
+
+  // One tracepoint and its events, one per thread and CPU as the dummy's.
+  struct TracepointEvents {
+    Tracepoint tracepoint;
+    perf_event_attr attr;
+    std::vector<int> fds;
+    std::vector<uint64_t> ids;
+  };
 
   CaptureListener& listener_;
   pid_t target_ = 0;
@@ -84,6 +105,7 @@ class EventSet {
   std::unique_ptr<Ring> ioctl_ring_;
   std::vector<uint64_t> ids_;  // of event_fds_, as the kernel numbers them
   uint64_t ioctl_id_ = 0;
+  std::vector<TracepointEvents> tracepoints_;
 };
 
 template <typename Visit, typename Fault>

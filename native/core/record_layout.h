@@ -2,12 +2,13 @@
 // what it is about, in its body and in the sample_id trailer its event's
 // attr adds. The one place C++ says where those fields are.
 //
-// Every record we handle is a non-sample record with sample_id_all and
-//   sample_type = TID | TIME | CPU | IDENTIFIER,
-// so its trailer is always the last 32 bytes, in the kernel's order:
+// Every event of ours has sample_id_all and
+//   sample_type = TID | TIME | CPU | IDENTIFIER (| RAW, the tracepoints'),
+// so a non-sample record's trailer is always the last 32 bytes, in the
+// kernel's order:
 //   u32 pid, tid; u64 time; u32 cpu, res; u64 id.
-// Reading it is one copy into SampleId; the time and id of a record are
-// always the trailer's. A body's own pid and tid, where its type has them,
+// Reading it is one copy into SampleId. A SAMPLE (the syscall tracepoints')
+// has no trailer: the same fields lead its body, in the sample's order. A body's own pid and tid, where its type has them,
 // name the task the record is about (a FORK's child, not its parent).
 #pragma once
 
@@ -73,6 +74,40 @@ inline void write_trailer_id(uint8_t* record, uint16_t size, uint64_t id) {
   memcpy(record + size - kSampleIdLayout.id, &id, sizeof id);
 }
 
+// Where a SAMPLE keeps the same fields, in bytes from the record's start,
+// in the kernel's order (perf_output_sample): IDENTIFIER, IP, TID, TIME,
+// ADDR, ID, STREAM_ID, CPU, 8 bytes each, after the 8-byte header.
+constexpr SampleIdLayout sample_layout(uint64_t sample_type) {
+  int at = 8, pid = 0, time = 0, id = 0, cpu = 0;
+  if (sample_type & PERF_SAMPLE_IDENTIFIER) id = at, at += 8;
+  if (sample_type & PERF_SAMPLE_IP) at += 8;
+  if (sample_type & PERF_SAMPLE_TID) pid = at, at += 8;
+  if (sample_type & PERF_SAMPLE_TIME) time = at, at += 8;
+  if (sample_type & PERF_SAMPLE_ADDR) at += 8;
+  if (sample_type & PERF_SAMPLE_ID) id = id ? id : at, at += 8;
+  if (sample_type & PERF_SAMPLE_STREAM_ID) at += 8;
+  if (sample_type & PERF_SAMPLE_CPU) cpu = at, at += 8;
+  return {static_cast<uint16_t>(at), static_cast<uint16_t>(pid), static_cast<uint16_t>(pid ? pid + 4 : 0),
+          static_cast<uint16_t>(time), static_cast<uint16_t>(cpu), static_cast<uint16_t>(id)};
+}
+constexpr SampleIdLayout kSampleLayout = sample_layout(kSampleType);
+static_assert(kSampleLayout.size == sizeof(perf_event_header) + kTrailerSize);
+
+// The pid, tid, time, cpu and id of any kernel record of ours: a SAMPLE's
+// from its body, any other's from its trailer.
+inline SampleId sample_id_of(const uint8_t* record, uint16_t size) {
+  perf_event_header h;
+  memcpy(&h, record, sizeof h);
+  if (h.type != PERF_RECORD_SAMPLE) return read_trailer(record, size);
+  SampleId s{};
+  memcpy(&s.pid, record + kSampleLayout.pid, 4);
+  memcpy(&s.tid, record + kSampleLayout.tid, 4);
+  memcpy(&s.time, record + kSampleLayout.time, 8);
+  memcpy(&s.cpu, record + kSampleLayout.cpu, 4);
+  memcpy(&s.id, record + kSampleLayout.id, 8);
+  return s;
+}
+
 // ------------------------------------------------------------ record bodies
 
 inline perf_event_header read_header(const uint8_t* record) {
@@ -111,7 +146,7 @@ constexpr BodyLayout body_layout(uint32_t type) {
 }
 
 // The task a kernel record (type below 64) is about: its body's pid and tid
-// where its type has them, else its trailer's.
+// where its type has them, else its sample_id's.
 struct RecordTask {
   uint32_t pid, tid;
 };
@@ -119,7 +154,7 @@ struct RecordTask {
 inline RecordTask record_task(const uint8_t* record, uint16_t size) {
   const BodyLayout body = body_layout(read_header(record).type);
   if (body.pid) return {read_field<uint32_t>(record, body.pid), read_field<uint32_t>(record, body.tid)};
-  const SampleId s = read_trailer(record, size);
+  const SampleId s = sample_id_of(record, size);
   return {s.pid, s.tid};
 }
 

@@ -42,7 +42,7 @@ class Printer : public CaptureListener {
       if (h.type >= 64) {
         printf("record %u\n", h.type);
       } else {
-        const SampleId s = read_trailer(batch.data() + at, h.size);
+        const SampleId s = sample_id_of(batch.data() + at, h.size);
         const RecordTask task = record_task(batch.data() + at, h.size);
         const char* origin = !(h.misc & kMiscStatusOnly) ? "real" : is_proc_id(s.id) ? "proc" : s.id == ioctl_id_ ? "ioctl" : "status";
         printf("record %u pid=%u tid=%u time=%" PRIu64 " %s%s\n", h.type, task.pid, task.tid, s.time, origin,

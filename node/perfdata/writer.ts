@@ -7,27 +7,45 @@ import { ByteWriter } from '../../core/perfdata/byteWriter';
 import { Feature, HEADER_SIZE, PerfDataError, SECTION_SIZE, buildHeader, viewOf } from '../../core/perfdata/format';
 import { checkMeta, sidebandTrailer, type SidebandMeta } from '../../core/perfdata/metadata';
 import { readHostInfo, type HostInfo } from '../host';
+import { tracingData } from './tracingData';
 
-/** Name perf gives a software dummy event that excludes kernel and hypervisor. */
-const SIDEBAND_EVENT_NAME = 'dummy:u';
+/** PERF_TYPE_TRACEPOINT: the attr type of the syscall tracepoints, whose formats perf needs in TRACING_DATA. */
+const TRACEPOINT_TYPE = 2;
+/** PERF_EVENT_UPDATE__NAME, the kind of EVENT_UPDATE that names an event. */
+const EVENT_UPDATE_NAME = 2;
+
+/** One event of the file: its attr, its ids and its name as perf gives it ("dummy:u", "syscalls:sys_enter_munmap"). */
+export interface FileEvent {
+  attr: EventAttr;
+  ids: readonly bigint[];
+  name: string;
+}
 
 /**
  * The feature sections of a finished file, as they follow its data section,
- * then the metadata trailer and its footer.
+ * then the metadata trailer and its footer; `tracing` is the TRACING_DATA
+ * section where the file has tracepoints.
  */
-function buildFeatures(offset: number, attr: EventAttr, ids: readonly bigint[], host: HostInfo, meta: SidebandMeta): { bits: number[]; bytes: Uint8Array } {
+function buildFeatures(offset: number, events: readonly FileEvent[], tracing: Uint8Array | undefined, host: HostInfo, meta: SidebandMeta): { bits: number[]; bytes: Uint8Array } {
+  const desc = new ByteWriter().u32(events.length).u32(events[0].attr.bytes.byteLength);
+  for (const event of events) {
+    desc.raw(event.attr.bytes).u32(event.ids.length).perfString(event.name);
+    for (const id of event.ids) desc.u64(id);
+  }
+  // In increasing order of their bits: perf reads the sections in that order.
   const payloads: Array<[Feature, ByteWriter]> = [
+    ...(tracing ? [[Feature.TRACING_DATA, new ByteWriter().raw(tracing)] as [Feature, ByteWriter]] : []),
     [Feature.HOSTNAME, new ByteWriter().perfString(host.hostname)],
     [Feature.OSRELEASE, new ByteWriter().perfString(host.osRelease)],
     [Feature.VERSION, new ByteWriter().perfString(meta.tool)],
     [Feature.ARCH, new ByteWriter().perfString(host.arch)],
     [Feature.NRCPUS, new ByteWriter().u32(host.cpusAvailable).u32(host.cpusOnline)],
     [Feature.CMDLINE, host.cmdline.reduce((out, arg) => out.perfString(arg), new ByteWriter().u32(host.cmdline.length))],
-    [Feature.EVENT_DESC, ids.reduce((out, id) => out.u64(id), new ByteWriter().u32(1).u32(attr.bytes.byteLength).raw(attr.bytes).u32(ids.length).perfString(SIDEBAND_EVENT_NAME))],
+    [Feature.EVENT_DESC, desc],
   ];
   // CLOCKID holds the clock's resolution in ns; perf uses it to say that
   // times are on attr.clockid. The POSIX clocks perf offers all tick in 1 ns.
-  if (attr.useClockid) payloads.push([Feature.CLOCKID, new ByteWriter().u64(1)]);
+  if (events[0].attr.useClockid) payloads.push([Feature.CLOCKID, new ByteWriter().u64(1)]);
 
   const table = new ByteWriter();
   const body = new ByteWriter();
@@ -38,6 +56,20 @@ function buildFeatures(offset: number, attr: EventAttr, ids: readonly bigint[], 
   }
   body.raw(sidebandTrailer(meta, bodyStart + body.length));
   return { bits: payloads.map(([bit]) => bit), bytes: table.raw(body.result()).result() };
+}
+
+/** An EVENT_UPDATE record naming `event` by its first id, so a reader following the unfinished file learns the name. */
+function eventNameRecord(event: FileEvent): Uint8Array {
+  const name = new TextEncoder().encode(event.name);
+  const padded = Math.ceil((name.byteLength + 1) / 8) * 8;
+  return new ByteWriter()
+    .u32(RecordType.EVENT_UPDATE)
+    .u32((24 + padded) << 16)
+    .u64(EVENT_UPDATE_NAME)
+    .u64(event.ids[0] ?? 0n)
+    .raw(name)
+    .raw(new Uint8Array(padded - name.byteLength))
+    .result();
 }
 
 const FINISHED_ROUND = new ByteWriter().u32(RecordType.FINISHED_ROUND).u32(8 << 16).result();
@@ -51,10 +83,12 @@ function writeAll(fd: number, bytes: Uint8Array, position: number): void {
 }
 
 /**
- * Streams a capture into a perf.data file that perf itself reads: one event
- * (the capture's attr), its kernel ids plus the ids /proc status records
- * carry, the records as appended, then perf's features and our metadata
- * trailer.
+ * Streams a capture into a perf.data file that perf itself reads: its
+ * events (the sideband's first, then the syscall tracepoints where the
+ * capture had them) with their kernel ids, the ids /proc status records
+ * carry on the sideband's, an EVENT_UPDATE naming each event, the records
+ * as appended, then perf's features (TRACING_DATA with the tracepoints'
+ * formats where there are tracepoints) and our metadata trailer.
  *
  * Until finish() the header says data.size = 0, perf's own mark of an
  * unfinished file, as `perf record` leaves one when killed. readPerfData
@@ -72,8 +106,8 @@ export class PerfDataWriter {
 
   private constructor(
     fd: number,
-    private readonly attr: EventAttr,
-    private readonly ids: bigint[],
+    private readonly events: FileEvent[],
+    private readonly tracing: Uint8Array | undefined,
     private readonly attrsAt: number,
     private readonly dataOffset: number,
     private readonly host: HostInfo,
@@ -83,22 +117,39 @@ export class PerfDataWriter {
   }
 
   /**
-   * Creates (or truncates) `path` and writes the header, id array and attr.
-   * `attr` is the perf_event_attr of every record's event; `ids` its kernel
-   * ids, the id of the event that receives ioctl status among them.
+   * Creates (or truncates) `path` and writes the header, the id arrays, the
+   * attrs and the EVENT_UPDATEs that name the events. `events` are the
+   * capture's, the sideband's first: its ids are also those of the event
+   * that receives ioctl status; the tracepoints' formats are read from
+   * tracefs now, as the capture's kernel has them.
    */
-  static open(path: string, init: { attr: Uint8Array; ids: readonly bigint[]; host?: HostInfo }): PerfDataWriter {
-    const attr = parseAttr(init.attr);
-    if (attr.size !== init.attr.byteLength)
-      throw new PerfDataError('attr.size', `attr.size is ${attr.size} but the attr has ${init.attr.byteLength} bytes: perf would misread the file`);
-    const ids = [...new Set([...init.ids, ...PROC_IDS])];
-    const attrSize = init.attr.byteLength + SECTION_SIZE;
+  static open(path: string, init: { events: readonly { attr: Uint8Array; ids: readonly bigint[]; name: string }[]; host?: HostInfo }): PerfDataWriter {
+    if (init.events.length === 0) throw new PerfDataError('events', 'a perf.data file needs at least one event: the capture reported none');
+    const attrBytes = init.events[0].attr.byteLength;
+    const events: FileEvent[] = init.events.map((event, i) => {
+      const attr = parseAttr(event.attr);
+      if (attr.size !== event.attr.byteLength)
+        throw new PerfDataError('attr.size', `attr.size of ${event.name} is ${attr.size} but the attr has ${event.attr.byteLength} bytes: perf would misread the file`);
+      if (event.attr.byteLength !== attrBytes)
+        throw new PerfDataError('attr.size', `the attr of ${event.name} has ${event.attr.byteLength} bytes, that of ${init.events[0].name} ${attrBytes}: a perf.data file has one attr size`);
+      return { attr, name: event.name, ids: i === 0 ? [...new Set([...event.ids, ...PROC_IDS])] : [...event.ids] };
+    });
+    const tracepoints = events.filter((event) => event.attr.type === TRACEPOINT_TYPE).map((event) => event.name);
+    const tracing = tracepoints.length ? tracingData(tracepoints) : undefined;
+    const attrSize = attrBytes + SECTION_SIZE;
     const idsAt = HEADER_SIZE;
-    const attrsAt = idsAt + ids.length * 8;
-    const dataOffset = Math.ceil((attrsAt + attrSize) / 8) * 8;
-    const start = new ByteWriter().raw(buildHeader(attrSize, { offset: attrsAt, size: attrSize }, { offset: dataOffset, size: 0 }, []));
-    for (const id of ids) start.u64(id);
-    start.raw(init.attr).section({ offset: idsAt, size: ids.length * 8 }).alignTo(8);
+    const idCount = events.reduce((n, event) => n + event.ids.length, 0);
+    const attrsAt = idsAt + idCount * 8;
+    const dataOffset = Math.ceil((attrsAt + events.length * attrSize) / 8) * 8;
+    const start = new ByteWriter().raw(buildHeader(attrSize, { offset: attrsAt, size: events.length * attrSize }, { offset: dataOffset, size: 0 }, []));
+    for (const event of events) for (const id of event.ids) start.u64(id);
+    let idAt = idsAt;
+    for (const event of events) {
+      start.raw(event.attr.bytes).section({ offset: idAt, size: event.ids.length * 8 });
+      idAt += event.ids.length * 8;
+    }
+    start.alignTo(8);
+    for (const event of events) start.raw(eventNameRecord(event));
     const host = init.host ?? readHostInfo();
     const fd = fs.openSync(path, 'w', 0o600);
     try {
@@ -107,7 +158,9 @@ export class PerfDataWriter {
       fs.closeSync(fd);
       throw e;
     }
-    return new PerfDataWriter(fd, attr, ids, attrsAt, dataOffset, host);
+    const writer = new PerfDataWriter(fd, events, tracing, attrsAt, dataOffset, host);
+    writer.position = start.length;
+    return writer;
   }
 
   /** Appends whole records in perf's layout, in time order. */
@@ -148,12 +201,12 @@ export class PerfDataWriter {
     // Also makes data.size non-zero, which is what marks the file finished.
     this.write(fd, FINISHED_ROUND);
     this.writeBuffered(fd);
-    const features = buildFeatures(this.position, this.attr, this.ids, this.host, meta);
+    const features = buildFeatures(this.position, this.events, this.tracing, this.host, meta);
     writeAll(fd, features.bytes, this.position);
-    const attrSize = this.attr.bytes.byteLength + SECTION_SIZE;
+    const attrSize = this.events[0].attr.bytes.byteLength + SECTION_SIZE;
     const data = { offset: this.dataOffset, size: this.position - this.dataOffset };
     // The header last: only now does the file say it is complete.
-    writeAll(fd, buildHeader(attrSize, { offset: this.attrsAt, size: attrSize }, data, features.bits), 0);
+    writeAll(fd, buildHeader(attrSize, { offset: this.attrsAt, size: this.events.length * attrSize }, data, features.bits), 0);
     this.close(fd);
   }
 

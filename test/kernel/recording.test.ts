@@ -10,14 +10,15 @@ import { after, test } from 'node:test';
 import { readPerfData } from '../../node/perfdata/reader';
 import { Recording } from '../../node/recording';
 import { RecordType } from '../../core/records';
+import { namedEvents } from '../fixtures/perfFile';
 import { tempDir } from './harness';
 
 const dir = tempDir('recording');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** The data section's records without the FINISHED_ROUNDs the writer adds for perf. */
+/** The data section's records without the EVENT_UPDATEs and FINISHED_ROUNDs the writer adds for perf. */
 function recordsOnDisk(file: string): Buffer {
-  const { data } = readPerfData(file);
+  const data = namedEvents(readPerfData(file).data).records;
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const kept: Uint8Array[] = [];
   for (let at = 0; at + 8 <= data.byteLength; ) {

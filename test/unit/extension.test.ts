@@ -283,13 +283,14 @@ describe('following a capture file while it is written', () => {
 
   test('an unfinished file reads up to its last flushed record, in chunks that may split records', () => {
     const file = path.join(tmp, 'growing.data');
-    const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: [5n] });
+    const writer = PerfDataWriter.open(file, { events: [{ attr: sidebandAttr(), ids: [5n], name: 'dummy:u' }] });
     const records = concat([fork(t(10, 1), { pid: 1, tid: 1 }), comm(t(10, 2), 'child'), comm(t(10, 3), 'renamed')]);
     writer.append(records);
     writer.flush();
     const opened = openPerfData(file);
     const reader = recordReader(opened);
     for (const _ of readRecords(opened, reader, 24));
+    assert.deepEqual(reader.stream.attrs.map((a) => a.name), ['dummy:u'], "a reader following the file learns the event's name from its start");
     assert.deepEqual(copyRecords(reader.index(), 0), records, 'the flushed records, whole, read in chunks smaller than one');
     writer.finish(meta([{ time: '1000000000002', kind: 'stopped', label: 'breakpoint' }]));
     const finished = readPerfData(file);
@@ -299,7 +300,7 @@ describe('following a capture file while it is written', () => {
 
   test('malformed markers in the metadata are refused before anything is written', () => {
     const file = path.join(tmp, 'bad-markers.data');
-    const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: [5n] });
+    const writer = PerfDataWriter.open(file, { events: [{ attr: sidebandAttr(), ids: [5n], name: 'dummy:u' }] });
     assert.throws(() => writer.finish(meta([{ time: 'soon', kind: 'stopped', label: '' }])), /meta\.markers/);
   });
 });

@@ -12,7 +12,7 @@ import { indexPerfDataFile, readPerfData } from '../../node/perfdata/reader';
 import { IndexFlag, Misc, PROC_IDS, Provenance, RecordError, RecordIndex, RecordType, Stale, decodeRecord, provenanceOf, staleReasons } from '../../core/records';
 import { indexRecords } from '../../core/recordStream';
 import { Trailer, comm, concat, exit, fork, lost, mmap2, namespaces, sidebandAttr } from '../fixtures/records';
-import { prng } from '../fixtures/perfFile';
+import { namedEvents, prng } from '../fixtures/perfFile';
 import { SIDEBAND_OPTIONS, perfScriptKeys, perfStats, recordKeys, type RecordFacts } from '../fixtures/perfOracle';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'perfdata-test-'));
@@ -101,7 +101,7 @@ const host: HostInfo = { hostname: 'test-host', osRelease: '6.1.0-test', arch: '
 
 function writeCapture(name: string, finish = true): string {
   const file = path.join(tmp, name);
-  const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: CAPTURE_IDS, host });
+  const writer = PerfDataWriter.open(file, { events: [{ attr: sidebandAttr(), ids: CAPTURE_IDS, name: 'dummy:u' }], host });
   for (const batch of batches) writer.append(concat(batch));
   if (finish) writer.finish(meta);
   else writer.abandon();
@@ -157,14 +157,17 @@ describe('PerfDataWriter → parsePerfData', () => {
     assert.deepEqual(parsed.warnings, []);
   });
 
-  test('keeps the records as appended, then one FINISHED_ROUND', () => {
+  test('names the event first, then keeps the records as appended, then one FINISHED_ROUND', () => {
     assert.equal(parsed.data.byteOffset % 8, 0);
-    assert.deepEqual(parsed.data.subarray(0, allRecords.byteLength), allRecords);
-    assert.deepEqual(recordTypes(parsed.data.subarray(allRecords.byteLength)), [RecordType.FINISHED_ROUND]);
-    const index = indexRecords(parsed.data, parsed.stream);
+    const { names, records } = namedEvents(parsed.data);
+    assert.deepEqual([...names], [[CAPTURE_IDS[0], 'dummy:u']]);
+    assert.deepEqual(records.subarray(0, allRecords.byteLength), allRecords);
+    assert.deepEqual(recordTypes(records.subarray(allRecords.byteLength)), [RecordType.FINISHED_ROUND]);
+    const index = indexRecords(records, parsed.stream);
     assert.equal(index.count, batches.flat().length);
     assert.deepEqual(statusOf(index), { provenance: expectedProvenance, stale: expectedStale, statusOnly: expectedStatusOnly, miscStatusOnly: expectedStatusOnly });
-    assert.deepEqual(new Uint8Array(fs.readFileSync(file)).subarray(parsed.dataOffset, parsed.dataOffset + allRecords.byteLength), allRecords);
+    const recordsAt = parsed.dataOffset + records.byteOffset - parsed.data.byteOffset;
+    assert.deepEqual(new Uint8Array(fs.readFileSync(file)).subarray(recordsAt, recordsAt + allRecords.byteLength), allRecords);
   });
 
   test('keeps the metadata and writes the features perf reads, and only those', () => {
@@ -245,7 +248,7 @@ describe('PerfDataWriter → parsePerfData', () => {
   test('without --show-lost-events, perf script warns of the loss: the only warning, and a true one', () => {
     const r = perf(['script', '--show-task-events', '--show-mmap-events', '--show-namespace-events', '-i', file]);
     assert.equal(r.status, 0);
-    assert.equal(r.stderr.trim().replace(/\s+/g, ' '), 'Warning: Processed 10 events and lost 1 chunks! Check IO/CPU overload!');
+    assert.equal(r.stderr.trim().replace(/\s+/g, ' '), 'Warning: Processed 11 events and lost 1 chunks! Check IO/CPU overload!');
   });
 
   test('perf report --stats counts every record type', () => {
@@ -253,7 +256,7 @@ describe('PerfDataWriter → parsePerfData', () => {
     assert.equal(r.status, 0);
     assert.equal(r.stderr, '');
     assert.deepEqual(perfStats(r.stdout), typeCounts(recordTypes(parsed.data)));
-    assert.deepEqual(perfStats(r.stdout), { COMM: 3, EXIT: 1, FORK: 1, LOST: 1, MMAP2: 2, NAMESPACES: 1, FINISHED_ROUND: 1 });
+    assert.deepEqual(perfStats(r.stdout), { EVENT_UPDATE: 1, COMM: 3, EXIT: 1, FORK: 1, LOST: 1, MMAP2: 2, NAMESPACES: 1, FINISHED_ROUND: 1 });
   });
 
   test('the file is private to its owner, as perf record makes it', () => {
@@ -303,7 +306,7 @@ describe('PerfDataWriter rounds and buffering', () => {
     concat(Array.from({ length: 50 }, (_, i) => mmap2(at(1000, 200_000 + b * 50 + i, 0, KERNEL_IDS[1]), lib(`${bigName}${b}-${i}`, 0x1000n * BigInt(i + 1))))),
   );
   const file = path.join(tmp, 'rounds.data');
-  const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: KERNEL_IDS, host });
+  const writer = PerfDataWriter.open(file, { events: [{ attr: sidebandAttr(), ids: KERNEL_IDS, name: 'dummy:u' }], host });
   writer.append(comms);
   for (const batch of mmaps) writer.append(batch);
   writer.finish({ ...meta, ioctlId: undefined });
@@ -319,11 +322,12 @@ describe('PerfDataWriter rounds and buffering', () => {
   });
 
   test('ends a round at least every 65536 records or 4 MiB, and at the end', () => {
-    const view = new DataView(parsed.data.buffer, parsed.data.byteOffset, parsed.data.byteLength);
+    const data = namedEvents(parsed.data).records;
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     let records = 0;
     let bytes = 0;
     let rounds = 0;
-    for (let at = 0; at < parsed.data.byteLength; ) {
+    for (let at = 0; at < data.byteLength; ) {
       const size = view.getUint16(at + 6, true);
       if (view.getUint32(at, true) === RecordType.FINISHED_ROUND) {
         rounds++;
@@ -355,7 +359,8 @@ describe('unfinished and truncated files', () => {
     assert.match(parsed.warnings[0], /not properly finished/);
     assert.equal(parsed.meta, undefined);
     assert.deepEqual(parsed.features, []);
-    assert.deepEqual(parsed.data, allRecords);
+    const { records } = namedEvents(parsed.data);
+    assert.deepEqual(records, allRecords);
     assert.deepEqual(parsed.attrs[0].ids, [...CAPTURE_IDS, ...PROC_IDS]);
     assert.equal(Buffer.from(fs.readFileSync(file)).indexOf('SIDEBAN1'), -1, 'no trailer before finish()');
     // Provenance needs no metadata: an interrupted capture still tells ioctl from /proc status.
@@ -366,7 +371,7 @@ describe('unfinished and truncated files', () => {
       miscStatusOnly: expectedStatusOnly,
     });
 
-    const index = indexRecords(parsed.data.subarray(0, allRecords.byteLength - 20), parsed.stream);
+    const index = indexRecords(records.subarray(0, allRecords.byteLength - 20), parsed.stream);
     assert.equal(index.count, batches.flat().length - 1);
     assert.equal(index.truncatedAt, allRecords.byteLength - batches[2][2].byteLength);
   });
@@ -379,7 +384,7 @@ describe('unfinished and truncated files', () => {
   });
 
   test('a writer refuses to go on once finished or abandoned', () => {
-    const writer = PerfDataWriter.open(path.join(tmp, 'closed.data'), { attr: sidebandAttr(), ids: [], host });
+    const writer = PerfDataWriter.open(path.join(tmp, 'closed.data'), { events: [{ attr: sidebandAttr(), ids: [], name: 'dummy:u' }], host });
     writer.finish(meta);
     assert.throws(() => writer.append(allRecords), (e: unknown) => e instanceof PerfDataError && e.field === 'writer');
     assert.throws(() => writer.finish(meta), PerfDataError);
@@ -399,13 +404,14 @@ describe('unfinished and truncated files', () => {
 
   test('a finished file cut inside its data reads what remains, with a warning', () => {
     const whole = fs.readFileSync(writeCapture('to-cut.data'));
-    const dataOffset = parsePerfData(whole).dataOffset;
-    const cutAt = dataOffset + allRecords.byteLength - 20;
+    const { data, dataOffset } = parsePerfData(whole);
+    const names = data.byteLength - namedEvents(data).records.byteLength;
+    const cutAt = dataOffset + names + allRecords.byteLength - 20;
     const parsed = parsePerfData(whole.subarray(0, cutAt));
     assert.equal(parsed.warnings.length, 1);
     assert.match(parsed.warnings[0], /truncated/);
     assert.equal(parsed.meta, undefined);
-    const index = indexRecords(parsed.data, parsed.stream);
+    const index = indexRecords(namedEvents(parsed.data).records, parsed.stream);
     assert.equal(index.count, batches.flat().length - 1);
     assert.equal(index.truncatedAt, allRecords.byteLength - batches[2][2].byteLength);
   });
@@ -652,15 +658,15 @@ describe('parsePerfData on files it cannot read', () => {
 
   test('the writer refuses metadata readers would ignore, and batches that are not whole records', () => {
     const file = path.join(tmp, 'refused.data');
-    const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: CAPTURE_IDS, host });
+    const writer = PerfDataWriter.open(file, { events: [{ attr: sidebandAttr(), ids: CAPTURE_IDS, name: 'dummy:u' }], host });
     assert.throws(() => writer.append(allRecords.subarray(0, allRecords.byteLength - 8)), (e: unknown) => e instanceof PerfDataError && e.field === 'records');
     assert.throws(() => writer.finish({ ...meta, ioctlId: '0x4d' }), (e: unknown) => e instanceof PerfDataError && e.field === 'meta.ioctlId');
     writer.append(allRecords);
     writer.finish(meta);
-    assert.deepEqual(readPerfData(file).data.subarray(0, allRecords.byteLength), allRecords);
+    assert.deepEqual(namedEvents(readPerfData(file).data).records.subarray(0, allRecords.byteLength), allRecords);
     const wrongAttr = sidebandAttr();
     new DataView(wrongAttr.buffer).setUint32(4, 120, true);
-    assert.throws(() => PerfDataWriter.open(path.join(tmp, 'x.data'), { attr: wrongAttr, ids: [], host }), (e: unknown) => e instanceof PerfDataError && e.field === 'attr.size');
+    assert.throws(() => PerfDataWriter.open(path.join(tmp, 'x.data'), { events: [{ attr: wrongAttr, ids: [], name: 'dummy:u' }], host }), (e: unknown) => e instanceof PerfDataError && e.field === 'attr.size');
   });
 });
 
@@ -804,7 +810,7 @@ describe('readHostInfo', () => {
 
   test('is what the writer uses when not given a host', () => {
     const file = path.join(tmp, 'this-host.data');
-    const writer = PerfDataWriter.open(file, { attr: sidebandAttr(), ids: KERNEL_IDS });
+    const writer = PerfDataWriter.open(file, { events: [{ attr: sidebandAttr(), ids: KERNEL_IDS, name: 'dummy:u' }] });
     writer.finish(meta);
     const r = perf(['report', '--header-only', '-i', file]);
     assert.equal(r.stderr, '');

@@ -181,8 +181,8 @@ void check_capture(bool kernel) {
   }
   if (kernel) {
     // One ring per CPU, as perf record has them: more than one here.
-    verdict(c.info_.cpus.size() >= 2 && c.info_.ids.size() >= c.info_.cpus.size(), "per-CPU rings on every CPU",
-            "%zu CPUs online, %zu events", c.info_.cpus.size(), c.info_.ids.size());
+    verdict(c.info_.cpus.size() >= 2 && c.info_.events.front().ids.size() >= c.info_.cpus.size(), "per-CPU rings on every CPU",
+            "%zu CPUs online, %zu events", c.info_.cpus.size(), c.info_.events.front().ids.size());
     // The kernel writes under its own locks: nothing to mark stale.
     size_t marked = 0;
     for (const Rec& r : run->recs) marked += r.type < 64 && r.status() && is_proc_id(r.s.id) && (r.s.id & kStaleMask);

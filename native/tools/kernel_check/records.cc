@@ -19,7 +19,7 @@ bool parse(const std::vector<uint8_t>& buf, std::vector<Rec>& out, std::string* 
       return false;
     }
     Rec r{h.type, h.misc, std::vector<uint8_t>(buf.begin() + at, buf.begin() + at + h.size), {}};
-    if (!user) r.s = read_trailer(buf.data() + at, h.size);
+    if (!user) r.s = sample_id_of(buf.data() + at, h.size);
     out.push_back(std::move(r));
     at += h.size;
   }
