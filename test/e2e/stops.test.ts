@@ -68,6 +68,8 @@ describe('a status snapshot at a debugger stop, in code-server', () => {
 
   after(async () => {
     await server?.stop();
+    // A test that failed before "Debug: Stop" leaves the debuggee behind its adapter: end it by its pid.
+    for (const pid of pidsWhere((p) => fs.readlinkSync(`/proc/${p}/exe`) === path.join(workspace, 'stopping'))) process.kill(pid, 'SIGKILL');
     fs.rmSync(workspace, { recursive: true, force: true });
     fs.rmSync(shimVsix, { force: true });
   });
