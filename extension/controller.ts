@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { PerfDataError } from '../core/perfdata/format';
 import { rootOf, type DebugTargets } from './debug';
 import { captureClock, FailedFeed, FileFeed, LiveFeed, type TimelineFeed } from './feeds';
+import { StopSnapshots } from './stopSnapshots';
 import { listProcesses, optionsFromSettings, splitCommandLine } from './targets';
 import { PerfDataEditorProvider, type TimelineViewProvider } from './timelinePanel';
 import { regionChangesInWords } from '../core/perfdata/metadata';
@@ -26,6 +27,8 @@ function commOf(pid: number): string {
 
 export class Controller implements vscode.Disposable {
   private live?: LiveFeed;
+  /** The live capture's stops that take a snapshot. */
+  private stopSnapshots?: StopSnapshots;
   /** The debug session a live capture was started for: its end stops the capture. */
   private liveRoot?: string;
   private readonly captureDir = fs.mkdtempSync(path.join(os.tmpdir(), 'perf-sideband-'));
@@ -48,7 +51,9 @@ export class Controller implements vscode.Disposable {
         if (session.id === this.liveRoot && this.live?.running) void this.live.recording.session.stop();
       }),
       debugTargets.onEvent(({ root, event }) => {
-        if (root.id === this.liveRoot && this.live?.running) this.live.mark(event.kind, event.label);
+        if (root.id !== this.liveRoot || !this.live?.running) return;
+        this.live.mark(event.kind, event.label);
+        this.stopSnapshots?.event(event.kind);
       }),
     );
   }
@@ -142,6 +147,10 @@ export class Controller implements vscode.Disposable {
     }
     this.live = live;
     this.liveRoot = root?.id;
+    this.stopSnapshots = new StopSnapshots(
+      () => this.settings.get<boolean>('snapshotOnStop', true),
+      () => live.recording.session.snapshot(),
+    );
     this.view.show(live);
     void vscode.commands.executeCommand('setContext', 'perfSideband.capturing', true);
     void vscode.commands.executeCommand('setContext', 'perfSideband.hasCapture', true);

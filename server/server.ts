@@ -18,6 +18,7 @@ import { SourceResolver, type FunctionMapping } from '../node/symbols/resolver';
 import { openSymbolizer } from '../node/symbols/symbolizer';
 import { type SourceFrame } from '../native/symbols';
 import { parseAddress } from '../core/timeline';
+import { endedWords } from '../core/regionEnd';
 import { regionOfWire, type AddressResolution, type RegionSources, type WireFrame } from '../protocol/webview';
 import { REVEAL_REGION_COMMAND, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type RevealRegionArgs, type ServerSettings, type ServerStart } from '../protocol/server';
 
@@ -119,7 +120,7 @@ async function refreshIfLensesChanged(): Promise<void> {
 }
 
 function lensAnswerOf(mappings: FunctionMapping[]): string {
-  return mappings.map((m) => `${m.function.name} ${m.pid} ${m.start.toString(16)}`).join('\n');
+  return mappings.map((m) => `${m.function.name} ${m.pid} ${m.start.toString(16)} ${m.ended ? `ended ${m.ended.how}` : 'mapped'}`).join('\n');
 }
 
 /** The capture and how much of it is on disk: what a lens answer was drawn from. */
@@ -198,7 +199,9 @@ connection.onHover(async ({ textDocument, position }): Promise<Hover | null> => 
   const list = groupByFunction(await mappingsOf(textDocument.uri)).get(word);
   if (!list) return null;
   const fn = list[0].function;
-  const lines = [`**${fn.name}** (${path.basename(fn.file)}:${fn.line}), in ${list.length} mapping${list.length === 1 ? '' : 's'} of this capture:`, ''];
+  const mapped = list.filter((m) => !m.ended).length;
+  const count = mapped ? `in ${mapped} mapping${mapped === 1 ? '' : 's'}` : 'no longer mapped';
+  const lines = [`**${fn.name}** (${path.basename(fn.file)}:${fn.line}), ${count} at the end of this capture:`, ''];
   for (const m of list.slice(0, 8)) {
     const link = `command:${REVEAL_REGION_COMMAND}?${encodeURIComponent(JSON.stringify([revealArgs(m)]))}`;
     lines.push(`- ${describeMapping(m)} · [Reveal in timeline](${link} "Show this region in the Sideband timeline")`);
@@ -227,11 +230,15 @@ function groupByFunction(mappings: FunctionMapping[]): Map<string, FunctionMappi
   return byName;
 }
 
-/** "mapped in pid 4242 at 0x55d0…–0x55d1… since +12.3 ms, status-only from /proc" */
+/**
+ * "mapped in pid 4242 at 0x55d0…–0x55d1… since +12.3 ms, status-only from /proc";
+ * for code no longer mapped at the end of the capture, "was mapped … ; unmapped at +1.52 s (munmap)".
+ */
 function describeMapping(m: FunctionMapping): string {
   const origin = m.region.statusOnly ? `status-only from ${m.region.provenance === 'proc' ? '/proc' : 'the kernel'}` : m.region.provenance === 'synthesized' ? 'synthesized by perf at time 0' : 'real mmap';
   const inherited = m.region.inheritedFrom !== undefined ? `, inherited from pid ${m.region.inheritedFrom}` : '';
-  return `mapped in pid ${m.pid} (${m.comm}) at 0x${m.start.toString(16)}–0x${m.end.toString(16)} since ${since(m.since)}, ${origin}${inherited}`;
+  const mapping = `mapped in pid ${m.pid} (${m.comm}) at 0x${m.start.toString(16)}–0x${m.end.toString(16)} since ${since(m.since)}, ${origin}${inherited}`;
+  return m.ended ? `was ${mapping}; ${endedWords(m.ended, since)}` : mapping;
 }
 
 function since(ns: number): string {

@@ -15,7 +15,8 @@
 //   realDrawn         real records the last frame drew (LOST and perf's synthesized ones included)
 //   lostDrawn         LOST lines the last frame drew
 //   lanes             rows of the timeline (the global row, processes, threads)
-//   regionsListed     rows (tr.region) in the regions table
+//   regionsListed     rows (tr.region) in the regions table: the regions mapped at the selected moment
+//   endedListed       rows (tr.ended-region) of regions that ended before it, while #regions-show-ended is checked
 //   sourcesListed     source file rows (li.source-file) under the expanded regions
 //   resolvedFrames    frames in the address field's last answer (0 until it comes, and for an error)
 //   frames            frames drawn since load
@@ -25,12 +26,15 @@
 //   frameTimes        durations of the last 1000 frames, in ms
 //   view              { start, end, firstRow }: the window shown, in ns on the capture clock
 //   markers           debugger markers received
+//   snapshots         status snapshots the host announced
 //   recordPosition(i) client { x, y } of record i's mark, or null when it is not in view
 //   recordPid(i)      the pid of record i (-1: none)
+//   lifetimeBands()   the selected process's region lifetime bands the last frame drew: { filename, ended (how, or ''), x, y } (client, a band's middle)
 //   heldBytes()       bytes of ArrayBuffers held: the batches and the index columns (the JS heap does not count them)
 // and stable elements: #timeline (canvas), #regions (table; rows tr.region,
 // .status-only or .real, .revealed when the host revealed it; a file's
-// button.toggle expands it to a tr.sources below), #address (the address
+// button.toggle expands it to a tr.sources below; tr.ended-region rows, their
+// .origin .ended saying how each ended), #regions-show-ended (the checkbox), #address (the address
 // field; #address-resolve, #address-error, #address-answer with its ol.frames),
 // #legend (filter checkboxes #filter-status, #filter-real, #filter-fork, ...),
 // #status, #banner, #tooltip.
@@ -130,6 +134,9 @@ const hook = {
   get regionsListed() {
     return regions.listed;
   },
+  get endedListed() {
+    return regions.endedListed;
+  },
   get sourcesListed() {
     return regions.sourcesListed;
   },
@@ -155,8 +162,12 @@ const hook = {
   get markers() {
     return view.markers.length;
   },
+  get snapshots() {
+    return view.snapshots.length;
+  },
   recordPosition: (i: number) => view.recordPosition(i) ?? null,
   recordPid: (i: number) => session?.store.index.pid[i] ?? -1,
+  lifetimeBands: () => view.lifetimeBands(),
   heldBytes: () => session?.store.heldBytes ?? 0,
 };
 (window as unknown as { __sidebandTimeline: typeof hook }).__sidebandTimeline = hook;

@@ -1,12 +1,15 @@
 // The regions panel: what the selected process had mapped at the selected
-// moment, one table row per region, from Timeline.regionsAt. Files are
+// moment, one table row per region, from Timeline.regionsAt; with "Show
+// ended", below them, greyed, those that ended before it (endedRegionsAt),
+// each with when and how it ended. Files are
 // described by the host (build-id, whether they are in the workspace) and
 // linked when they can be opened. A file-backed region expands to the source
 // files of the part of the file it maps, which the host reads from the
 // file's debug info. Text from the traced program, and from the host about
 // it, goes into textContent only.
 
-import { Lane, Region, Timeline, protString } from '../core/timeline';
+import { EndedRegion, Lane, Region, Timeline, protString } from '../core/timeline';
+import { endedWords } from '../core/regionEnd';
 import { AddressField } from './address';
 import { relativeTime } from './details';
 import { el, openLink } from './dom';
@@ -34,6 +37,8 @@ interface Shown {
   time: number;
   origin: number;
   regions: Region[];
+  /** Those that ended before `time`, latest end first: listed only while "Show ended" is checked. */
+  ended: EndedRegion[];
 }
 
 export class RegionsPanel {
@@ -42,6 +47,7 @@ export class RegionsPanel {
   private readonly subtitle: HTMLElement;
   private readonly body: HTMLTableSectionElement;
   private readonly more: HTMLElement;
+  private readonly showEnded: HTMLInputElement;
   private readonly files = new Map<string, FileInfo>();
   private readonly asked = new Set<string>();
   /** The host's answers, by sourcesKey. */
@@ -53,8 +59,10 @@ export class RegionsPanel {
   /** The start of the row the host revealed, until the next selection. */
   private revealed: bigint | undefined;
   private shown: Shown | undefined;
-  /** Rows in the table now. */
+  /** Rows of regions mapped at the moment in the table now. */
   listed = 0;
+  /** Rows of regions that ended before it. */
+  endedListed = 0;
   /** Source file rows in the table now. */
   sourcesListed = 0;
 
@@ -67,13 +75,20 @@ export class RegionsPanel {
     const title = el('h2', { id: 'regions-title' }, 'Regions');
     this.subtitle = el('p', { id: 'regions-subtitle' }, NOTHING_SELECTED);
     this.address = new AddressField(requests, post);
+    this.showEnded = el('input', { type: 'checkbox', id: 'regions-show-ended' }) as HTMLInputElement;
+    this.showEnded.addEventListener('change', () => {
+      const shown = this.shown;
+      if (shown) this.show(shown.timeline, shown.lane, shown.time, shown.origin);
+    });
+    const showEnded = el('label', { id: 'regions-show-ended-label', title: 'Also list, greyed, the regions this process had mapped before this moment, with when and how each ended' });
+    showEnded.append(this.showEnded, ' Show ended');
     const table = el('table', { id: 'regions' }) as HTMLTableElement;
     const head = table.createTHead().insertRow();
     for (const name of COLUMNS) head.append(el('th', { scope: 'col' }, name));
     this.body = table.createTBody();
     this.more = el('p', { className: 'more' });
     this.more.hidden = true;
-    this.element.append(title, this.subtitle, this.address.element, table, this.more);
+    this.element.append(title, this.subtitle, showEnded, this.address.element, table, this.more);
   }
 
   /** Forgets what the host said about files of an earlier stream. */
@@ -95,6 +110,7 @@ export class RegionsPanel {
     this.body.replaceChildren();
     this.more.hidden = true;
     this.listed = 0;
+    this.endedListed = 0;
     this.sourcesListed = 0;
   }
 
@@ -104,11 +120,12 @@ export class RegionsPanel {
       return;
     }
     const regions = timeline.regionsAt(lane.pid, time);
-    this.shown = { timeline, lane, time, origin, regions };
+    const ended = this.showEnded.checked ? timeline.endedRegionsAt(lane.pid, time) : [];
+    this.shown = { timeline, lane, time, origin, regions, ended };
     this.revealed = undefined;
     this.address.setProcess({ pid: lane.pid, regions });
     this.render();
-    this.describe(regions.slice(0, MAX_ROWS).map((r) => r.filename));
+    this.describe([...regions, ...ended].slice(0, MAX_ROWS).map((r) => r.filename));
   }
 
   /** Selects the listed region that starts at `start`, scrolls to it and lists its source files. */
@@ -126,23 +143,30 @@ export class RegionsPanel {
   private render(): void {
     const shown = this.shown;
     if (!shown) return;
-    const { regions, timeline, lane, time, origin } = shown;
+    const { regions, ended, timeline, lane, time, origin } = shown;
     const focused = document.activeElement instanceof HTMLElement && this.body.contains(document.activeElement) ? document.activeElement.dataset.focus : undefined;
     const comm = lane.process ? timeline.commAt(lane.process.lane, time) : '';
     const listed = regions.slice(0, MAX_ROWS);
     const unrevealed = this.revealed !== undefined && !listed.some((r) => r.start === this.revealed) ? `; none listed starts at ${this.revealed.toString(16)}` : '';
-    this.subtitle.textContent = `${comm || 'process'} (pid ${lane.pid}) at ${relativeTime(time, origin)}: ${regions.length} region${regions.length === 1 ? '' : 's'}${unrevealed}`;
+    // The rows left after the mapped ones go to those that ended, latest first.
+    const endedListed = ended.slice(0, MAX_ROWS - listed.length);
+    const endedCount = this.showEnded.checked ? `, ${ended.length} ended before` : '';
+    this.subtitle.textContent = `${comm || 'process'} (pid ${lane.pid}) at ${relativeTime(time, origin)}: ${regions.length} region${regions.length === 1 ? '' : 's'}${endedCount}${unrevealed}`;
     this.sourcesListed = 0;
-    this.body.replaceChildren(...listed.flatMap((r) => this.rows(r)));
+    this.body.replaceChildren(...listed.flatMap((r) => this.rows(r)), ...endedListed.flatMap((r) => this.rows(r, origin)));
     this.listed = listed.length;
-    this.more.hidden = regions.length <= MAX_ROWS;
-    this.more.textContent = `${regions.length - MAX_ROWS} more regions not listed`;
+    this.endedListed = endedListed.length;
+    const unlisted = regions.length + ended.length - listed.length - endedListed.length;
+    this.more.hidden = unlisted === 0;
+    this.more.textContent = `${unlisted} more regions not listed`;
     if (focused !== undefined) Array.from(this.body.querySelectorAll<HTMLElement>('[data-focus]')).find((e) => e.dataset.focus === focused)?.focus();
   }
 
-  /** The region's row, and below it its source files when it is expanded. */
-  private rows(r: Region): HTMLTableRowElement[] {
-    const tr = el('tr', { className: `region ${r.statusOnly ? 'status-only' : 'real'}` }) as HTMLTableRowElement;
+  /** The region's row, and below it its source files when it is expanded; an ended region's row, greyed, says how it ended (`origin`: the capture's start, for its moments). */
+  private rows(r: Region | EndedRegion, origin?: number): HTMLTableRowElement[] {
+    const ended = 'ended' in r && origin !== undefined ? endedWords(r.ended, (t) => relativeTime(t, origin)) : undefined;
+    // Ended rows are not tr.region: what counts the mapped regions (tests, screen-reader summaries) leaves them out.
+    const tr = el('tr', { className: `${ended ? 'ended-region' : 'region'} ${r.statusOnly ? 'status-only' : 'real'}` }) as HTMLTableRowElement;
     if (r.start === this.revealed) {
       tr.classList.add('revealed');
       tr.setAttribute('aria-current', 'true');
@@ -163,13 +187,14 @@ export class RegionsPanel {
     }
     file.append(info?.inWorkspace ? openLink(name, `Open ${r.filename}`, { type: 'openFile', path: r.filename }, this.post, 'file-link', `file ${key}`) : name);
     const buildId = r.buildId ?? info?.buildId;
-    const origin = el('td', { className: 'origin' });
-    origin.append(
+    const originCell = el('td', { className: 'origin' });
+    originCell.append(
       el('span', { className: r.statusOnly ? 'glyph status' : 'glyph real', ariaHidden: 'true' }, r.statusOnly ? '◇' : '●'),
       r.statusOnly ? `status · ${r.provenance === 'proc' ? '/proc' : 'ioctl'}` : r.provenance === 'synthesized' ? 'perf synthesized' : 'real',
     );
-    if (r.inheritedFrom !== undefined) origin.append(el('span', { className: 'inherited' }, ` · from ${r.inheritedFrom}`));
-    if (r.stale.length) origin.append(el('span', { className: 'stale', title: 'possibly stale' }, ` ! ${r.stale.join(', ')}`));
+    if (r.inheritedFrom !== undefined) originCell.append(el('span', { className: 'inherited' }, ` · from ${r.inheritedFrom}`));
+    if (r.stale.length) originCell.append(el('span', { className: 'stale', title: 'possibly stale' }, ` ! ${r.stale.join(', ')}`));
+    if (ended) originCell.append(el('span', { className: 'ended' }, ` · ${ended}`));
     tr.append(
       // As /proc/PID/maps writes them: hex without 0x.
       el('td', { className: 'addr', title: `${r.end - r.start} bytes` }, `${r.start.toString(16)}–${r.end.toString(16)}`),
@@ -177,7 +202,7 @@ export class RegionsPanel {
       el('td', { className: 'pgoff' }, r.pgoff.toString(16)),
       file,
       el('td', { className: 'build-id', title: buildId ?? '' }, buildId ? buildId.slice(0, 12) : '—'),
-      origin,
+      originCell,
     );
     return expanded ? [tr, this.sourcesRow(r, name, sourcesId)] : [tr];
   }

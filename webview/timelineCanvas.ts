@@ -1,6 +1,7 @@
 // The timeline on a canvas: one row per process and thread, each record at
 // its time, fork links, exits, renames, LOST records, snapshot windows and
-// debugger markers, with zoom, pan, hover and selection.
+// debugger markers, the selected process's region lifetimes, with zoom, pan,
+// hover and selection.
 //
 // This holds the canvas' state and composes its parts (canvas/): the rows'
 // layout, the painters in the order they paint, hit-testing, the tooltip and
@@ -12,10 +13,12 @@ import { hitTest } from './canvas/hitTest';
 import { TimelineInput } from './canvas/input';
 import { AXIS_HEIGHT, GUTTER_WIDTH, ROW_HEIGHT, RowLayout, displayTime, laneOfRecord } from './canvas/layout';
 import { paintAxis, paintGutter, paintScrollbar } from './canvas/paintMargins';
+import { Lifetimes, bandMiddle, lifetimeAt, type Lifetime } from './canvas/paintLifetimes';
 import { paintForks, paintLost, paintSelection, paintSnapshots } from './canvas/paintOverlays';
 import { paintRow } from './canvas/paintRows';
 import { Tooltip } from './canvas/tooltip';
-import { recordLines } from './details';
+import { endedWords } from '../core/regionEnd';
+import { recordLines, relativeTime } from './details';
 import { FilteredLanes } from './lanes';
 import { type WireSnapshot } from '../protocol/webview';
 import { Palette } from './theme';
@@ -38,6 +41,9 @@ export class TimelineCanvas {
   private readonly tooltip: Tooltip;
   private frameRequested = false;
   private hovered = -1;
+  private readonly lifetimes = new Lifetimes();
+  /** The selected process's lifetimes as the last frame drew them, and the y of its row's centre. */
+  private drawnLifetimes: { list: readonly Lifetime[]; y: number } | undefined;
 
   constructor(
     readonly canvas: HTMLCanvasElement,
@@ -112,6 +118,18 @@ export class TimelineCanvas {
     return { x: box.left + x, y: box.top + y };
   }
 
+  /** The lifetime bands the last frame drew: each one's file, how it ended, and the client position of its middle. */
+  lifetimeBands(): Array<{ filename: string; ended: string; x: number; y: number }> {
+    const drawn = this.drawnLifetimes;
+    const tl = this.timeline;
+    if (!drawn || !tl) return [];
+    const box = this.canvas.getBoundingClientRect();
+    return drawn.list.map((l) => {
+      const middle = bandMiddle({ view: this.view, timeline: tl }, l, drawn.y);
+      return { filename: l.filename, ended: l.ended?.how ?? '', x: box.left + middle.x, y: box.top + middle.y };
+    });
+  }
+
   /** Shows a lane (scrolling it into view), centred on `time` (else its first record), and selects that moment. */
   reveal(lane: Lane, time?: number): void {
     const layout = this.layout;
@@ -130,15 +148,31 @@ export class TimelineCanvas {
     this.requestDraw();
   }
 
-  /** Shows record `record` (-1: none) in the tooltip, and rings its mark. */
+  /** Shows record `record` (-1: none) in the tooltip, and rings its mark; with no record there, a lifetime band under the pointer names its file. */
   private hover(record: number, clientX: number, clientY: number): void {
     const tl = this.timeline;
-    if (record < 0 || !tl) this.tooltip.hide();
+    const band = record < 0 && tl ? this.lifetimeAt(clientX, clientY) : undefined;
+    if (band) this.tooltip.show(this.lifetimeLines(band), clientX, clientY);
+    else if (record < 0 || !tl) this.tooltip.hide();
     else this.tooltip.show(recordLines(tl, record, this.origin), clientX, clientY);
     if (record !== this.hovered) {
       this.hovered = record;
       this.requestDraw();
     }
+  }
+
+  private lifetimeAt(clientX: number, clientY: number): Lifetime | undefined {
+    const drawn = this.drawnLifetimes;
+    if (!drawn || !this.timeline) return undefined;
+    const box = this.canvas.getBoundingClientRect();
+    return lifetimeAt({ view: this.view, timeline: this.timeline }, drawn.list, drawn.y, clientX - box.left, clientY - box.top);
+  }
+
+  /** A lifetime band's tooltip: the file, where, and from when until when. */
+  private lifetimeLines(l: Lifetime): string[] {
+    const at = (t: number): string => relativeTime(t, this.origin);
+    const range = `${l.start.toString(16)}–${l.end.toString(16)}, mapped at ${at(l.from)}`;
+    return [l.filename, range, l.ended ? endedWords(l.ended, at) : 'mapped to the end of the capture'];
   }
 
   private resize(): void {
@@ -153,6 +187,19 @@ export class TimelineCanvas {
     canvas.style.height = `${layout.height}px`;
     this.view.width = layout.width - GUTTER_WIDTH;
     this.requestDraw();
+  }
+
+  /** The region lifetimes of the selected process (a thread selected shows its process's), when its row is among the `rows` from `first`. */
+  private selectedLifetimes(tl: Timeline, first: number, rows: number): readonly Lifetime[] {
+    const lane = this.selection?.lane.process?.lane;
+    const row = lane && this.layout.rowOf(lane);
+    if (!lane || row === undefined || row < first || row >= first + rows) {
+      this.drawnLifetimes = undefined;
+      return [];
+    }
+    const list = this.lifetimes.of(tl, lane);
+    this.drawnLifetimes = { list, y: this.layout.rowCenter(row) };
+    return list;
   }
 
   private draw(): void {
@@ -178,7 +225,8 @@ export class TimelineCanvas {
       const end = Number.isNaN(tl.endTime) ? origin : tl.endTime;
       view.setData(origin, this.markers.reduce((latest, m) => Math.max(latest, m.time), end));
       view.scrollRows(0, layout.rows.length, layout.visibleRows());
-      const frame: Frame = { ctx, palette: p, view, layout, timeline: tl, filter: this.filter, origin, snapshots: this.snapshots, markers: this.markers, selection: this.selection, hovered: this.hovered, stats };
+      const lifetimes = this.selectedLifetimes(tl, Math.floor(view.firstRow), layout.visibleRows() + 1);
+      const frame: Frame = { ctx, palette: p, view, layout, timeline: tl, filter: this.filter, origin, snapshots: this.snapshots, markers: this.markers, selection: this.selection, lifetimes, hovered: this.hovered, stats };
       paintSnapshots(frame);
       const first = Math.floor(view.firstRow);
       const last = Math.min(layout.rows.length, first + layout.visibleRows() + 1);
@@ -190,6 +238,7 @@ export class TimelineCanvas {
       paintAxis(frame);
       paintScrollbar(frame);
     }
+    if (!tl || tl.count === 0) this.drawnLifetimes = undefined;
     stats.ms = performance.now() - began;
     this.lastFrame = stats;
     this.onFrame(stats);

@@ -13,7 +13,7 @@ import { indexPerfDataFile } from '../perfdata/reader';
 import { PerfMap } from './perfmap';
 import { type FunctionRange, type SourceFrame } from '../../native/symbols';
 import { type ModuleSymbols, type Symbolizer } from './symbolizer';
-import { Timeline, endText, momentText, type Region } from '../../core/timeline';
+import { Timeline, endText, momentText, type EndedRegion, type Region, type RegionEnd } from '../../core/timeline';
 import { sourceErrorOf, type SourceErrorCode } from '../../core/sourceError';
 
 /** The part of a region the resolver needs. */
@@ -54,7 +54,7 @@ const unlistedBy = (e: unknown): RegionSourceFiles => {
   return { files: [], missing: message, ...why };
 };
 
-/** Where a function of a source file is mapped at the end of a capture. */
+/** Where a function of a source file is mapped at the end of a capture, or was mapped before it. */
 export interface FunctionMapping {
   function: FunctionRange;
   pid: number;
@@ -64,6 +64,8 @@ export interface FunctionMapping {
   region: Region;
   /** The region's record time relative to the capture's first record, in ns. */
   since: number;
+  /** Set when the region was no longer mapped at the end: how it ended, its times relative to the capture's first record, as `since`. */
+  ended?: RegionEnd;
 }
 
 /** A capture file, indexed once and again whenever it has grown (a live capture is written as it runs). */
@@ -217,9 +219,10 @@ export class SourceResolver {
 
   /**
    * Where the functions defined in `sourcePath` are mapped at the end of the
-   * capture: one entry per function and process that maps it. Files whose
-   * compile units don't name the source are skipped before their functions
-   * are listed.
+   * capture: one entry per function and process that maps it; then, for a
+   * function a process no longer maps at all, where it was mapped last and
+   * how that ended. Files whose compile units don't name the source are
+   * skipped before their functions are listed.
    */
   mappingsOfSource(capturePath: string, sourcePath: string): Promise<FunctionMapping[]> {
     // CodeLens and hovers ask the same question of the same capture until it grows.
@@ -238,15 +241,18 @@ export class SourceResolver {
   private async findMappings(capture: LoadedPerfData, sourcePath: string): Promise<FunctionMapping[]> {
     const timeline = capture.timeline;
     const end = timeline.endTime;
-    const byFile = new Map<string, { pid: number; comm: string; region: Region }[]>();
+    const byFile = new Map<string, { pid: number; comm: string; region: Region; ended?: RegionEnd }[]>();
+    const relative = (end: RegionEnd): RegionEnd => (end.how === 'gone' ? { ...end, after: end.after - timeline.startTime, time: end.time - timeline.startTime } : { ...end, time: end.time - timeline.startTime });
     for (const process of timeline.processes) {
       if (!Number.isNaN(process.exitTime) || timeline.processAt(process.pid, end) !== process) continue;
       const comm = timeline.commAt(process.lane, end);
-      for (const region of timeline.regionsAt(process.pid, end)) {
+      // The mapped regions first: a function mapped now is described by them alone.
+      const regions: Array<Region | EndedRegion> = [...timeline.regionsAt(process.pid, end), ...timeline.endedRegionsAt(process.pid, end)];
+      for (const region of regions) {
         if (region.data || !region.filename.startsWith('/')) continue;
         let list = byFile.get(region.filename);
         if (!list) byFile.set(region.filename, (list = []));
-        list.push({ pid: process.pid, comm, region });
+        list.push({ pid: process.pid, comm, region, ...('ended' in region ? { ended: relative(region.ended) } : {}) });
       }
     }
     const mappings: FunctionMapping[] = [];
@@ -262,14 +268,24 @@ export class SourceResolver {
       if (!units.some((u) => u.files.includes(sourcePath))) continue;
       const functions = (await module.functions()).filter((f) => f.file === sourcePath);
       for (const fn of functions) {
-        for (const { pid, comm, region } of holders) {
+        for (const { pid, comm, region, ended } of holders) {
           const start = runtimeAddress(module.segments, region, fn.low);
           if (start === undefined) continue;
-          mappings.push({ function: fn, pid, comm, start, end: start + BigInt(fn.high - fn.low), region, since: region.time - timeline.startTime });
+          mappings.push({ function: fn, pid, comm, start, end: start + BigInt(fn.high - fn.low), region, since: region.time - timeline.startTime, ...(ended ? { ended } : {}) });
         }
       }
     }
-    return mappings;
+    // Of what ended, only a function's latest end in each process, and none for one the process maps now (latest ends come first).
+    const told = new Set<string>();
+    const said = (m: FunctionMapping): boolean => {
+      const key = `${m.pid} ${m.function.name} ${m.function.low}`;
+      const known = told.has(key);
+      told.add(key);
+      return known;
+    };
+    const mapped = mappings.filter((m) => !m.ended);
+    mapped.forEach(said);
+    return [...mapped, ...mappings.filter((m) => m.ended && !said(m))];
   }
 
   private resolveJit(pid: number, address: bigint): Resolution {

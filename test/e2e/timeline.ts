@@ -11,6 +11,7 @@ export interface TimelineHook {
   realDrawn: number;
   regionsListed: number;
   markers: number;
+  snapshots: number;
   lanes: number;
 }
 
@@ -18,7 +19,7 @@ export interface TimelineHook {
 export function hook(frame: Frame): Promise<TimelineHook> {
   return frame.evaluate(() => {
     const h = (window as unknown as { __sidebandTimeline: TimelineHook }).__sidebandTimeline;
-    return { recordsIndexed: h.recordsIndexed, statusDrawn: h.statusDrawn, realDrawn: h.realDrawn, regionsListed: h.regionsListed, markers: h.markers, lanes: h.lanes };
+    return { recordsIndexed: h.recordsIndexed, statusDrawn: h.statusDrawn, realDrawn: h.realDrawn, regionsListed: h.regionsListed, markers: h.markers, snapshots: h.snapshots, lanes: h.lanes };
   });
 }
 

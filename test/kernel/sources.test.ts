@@ -207,6 +207,70 @@ describe('sources: a PIE and a dlopened library, captured', () => {
   });
 });
 
+describe('sources: a library dlclosed while captured', () => {
+  const dir = tempDir('sources-closed');
+  const target = path.join(dir, 'source_target');
+  const library = path.join(dir, 'libsource.so');
+  const captureFile = path.join(dir, 'capture.data');
+  let pid = 0;
+  let libChecksum = 0n;
+  let server: LanguageServer;
+
+  before(async () => {
+    execFileSync('gcc', ['-g', '-O2', '-fPIE', '-pie', '-o', target, path.join(FIXTURES, 'source_target.c'), '-ldl']);
+    execFileSync('gcc', ['-g', '-O2', '-fPIC', '-shared', '-o', library, path.join(FIXTURES, 'source_lib.c')]);
+    const fx = Proc.start(target, [library], { stdin: true });
+    pid = Number((await fx.waitFor(/^ready (\d+)/))[1]);
+    const capture = sideband(['capture', '--pid', String(pid), '-o', captureFile]);
+    await capture.waitFor(/attached/);
+    fx.send('go');
+    libChecksum = BigInt((await fx.waitFor(/^fn lib_checksum (0x[0-9a-f]+)/))[1]);
+    await fx.waitFor(/^done/);
+    fx.send('close');
+    await fx.waitFor(/^closed/);
+    assert.ok(!fs.readFileSync(`/proc/${pid}/maps`, 'utf8').includes(library), 'dlclose unmapped the library');
+    // Where the capture records no munmap, this snapshot is what finds the library gone.
+    capture.child.kill('SIGUSR1');
+    await capture.waitFor(/^sideband: snapshot 1:/);
+    capture.child.kill('SIGINT');
+    assert.equal(await capture.exited, 0, capture.output);
+    fx.send('bye');
+    assert.equal(await fx.exited, 0, fx.output);
+    server = await LanguageServer.start({ workspace: FIXTURES });
+    await server.showCapture(captureFile);
+  });
+  after(async () => {
+    await server?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** How the lens and hover end for code no longer mapped: the munmap that unmapped it, or the snapshot that found it gone. */
+  const ENDED = '(?:unmapped at \\+[\\d.]+ m?s \\(munmap\\)|gone between \\+[\\d.]+ m?s and \\+[\\d.]+ m?s \\(found by a status snapshot\\))';
+
+  test("CodeLens and hovers of the library's code say where it was mapped and how that ended, not that it is mapped", async () => {
+    const libSource = path.join(FIXTURES, 'source_lib.c');
+    const libText = fs.readFileSync(libSource, 'utf8');
+    const libUri = await server.open(libSource, libText);
+    const lenses = (await server.codeLenses(libUri)) ?? [];
+    const checksumLine = libText.split('\n').findIndex((l) => l.startsWith('long lib_checksum'));
+    const lens = lenses.find((l) => l.range.start.line === checksumLine);
+    assert.ok(lens?.command, `a lens on lib_checksum's line; got ${JSON.stringify(lenses)}`);
+    assert.match(lens.command.title, new RegExp(`^was mapped in pid ${pid} \\(source_target\\) at 0x${libChecksum.toString(16)}–0x[0-9a-f]+ since \\+\\d+\\.\\d ms, real mmap; ${ENDED}$`));
+    const hover = await server.hover(libUri, checksumLine, libText.split('\n')[checksumLine].indexOf('lib_checksum') + 3);
+    const markdown = hover && typeof hover.contents === 'object' && 'value' in hover.contents ? hover.contents.value : '';
+    assert.match(markdown, /^\*\*lib_checksum\*\* \(source_lib\.c:\d+\), no longer mapped at the end of this capture:/);
+    assert.match(markdown, new RegExp(`- was mapped in pid ${pid} \\(source_target\\) at 0x${libChecksum.toString(16)}–0x[0-9a-f]+ since .*; ${ENDED} · \\[Reveal in timeline\\]`));
+  });
+
+  test('code of the program, still mapped, is described as mapped', async () => {
+    const targetSource = path.join(FIXTURES, 'source_target.c');
+    const targetText = fs.readFileSync(targetSource, 'utf8');
+    const lenses = (await server.codeLenses(await server.open(targetSource, targetText))) ?? [];
+    assert.ok(lenses.length > 0);
+    for (const lens of lenses) assert.match(lens.command?.title ?? '', new RegExp(`^mapped in pid ${pid} `));
+  });
+});
+
 describe('sources: a live capture, followed while it is written', () => {
   const dir = tempDir('live-sources');
   const target = path.join(dir, 'source_target');

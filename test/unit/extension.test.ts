@@ -15,12 +15,42 @@ import { PerfDataWriter } from '../../node/perfdata/writer';
 import { type SidebandMeta } from '../../core/perfdata/metadata';
 import { indexRecords } from '../../core/recordStream';
 import { copyRecords } from '../../core/records';
+import { StopSnapshots } from '../../extension/stopSnapshots';
 import { childrenOf, listProcesses, newestChildOfAdapter, optionsFromSettings, parseStat, pidFromConfiguration, pidFromSessionName, processLinks, splitCommandLine } from '../../extension/targets';
 import { parseHostMessage, parseWebviewMessage, ProtocolError, Requests, type WebviewMessage } from '../../protocol/webview';
 import { comm, concat, fork, sidebandAttr, type Trailer } from '../fixtures/records';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'extension-test-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('snapshots at debugger stops', () => {
+  /** A debuggee's stops and continues, played to StopSnapshots: how many snapshots they took. */
+  function snapshotsTaken(events: Array<'stopped' | 'continued' | 'on' | 'off'>): number {
+    let on = true;
+    let taken = 0;
+    const stops = new StopSnapshots(
+      () => on,
+      () => taken++,
+    );
+    for (const e of events) {
+      if (e === 'on' || e === 'off') on = e === 'on';
+      else stops.event(e);
+    }
+    return taken;
+  }
+
+  test('each stop takes one snapshot, however many threads report it', () => {
+    assert.equal(snapshotsTaken(['stopped']), 1);
+    assert.equal(snapshotsTaken(['stopped', 'stopped', 'stopped']), 1, 'three threads stopping at once are one stop');
+    assert.equal(snapshotsTaken(['stopped', 'stopped', 'continued', 'stopped', 'continued', 'continued', 'stopped']), 3);
+    assert.equal(snapshotsTaken(['continued', 'continued']), 0, 'running takes none');
+  });
+
+  test('with perfSideband.snapshotOnStop off, stops take none; turned on, the next stop takes one', () => {
+    assert.equal(snapshotsTaken(['off', 'stopped', 'continued', 'stopped']), 0);
+    assert.equal(snapshotsTaken(['off', 'stopped', 'continued', 'on', 'stopped', 'stopped']), 1);
+  });
+});
 
 describe('targets', () => {
   test('a typed command line splits as a shell splits words and quotes, without expanding anything', () => {

@@ -38,6 +38,8 @@ const PAGE = `<!DOCTYPE html>
 export interface StreamEvents {
   attr: Uint8Array;
   ids: bigint[];
+  /** perf's name of the event: how the index knows the mapping syscalls' samples. */
+  name?: string;
 }
 
 export class WebviewPage {
@@ -110,9 +112,9 @@ export class WebviewPage {
   async open(events: StreamEvents[], expectedBytes: number, title = 'test capture', live = false, warnings: string[] = []): Promise<void> {
     await this.page.evaluate(
       ({ events, expectedBytes, title, live, warnings }) => {
-        window.postMessage({ type: 'open', title, live, expectedBytes, warnings, events: events.map((e) => ({ attr: new Uint8Array(e.attr).buffer, ids: e.ids })) }, '*');
+        window.postMessage({ type: 'open', title, live, expectedBytes, warnings, events: events.map((e) => ({ attr: new Uint8Array(e.attr).buffer, ids: e.ids, ...(e.name === undefined ? {} : { name: e.name }) })) }, '*');
       },
-      { events: events.map((e) => ({ attr: Array.from(e.attr), ids: e.ids.map(String) })), expectedBytes, title, live, warnings },
+      { events: events.map((e) => ({ attr: Array.from(e.attr), ids: e.ids.map(String), ...(e.name === undefined ? {} : { name: e.name }) })), expectedBytes, title, live, warnings },
     );
   }
 
@@ -210,6 +212,7 @@ export interface Hook {
   lostDrawn: number;
   lanes: number;
   regionsListed: number;
+  endedListed: number;
   sourcesListed: number;
   resolvedFrames: number;
   frames: number;
@@ -219,6 +222,7 @@ export interface Hook {
   frameTimes: number[];
   view: { start: number; end: number; firstRow: number };
   recordPosition(i: number): { x: number; y: number } | null;
+  lifetimeBands(): Array<{ filename: string; ended: string; x: number; y: number }>;
   heldBytes(): number;
 }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RESULTS_DIR, WebviewPage } from './harness';
-import { EVENTS, smallCapture } from './streams';
+import { EVENTS, LIFETIME_EVENTS, START, lifetimesCapture, smallCapture } from './streams';
 import { THEMES, ThemeName } from './themes';
 
 const small = smallCapture();
@@ -291,6 +291,92 @@ describe('webview: malformed replies', () => {
     } finally {
       await webview.close();
     }
+  });
+});
+
+describe('webview: regions that ended, in the panel and the timeline', () => {
+  const lifetimes = lifetimesCapture();
+  let webview: WebviewPage;
+  before(async () => {
+    webview = await WebviewPage.open();
+    await webview.open(LIFETIME_EVENTS, lifetimes.bytes.byteLength);
+    await webview.sendRecords(lifetimes.bytes, lifetimes.bytes.byteLength);
+    await webview.drawn(lifetimes.count);
+  });
+  after(() => webview.close());
+
+  /** The table's rows at a moment of pid 300, as [class, address, file, how it ended]. */
+  async function rowsAt(time: number): Promise<string[][]> {
+    await webview.post({ type: 'reveal', pid: 300, time });
+    await webview.page.waitForFunction((t) => document.querySelector('#regions-subtitle')?.textContent?.includes(t), `at +${(time - START) / 1e6} ms`);
+    return webview.page.$$eval('#regions tbody tr', (rows) =>
+      rows.map((r) => [r.className, r.querySelector('.addr')?.textContent ?? '', r.querySelector('.file')?.getAttribute('title') ?? '', r.querySelector('.ended')?.textContent ?? '']),
+    );
+  }
+
+  test('the regions mapped at the selected moment, from regionsAt: what munmap, mprotect and mremap removed is not listed', async () => {
+    assert.deepEqual(await rowsAt(START + 6_000_000), [
+      ['region status-only', '400000–402000', '/usr/bin/app', ''],
+      ['region status-only', '500000–501000', '/tmp/code', ''],
+      ['region status-only', '600000–603000', '/tmp/code', ''],
+    ]);
+    assert.equal(await webview.page.isChecked('#regions-show-ended'), false, '"Show ended" starts unchecked');
+    assert.equal(await webview.hook((h) => h.endedListed), 0);
+  });
+
+  test('"Show ended" adds, greyed and latest first, what ended before the moment, with when and how', async () => {
+    await webview.page.check('#regions-show-ended');
+    await webview.page.waitForFunction(() => document.querySelectorAll('#regions tr.ended-region').length === 4);
+    const rows = await rowsAt(START + 6_000_000);
+    assert.deepEqual(rows.slice(3), [
+      ['ended-region status-only', '7f1000000000–7f1000001000', '/tmp/libvanish.so', ' · gone between +0 and +5 ms (found by a status snapshot)'],
+      ['ended-region status-only', '502000–504000', '/tmp/code', ' · moved at +3 ms (mremap)'],
+      ['ended-region status-only', '501000–502000', '/tmp/code', ' · no longer executable at +2 ms (mprotect)'],
+      ['ended-region status-only', '7f0000000000–7f0000003000', '/tmp/libgone.so', ' · unmapped at +1 ms (munmap)'],
+    ]);
+    assert.deepEqual(await webview.hook((h) => [h.regionsListed, h.endedListed]), [3, 4]);
+    assert.match((await webview.page.textContent('#regions-subtitle')) ?? '', /: 3 regions, 4 ended before$/);
+    const color = (selector: string) => webview.page.$eval(selector, (td) => getComputedStyle(td).color);
+    assert.notEqual(await color('#regions tr.ended-region td.file'), await color('#regions tr.region td.file'), 'ended rows are greyed');
+  });
+
+  test('an earlier moment lists what was mapped then, and only what had ended by then', async () => {
+    assert.deepEqual(await rowsAt(START + 2_500_000), [
+      ['region status-only', '400000–402000', '/usr/bin/app', ''],
+      ['region status-only', '500000–501000', '/tmp/code', ''],
+      ['region status-only', '502000–504000', '/tmp/code', ''],
+      ['region status-only', '7f1000000000–7f1000001000', '/tmp/libvanish.so', ''],
+      ['ended-region status-only', '501000–502000', '/tmp/code', ' · no longer executable at +2 ms (mprotect)'],
+      ['ended-region status-only', '7f0000000000–7f0000003000', '/tmp/libgone.so', ' · unmapped at +1 ms (munmap)'],
+    ]);
+  });
+
+  test('unchecked, the ended rows go', async () => {
+    await webview.page.uncheck('#regions-show-ended');
+    await webview.page.waitForFunction(() => document.querySelectorAll('#regions tr.ended-region').length === 0);
+    assert.deepEqual(await webview.hook((h) => [h.regionsListed, h.endedListed]), [4, 0]);
+  });
+
+  test("the timeline draws the selected process's region lifetimes, and a band's tooltip names its file and how it ended", async () => {
+    await webview.post({ type: 'reveal', pid: 300, time: START + 6_000_000 });
+    // Home shows the whole capture, every band in view.
+    await webview.page.focus('#timeline');
+    await webview.page.keyboard.press('Home');
+    await webview.page.waitForFunction(() => (window as unknown as { __sidebandTimeline: { lifetimeBands(): Array<{ x: number }> } }).__sidebandTimeline.lifetimeBands().some((b) => b.x > 0));
+    const bands = await webview.hook((h) => h.lifetimeBands());
+    assert.deepEqual(bands.map((b) => `${b.filename} ${b.ended}`).sort(), [
+      '/tmp/code ',
+      '/tmp/code ',
+      '/tmp/code mprotect',
+      '/tmp/code mremap',
+      '/tmp/libgone.so munmap',
+      '/tmp/libvanish.so gone',
+      '/usr/bin/app ',
+    ]);
+    const gone = bands.find((b) => b.filename === '/tmp/libgone.so')!;
+    await webview.page.mouse.move(gone.x, gone.y);
+    await webview.page.waitForSelector('#tooltip:not([hidden])');
+    assert.deepEqual(await webview.page.$$eval('#tooltip div', (lines) => lines.map((l) => l.textContent)), ['/tmp/libgone.so', '7f0000000000–7f0000003000, mapped at +0', 'unmapped at +1 ms (munmap)']);
   });
 });
 

@@ -2,7 +2,7 @@
 // the raw record builders of test/fixtures/records.ts.
 
 import { Misc, PROC_IDS, RecordType, Stale } from '../../core/records';
-import { Mapping, Trailer, comm, exit, fork, lost, mmap2, namespaces, sidebandAttr, userRecord } from '../fixtures/records';
+import { Mapping, Trailer, comm, exit, fork, lost, mmap2, namespaces, sidebandAttr, syscallSample, tracepointAttr, userRecord } from '../fixtures/records';
 import type { StreamEvents } from './harness';
 
 export const KERNEL_ID = 1n;
@@ -70,6 +70,60 @@ export function smallCapture() {
     lost: s.add(lost(real(200, 5_000_000), KERNEL_ID, 17)),
     exit: s.add(exit(real(200, 6_000_000), { pid: 100, tid: 100 })),
     over: s.add(mmap2(real(100, 7_000_000), mapping(0x7f0000008000n, 0x4000n, '/tmp/over', 3))),
+  };
+  return { bytes: s.build(), count: s.count, records: r };
+}
+
+const MAPPING_SYSCALLS = { munmap: 11, mremap: 25, mprotect: 10 } as const;
+type MappingSyscall = keyof typeof MAPPING_SYSCALLS;
+/** Sample ids of the syscall tracepoints: sys_enter_X is 20 + 2k, sys_exit_X 21 + 2k. */
+const syscallIds = (call: MappingSyscall): { enter: bigint; exit: bigint } => {
+  const k = BigInt(Object.keys(MAPPING_SYSCALLS).indexOf(call));
+  return { enter: 20n + 2n * k, exit: 21n + 2n * k };
+};
+/** The sideband and the mapping syscalls' tracepoints, named as a capture names them. */
+export const LIFETIME_EVENTS: StreamEvents[] = [
+  ...EVENTS,
+  ...(Object.keys(MAPPING_SYSCALLS) as MappingSyscall[]).flatMap((call, k) => [
+    { attr: tracepointAttr(600 + 2 * k), ids: [syscallIds(call).enter], name: `syscalls:sys_enter_${call}` },
+    { attr: tracepointAttr(601 + 2 * k), ids: [syscallIds(call).exit], name: `syscalls:sys_exit_${call}` },
+  ]),
+];
+
+/** A mapping syscall of `pid` as its two samples: the entry with its arguments, the exit with `ret` at `time`. */
+function mappingSyscall(s: StreamBuilder, pid: number, time: number, call: MappingSyscall, args: bigint[], ret: bigint): number {
+  s.add(syscallSample({ pid, tid: pid, time: time - 1000, cpu: 0, id: syscallIds(call).enter }, MAPPING_SYSCALLS[call], args));
+  return s.add(syscallSample({ pid, tid: pid, time, cpu: 0, id: syscallIds(call).exit }, MAPPING_SYSCALLS[call], [ret]));
+}
+
+/**
+ * Pid 300's regions coming and going, each way once, at round moments: its
+ * status maps an app, /tmp/libgone.so, /tmp/libvanish.so and /tmp/code;
+ * munmap removes libgone.so at +1 ms, mprotect takes PROT_EXEC from code's
+ * second page at +2 ms, mremap moves its last two pages to 0x600000 at
+ * +3 ms, and a second status snapshot at +5 ms no longer lists libvanish.so.
+ */
+export function lifetimesCapture() {
+  const s = new StreamBuilder();
+  const app = mapping(0x400000n, 0x2000n, '/usr/bin/app');
+  const code = mapping(0x500000n, 0x4000n, '/tmp/code');
+  const statusMap = (time: number, m: Mapping): number => s.add(mmap2(proc(300, time), m, Misc.USER | STATUS));
+  const r = {
+    statusFork: s.add(fork(proc(300, START), { pid: 1, tid: 1 }, RecordType.FORK, STATUS | Misc.EXEC_OR_DATA)),
+    statusApp: statusMap(START, app),
+    statusGone: statusMap(START, mapping(0x7f0000000000n, 0x3000n, '/tmp/libgone.so')),
+    statusVanish: statusMap(START, mapping(0x7f1000000000n, 0x1000n, '/tmp/libvanish.so')),
+    statusCode: statusMap(START, code),
+    finishedInit: s.add(userRecord(RecordType.FINISHED_INIT)),
+    munmap: mappingSyscall(s, 300, START + 1_000_000, 'munmap', [0x7f0000000000n, 0x3000n], 0n),
+    mprotect: mappingSyscall(s, 300, START + 2_000_000, 'mprotect', [0x501000n, 0x1000n, 1n], 0n),
+    // MREMAP_MAYMOVE | MREMAP_FIXED, growing by a page on the way.
+    mremap: mappingSyscall(s, 300, START + 3_000_000, 'mremap', [0x502000n, 0x2000n, 0x3000n, 3n, 0x600000n], 0x600000n),
+    snapshotFork: s.add(fork(proc(300, START + 5_000_000), { pid: 1, tid: 1 }, RecordType.FORK, STATUS | Misc.EXEC_OR_DATA)),
+    snapshotApp: statusMap(START + 5_000_000, app),
+    snapshotCode: statusMap(START + 5_000_000, { ...code, len: 0x1000n }),
+    snapshotMoved: statusMap(START + 5_000_000, { ...code, addr: 0x600000n, len: 0x3000n, pgoff: 0x2000n }),
+    late: s.add(comm(real(300, START + 6_000_000), 'app')),
   };
   return { bytes: s.build(), count: s.count, records: r };
 }

@@ -8,6 +8,7 @@ import { MARK_RADIUS } from '../marks';
 import { type MarkerKind } from '../../core/perfdata/metadata';
 import { type WireSnapshot } from '../../protocol/webview';
 import { Palette } from '../theme';
+import { type Lifetime } from './paintLifetimes';
 import { Viewport } from '../viewport';
 import { AXIS_HEIGHT, GUTTER_WIDTH, RowLayout } from './layout';
 import { partitionPoint } from '../../core/search';
@@ -46,6 +47,8 @@ export interface Frame {
   readonly snapshots: readonly WireSnapshot[];
   readonly markers: readonly Marker[];
   readonly selection: Selection | undefined;
+  /** The region lifetimes of the selected process, drawn in its row. */
+  readonly lifetimes: readonly Lifetime[];
   /** The record under the pointer, or -1. */
   readonly hovered: number;
   /** Counted as the painters draw. */

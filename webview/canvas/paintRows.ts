@@ -1,5 +1,6 @@
 // Painting one lane's row: its band, the line of its life, the names it took
-// and its records' marks.
+// and its records' marks; for the selected process, under them, its region
+// lifetimes.
 //
 // A row costs what is in view, not what was captured: its records are found
 // by binary search in its time-sorted list. When more are in view than fit as
@@ -12,6 +13,7 @@ import { Lane } from '../../core/timeline';
 import { ShownRecords, kindOf } from '../lanes';
 import { MARK_RADIUS, drawAggregate, drawLost, drawReal, drawStale, drawStatus, kindColor } from '../marks';
 import { Frame, clipToPlot, fitText, ring } from './frame';
+import { paintLifetimes } from './paintLifetimes';
 import { GUTTER_WIDTH, ROW_HEIGHT, displayTime, searchDisplayTime } from './layout';
 
 /** Width of an aggregate column; a row with fewer records in view than columns draws each one. */
@@ -34,6 +36,7 @@ export function paintRow(f: Frame, row: number): void {
   ctx.fillRect(GUTTER_WIDTH, top + ROW_HEIGHT - 1, layout.width - GUTTER_WIDTH, 1);
   ctx.globalAlpha = 1;
   clipToPlot(f);
+  if (lane === f.selection?.lane.process?.lane) paintLifetimes(f, f.lifetimes, y);
   paintLifeLine(f, lane, y);
   const shown = f.filter.of(lane, f.timeline.records);
   paintRenames(f, lane, top);
