@@ -1,5 +1,6 @@
-// How a region ended, in the words of the views (regions panel, hovers,
-// CodeLens): each view says its moments its own way, so it passes how.
+// How a region ended, in words: the regions panel, hovers, CodeLens and the
+// CLI say it alike, each its moments its own way (the CLI in the
+// nanoseconds --at takes), so each passes how.
 
 import { type RegionEnd } from './timeline';
 

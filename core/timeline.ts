@@ -807,27 +807,6 @@ export function parseMoment(text: string, startTime: number): number | undefined
   return /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
-/** A moment as the CLI says it: nanoseconds on the capture's clock, and seconds from its first record. */
-export function momentText(t: number, startTime: number): string {
-  return `${t} (+${((t - startTime) / 1e9).toFixed(6)} s)`;
-}
-
-/** How a region ended, in words: "unmapped at T by munmap", "gone by T (last known mapped at T0)". */
-export function endText(end: RegionEnd, startTime: number): string {
-  const at = momentText(end.time, startTime);
-  switch (end.how) {
-    case 'gone':
-      return `gone by ${at}, found missing by a status snapshot (last known mapped at ${momentText(end.after, startTime)})`;
-    case 'exec':
-    case 'exit':
-      return `ended at ${at} by ${end.how}`;
-    case 'mprotect':
-      return `no longer executable at ${at} by mprotect`;
-    default:
-      return `unmapped at ${at} by ${end.how}`;
-  }
-}
-
 /** An address as /proc/PID/maps writes it, or with 0x; undefined when it is not one. */
 export function parseAddress(text: string): bigint | undefined {
   const hex = /^(?:0x)?([0-9a-f]{1,16})$/i.exec(text.trim())?.[1];

@@ -12,7 +12,8 @@ import { FileError } from './fileError';
 import { RecordError } from '../core/records';
 import { SourceResolver } from './symbols/resolver';
 import { openSymbolizer } from './symbols/symbolizer';
-import { Timeline, endText, parseAddress, parseMoment, protString, type Region } from '../core/timeline';
+import { Timeline, parseAddress, parseMoment, protString, type Region } from '../core/timeline';
+import { endedWords } from '../core/regionEnd';
 import { indexPerfDataFile } from './perfdata/reader';
 import { regionChangesInWords } from '../core/perfdata/metadata';
 
@@ -57,8 +58,9 @@ debuglink), the way the extension's language server does.
 regions prints the regions PID had mapped at T, as /proc/PID/maps does:
 the executable mappings the capture recorded, and the data mappings
 where it recorded those. --ended adds those that ended before T, each
-with how and when: \`# unmapped at T by munmap\`, or \`# gone by T\` where
-only a status snapshot showed it missing.
+with how and when: \`# unmapped at T (munmap)\`, or, where only a status
+snapshot showed it missing, \`# gone between T0 and T (found by a status
+snapshot)\`.
 
 T is nanoseconds on the capture's clock (the \`time\` that dump --json
 prints), or +SECONDS from the capture's first record; by default, the
@@ -436,7 +438,7 @@ function regions(args: string[]): number {
   const t = momentOf(query, timeline) ?? timeline.lastMoment(query.pid);
   if (!timeline.processAt(query.pid, t)) throw new FileError('ESRCH', query.file, `pid ${query.pid} is not in ${query.file}. Fix: pick a pid that dump lists.`);
   const lines = timeline.regionsAt(query.pid, t).map((r) => ({ start: r.start, line: mapsLine(r) }));
-  if (ended) for (const r of timeline.endedRegionsAt(query.pid, t)) lines.push({ start: r.start, line: `${mapsLine(r)}  # ${endText(r.ended, timeline.startTime)}` });
+  if (ended) for (const r of timeline.endedRegionsAt(query.pid, t)) lines.push({ start: r.start, line: `${mapsLine(r)}  # ${endedWords(r.ended, String)}` });
   // By address, as the kernel lists them; a region that ended after one now at its place.
   lines.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   process.stdout.write(lines.map((l) => `${l.line}\n`).join(''));

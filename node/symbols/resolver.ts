@@ -13,7 +13,8 @@ import { indexPerfDataFile } from '../perfdata/reader';
 import { PerfMap } from './perfmap';
 import { type FunctionRange, type SourceFrame } from '../../native/symbols';
 import { type ModuleSymbols, type Symbolizer } from './symbolizer';
-import { Timeline, endText, momentText, type EndedRegion, type Region, type RegionEnd } from '../../core/timeline';
+import { Timeline, type EndedRegion, type Region, type RegionEnd } from '../../core/timeline';
+import { endedWords } from '../../core/regionEnd';
 import { sourceErrorOf, type SourceErrorCode } from '../../core/sourceError';
 
 /** The part of a region the resolver needs. */
@@ -161,10 +162,10 @@ export class SourceResolver {
     if (!timeline.processAt(pid, at)) return addresses.map(() => unresolved('no-process', `pid ${pid} is not in ${capturePath}`));
     const regions = timeline.regionsAt(pid, at);
     const ended = timeline.endedRegionsAt(pid, at);
-    const moment = time === undefined ? 'at the end of the capture' : `at ${momentText(at, timeline.startTime)}`;
+    const moment = time === undefined ? 'at the end of the capture' : `at ${at}`;
     const notMapped = (address: bigint): Resolution => {
       const was = ended.find((r) => address >= r.start && address < r.end);
-      if (was) return unresolved('not-mapped', `${hex(address)} is not mapped in pid ${pid} ${moment}: it was in ${was.filename || 'an anonymous region'}, ${endText(was.ended, timeline.startTime)}`);
+      if (was) return unresolved('not-mapped', `${hex(address)} is not mapped in pid ${pid} ${moment}: it was in ${was.filename || 'an anonymous region'}, ${endedWords(was.ended, String)}`);
       return unresolved('not-mapped', regions.length ? `${hex(address)} is not mapped in pid ${pid} ${moment}` : `pid ${pid} has no mappings in ${capturePath} ${moment}`);
     };
     // Group by region, so a module's addresses go to the symbolizer in one batch.
