@@ -5,8 +5,12 @@
 import { IndexFlag, RecordIndex, RecordType } from '../core/records';
 import { Lane } from '../core/timeline';
 
-/** Record kinds the filter tells apart; MMAP and MMAP2 are one kind, and unlisted types are "other". */
-export const KINDS = ['FORK', 'EXIT', 'COMM', 'MMAP', 'NAMESPACES', 'LOST', 'other'] as const;
+/**
+ * Record kinds the filter tells apart; MMAP and MMAP2 are one kind, the
+ * samples of the mapping syscalls (the only samples the index keeps) are
+ * UNMAP, and unlisted types are "other".
+ */
+export const KINDS = ['FORK', 'EXIT', 'COMM', 'MMAP', 'UNMAP', 'NAMESPACES', 'LOST', 'other'] as const;
 export type Kind = (typeof KINDS)[number];
 
 export function kindOf(type: number): Kind {
@@ -20,6 +24,8 @@ export function kindOf(type: number): Kind {
     case RecordType.MMAP:
     case RecordType.MMAP2:
       return 'MMAP';
+    case RecordType.SAMPLE:
+      return 'UNMAP';
     case RecordType.NAMESPACES:
       return 'NAMESPACES';
     case RecordType.LOST:

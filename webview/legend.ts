@@ -15,6 +15,7 @@ const KIND_LABELS: Record<Kind, string> = {
   EXIT: 'exit',
   COMM: 'comm',
   MMAP: 'mmap',
+  UNMAP: 'munmap · mremap · mprotect · brk',
   NAMESPACES: 'namespaces',
   LOST: 'lost',
   other: 'other',

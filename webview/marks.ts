@@ -25,6 +25,8 @@ export function kindColor(palette: Palette, kind: Kind): string {
       return palette.yellow;
     case 'MMAP':
       return palette.blue;
+    case 'UNMAP':
+      return palette.orange;
     case 'NAMESPACES':
       return palette.purple;
     case 'LOST':

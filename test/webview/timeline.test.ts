@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RESULTS_DIR, WebviewPage } from './harness';
-import { EVENTS, HOSTILE_COMM, START, busyCapture, mapping, smallCapture } from './streams';
+import { EVENTS, HOSTILE_COMM, LIFETIME_EVENTS, START, busyCapture, lifetimesCapture, mapping, smallCapture } from './streams';
 import { comm, concat, mmap2 } from '../fixtures/records';
 import { THEMES, ThemeName } from './themes';
 
@@ -75,6 +75,30 @@ describe('webview: status-only and real records', () => {
     // Three MMAP2 records hidden: two status, one real (LOST and the rest stay).
     assert.deepEqual(await webview.hook((h) => [h.statusDrawn, h.realDrawn]), [2, 6]);
     await webview.page.click('#filter-mmap');
+  });
+});
+
+describe("webview: the mapping syscalls' samples", () => {
+  const lifetimes = lifetimesCapture();
+  let webview: WebviewPage;
+  before(async () => {
+    webview = await WebviewPage.open();
+    await webview.open(LIFETIME_EVENTS, lifetimes.bytes.byteLength);
+    await webview.sendRecords(lifetimes.bytes, lifetimes.bytes.byteLength);
+    await webview.drawn(lifetimes.count);
+  });
+  after(() => webview.close());
+
+  test('are marks of their own kind, orange, which the legend names and its filter hides', async () => {
+    const at = await webview.position(lifetimes.records.munmap);
+    assert.ok(near(await webview.pixel(at.x, at.y), rgbOf(THEMES.dark.variables['--vscode-charts-orange'])), 'the munmap is an orange mark');
+    assert.equal(await webview.page.textContent('label:has(#filter-unmap)'), 'munmap · mremap · mprotect · brk');
+    const shown = await webview.hook((h) => h.realDrawn);
+    await webview.page.click('#filter-unmap');
+    await webview.nextFrame();
+    // Three calls, each an entry and an exit.
+    assert.equal(await webview.hook((h) => h.realDrawn), shown - 6);
+    await webview.page.click('#filter-unmap');
   });
 });
 
