@@ -511,7 +511,7 @@ export class RecordIndexBuilder {
     const idw = resolver.idWords;
     const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     // The loop works on local columns, taken again whenever they grow.
-    let { offset, size: sizes, type, flags, time, pid, tid, cpu, trailer, call, rawAt } = this;
+    let { offset, size: sizes, type, flags, time, pid, tid, cpu, trailer } = this;
     let n = this.n;
     let at = 0;
     try {
@@ -519,7 +519,7 @@ export class RecordIndexBuilder {
         if (n === offset.length) {
           this.n = n;
           this.grow();
-          ({ offset, size: sizes, type, flags, time, pid, tid, cpu, trailer, call, rawAt } = this);
+          ({ offset, size: sizes, type, flags, time, pid, tid, cpu, trailer } = this);
         }
         const w = at >>> 2;
         const t = words[w];
@@ -534,7 +534,7 @@ export class RecordIndexBuilder {
             offset[n] = base + at;
             sizes[n] = size;
             type[n] = t;
-            flags[n] = trailer[n] = call[n] = rawAt[n] = 0;
+            flags[n] = trailer[n] = 0;
             time[n] = n > 0 ? time[n - 1] : 0;
             pid[n] = tid[n] = cpu[n] = -1;
             n++;
@@ -567,8 +567,9 @@ export class RecordIndexBuilder {
           pid[n] = sample.pid < 0 ? -1 : words[w + sample.pid / 4];
           tid[n] = sample.pid < 0 ? -1 : words[w + sample.pid / 4 + 1];
           cpu[n] = sample.cpu < 0 ? -1 : words[w + sample.cpu / 4];
-          call[n] = sample.call;
-          rawAt[n] = raw.at;
+          // Only here: the columns start zeroed, so every other record reads 0.
+          this.call[n] = sample.call;
+          this.rawAt[n] = raw.at;
           n++;
           at += size;
           continue;
@@ -596,7 +597,6 @@ export class RecordIndexBuilder {
         sizes[n] = size;
         type[n] = t;
         trailer[n] = layout.words;
-        call[n] = rawAt[n] = 0;
         const stamp = layout.time < 0 ? 0 : words[end - layout.time] + words[end - layout.time + 1] * 4294967296;
         time[n] = stamp;
         cpu[n] = layout.cpu < 0 ? -1 : words[end - layout.cpu];
