@@ -51,6 +51,15 @@ export class WebviewPage {
     readonly page: Page,
   ) {}
 
+  /** A page fed a whole capture in batches of `batchBytes`, once all of it is drawn. */
+  static async showing(events: StreamEvents[], capture: { bytes: Uint8Array; count: number }, batchBytes = capture.bytes.byteLength): Promise<WebviewPage> {
+    const webview = await WebviewPage.open();
+    await webview.open(events, capture.bytes.byteLength);
+    await webview.sendRecords(capture.bytes, batchBytes);
+    await webview.drawn(capture.count);
+    return webview;
+  }
+
   /** A page showing the webview, in the dark theme unless told otherwise. */
   static async open(options: { width?: number; height?: number; theme?: ThemeName } = {}): Promise<WebviewPage> {
     const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--enable-precise-memory-info'] });

@@ -297,12 +297,7 @@ describe('webview: malformed replies', () => {
 describe('webview: regions that ended, in the panel and the timeline', () => {
   const lifetimes = lifetimesCapture();
   let webview: WebviewPage;
-  before(async () => {
-    webview = await WebviewPage.open();
-    await webview.open(LIFETIME_EVENTS, lifetimes.bytes.byteLength);
-    await webview.sendRecords(lifetimes.bytes, lifetimes.bytes.byteLength);
-    await webview.drawn(lifetimes.count);
-  });
+  before(async () => (webview = await WebviewPage.showing(LIFETIME_EVENTS, lifetimes)));
   after(() => webview.close());
 
   /** The table's rows at a moment of pid 300, as [class, address, file, how it ended]. */

@@ -11,14 +11,8 @@ import { THEMES, ThemeName } from './themes';
 
 const small = smallCapture();
 
-/** Opens a page and feeds it the small capture in one batch. */
-async function withSmallCapture(batchBytes = small.bytes.byteLength): Promise<WebviewPage> {
-  const webview = await WebviewPage.open();
-  await webview.open(EVENTS, small.bytes.byteLength);
-  await webview.sendRecords(small.bytes, batchBytes);
-  await webview.drawn(small.count);
-  return webview;
-}
+/** Opens a page and feeds it the small capture, in one batch unless told. */
+const withSmallCapture = (batchBytes?: number): Promise<WebviewPage> => WebviewPage.showing(EVENTS, small, batchBytes);
 
 const rgbOf = (color: string): number[] => [1, 3, 5].map((k) => parseInt(color.slice(k, k + 2), 16));
 const near = (pixel: number[], rgb: number[], tolerance = 24): boolean => rgb.every((c, k) => Math.abs(pixel[k] - c) <= tolerance);
@@ -81,12 +75,7 @@ describe('webview: status-only and real records', () => {
 describe("webview: the mapping syscalls' samples", () => {
   const lifetimes = lifetimesCapture();
   let webview: WebviewPage;
-  before(async () => {
-    webview = await WebviewPage.open();
-    await webview.open(LIFETIME_EVENTS, lifetimes.bytes.byteLength);
-    await webview.sendRecords(lifetimes.bytes, lifetimes.bytes.byteLength);
-    await webview.drawn(lifetimes.count);
-  });
+  before(async () => (webview = await WebviewPage.showing(LIFETIME_EVENTS, lifetimes)));
   after(() => webview.close());
 
   test('are marks of their own kind, orange, which the legend names and its filter hides', async () => {
