@@ -10,17 +10,41 @@
 // moment their batch reaches the host. The webview's share is the rest.
 
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { Recording } from '../node/recording';
-import { RecordIndexBuilder, parseAttr } from '../core/records';
+import { RecordIndexBuilder, RecordType, parseAttr } from '../core/records';
+import { openPerfDataFile } from '../node/perfdata/reader';
 import { type HostMessage, type WebviewMessage } from '../protocol/webview';
 import { INFO, ratioOf, type Result } from './results';
 import { progress, ROOT, WORK } from './tools';
 
 const SECONDS = 6;
 const now = (): number => Number(process.hrtime.bigint());
+
+/** Bytes `from` to `to` of `file`. */
+function readRange(file: string, from: number, to: number): Uint8Array {
+  const bytes = new Uint8Array(to - from);
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, bytes, 0, bytes.byteLength, from);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return bytes;
+}
+
+/** File offset of the first record after the EVENT_UPDATEs that open a capture's data section. */
+function firstRecordAt(file: string): number {
+  const { dataStart } = openPerfDataFile(file);
+  const head = readRange(file, dataStart, dataStart + 4096);
+  const view = new DataView(head.buffer);
+  let at = 0;
+  while (at + 8 <= head.byteLength && view.getUint32(at, true) === RecordType.EVENT_UPDATE) at += view.getUint16(at + 6, true);
+  return dataStart + at;
+}
 
 function p95(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -92,8 +116,14 @@ export async function measureLiveLatency(): Promise<Result[]> {
       const ids = [...sideband.ids, ...(info.ioctlId ? [info.ioctlId] : [])].map(String);
       queue = queue.then(() => postOpen(sideband.attr, ids));
     });
-    session.on('records', (batch) => {
+    // The file from its first record on (past the EVENT_UPDATEs naming its events), read as the core tells its growth.
+    let fileEnd = 0;
+    recording.on('written', (end) => {
       const at = now();
+      fileEnd ||= firstRecordAt(recording.output);
+      if (end <= fileEnd) return;
+      const batch = readRange(recording.output, fileEnd, end);
+      fileEnd = end;
       index!.add(batch, sent);
       const after = index!.finish({ record: () => new Uint8Array() }).count;
       for (let i = indexed; i < after; i++) arrivals.push(at);

@@ -199,7 +199,7 @@ export class Controller implements vscode.Disposable {
     };
     update(true);
     this.statusBar.show();
-    session.on('records', () => update(false));
+    session.on('written', () => update(false));
     session.on('snapshot', () => update(true));
     session.once('stopped', () => {
       clearTimeout(trailing);

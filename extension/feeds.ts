@@ -3,6 +3,7 @@
 // everything it has so far, then (live) what follows, as protocol messages
 // with the records in batches: a live capture's raw, a file's sideband.
 
+import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 
 import type { AttachInfo, CaptureOptions, SnapshotInfo } from '../native/engine';
@@ -29,7 +30,27 @@ export interface TimelineFeed {
 /** Stream offsets count what this sink was sent, so its webview can check that no batch went missing. */
 class RecordStream {
   private sent = 0;
+  /** File offset up to which a followed file was sent. */
+  fileEnd = 0;
   constructor(private readonly sink: TimelineSink) {}
+
+  /** Sends the records of `path` from where the last send ended up to file offset `end`. */
+  sendFile(path: string, end: number): void {
+    if (end <= this.fileEnd) return;
+    const bytes = new Uint8Array(end - this.fileEnd);
+    const fd = fs.openSync(path, 'r');
+    try {
+      for (let done = 0; done < bytes.byteLength; ) {
+        const n = fs.readSync(fd, bytes, done, bytes.byteLength - done, this.fileEnd + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.fileEnd = end;
+    this.send(bytes);
+  }
 
   send(bytes: Uint8Array): void {
     // postMessage sends whole ArrayBuffers: never one that holds more than the batch.
@@ -87,9 +108,9 @@ export class LiveFeed implements TimelineFeed {
     const { session } = this.recording;
     session.on('attached', () => this.sinks.forEach((sink) => this.open(sink)));
     session.on('snapshot', (s) => this.broadcast({ type: 'snapshot', snapshot: wireSnapshot(s) }));
-    session.on('records', (batch, stats) => {
-      for (const sink of this.sinks) this.streams.get(sink)?.send(batch);
-      this.broadcast({ type: 'stats', stats: wireStats(stats) });
+    this.recording.on('written', (end) => {
+      for (const stream of this.streams.values()) stream.sendFile(this.path, end);
+      for (const sink of this.streams.keys()) sink.post({ type: 'stats', stats: wireStats(session.stats) });
     });
     session.on('warning', (w) => this.broadcast({ type: 'marker', time: Number(captureClock()), kind: 'note', label: w.message }));
     this.result = this.recording.run().then((result) => {
@@ -128,12 +149,16 @@ export class LiveFeed implements TimelineFeed {
   private open(sink: TimelineSink): void {
     if (!this.recording.readable) return; // not attached yet: 'attached' opens it
     const opened = openPerfData(this.path);
+    // Only what the core said it wrote: whole records.
+    const dataEnd = this.recording.dataEnd;
+    opened.records[0].end = Math.max(opened.records[0].start, Math.min(opened.records[0].end, dataEnd));
     const reader = recordReader(opened);
     for (const _ of readRecords(opened, reader, CHUNK_BYTES));
     const { session } = this.recording;
     sink.post({ type: 'open', title: this.title, live: true, events: wireEvents(reader.stream), expectedBytes: 0, warnings: session.warnings.map((w) => w.message) });
     const stream = new RecordStream(sink);
     for (const batch of recordBatches(reader.index())) stream.send(batch);
+    stream.fileEnd = opened.records[0].end;
     this.streams.set(sink, stream);
     for (const s of session.snapshots) sink.post({ type: 'snapshot', snapshot: wireSnapshot(s) });
     for (const m of this.recording.markers) sink.post(markerMessage(m));

@@ -12,6 +12,7 @@
         "core/machine.cc",
         "core/open_error.cc",
         "core/ordering_queue.cc",
+        "core/perf_file.cc",
         "core/proc_status.cc",
         "core/ring.cc",
         "core/status_emitter.cc",

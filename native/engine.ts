@@ -1,6 +1,7 @@
-// The typed face of the native addon: a capture session that streams record
-// batches (perf layout, time order) and collects what the capture's file
-// must say about itself. Knows Node, not VS Code.
+// The typed face of the native addon: a capture session whose core writes
+// its records to a perf.data file itself and says how far the file has
+// grown, and that collects what the file must say about itself. Knows Node,
+// not VS Code.
 
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
@@ -34,6 +35,11 @@ export interface CaptureOptions {
    * status snapshots only.
    */
   regionTracepoints?: boolean;
+}
+
+/** What the core is given: the options, and the perf.data it writes the records to. */
+export interface CoreOptions extends CaptureOptions {
+  output: string;
 }
 
 export const DEFAULT_RING_PAGES = 512;
@@ -88,7 +94,7 @@ export class EngineError extends Error {
 
 type NativeMessage =
   | { kind: 'attached'; pid: number; events: { attr: ArrayBuffer; ids: bigint[]; name: string }[]; ioctlId: bigint; cpus: number[]; ringPages: number; namespaces: boolean }
-  | { kind: 'records'; batch: ArrayBuffer; stats: CaptureStats }
+  | { kind: 'written'; dataEnd: number; stats: CaptureStats }
   | ({ kind: 'snapshot' } & SnapshotInfo)
   | ({ kind: 'warning' } & Warning)
   | { kind: 'failed'; error: Error & { code: string } }
@@ -117,7 +123,7 @@ export interface ProcStatusResult {
 }
 
 interface NativeAddon {
-  Capture: new (options: CaptureOptions, onMessage: (m: NativeMessage) => void) => NativeCapture;
+  Capture: new (options: CoreOptions, onMessage: (m: NativeMessage) => void) => NativeCapture;
   readProcStatus(pids?: number[], emit?: number, options?: ProcStatusOptions): ProcStatusResult;
 }
 
@@ -186,27 +192,31 @@ export function loadAddon(): NativeAddon {
 
 interface CaptureEvents {
   attached: [AttachInfo];
-  records: [Uint8Array, CaptureStats];
+  /** The file's records now end at this file offset: whole records, in time order. */
+  written: [number, CaptureStats];
   snapshot: [SnapshotInfo];
   warning: [Warning];
   stopped: [StopInfo];
 }
 
 /**
- * One running capture. Events arrive in this order: attached, then records
- * and snapshots interleaved (the first snapshot is the attach-time status),
- * warnings at any time, and stopped exactly once.
+ * One running capture. Events arrive in this order: attached (the file now
+ * exists, its records yet to come), then written and snapshots interleaved
+ * (the first snapshot is the attach-time status), warnings at any time, and
+ * stopped exactly once, after the last written.
  */
 export class CaptureSession extends EventEmitter<CaptureEvents> {
   readonly snapshots: SnapshotInfo[] = [];
   readonly warnings: Warning[] = [];
   attach?: AttachInfo;
   stats: CaptureStats = { records: 0, statusRecords: 0, ioctlRecords: 0, procRecords: 0, lost: 0, lostRecords: 0 };
+  /** File offset of the end of the last whole record written. */
+  dataEnd = 0;
   readonly stopped: Promise<StopInfo>;
   private readonly native: NativeCapture;
   private error?: EngineError;
 
-  constructor(readonly options: CaptureOptions) {
+  constructor(readonly options: CoreOptions) {
     super();
     if ((options.pid === undefined) === (options.command === undefined || options.command.length === 0))
       throw new EngineError('EUSAGE', 'a capture needs either a pid to attach to or a command to launch, not both. Fix: give --pid PID, or -- CMD ARGS...');
@@ -248,9 +258,10 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
         };
         this.deliver('attached', this.attach);
         break;
-      case 'records':
+      case 'written':
         this.stats = m.stats;
-        this.deliver('records', new Uint8Array(m.batch), m.stats);
+        this.dataEnd = m.dataEnd;
+        this.deliver('written', m.dataEnd, m.stats);
         break;
       case 'snapshot': {
         const { kind: _, ...info } = m;

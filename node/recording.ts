@@ -1,14 +1,16 @@
-// A capture streamed into a perf.data file: the one way the CLI and the
-// extension record. Every batch is on disk before any other listener sees
-// it, so a capture that is cut short still leaves every record it read, and
-// a reader in another process (the language server) that follows the file
-// sees each record as soon as the host does.
+// A capture recorded into a perf.data file: the one way the CLI and the
+// extension record. The native core writes the records to the file itself,
+// as it reads them, so a capture that is cut short still leaves every record
+// it read, and every view (the timeline, the language server) follows the
+// file: no record passes through this thread on its way to disk. Here the
+// file is finished once the capture stops: features and metadata.
 
+import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { CaptureSession, type CaptureOptions, type StopInfo } from '../native/engine';
-import { PerfDataWriter } from './perfdata/writer';
+import { finishPerfDataFile } from './perfdata/writer';
 import { type MarkerMeta } from '../core/perfdata/metadata';
 import { FileError } from './fileError';
 
@@ -39,12 +41,10 @@ function checkWritable(output: string, fix: string): void {
   if (problem) throw new FileError(problem.code, output, `cannot write ${output}: ${problem.text}. Fix: ${fix}.`);
 }
 
-export class Recording {
+export class Recording extends EventEmitter<{ written: [number] }> {
   readonly session: CaptureSession;
   /** Debugger stops and continues, kept in the file's metadata. */
   readonly markers: MarkerMeta[] = [];
-  private writer?: PerfDataWriter;
-  private writeError?: Error;
 
   /** `fix` says how to choose another output, in the caller's terms. */
   constructor(
@@ -52,55 +52,34 @@ export class Recording {
     readonly output: string,
     fix = 'choose a writable path for the capture',
   ) {
+    super();
     checkWritable(output, fix);
-    this.session = new CaptureSession(options);
-    // Registered first, so the file holds a batch before any other listener sees it.
-    this.session.on('attached', (info) => {
-      try {
-        // The ioctl event's id is listed with the sideband's, so perf knows the event of its status records.
-        const [sideband, ...tracepoints] = info.events;
-        const ids = info.ioctlId ? [...sideband.ids, info.ioctlId] : sideband.ids;
-        this.writer = PerfDataWriter.open(output, { events: [{ ...sideband, ids }, ...tracepoints] });
-      } catch (e) {
-        this.fail(e as Error);
-      }
-    });
-    this.session.on('records', (batch) => {
-      if (!this.writer || this.writeError) return;
-      try {
-        // One write per batch: the engine already gathers records for up to
-        // a few tens of milliseconds, so a trickle costs a few writes a
-        // second, while the writer's buffer alone held a quiet capture's
-        // records back from other readers until a megabyte had piled up.
-        this.writer.append(batch);
-        this.writer.flush();
-      } catch (e) {
-        this.fail(e as Error);
-      }
-    });
-  }
-
-  private fail(e: Error): void {
-    this.writeError ??= e;
-    void this.session.stop();
+    this.session = new CaptureSession({ ...options, output });
+    this.session.on('written', (end) => this.emit('written', end));
   }
 
   /** Starts the capture; settles once it has stopped and its file is finished. */
   async run(): Promise<RecordingResult> {
     this.session.start();
     const stop = await this.session.stopped;
-    if (this.writer) {
-      try {
-        this.writer.finish({ ...this.session.fileMeta(stop), markers: this.markers.length ? this.markers : undefined });
-      } catch (e) {
-        this.writeError ??= e as Error;
-      }
+    const attach = this.session.attach;
+    if (!attach) return { stop, written: false };
+    try {
+      const names = attach.events.map((e) => e.name);
+      finishPerfDataFile(this.output, this.session.dataEnd, names, { ...this.session.fileMeta(stop), markers: this.markers.length ? this.markers : undefined });
+      return { stop, written: true };
+    } catch (e) {
+      return { stop, written: true, writeError: e as Error };
     }
-    return { stop, written: this.writer !== undefined, writeError: this.writeError };
   }
 
-  /** Whether the file exists and holds every record delivered so far: false before attach, or after a write failed. */
+  /** File offset of the end of the last whole record written so far. */
+  get dataEnd(): number {
+    return this.session.dataEnd;
+  }
+
+  /** Whether the file exists: from the attach on (the core creates it then). */
   get readable(): boolean {
-    return this.writer !== undefined && this.writeError === undefined;
+    return this.session.attach !== undefined;
   }
 }

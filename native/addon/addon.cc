@@ -1,12 +1,13 @@
-// The Node binding: a thin layer over the core. Records cross into
-// JavaScript as ArrayBuffers that JavaScript owns (copied from the core's
-// batch, never an external buffer over the ring), one per batch.
+// The Node binding: a thin layer over the core. The core writes the
+// capture's records to its perf.data itself; JavaScript is told how far the
+// file has grown, and reads the records from the file when a view wants them.
 #include <dirent.h>
 #include <napi.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <system_error>
 #include <variant>
 
@@ -23,6 +24,7 @@ Napi::Error to_js_error(Napi::Env env, const std::string& code, const std::strin
   return e;
 }
 
+// Copied into memory JavaScript owns: Electron refuses external buffers.
 Napi::ArrayBuffer copy_to_js(Napi::Env env, const uint8_t* data, size_t size) {
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, size);
   if (size) memcpy(buffer.Data(), data, size);
@@ -42,23 +44,20 @@ Napi::Object stats_to_js(Napi::Env env, const CaptureStats& s) {
 
 // One message from the reader thread, converted to JavaScript on the main thread.
 struct Message {
-  struct Records {
-    std::vector<uint8_t> batch;
-    CaptureStats stats;
-  };
+  // The file grew: how far is read when JavaScript takes the message.
+  struct Written {};
   struct Warning {
     std::string code, message;
   };
   struct Failed {
     std::string code, message;
   };
-  std::variant<AttachInfo, Records, SnapshotInfo, Warning, Failed, StopInfo> body;
+  std::variant<AttachInfo, Written, SnapshotInfo, Warning, Failed, StopInfo> body;
 };
 
-// Messages waiting for JavaScript, at most: some 16 MiB of record batches.
-// When JavaScript falls behind, the reader waits for room rather than
-// queueing without end; the rings then fill, and the kernel counts what
-// they could not hold in LOST records, which the stream and stats report.
+// Messages waiting for JavaScript, at most. The file's growth is one of
+// them at most (see written()), so only the rare others (snapshots,
+// warnings) could ever fill the queue and make the reader wait.
 constexpr size_t kMaxQueuedMessages = 64;
 
 class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener {
@@ -86,6 +85,9 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
     if (o.Has("emit")) options.emit = o.Get("emit").As<Napi::Number>().Uint32Value();
     if (o.Has("tryIoctl")) options.try_ioctl = o.Get("tryIoctl").ToBoolean();
     if (o.Has("regionTracepoints")) options.region_tracepoints = o.Get("regionTracepoints").ToBoolean();
+    if (!o.Has("output") || !o.Get("output").IsString() || o.Get("output").As<Napi::String>().Utf8Value().empty())
+      throw Napi::TypeError::New(env, "new Capture(options, onMessage): options.output, the perf.data to write, is required");
+    options.output = o.Get("output").As<Napi::String>().Utf8Value();
     callback_ = Napi::Persistent(info[1].As<Napi::Function>());
     capture_ = std::make_unique<Capture>(std::move(options), this);
   }
@@ -137,8 +139,18 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
 
   // CaptureListener, on the reader thread.
   void attached(const AttachInfo& info) override { post(Message{info}); }
-  void records(std::vector<uint8_t>&& batch, const CaptureStats& stats) override {
-    post(Message{Message::Records{std::move(batch), stats}});
+  // At most one growth message waits for JavaScript, carrying the latest
+  // end when it is taken: a JavaScript thread that is busy for seconds never
+  // holds the reader back, as a queue of growth messages filling up would.
+  void written(uint64_t data_end, const CaptureStats& stats) override {
+    {
+      std::lock_guard<std::mutex> lock(written_mutex_);
+      written_end_ = data_end;
+      written_stats_ = stats;
+      if (written_waiting_) return;
+      written_waiting_ = true;
+    }
+    post(Message{Message::Written{}});
   }
   void snapshot(const SnapshotInfo& info) override { post(Message{info}); }
   void warning(const std::string& code, const std::string& message) override {
@@ -180,10 +192,12 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
       o.Set("cpus", cpus);
       o.Set("ringPages", static_cast<double>(a->ring_pages));
       o.Set("namespaces", a->namespaces);
-    } else if (auto* r = std::get_if<Message::Records>(&m.body)) {
-      o.Set("kind", "records");
-      o.Set("batch", copy_to_js(env, r->batch.data(), r->batch.size()));
-      o.Set("stats", stats_to_js(env, r->stats));
+    } else if (std::holds_alternative<Message::Written>(m.body)) {
+      std::lock_guard<std::mutex> lock(written_mutex_);
+      written_waiting_ = false;
+      o.Set("kind", "written");
+      o.Set("dataEnd", static_cast<double>(written_end_));
+      o.Set("stats", stats_to_js(env, written_stats_));
     } else if (auto* s = std::get_if<SnapshotInfo>(&m.body)) {
       o.Set("kind", "snapshot");
       o.Set("index", s->index);
@@ -194,10 +208,10 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
       o.Set("gone", static_cast<double>(s->gone));
       o.Set("start", Napi::BigInt::New(env, s->start));
       o.Set("end", Napi::BigInt::New(env, s->end));
-    } else if (auto* w = std::get_if<Message::Warning>(&m.body)) {
+    } else if (auto* warning = std::get_if<Message::Warning>(&m.body)) {
       o.Set("kind", "warning");
-      o.Set("code", w->code);
-      o.Set("message", w->message);
+      o.Set("code", warning->code);
+      o.Set("message", warning->message);
     } else if (auto* f = std::get_if<Message::Failed>(&m.body)) {
       o.Set("kind", "failed");
       o.Set("error", to_js_error(env, f->code, f->message).Value());
@@ -231,6 +245,10 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
   Messages messages_;
   std::unique_ptr<Capture> capture_;
   bool started_ = false;
+  std::mutex written_mutex_;  // guards the three below, shared by the reader and JavaScript
+  uint64_t written_end_ = 0;
+  CaptureStats written_stats_;
+  bool written_waiting_ = false;
 };
 
 void CaptureWrap::on_js_thread(Napi::Env env, Napi::Function fn, CaptureWrap* self, Message* raw) {

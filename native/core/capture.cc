@@ -18,8 +18,14 @@ namespace sideband {
 
 namespace {
 
-// How long the reader sleeps when the rings are empty: bounds live latency.
-constexpr int kRoundMs = 20;
+// How long the reader sleeps with nothing waiting: the rings wake it when
+// records come, so this only paces the liveness checks.
+constexpr int kIdleMs = 100;
+// How long it sleeps while records wait to settle, or their file end to be told.
+constexpr int kWaitingMs = 2;
+// The file's new end is told at most this often: a storm costs the front
+// end's thread a few calls a second, a trickle waits no more than this.
+constexpr uint64_t kWrittenNs = 5'000'000;
 // A record is in its ring within microseconds of its timestamp (the kernel
 // writes sideband with preemption off right after taking the time); one
 // stamped longer than this before a drain began has certainly been drained.
@@ -89,11 +95,10 @@ void Capture::run() {
     for (int fd : events_.ring_fds()) fds.push_back({fd, POLLIN, 0});
     fds.push_back({wake_fd_, POLLIN, 0});
     while (!stop_requested_.load()) {
-      // Sleep until the kernel wakes us at half a ring, as perf record does.
-      // Spinning while records flow measured worse: the scheduler then
-      // treats the reader as a hog, and Node's thread preempts it for a
-      // whole slice, long enough to overflow a small ring.
-      poll(fds.data(), fds.size(), kRoundMs);
+      // Sleep until a ring has data: each wakes its reader at its first
+      // record (event_set.cc), so a trickle is read at once, and a storm,
+      // which finds the reader awake, costs no wake-ups.
+      poll(fds.data(), fds.size(), poll_timeout_ms());
       // A hung-up ring (its task and all inherited children gone) would
       // make poll return at once forever; it is still drained every round.
       for (auto& p : fds)
@@ -126,9 +131,16 @@ void Capture::run() {
     losses_.report_unwritten();
     queue_.flush(UINT64_MAX);
     send(true);
+  } catch (const Error& e) {
+    // The file refused the last records (no space left): said, unless a failure was already.
+    if (stop.reason != "failed") {
+      stop.reason = "failed";
+      listener_->failed(e);
+    }
   } catch (const std::exception&) {
   }
   events_.release();
+  file_.close();  // the front end finishes it: the fd must not outlive the capture
   launcher_.end(stop.reason == "exited", wake_fd_, force_stop_);
   {
     std::lock_guard<std::mutex> lock(wake_mutex_);
@@ -157,7 +169,9 @@ void Capture::attach() {
   if (!events_.attr().namespaces) options_.emit &= ~kEmitNamespaces;
 
   status_ = std::make_unique<StatusEmitter>(options_.emit, events_, queue_, stats_, *listener_, [this] { round(); });
-  listener_->attached(events_.attach_info());
+  const AttachInfo info = events_.attach_info();
+  if (!options_.output.empty()) file_.open(options_.output, info);
+  listener_->attached(info);
 }
 
 void Capture::snapshot(bool first) {
@@ -222,8 +236,38 @@ void Capture::ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring) {
 }
 
 void Capture::send(bool now) {
-  std::vector<uint8_t> batch = queue_.take_batch(now);
-  if (!batch.empty()) listener_->records(std::move(batch), stats_);
+  if (!file_.is_open()) {
+    std::vector<uint8_t> batch = queue_.take_batch(now);
+    if (!batch.empty()) listener_->records(std::move(batch), stats_);
+    return;
+  }
+  // The file takes every record that has settled, at once: batching only
+  // saves write calls, and a reader of the file should not wait for them.
+  std::vector<uint8_t> batch = queue_.take_batch(true);
+  if (!batch.empty()) {
+    try {
+      file_.append(batch);
+    } catch (const Error&) {
+      file_.close();  // nothing more is written after a failed write: the file ends at a whole record
+      tell_written(true);
+      throw;
+    }
+  }
+  queue_.give_back(std::move(batch));
+  tell_written(now);
+}
+
+void Capture::tell_written(bool now) {
+  const uint64_t end = file_.data_end(), t = monotonic_ns();
+  if (end == told_end_ || (!now && t - told_at_ < kWrittenNs)) return;
+  told_end_ = end;
+  told_at_ = t;
+  listener_->written(end, stats_);
+}
+
+int Capture::poll_timeout_ms() const {
+  const bool untold = file_.is_open() && file_.data_end() != told_end_;
+  return untold || queue_.waiting() ? kWaitingMs : kIdleMs;
 }
 
 void Capture::check_liveness() {

@@ -14,7 +14,9 @@
 //   read:     Ring::drain (ring.h), for every ring by EventSet::drain, each Capture::round
 //   ordered:  OrderingQueue::flush (rounds, as perf's FINISHED_ROUND)
 //   snapshot: Capture::snapshot -> StatusEmitter: the kernel's ioctl, or ProcStatusReader (proc_status.h)
-//   sent:     CaptureListener::records, as batches in perf's own layout
+//   written:  PerfFile::append (perf_file.h), the capture's perf.data, when it has one
+//   sent:     CaptureListener::written, the file's new end; without a file,
+//             CaptureListener::records, as batches in perf's own layout
 #pragma once
 
 #include <sys/types.h>
@@ -33,6 +35,7 @@
 #include "live_tasks.h"
 #include "losses.h"
 #include "ordering_queue.h"
+#include "perf_file.h"
 #include "status_emitter.h"
 
 namespace sideband {
@@ -45,6 +48,7 @@ struct CaptureOptions {
   uint32_t emit = 0xf;                // EmitFlag bits for status snapshots
   bool try_ioctl = true;              // false forces the /proc path (for comparisons)
   bool region_tracepoints = true;     // the syscall tracepoints of munmap, mremap, mprotect, brk
+  std::string output;                 // the perf.data the core writes; empty: records go to the listener
 };
 
 enum class StatusPath { None, Ioctl, Proc };
@@ -88,7 +92,11 @@ class CaptureListener {
  public:
   virtual ~CaptureListener() = default;
   virtual void attached(const AttachInfo& info) = 0;
-  virtual void records(std::vector<uint8_t>&& batch, const CaptureStats& stats) = 0;
+  // Of a capture without an output file: its records, in time order.
+  virtual void records(std::vector<uint8_t>&& /*batch*/, const CaptureStats& /*stats*/) {}
+  // Of a capture with one: the file's records now end at file offset
+  // data_end. Said at most every few milliseconds, however fast they come.
+  virtual void written(uint64_t /*data_end*/, const CaptureStats& /*stats*/) {}
   virtual void snapshot(const SnapshotInfo& info) = 0;
   virtual void warning(const std::string& code, const std::string& message) = 0;
   virtual void failed(const Error& error) = 0;
@@ -116,7 +124,9 @@ class Capture {
   void snapshot(bool first);
   void round();  // drains every ring, and moves what has settled into the batch
   void ingest(const uint8_t* rec, uint16_t size, bool from_ioctl_ring);
-  void send(bool now);  // now, or once the batch is large or old enough
+  void send(bool now);  // to the file, or to the listener now or once the batch is large or old enough
+  void tell_written(bool now);  // the file's new end, unless said less than kWrittenNs ago
+  int poll_timeout_ms() const;
   void check_liveness();
 
   CaptureOptions options_;
@@ -134,6 +144,8 @@ class Capture {
 
   EventSet events_;
   OrderingQueue queue_;
+  PerfFile file_;
+  uint64_t told_end_ = 0, told_at_ = 0;
   Losses losses_;
   std::unique_ptr<StatusEmitter> status_;  // once the events are open
   uint32_t snapshot_index_ = 0;

@@ -52,16 +52,17 @@ void EventSet::open(pid_t target, const CaptureOptions& options) {
       tracepoints_.push_back({tp, tracepoint_attr(tp, attr_), {}, {}});
     if (!refused.empty()) warn_no_tracepoints(refused);
   }
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const std::vector<int> cpus = online_cpus();
   size_t pages = options.ring_pages;
   if (pages == 0 || (pages & (pages - 1)) != 0)
     throw Error("EINVAL", "ring size must be a power of two pages, not " + std::to_string(pages) +
                               ". Fix: pass e.g. --ring-pages 512.");
   for (;;) {
-    // Wake the reader at half the ring, as perf does, capped so that a
-    // large ring is drained long before it fills; it then drains until empty.
-    attr_.wakeup_watermark = static_cast<uint32_t>(std::min<size_t>(pages * page / 2, 256 * 1024));
+    // Wake the reader at a ring's first record, not at half the ring as
+    // perf does: a debuggee's trickle of records is then read at once. A
+    // storm costs no more wake-ups than perf's, as it finds the reader
+    // awake: the kernel wakes only a reader that sleeps in poll.
+    attr_.wakeup_watermark = 1;
     try {
       const std::vector<pid_t> tids = threads_of(target_);
       for (int cpu : cpus) {

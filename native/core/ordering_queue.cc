@@ -102,4 +102,10 @@ std::vector<uint8_t> OrderingQueue::take_batch(bool now) {
   return std::exchange(batch_, {});
 }
 
+void OrderingQueue::give_back(std::vector<uint8_t>&& batch) {
+  if (!batch_.empty() || batch.capacity() == 0) return;
+  batch.clear();
+  batch_ = std::move(batch);
+}
+
 }  // namespace sideband

@@ -31,6 +31,10 @@ class OrderingQueue {
   void flush(uint64_t threshold);
   // The batch, now, or once it is large or old enough; else nothing.
   std::vector<uint8_t> take_batch(bool now);
+  // A batch taken and done with: its buffer is kept for the next one.
+  void give_back(std::vector<uint8_t>&& batch);
+  // Whether records wait, to settle or to be taken.
+  bool waiting() const { return head_ < pending_.size() || !batch_.empty(); }
 
  private:
   struct Entry {

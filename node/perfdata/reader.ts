@@ -76,6 +76,8 @@ function fileReadBack(path: string, start: number): ReadBack {
 
 /** A file whose records stay in it: everything but the data section, and where that lies. */
 export interface PerfDataFile extends Omit<PerfData, 'data'> {
+  /** File offset of the attrs section. */
+  attrsAt: number;
   /** File offsets of the data section's first byte and of the byte after its last. */
   dataStart: number;
   dataEnd: number;
@@ -95,13 +97,13 @@ export function openPerfDataFile(path: string): PerfDataFile {
   try {
     const sparse = new Uint8Array(new ArrayBuffer(size));
     readInto(fd, sparse, 0, Math.min(size, HEADER_SIZE));
-    const { data } = parseHeader(sparse);
+    const { data, attrs } = parseHeader(sparse);
     const dataStart = Math.min(data.offset, size);
     const dataEnd = data.size === 0 ? size : Math.min(size, dataStart + data.size);
     readInto(fd, sparse, 0, dataStart);
     readInto(fd, sparse, dataEnd, size - dataEnd);
     const { data: _untouched, ...file } = parsePerfData(sparse);
-    return { ...file, dataStart, dataEnd, declaredBytes: data.size === 0 ? undefined : data.size };
+    return { ...file, attrsAt: attrs.offset, dataStart, dataEnd, declaredBytes: data.size === 0 ? undefined : data.size };
   } finally {
     fs.closeSync(fd);
   }
@@ -156,7 +158,7 @@ export function openPerfData(path: string): OpenedPerfData {
     const header = `${path}/data`;
     if (!fs.existsSync(header))
       throw new PerfDataError('data', `${path} is a directory without the "data" header file of a \`perf record --threads\` capture: open a perf.data file or such a directory`);
-    const { dataStart, dataEnd, ...file } = openPerfDataFile(header);
+    const { dataStart, dataEnd, attrsAt: _attrsAt, ...file } = openPerfDataFile(header);
     const records: RecordFile[] = [{ path: header, start: dataStart, end: dataEnd }, ...threadFiles(path).map((p) => ({ path: p, start: 0, end: fileSize(p) }))];
     return { ...file, path, format: 'directory', records, recordBytes: records.reduce((n, r) => n + r.end - r.start, 0) };
   }
@@ -171,7 +173,7 @@ export function openPerfData(path: string): OpenedPerfData {
     const end = fileSize(path);
     return { path, format: 'pipe', attrs: [], features: [], warnings: [], records: [{ path, start: PIPE_HEADER_SIZE, end }], recordBytes: end - PIPE_HEADER_SIZE };
   }
-  const { dataStart, dataEnd, declaredBytes, ...file } = openPerfDataFile(path);
+  const { dataStart, dataEnd, declaredBytes, attrsAt: _attrsAt, ...file } = openPerfDataFile(path);
   return { ...file, path, format: 'file', records: [{ path, start: dataStart, end: dataEnd, declaredBytes }], recordBytes: dataEnd - dataStart };
 }
 

@@ -8,6 +8,7 @@ import { Feature, HEADER_SIZE, PerfDataError, SECTION_SIZE, buildHeader, viewOf 
 import { checkMeta, sidebandTrailer, type SidebandMeta } from '../../core/perfdata/metadata';
 import { readHostInfo, type HostInfo } from '../host';
 import { tracingData } from './tracingData';
+import { openPerfDataFile } from './reader';
 
 /** PERF_TYPE_TRACEPOINT: the attr type of the syscall tracepoints, whose formats perf needs in TRACING_DATA. */
 const TRACEPOINT_TYPE = 2;
@@ -80,6 +81,57 @@ const WRITE_BUFFER_BYTES = 1 << 20;
 
 function writeAll(fd: number, bytes: Uint8Array, position: number): void {
   for (let done = 0; done < bytes.byteLength; ) done += fs.writeSync(fd, bytes, done, bytes.byteLength - done, position + done);
+}
+
+/** What ends a file: its events, where its attrs and data lie, and what the features say of the machine. */
+interface FileEnding {
+  events: readonly FileEvent[];
+  tracing: Uint8Array | undefined;
+  host: HostInfo;
+  attrsAt: number;
+  dataOffset: number;
+  /** File offset of the byte after the last record. */
+  dataEnd: number;
+}
+
+/**
+ * Ends the data section at `dataEnd` (a last FINISHED_ROUND), writes the
+ * features and the metadata trailer after it, then the final header: only
+ * then does the file say it is complete.
+ */
+function writeEnding(fd: number, ending: FileEnding, meta: SidebandMeta): void {
+  const bad = checkMeta(meta, '');
+  if (bad !== undefined) throw new PerfDataError(`meta.${bad}`, `meta.${bad} is missing or of the wrong type: readers would ignore the metadata`);
+  const { events, attrsAt, dataOffset } = ending;
+  writeAll(fd, FINISHED_ROUND, ending.dataEnd);
+  const dataEnd = ending.dataEnd + FINISHED_ROUND.byteLength;
+  const features = buildFeatures(dataEnd, events, ending.tracing, ending.host, meta);
+  writeAll(fd, features.bytes, dataEnd);
+  fs.ftruncateSync(fd, dataEnd + features.bytes.byteLength);
+  const attrSize = events[0].attr.bytes.byteLength + SECTION_SIZE;
+  const data = { offset: dataOffset, size: dataEnd - dataOffset };
+  writeAll(fd, buildHeader(attrSize, { offset: attrsAt, size: events.length * attrSize }, data, features.bits), 0);
+}
+
+/**
+ * Finishes a capture file that the native core wrote up to `dataEnd`
+ * (native/core/perf_file.h): its header, ids and attrs are read back from
+ * it, its events named `names` in the order of its attrs, and the
+ * tracepoints' formats read from tracefs now, the capture's kernel's.
+ */
+export function finishPerfDataFile(path: string, dataEnd: number, names: readonly string[], meta: SidebandMeta, host: HostInfo = readHostInfo()): void {
+  const file = openPerfDataFile(path);
+  if (file.declaredBytes !== undefined) throw new PerfDataError('data.size', `${path} is already finished: its header gives its data section's size`);
+  if (file.attrs.length !== names.length) throw new PerfDataError('attrs', `${path} has ${file.attrs.length} events, but the capture named ${names.length}`);
+  if (dataEnd < file.dataStart || dataEnd > file.dataEnd) throw new PerfDataError('data', `${path} ends at byte ${file.dataEnd}, but the capture wrote its records up to byte ${dataEnd}`);
+  const events: FileEvent[] = file.attrs.map((a, i) => ({ attr: a.attr, ids: a.ids, name: names[i] }));
+  const tracepoints = events.filter((event) => event.attr.type === TRACEPOINT_TYPE).map((event) => event.name);
+  const fd = fs.openSync(path, 'r+');
+  try {
+    writeEnding(fd, { events, tracing: tracepoints.length ? tracingData(tracepoints) : undefined, host, attrsAt: file.attrsAt, dataOffset: file.dataStart, dataEnd }, meta);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -196,17 +248,8 @@ export class PerfDataWriter {
   /** Ends the data section, writes the features, the metadata trailer and the final header, and closes the file. */
   finish(meta: SidebandMeta): void {
     const fd = this.openFd();
-    const bad = checkMeta(meta, '');
-    if (bad !== undefined) throw new PerfDataError(`meta.${bad}`, `meta.${bad} is missing or of the wrong type: readers would ignore the metadata`);
-    // Also makes data.size non-zero, which is what marks the file finished.
-    this.write(fd, FINISHED_ROUND);
     this.writeBuffered(fd);
-    const features = buildFeatures(this.position, this.events, this.tracing, this.host, meta);
-    writeAll(fd, features.bytes, this.position);
-    const attrSize = this.events[0].attr.bytes.byteLength + SECTION_SIZE;
-    const data = { offset: this.dataOffset, size: this.position - this.dataOffset };
-    // The header last: only now does the file say it is complete.
-    writeAll(fd, buildHeader(attrSize, { offset: this.attrsAt, size: this.events.length * attrSize }, data, features.bits), 0);
+    writeEnding(fd, { events: this.events, tracing: this.tracing, host: this.host, attrsAt: this.attrsAt, dataOffset: this.dataOffset, dataEnd: this.position }, meta);
     this.close(fd);
   }
 

@@ -1,25 +1,31 @@
 // The engine inside a host that misbehaves or goes away: a listener that
-// throws, a thread that cannot start, a JavaScript thread too busy to take
-// batches, a worker torn down or an extension deactivated mid-capture must
-// not crash or hang the process, lose records silently, or lose the end.
+// throws, a thread that cannot start, a JavaScript thread too busy to hear
+// from it, a worker torn down or an extension deactivated mid-capture must
+// not crash or hang the process, lose records, or lose the end.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 
-import { readPerfData } from '../../node/perfdata/reader';
-import { fixture, Proc, ROOT } from './harness';
+import { indexPerfDataFile, readPerfData } from '../../node/perfdata/reader';
+import { decodeRecord, RecordType } from '../../core/records';
+import { fixture, Proc, ROOT, tempDir } from './harness';
+
+const dir = tempDir('engine');
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+/** A file of this test's scratch directory, for the captures' output. */
+const scratch = (name: string): string => path.join(dir, name);
 
 test('listeners that throw: the session still finishes, says so, and lets the process exit', () => {
   const script = `
     const { CaptureSession } = require(${JSON.stringify(path.join(ROOT, 'out', 'native', 'engine.js'))});
     const thrown = [];
     process.on('uncaughtException', (e) => thrown.push(e.message));
-    const session = new CaptureSession({ command: ['/bin/true'] });
-    for (const event of ['attached', 'records', 'snapshot', 'stopped'])
+    const session = new CaptureSession({ command: ['/bin/true'], output: ${JSON.stringify(scratch('throwing.data'))} });
+    for (const event of ['attached', 'written', 'snapshot', 'stopped'])
       session.on(event, () => { throw new Error('listener of ' + event); });
     session.start();
     session.stopped.then((s) => setTimeout(() => console.log(JSON.stringify({ reason: s.reason, records: s.stats.records, thrown })), 50));
@@ -28,7 +34,7 @@ test('listeners that throw: the session still finishes, says so, and lets the pr
   const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 }));
   assert.equal(out.reason, 'exited');
   assert.ok(out.records > 0);
-  for (const event of ['attached', 'records', 'snapshot', 'stopped']) assert.ok(out.thrown.includes(`listener of ${event}`), `${event}: ${out.thrown}`);
+  for (const event of ['attached', 'written', 'snapshot', 'stopped']) assert.ok(out.thrown.includes(`listener of ${event}`), `${event}: ${out.thrown}`);
 });
 
 test('a session that has stopped holds no fd and no ring, though it is still referenced', () => {
@@ -38,7 +44,7 @@ test('a session that has stopped holds no fd and no ring, though it is still ref
     const fds = () => fs.readdirSync('/proc/self/fd').map((fd) => { try { return fd + ' ' + fs.readlinkSync('/proc/self/fd/' + fd); } catch { return ''; } }).filter(Boolean);
     const rings = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.includes('perf_event')).length;
     const before = new Set(fds());
-    const session = new CaptureSession({ command: ['/bin/true'] });
+    const session = new CaptureSession({ command: ['/bin/true'], output: ${JSON.stringify(scratch('fds.data'))} });
     globalThis.kept = session;  // no garbage collection can close them for it
     session.on('stopped', (s) => console.log(JSON.stringify({ reason: s.reason, left: fds().filter((f) => !before.has(f)), rings: rings() })));
     session.start();
@@ -52,7 +58,7 @@ test('a session that has stopped holds no fd and no ring, though it is still ref
 test('a reader thread that cannot be created: start() throws an Error that says so, and the process lives on and exits', { timeout: 30_000 }, async () => {
   const script = `
     const { Capture } = require(${JSON.stringify(path.join(ROOT, 'native', 'build', 'Release', 'sideband.node'))});
-    const capture = new Capture({ pid: process.pid }, () => {});
+    const capture = new Capture({ pid: process.pid, output: ${JSON.stringify(scratch('thread.data'))} }, () => {});
     console.log('ready');
     process.stdin.once('data', () => {
       process.stdin.destroy();
@@ -90,10 +96,10 @@ test('a worker torn down while its capture runs: the capture stops with it, and 
         const { workerData, parentPort } = require('node:worker_threads');
         const { Capture } = require(workerData.addon);
         let told = false;
-        new Capture({ pid: workerData.pid }, (m) => {
-          if (m.kind === 'records' && !told) parentPort.postMessage((told = true));
+        new Capture({ pid: workerData.pid, output: workerData.output }, (m) => {
+          if (m.kind === 'written' && !told) parentPort.postMessage((told = true));
         }).start();
-      \`, { eval: true, workerData: { addon: ${JSON.stringify(path.join(ROOT, 'native', 'build', 'Release', 'sideband.node'))}, pid: ${pid} } });
+      \`, { eval: true, workerData: { addon: ${JSON.stringify(path.join(ROOT, 'native', 'build', 'Release', 'sideband.node'))}, pid: ${pid}, output: ${JSON.stringify(scratch('worker.data'))} } });
       worker.once('message', () => void worker.terminate());
       worker.once('exit', () => setTimeout(() => console.log('the process outlived its worker'), 500));
     `;
@@ -105,34 +111,31 @@ test('a worker torn down while its capture runs: the capture stops with it, and 
   }
 });
 
-test('a JavaScript thread that takes no batches: the reader waits for it, and the kernel counts what the rings could not hold', () => {
-  const mappings = 400_000; // some 50 MiB of MMAP2 records, more than the queue and the rings hold together
+test('a JavaScript thread too busy to hear from the core: the core writes the records to the file all the same, and loses none silently', () => {
+  const mappings = 400_000; // some 50 MiB of MMAP2 records, more than the rings hold
   const mapped = fixture('churn');
+  const output = scratch('busy.data');
   const script = `
+    const fs = require('node:fs');
     const { execFileSync } = require('node:child_process');
     const { CaptureSession } = require(${JSON.stringify(path.join(ROOT, 'out', 'native', 'engine.js'))});
-    const session = new CaptureSession({ pid: process.pid });
-    let seen = 0;
-    session.on('records', (batch) => {
-      const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-      for (let at = 0; at < batch.byteLength; at += view.getUint16(at + 6, true)) {
-        // PERF_RECORD_MMAP2, its file name 72 bytes in
-        if (view.getUint32(at, true) !== 10) continue;
-        const name = batch.subarray(at + 72, at + view.getUint16(at + 6, true));
-        if (Buffer.from(name.subarray(0, name.indexOf(0))).toString() === ${JSON.stringify(mapped)}) seen++;
-      }
-    });
+    const session = new CaptureSession({ pid: process.pid, output: ${JSON.stringify(output)} });
     session.once('snapshot', () => {
-      // The burst runs while this thread waits for it: nothing takes the reader's batches meanwhile.
+      const before = fs.statSync(${JSON.stringify(output)}).size;
+      // The burst runs while this thread waits for it: no JavaScript runs meanwhile.
       execFileSync(${JSON.stringify(fixture('burst'))}, [${JSON.stringify(mapped)}, '${mappings}']);
-      session.stop().then((stop) => console.log(JSON.stringify({ seen, lost: stop.stats.lost })));
+      const during = fs.statSync(${JSON.stringify(output)}).size - before;
+      session.stop().then((stop) => console.log(JSON.stringify({ during, lost: stop.stats.lost })));
     });
     session.start();
   `;
   const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 }));
-  // Unbounded, the queue took every batch and the rings never filled.
-  assert.ok(out.lost > 0 && out.seen < mappings, `the reader waited and the rings overflowed: ${JSON.stringify(out)}`);
-  assert.ok(out.seen + out.lost >= mappings, `every mapping was either delivered or counted lost by the kernel: ${JSON.stringify(out)}`);
+  const seen = indexPerfDataFile(output).index;
+  let inFile = 0;
+  for (let i = 0; i < seen.count; i++) if (seen.type[i] === RecordType.MMAP2 && decodeRecord(seen, i).fields.filename === mapped) inFile++;
+  // Were the records written by this thread, the file would not have grown while it was blocked.
+  assert.ok(out.during > (mappings / 2) * 64, `the file grew by ${out.during} bytes while JavaScript was blocked: the core wrote them`);
+  assert.ok(inFile + out.lost >= mappings, `every mapping was either in the file or counted lost by the kernel: ${inFile} + ${out.lost} of ${mappings}`);
 });
 
 test("the extension's deactivate stops a running capture and finishes its file before the host goes", () => {

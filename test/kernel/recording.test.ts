@@ -1,49 +1,79 @@
-// A live capture's file, read by another process while it is written: the
-// language server follows it for hovers and CodeLens, so every batch the
-// host has been given must already be in the file.
+// A live capture's file, written by the native core as it reads the rings:
+// the host is only told how far the file has grown, and views read the
+// records from the file (the language server from another process). So at
+// every telling the file must hold whole records up to there, and a capture
+// killed mid-write must leave a file that reads to its last whole record.
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 
-import { readPerfData } from '../../node/perfdata/reader';
+import { indexPerfDataFile, openPerfDataFile, readPerfData } from '../../node/perfdata/reader';
 import { Recording } from '../../node/recording';
 import { RecordType } from '../../core/records';
-import { namedEvents } from '../fixtures/perfFile';
-import { tempDir } from './harness';
+import { sideband, tempDir } from './harness';
 
 const dir = tempDir('recording');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** The data section's records without the EVENT_UPDATEs and FINISHED_ROUNDs the writer adds for perf. */
-function recordsOnDisk(file: string): Buffer {
-  const data = namedEvents(readPerfData(file).data).records;
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const kept: Uint8Array[] = [];
-  for (let at = 0; at + 8 <= data.byteLength; ) {
-    const size = view.getUint16(at + 6, true);
-    if (view.getUint32(at, true) !== RecordType.FINISHED_ROUND) kept.push(data.subarray(at, at + size));
+/** The types of the records from file offset `from` to `to`, walked by their sizes; throws unless the walk ends exactly at `to`. */
+function recordTypesBetween(file: string, from: number, to: number): number[] {
+  const bytes = Buffer.alloc(to - from);
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, bytes, 0, bytes.byteLength, from);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const types: number[] = [];
+  let at = 0;
+  while (at < bytes.byteLength) {
+    const size = bytes.readUInt16LE(at + 6);
+    if (size < 8 || at + size > bytes.byteLength) throw new Error(`a record at file offset ${from + at} claims ${size} bytes, past the told end ${to}`);
+    types.push(bytes.readUInt32LE(at));
     at += size;
   }
-  return Buffer.concat(kept);
+  return types;
 }
 
-test('every batch is in the file before the host sees it, however quiet the capture', async () => {
+test('the core writes the file: at every telling it holds whole records up to the told end, and the finished file holds each record once', async () => {
   // A quiet target, as a debuggee is: a few forks, far less than any write buffer holds.
   const output = path.join(dir, 'quiet.data');
   const recording = new Recording({ command: ['/bin/sh', '-c', 'for i in 1 2 3 4 5; do /bin/true; sleep 0.05; done'] }, output);
-  const delivered: Uint8Array[] = [];
-  const mismatches: string[] = [];
-  // Registered after the recording's own listener, as the host's feeds are.
-  recording.session.on('records', (batch) => {
-    delivered.push(batch.slice());
-    const want = Buffer.concat(delivered);
-    const have = recordsOnDisk(output);
-    if (!have.equals(want)) mismatches.push(`batch ${delivered.length}: ${want.byteLength} bytes delivered, ${have.byteLength} in the file`);
+  const told: Array<{ end: number; types: number[] }> = [];
+  let start = 0;
+  recording.on('written', (end) => {
+    start ||= openPerfDataFile(output).dataStart;
+    told.push({ end, types: recordTypesBetween(output, start, end) });
   });
   const result = await recording.run();
   assert.equal(result.stop.error, undefined);
-  assert.ok(delivered.length > 0, 'the capture delivered records');
-  assert.deepEqual(mismatches, [], 'the file held every delivered record at each delivery');
+  assert.equal(result.writeError, undefined);
+  assert.ok(told.length > 1, `the host was told of the file's growth more than once while the target ran (${told.length})`);
+  for (let i = 1; i < told.length; i++) assert.ok(told[i].end > told[i - 1].end, 'each telling is of new records');
+  // What the host was told last is every record: the finished file has those and its closing FINISHED_ROUND.
+  const finished = readPerfData(output);
+  const last = told[told.length - 1];
+  assert.equal(finished.dataOffset + finished.data.byteLength, last.end + 8, 'the data section ends at the last told end, plus one FINISHED_ROUND');
+  // The core counts what leaves its ordering queue; the file also has the EVENT_UPDATEs naming its events and perf's rounds.
+  const counted = last.types.filter((t) => t !== RecordType.EVENT_UPDATE && t !== RecordType.FINISHED_ROUND).length;
+  assert.equal(counted, result.stop.stats.records, 'the file holds every record the core counted, once');
+  assert.ok(last.types.includes(RecordType.FORK) && last.types.includes(RecordType.EXIT), 'the forks and exits are there');
+});
+
+test('a capture killed mid-write (SIGKILL) leaves a file read up to its last whole record, that says it is unfinished', async () => {
+  const output = path.join(dir, 'killed.data');
+  // A target that keeps forking for some seconds, so the core is writing when the kill comes; it ends by itself.
+  const capture = sideband(['capture', '-o', output, '--', '/bin/sh', '-c', 'for i in $(seq 4000); do /bin/true; done']);
+  // Killed once the file holds some forks: the core wrote them, not this process.
+  for (let i = 0; i < 400 && !(fs.existsSync(output) && fs.statSync(output).size > 64 << 10); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  assert.ok(fs.existsSync(output) && fs.statSync(output).size > 64 << 10, `the capture wrote its file: ${capture.output}`);
+  capture.child.kill('SIGKILL');
+  await capture.exited;
+  const file = readPerfData(output);
+  assert.equal(file.meta, undefined, 'no metadata: the capture never finished');
+  assert.ok(file.warnings.some((w) => /not properly finished/.test(w)), `the reader says so: ${file.warnings.join('; ')}`);
+  const { index } = indexPerfDataFile(output);
+  assert.ok(index.type.filter((t) => t === RecordType.FORK).length > 10, 'the forks written before the kill are read');
 });
