@@ -56,6 +56,15 @@ uint8_t* put(uint8_t* p, T v) {
   return p + sizeof v;
 }
 
+// Reads an open small /proc file from its start into buf, anew on each
+// call (procfs writes it again); returns its length or -errno.
+ssize_t read_whole(int fd, char* buf, size_t cap) {
+  ssize_t n = pread(fd, buf, cap - 1, 0);
+  if (n < 0) return -errno;
+  buf[n] = 0;
+  return n;
+}
+
 // Reads a small /proc file relative to `dir` into buf; returns its length or -errno.
 ssize_t read_small(int dir, const char* name, char* buf, size_t cap) {
   int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
@@ -145,6 +154,13 @@ size_t decode_maps_name(char* name) {
 
 constexpr const char* kNamespaceNames[] = {"net", "uts", "ipc", "pid", "user", "mnt", "cgroup"};
 static_assert(sizeof kNamespaceNames / sizeof kNamespaceNames[0] == kNamespaceCount);
+constexpr unsigned kAllNamespaces = (1u << kNamespaceCount) - 1;
+// A thread's pid and user namespaces are its process's: the kernel refuses
+// CLONE_THREAD into another pid namespace, and unshare or setns of a user
+// namespace in a process of more than one thread. Those two are read from
+// the leader alone; the others may be a thread's own (mnt too, for a thread
+// cloned without CLONE_FS).
+constexpr unsigned kProcessWideNamespaces = (1u << 3) | (1u << 4);  // pid, user
 
 }  // namespace
 
@@ -212,15 +228,16 @@ ProcStatusReader::ProcStatusReader(uint32_t emit_flags, bool procmap_query, std:
   if (statx(AT_FDCWD, "/proc/self/ns/net", 0, STATX_BASIC_STATS, &st) == 0) nsfs_dev_ = makedev(st.stx_dev_major, st.stx_dev_minor);
 }
 
-NamespaceRead ProcStatusReader::read_namespaces(int at, const char* ns_dir, uint64_t (*links)[2]) {
-  // O_PATH: a handle for the walk, so each readlinkat resolves one component.
-  const int dir = openat(at, ns_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return errno == EACCES || errno == EPERM ? NamespaceRead::Denied : NamespaceRead::Gone;
+NamespaceRead ProcStatusReader::read_namespaces(int at, const char* ns_dir, unsigned which, uint64_t (*links)[2]) {
+  // Each link read by its path under `at`: one system call a namespace,
+  // where a handle on the ns directory costs two more.
   NamespaceRead result = NamespaceRead::Gone;
-  char link[64];
+  char path[64], link[64];
   for (uint64_t i = 0; i < kNamespaceCount; ++i) {
+    if (!(which & (1u << i))) continue;
     links[i][0] = links[i][1] = 0;  // a namespace the kernel lacks stays 0, as in perf
-    ssize_t n = readlinkat(dir, kNamespaceNames[i], link, sizeof link - 1);
+    snprintf(path, sizeof path, "%s/%s", ns_dir, kNamespaceNames[i]);
+    ssize_t n = readlinkat(at, path, link, sizeof link - 1);
     if (n <= 0) {
       if (errno == ENOENT) continue;
       result = errno == EACCES || errno == EPERM ? NamespaceRead::Denied : NamespaceRead::Gone;
@@ -233,7 +250,6 @@ NamespaceRead ProcStatusReader::read_namespaces(int at, const char* ns_dir, uint
       result = NamespaceRead::Ok;
     }
   }
-  close(dir);
   return result;
 }
 
@@ -343,43 +359,60 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
   w.begin = out.size();
   w.start = monotonic_ns();
   char path[4096], text[512];
-  // Everything is read through one handle on the process's directory: should
-  // the process exit and its pid be reused mid-read, the handle still names
-  // the first process, and finds nothing where it was, never the newcomer.
-  snprintf(path, sizeof path, "%s/%u", proc_root_.c_str(), pid);
-  const int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   // One read of the process's stat tells its comm, state, parent, whether
-  // it is a kernel thread and how many threads it has.
-  ssize_t n = dir >= 0 ? read_small(dir, "stat", text, sizeof text) : -1;
+  // it is a kernel thread and how many threads it has. It stays open to be
+  // read again at the end: should the process go, that read finds nothing.
+  snprintf(path, sizeof path, "%s/%u/stat", proc_root_.c_str(), pid);
+  const int stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = stat_fd >= 0 ? read_whole(stat_fd, text, sizeof text) : -1;
   ProcStat ps;
-  if (n <= 0 || !parse_stat(text, static_cast<size_t>(n), ps)) {
-    if (dir >= 0) close(dir);
-    w.gone = true;
+  const auto finish = [&]() -> ProcWindow& {
+    if (stat_fd >= 0) close(stat_fd);
     w.end = monotonic_ns();
     w.end_offset = out.size();
+    if (w.stale)
+      for_each_record(out.data() + w.begin, w.end_offset - w.begin,
+                      [&](uint8_t* rec, uint16_t size) { write_trailer_id(rec, size, kProcIdBase | w.stale); });
     return w;
+  };
+  if (n <= 0 || !parse_stat(text, static_cast<size_t>(n), ps)) {
+    w.gone = true;
+    return finish();
   }
   const bool kthread = ps.flags & kPfKthread;
   const bool namespaces = emit_flags_ & kEmitNamespaces;
+  // Kernel threads all run in the initial namespaces and map nothing: once
+  // those are known, that one read is all a kernel thread's status needs,
+  // and there is nothing after it to check against it.
+  if (kthread && (!namespaces || kthread_links_valid_)) {
+    emit_thread(pid, pid, ps.ppid, ps.comm, ps.comm_len, namespaces ? kthread_links_ : nullptr, w.start, out, w.records);
+    return finish();
+  }
+  // Everything else is read through one handle on the process's directory:
+  // should the process exit and its pid be reused mid-read, the handle still
+  // names the first process, and finds nothing where it was, never the
+  // newcomer. One reused before the handle was taken fails the stat's
+  // second read.
+  snprintf(path, sizeof path, "%s/%u", proc_root_.c_str(), pid);
+  const int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) {
+    w.gone = true;
+    return finish();
+  }
   uint64_t links[kNamespaceCount][2];
   const uint64_t (*leader_links)[2] = nullptr;
   if (namespaces) {
-    // Kernel threads all run in the initial namespaces: read them once.
-    if (kthread && kthread_links_valid_) {
-      leader_links = kthread_links_;
-    } else {
-      // Denied (a process even root may not inspect): no NAMESPACES record,
-      // since nothing true can be said; the others still go out.
-      const NamespaceRead r = read_namespaces(dir, "ns", links);
-      if (r == NamespaceRead::Ok) {
-        leader_links = links;
-        if (kthread) {
-          memcpy(kthread_links_, links, sizeof links);
-          kthread_links_valid_ = true;
-        }
-      } else if (r == NamespaceRead::Gone) {
-        w.stale |= kStaleVanished;
+    // Denied (a process even root may not inspect): no NAMESPACES record,
+    // since nothing true can be said; the others still go out.
+    const NamespaceRead r = read_namespaces(dir, "ns", kAllNamespaces, links);
+    if (r == NamespaceRead::Ok) {
+      leader_links = links;
+      if (kthread) {
+        memcpy(kthread_links_, links, sizeof links);
+        kthread_links_valid_ = true;
       }
+    } else if (r == NamespaceRead::Gone) {
+      w.stale |= kStaleVanished;
     }
   }
   // The leader first: the other threads' FORK records name it as parent.
@@ -392,6 +425,10 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
       if (task_dir >= 0) close(task_dir);
       w.stale |= kStaleVanished;
     }
+    // A thread's links start as its leader's, and only those it may have
+    // of its own are read; without the leader's, all of them are.
+    uint64_t thread_links[kNamespaceCount][2];
+    const unsigned thread_namespaces = leader_links ? kAllNamespaces & ~kProcessWideNamespaces : kAllNamespaces;
     while (dirent* e = d ? readdir(d) : nullptr) {
       if (!is_number(e->d_name)) continue;
       const uint32_t tid = static_cast<uint32_t>(strtoul(e->d_name, nullptr, 10));
@@ -400,20 +437,16 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
       char comm[64];
       snprintf(path, sizeof path, "%u/comm", tid);
       ssize_t len = read_small(task_dir, path, comm, sizeof comm);
-      const uint64_t (*thread_links)[2] = nullptr;
+      const uint64_t (*mine)[2] = nullptr;
       if (len > 0 && namespaces) {
         if (kthread) {
-          thread_links = leader_links;
+          mine = leader_links;
         } else {
+          if (leader_links) memcpy(thread_links, leader_links, sizeof thread_links);
           snprintf(path, sizeof path, "%u/ns", tid);
-          uint64_t mine[kNamespaceCount][2];
-          const NamespaceRead r = read_namespaces(task_dir, path, mine);
-          if (r == NamespaceRead::Ok) {
-            memcpy(links, mine, sizeof mine);
-            thread_links = links;
-          } else if (r == NamespaceRead::Gone) {
-            len = -1;
-          }
+          const NamespaceRead r = read_namespaces(task_dir, path, thread_namespaces, thread_links);
+          if (r == NamespaceRead::Ok) mine = thread_links;
+          else if (r == NamespaceRead::Gone) len = -1;
         }
       }
       if (len <= 0) {
@@ -421,7 +454,7 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
         continue;
       }
       if (comm[len - 1] == '\n') --len;
-      emit_thread(pid, tid, ps.ppid, comm, static_cast<size_t>(len), thread_links, time, out, w.records);
+      emit_thread(pid, tid, ps.ppid, comm, static_cast<size_t>(len), mine, time, out, w.records);
     }
     if (d) closedir(d);
   }
@@ -442,7 +475,7 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
   // The same process to the end: its stat still reads, with the start time
   // it had. Else it went while it was read, and what came after may be missing.
   ProcStat now;
-  n = read_small(dir, "stat", text, sizeof text);
+  n = read_whole(stat_fd, text, sizeof text);
   const bool same = n > 0 && parse_stat(text, static_cast<size_t>(n), now) && now.start_time == ps.start_time;
   if (!same) w.stale |= kStaleVanished;
   close(dir);
@@ -451,12 +484,7 @@ ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& ou
   // while it was read.
   const auto dead = [](char state) { return state == 'Z' || state == 'X'; };
   if (read_maps && mapped == 0 && (dead(ps.state) || (same && dead(now.state)) || maps_unread)) w.stale |= kStaleZombie;
-  w.end = monotonic_ns();
-  w.end_offset = out.size();
-  if (w.stale)
-    for_each_record(out.data() + w.begin, w.end_offset - w.begin,
-                    [&](uint8_t* rec, uint16_t size) { write_trailer_id(rec, size, kProcIdBase | w.stale); });
-  return w;
+  return finish();
 }
 
 }  // namespace sideband

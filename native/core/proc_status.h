@@ -45,7 +45,9 @@ class ProcStatusReader {
   bool uses_procmap_query() const { return procmap_query_; }
 
  private:
-  NamespaceRead read_namespaces(int at, const char* ns_dir, uint64_t (*links)[2]);
+  // Reads into links the namespaces whose bits are set in `which` (bit 0
+  // net, then the kernel's order above), from the links in ns_dir under `at`.
+  NamespaceRead read_namespaces(int at, const char* ns_dir, unsigned which, uint64_t (*links)[2]);
   void emit_thread(uint32_t pid, uint32_t tid, uint32_t ppid, const char* comm, size_t comm_len,
                    const uint64_t (*links)[2], uint64_t time, std::vector<uint8_t>& out, size_t& records);
   size_t read_maps_query(int maps_fd, uint32_t pid, uint64_t time, std::vector<uint8_t>& out);

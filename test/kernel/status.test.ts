@@ -23,6 +23,11 @@ function executableStarts(pid: number): string[] {
     .map((line) => `0x${line.slice(0, line.indexOf('-'))}`);
 }
 
+/** The inodes of the namespace links in `dir`, in the order of a NAMESPACES record. */
+function namespaceInodes(dir: string): string[] {
+  return ['net', 'uts', 'ipc', 'pid', 'user', 'mnt', 'cgroup'].map((name) => /\[(\d+)\]/.exec(fs.readlinkSync(`${dir}/${name}`))![1]);
+}
+
 function mmapsOf(status: ProcStatusResult): DecodedRecord[] {
   const index = indexRecords(new Uint8Array(status.records), stream);
   return Array.from({ length: index.count }, (_, k) => decodeRecord(index, k)).filter((r) => r.type === 'MMAP2');
@@ -78,6 +83,54 @@ test('the maps text and PROCMAP_QUERY name the same mappings alike: a newline, a
     assert.ok(fromText.some((k) => k.endsWith(` ${dir}/line\nbreak.bin`)), 'the newline as the kernel writes it, not \\012');
   } finally {
     fx.child.kill();
+  }
+});
+
+test("a thread's namespaces are its own where it may have its own, its process's (pid, user) where it may not", async () => {
+  const fx = Proc.start(fixture('thread_namespaces'), [], { stdin: true });
+  const [pid, own, shared] = (await fx.waitFor(/^ready (\d+) (\d+) (\d+)/)).slice(1).map(Number);
+  try {
+    const index = indexRecords(new Uint8Array(loadAddon().readProcStatus([pid]).records), stream);
+    const namespaces = Array.from({ length: index.count }, (_, k) => decodeRecord(index, k)).filter((r) => r.type === 'NAMESPACES');
+    const inodes = (tid: number): string[] | undefined =>
+      (namespaces.find((r) => r.tid === tid)?.fields.namespaces as Array<{ ino: string }> | undefined)?.map((link) => link.ino);
+    const told = (tid: number): string[] => namespaceInodes(`/proc/${pid}/task/${tid}/ns`);
+    for (const tid of [pid, own, shared]) assert.deepEqual(inodes(tid), told(tid), `thread ${tid}: what /proc tells of it`);
+    const [leader, mine] = [told(pid), told(own)];
+    assert.deepEqual(
+      [0, 1, 2, 5, 6].map((i) => mine[i] !== leader[i]),
+      [true, true, true, true, true],
+      'the fixture thread has net, uts, ipc, mnt and cgroup namespaces of its own',
+    );
+  } finally {
+    fx.child.kill();
+  }
+});
+
+test('kernel threads: each its FORK, NAMESPACES and COMM as /proc tells them, and no mappings', () => {
+  const stats = fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map((name) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return { pid: Number(name), comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ppid: Number(fields[1]), flags: Number(fields[6]) };
+      } catch {
+        return undefined; // gone since the listing
+      }
+    });
+  const PF_KTHREAD = 0x00200000;
+  const kthreads = stats.filter((s) => s !== undefined && (s.flags & PF_KTHREAD) !== 0).slice(0, 8);
+  assert.ok(kthreads.length > 1, 'this machine has kernel threads');
+  const index = indexRecords(new Uint8Array(loadAddon().readProcStatus(kthreads.map((k) => k!.pid)).records), stream);
+  const records = Array.from({ length: index.count }, (_, k) => decodeRecord(index, k));
+  for (const k of kthreads) {
+    const mine = records.filter((r) => r.pid === k!.pid);
+    assert.deepEqual(mine.map((r) => r.type), ['FORK', 'NAMESPACES', 'COMM'], `kernel thread ${k!.pid}`);
+    assert.equal(mine[0].fields.ppid, k!.ppid);
+    assert.deepEqual((mine[1].fields.namespaces as Array<{ ino: string }>).map((link) => link.ino), namespaceInodes(`/proc/${k!.pid}/ns`));
+    assert.equal(mine[2].fields.comm, k!.comm);
   }
 });
 
@@ -179,9 +232,11 @@ test('a pid reused mid-read does not mix two processes: everything is read throu
     standIn(victim.pid, pidDir, { pause: true });
     standIn(impostor.pid, `${root}/next`, { pause: false });
     // While the read waits, the first process exits (procfs then finds
-    // nothing at its handle, not even its stat) and its pid is reused.
+    // nothing at its handle, not even its stat, and its stat held open
+    // reads nothing) and its pid is reused.
     const records = await readPaused(root, victim.pid, () => {
       fs.renameSync(pidDir, `${root}/exited`);
+      fs.truncateSync(`${root}/exited/stat`);
       fs.rmSync(`${root}/exited/stat`);
       fs.renameSync(`${root}/next`, pidDir);
     });
