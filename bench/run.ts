@@ -23,6 +23,7 @@ import { measureWebview } from './webview';
 import { measureLiveLatency } from './live';
 import { measureSymbols } from './symbols';
 import { measureRegionTracepoints } from './regionTracepoints';
+import { measureSampleHeavyCli } from './sampleHeavyCli';
 
 const RESULTS = path.join(ROOT, 'bench', 'results.json');
 
@@ -39,6 +40,8 @@ const MEASURES: Array<[string, () => Result[] | Promise<Result[]>, { native: boo
   ['region tracepoints', measureRegionTracepoints, { native: true }],
   // Needs the symbols addon and libc6-dbg, not the capture core.
   ['symbols', () => measureSymbols(), { native: false }],
+  // perf's own file: perf record --call-graph dwarf -a, recorded once into bench/work.
+  ['sample-heavy cli', measureSampleHeavyCli, { native: false }],
 ];
 
 function selected(): typeof MEASURES {
