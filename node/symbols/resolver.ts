@@ -80,8 +80,6 @@ export interface FunctionMapping {
  */
 export class LoadedPerfData {
   private ordered = true;
-  /** Set when a look at the file failed: the model may lack what it read, so the next refresh loads afresh. */
-  private failed = false;
 
   private constructor(
     private readonly file: PerfDataFollower,
@@ -115,17 +113,17 @@ export class LoadedPerfData {
 
   /**
    * This, with the records written since; or a fresh load when the path
-   * holds another file now (node/perfdata/follow.ts says when), or the last
-   * look failed: a file finished between the look at its header and the
-   * read of its new bytes may have had its features read as records.
+   * holds another file now (node/perfdata/follow.ts says when), or the look
+   * failed: a file finished between the look at its header and the read of
+   * its new bytes has its features read as records, which the reader
+   * refuses. It holds them unconsumed, so every later look fails the same
+   * way and loads afresh; the fresh load throws what is really wrong.
    */
   refreshed(): LoadedPerfData {
-    if (this.failed) return LoadedPerfData.load(this.path);
     let growth;
     try {
       growth = this.file.look();
     } catch {
-      this.failed = true;
       return LoadedPerfData.load(this.path);
     }
     if (growth === 'replaced') return LoadedPerfData.load(this.path);

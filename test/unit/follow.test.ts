@@ -127,7 +127,7 @@ describe('a capture followed while it grows', () => {
       writer.append(generation(1000 + step * 500, 500, BASE + step * 1e6));
       writer.flush();
       const { capture, read } = look(file);
-      assert.equal(capture, first.capture, `step ${step}: the same capture, grown`);
+      assert.ok(capture === first.capture, `step ${step}: the same capture, grown`);
       const grown = fs.statSync(file).size;
       assert.equal(read, grown - size, `step ${step}: only the bytes written since the last look are read`);
       assert.equal(look(file).read, 0, `step ${step}: a look at a file that did not grow reads nothing`);
@@ -137,7 +137,7 @@ describe('a capture followed while it grows', () => {
     }
     writer.finish(meta);
     const finished = look(file);
-    assert.equal(finished.capture, first.capture, 'the finished capture is the one followed');
+    assert.ok(finished.capture === first.capture, 'the finished capture is the one followed');
     total += finished.read;
     assert.equal(total, openPerfDataFile(file).declaredBytes, 'over all looks, the data section was read once: not the features after it');
     assert.equal(look(file).read, 0, 'a finished capture is not read again');
@@ -193,7 +193,7 @@ describe('a capture followed while it grows', () => {
     assert.throws(() => resolver.capture(file), (e: unknown) => e instanceof RecordError && e.field === 'header.size');
     fs.writeFileSync(file, finished);
     const { capture } = look(file);
-    assert.notEqual(capture, followed, 'loaded afresh');
+    assert.ok(capture !== followed, 'loaded afresh');
     assertEqualsWholeRead(capture, file, 'after the header');
   });
 
@@ -228,17 +228,17 @@ describe('a capture followed while it grows', () => {
     write(`${file}.next`, 9000, 400, false);
     fs.renameSync(`${file}.next`, file);
     const renamed = look(file);
-    assert.notEqual(renamed.capture, followed, 'another inode: loaded afresh');
+    assert.ok(renamed.capture !== followed, 'another inode: loaded afresh');
     assertEqualsWholeRead(renamed.capture, file, 'another inode');
 
     write(file, 10000, 50); // truncated and rewritten in place: the same inode, smaller
     const smaller = look(file);
-    assert.notEqual(smaller.capture, renamed.capture, 'fewer bytes than were read: loaded afresh');
+    assert.ok(smaller.capture !== renamed.capture, 'fewer bytes than were read: loaded afresh');
     assertEqualsWholeRead(smaller.capture, file, 'smaller');
 
     write(file, 11000, 300); // a finished file rewritten in place, larger
     const rewritten = look(file);
-    assert.notEqual(rewritten.capture, smaller.capture, 'a finished file that changed: loaded afresh');
+    assert.ok(rewritten.capture !== smaller.capture, 'a finished file that changed: loaded afresh');
     assertEqualsWholeRead(rewritten.capture, file, 'rewritten');
     assert.ok(rewritten.capture.timeline.processes.every((p) => p.pid >= 11000 || p.pid === 100), 'nothing of the files before');
   });
