@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import { HEADER_SIZE } from '../../core/perfdata/format';
@@ -19,10 +20,12 @@ import { indexPerfDataFile, openPerfDataFile } from '../../node/perfdata/reader'
 import { PerfDataWriter } from '../../node/perfdata/writer';
 import { SourceResolver, type LoadedPerfData } from '../../node/symbols/resolver';
 import { openSymbolizer } from '../../node/symbols/symbolizer';
+import { readElfInfo } from '../../node/symbols/elf';
 import { comm, concat, exit, fork, mmap2, sidebandAttr, type Trailer } from '../fixtures/records';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'follow-test-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const FIXTURE_SOURCE = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'symbols_fixture.c');
 
 const ID = 5n;
 const BASE = 7_000_000_000_000;
@@ -241,5 +244,27 @@ describe('a capture followed while it grows', () => {
     assert.ok(rewritten.capture !== smaller.capture, 'a finished file that changed: loaded afresh');
     assertEqualsWholeRead(rewritten.capture, file, 'rewritten');
     assert.ok(rewritten.capture.timeline.processes.every((p) => p.pid >= 11000 || p.pid === 100), 'nothing of the files before');
+  });
+
+  test('where the functions of a source are mapped is asked again once the capture grew', async () => {
+    const exe = path.join(tmp, 'fixture');
+    const gcc = spawnSync('gcc', ['-g', '-O2', '-fPIE', '-pie', '-o', exe, FIXTURE_SOURCE, FIXTURE_SOURCE.replace('symbols_fixture.c', 'symbols_lib.c')], { encoding: 'utf8' });
+    assert.equal(gcc.status, 0, gcc.stderr);
+    const text = readElfInfo(exe).segments.find((s) => s.flags & 1)!;
+    const pgoff = text.offset - (text.offset % 4096);
+    const file = path.join(tmp, 'mapping.data');
+    const writer = open(file);
+    const at = (time: number): Trailer => ({ pid: 300, tid: 300, time: BASE + time, cpu: 0, id: ID });
+    writer.append(concat([fork(at(1), { pid: 100, tid: 100 }), comm(at(2), 'fixture', 0x2000)]));
+    writer.flush();
+    assert.deepEqual(await resolver.mappingsOfSource(file, FIXTURE_SOURCE), [], 'nothing is mapped yet');
+    const len = BigInt(Math.ceil((text.offset + text.filesz - pgoff) / 4096) * 4096);
+    writer.append(mmap2(at(3), { addr: 0x555555554000n + BigInt(pgoff), len, pgoff: BigInt(pgoff), maj: 8, min: 1, ino: 1n, prot: 5, flags: 2, filename: exe }));
+    writer.flush();
+    const mapped = await resolver.mappingsOfSource(file, FIXTURE_SOURCE);
+    assert.ok(
+      mapped.some((m) => m.function.name === 'fixture_leaf' && m.pid === 300),
+      `fixture_leaf is mapped in pid 300 once the MMAP2 is written: ${mapped.map((m) => m.function.name).join(', ')}`,
+    );
   });
 });
