@@ -20,7 +20,7 @@ import { type SourceFrame } from '../native/symbols';
 import { parseAddress } from '../core/timeline';
 import { endedWords } from '../core/regionEnd';
 import { regionOfWire, type AddressResolution, type RegionSources, type WireFrame } from '../protocol/webview';
-import { REVEAL_REGION_COMMAND, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type RevealRegionArgs, type ServerSettings, type ServerStart } from '../protocol/server';
+import { CaptureStatsRequest, REVEAL_REGION_COMMAND, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type RevealRegionArgs, type ServerSettings, type ServerStart } from '../protocol/server';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
@@ -138,6 +138,12 @@ function refreshLenses(): void {
   if (!canRefreshLenses) return;
   connection.sendRequest(CodeLensRefreshRequest.type).catch((e: Error) => connection.console.warn(`the editor refused a CodeLens refresh: ${e.message}`));
 }
+
+connection.onRequest(CaptureStatsRequest, () => {
+  if (!shownFile) return null;
+  const capture = resolver().capture(shownFile);
+  return { path: capture.path, records: capture.timeline.count, indexBytes: capture.indexBytes, bytesRead: capture.bytesRead, rssBytes: process.memoryUsage.rss() };
+});
 
 connection.onRequest(RegionSourcesRequest, async ({ region }): Promise<RegionSources> => {
   const sources = await resolver().regionSources(regionOfWire(region));

@@ -21,6 +21,7 @@ import { PerfDataWriter } from '../../node/perfdata/writer';
 import { SourceResolver, type LoadedPerfData } from '../../node/symbols/resolver';
 import { openSymbolizer } from '../../node/symbols/symbolizer';
 import { readElfInfo } from '../../node/symbols/elf';
+import { LanguageServer } from '../kernel/lsp';
 import { comm, concat, exit, fork, mmap2, sidebandAttr, type Trailer } from '../fixtures/records';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'follow-test-'));
@@ -266,5 +267,29 @@ describe('a capture followed while it grows', () => {
       mapped.some((m) => m.function.name === 'fixture_leaf' && m.pid === 300),
       `fixture_leaf is mapped in pid 300 once the MMAP2 is written: ${mapped.map((m) => m.function.name).join(', ')}`,
     );
+  });
+
+  test('the language server follows the capture it is shown and says what it holds of it', async () => {
+    const file = path.join(tmp, 'served.data');
+    const writer = open(file);
+    writer.append(generation(12000, 200, BASE));
+    writer.flush();
+    const server = await LanguageServer.start({ capture: file });
+    try {
+      for (let step = 1; step <= 3; step++) {
+        const stats = await server.captureStats();
+        const { dataStart, dataEnd } = openPerfDataFile(file);
+        assert.ok(stats, 'the server follows the capture');
+        assert.equal(stats.path, file);
+        assert.equal(stats.records, indexPerfDataFile(file).index.count, `step ${step}: every record`);
+        assert.equal(stats.bytesRead, dataEnd - dataStart, `step ${step}: each byte of records read`);
+        assert.ok(stats.indexBytes >= stats.records * 36 && stats.rssBytes > stats.indexBytes, `step ${step}: the index holds its columns: ${JSON.stringify(stats)}`);
+        writer.append(generation(12000 + step * 200, 200, BASE + step * 1e6));
+        writer.flush();
+      }
+    } finally {
+      await server.stop();
+      writer.abandon();
+    }
   });
 });
