@@ -94,7 +94,8 @@ function follow(next: string | null, how: string): void {
   connection.console.info(next ? `capture ${next}, ${how}` : `no capture, ${how}`);
   lensAnswers.clear();
   // A live capture grows as it runs (the recording writes every batch as it
-  // comes): it is looked at once a second, and lenses are refreshed when
+  // comes): it is looked at once a second, each look reading only the bytes
+  // written since the last, and lenses are refreshed when
   // what they say changed. Not at every growth: VS Code waits for the
   // refreshes to pause before it asks (longer on a slow machine), so a
   // refresh every second could keep a newly opened file from ever getting
