@@ -35,8 +35,10 @@ export interface CaptureStats {
   indexBytes: number;
   /** Bytes of records read from the file so far: each once, however often it was looked at. */
   bytesRead: number;
-  /** The server's resident set. */
+  /** The server's resident set, and of it the JavaScript heap in use (the model's lists) and the ArrayBuffers (the index's columns, read buffers). */
   rssBytes: number;
+  heapUsedBytes: number;
+  arrayBuffersBytes: number;
 }
 
 /** Looks at the shown capture, as the lenses' once-a-second look does, and says what the server holds of it; null when none is shown. */

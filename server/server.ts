@@ -143,7 +143,8 @@ function refreshLenses(): void {
 connection.onRequest(CaptureStatsRequest, () => {
   if (!shownFile) return null;
   const capture = resolver().capture(shownFile);
-  return { path: capture.path, records: capture.timeline.count, indexBytes: capture.indexBytes, bytesRead: capture.bytesRead, rssBytes: process.memoryUsage.rss() };
+  const memory = process.memoryUsage();
+  return { path: capture.path, records: capture.timeline.count, indexBytes: capture.indexBytes, bytesRead: capture.bytesRead, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, arrayBuffersBytes: memory.arrayBuffers };
 });
 
 connection.onRequest(RegionSourcesRequest, async ({ region }): Promise<RegionSources> => {

@@ -107,8 +107,7 @@ export class LoadedPerfData {
 
   /** Bytes the index's columns hold, and those of its copy in time order when the model needed one. */
   get indexBytes(): number {
-    const index = this.file.reader.index();
-    return indexColumnBytes(index) + (this.model.records === index ? 0 : indexColumnBytes(this.model.records));
+    return indexColumnBytes(this.file.reader.index()) + (this.ordered ? 0 : indexColumnBytes(this.model.records));
   }
 
   /**
