@@ -680,6 +680,19 @@ export function expectedRecords(bytes: number): number {
   return bytes / 64;
 }
 
+/** Whether the records from `from` on each come no earlier than the one before: what a grown index adds keeps it in time order. */
+export function inTimeOrderFrom(index: RecordIndex, from: number): boolean {
+  const { time, count } = index;
+  for (let i = Math.max(1, from); i < count; i++) if (time[i] < time[i - 1]) return false;
+  return true;
+}
+
+/** Bytes an index's columns hold, with the room they reserve for growth: what it costs in memory beside its records. */
+export function indexColumnBytes(index: RecordIndex): number {
+  const { offset, size, type, flags, time, pid, tid, cpu, trailer, call, rawAt } = index;
+  return [offset, size, type, flags, time, pid, tid, cpu, trailer, call, rawAt].reduce((n, column) => n + column.buffer.byteLength, 0);
+}
+
 /**
  * The same records with their columns in time order, ties in stream order;
  * the index itself when it is in time order already, as our captures are.
@@ -689,10 +702,8 @@ export function expectedRecords(bytes: number): number {
  * readers sort them.
  */
 export function inTimeOrder(index: RecordIndex): RecordIndex {
+  if (inTimeOrderFrom(index, 0)) return index;
   const { time, count } = index;
-  let sorted = true;
-  for (let i = 1; i < count && sorted; i++) sorted = time[i] >= time[i - 1];
-  if (sorted) return index;
   const order = Uint32Array.from({ length: count }, (_, i) => i).sort((a, b) => time[a] - time[b] || a - b);
   const pick = <T extends Uint8Array | Uint16Array | Int32Array | Float64Array>(column: T): T => {
     const picked = new (column.constructor as new (length: number) => T)(count);

@@ -2,7 +2,7 @@
 // (server/server.ts): LSP, plus these custom requests. Answers
 // use the webview protocol's shapes, so the host passes them on as they are.
 
-import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
+import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 
 import { type AddressResolution, type RegionSources, type WireRegion } from './webview';
 
@@ -26,6 +26,23 @@ export interface ServerStart extends ServerSettings {
 export const ShowCaptureNotification = new NotificationType<{ path: string | null }>('sideband/showCapture');
 
 export const SettingsNotification = new NotificationType<ServerSettings>('sideband/settings');
+
+/** What the server holds of the capture it follows, as of a look at the file now: the measure of its memory against its index. */
+export interface CaptureStats {
+  path: string;
+  records: number;
+  /** Bytes of the index's columns with their room to grow, and of its copy in time order when the model needed one. */
+  indexBytes: number;
+  /** Bytes of records read from the file so far: each once, however often it was looked at. */
+  bytesRead: number;
+  /** The server's resident set, and of it the JavaScript heap in use (the model's lists) and the ArrayBuffers (the index's columns, read buffers). */
+  rssBytes: number;
+  heapUsedBytes: number;
+  arrayBuffersBytes: number;
+}
+
+/** Looks at the shown capture, as the lenses' once-a-second look does, and says what the server holds of it; null when none is shown. */
+export const CaptureStatsRequest = new RequestType0<CaptureStats | null, void>('sideband/captureStats');
 
 export const RegionSourcesRequest = new RequestType<{ region: WireRegion }, RegionSources, void>('sideband/regionSources');
 

@@ -20,7 +20,7 @@ import { type SourceFrame } from '../native/symbols';
 import { parseAddress } from '../core/timeline';
 import { endedWords } from '../core/regionEnd';
 import { regionOfWire, type AddressResolution, type RegionSources, type WireFrame } from '../protocol/webview';
-import { REVEAL_REGION_COMMAND, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type RevealRegionArgs, type ServerSettings, type ServerStart } from '../protocol/server';
+import { CaptureStatsRequest, REVEAL_REGION_COMMAND, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type RevealRegionArgs, type ServerSettings, type ServerStart } from '../protocol/server';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
@@ -94,7 +94,8 @@ function follow(next: string | null, how: string): void {
   connection.console.info(next ? `capture ${next}, ${how}` : `no capture, ${how}`);
   lensAnswers.clear();
   // A live capture grows as it runs (the recording writes every batch as it
-  // comes): it is looked at once a second, and lenses are refreshed when
+  // comes): it is looked at once a second, each look reading only the bytes
+  // written since the last, and lenses are refreshed when
   // what they say changed. Not at every growth: VS Code waits for the
   // refreshes to pause before it asks (longer on a slow machine), so a
   // refresh every second could keep a newly opened file from ever getting
@@ -138,6 +139,13 @@ function refreshLenses(): void {
   if (!canRefreshLenses) return;
   connection.sendRequest(CodeLensRefreshRequest.type).catch((e: Error) => connection.console.warn(`the editor refused a CodeLens refresh: ${e.message}`));
 }
+
+connection.onRequest(CaptureStatsRequest, () => {
+  if (!shownFile) return null;
+  const capture = resolver().capture(shownFile);
+  const memory = process.memoryUsage();
+  return { path: capture.path, records: capture.timeline.count, indexBytes: capture.indexBytes, bytesRead: capture.bytesRead, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, arrayBuffersBytes: memory.arrayBuffers };
+});
 
 connection.onRequest(RegionSourcesRequest, async ({ region }): Promise<RegionSources> => {
   const sources = await resolver().regionSources(regionOfWire(region));

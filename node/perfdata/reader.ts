@@ -11,7 +11,7 @@ import { RecordStreamReader, type ReadBack } from '../../core/recordStream';
 import { HEADER_SIZE, PIPE_HEADER_SIZE, PerfData, PerfDataError, isPipeHeader, parseHeader, parsePerfData } from '../../core/perfdata/format';
 
 /** Reads `length` bytes at file offset `from` into `into` at `at`; fewer when the file is shorter. */
-function readInto(fd: number, into: Uint8Array, at: number, length: number, from = at): number {
+export function readInto(fd: number, into: Uint8Array, at: number, length: number, from = at): number {
   let done = 0;
   while (done < length) {
     const n = fs.readSync(fd, into, at + done, length - done, from + done);
@@ -59,7 +59,7 @@ const SOURCE_BLOCK_BYTES = 64 << 10;
  * buffer per miss made garbage as big as the file, freed late (`regions`
  * of a 300 MB file peaked at 131 MB of RSS so, 78 MB with one buffer).
  */
-function fileReadBack(path: string, start: number): ReadBack {
+export function fileReadBack(path: string, start: number): ReadBack {
   let blockStart = 0;
   // A record (at most 64 KiB) starting anywhere in a block fits.
   const buffer = new Uint8Array(2 * SOURCE_BLOCK_BYTES);
@@ -190,6 +190,23 @@ export function recordReader(opened: OpenedPerfData): RecordStreamReader {
 }
 
 /**
+ * Feeds `reader` bytes `from` to `to` of the open file `fd`, `chunkBytes`
+ * at a time, yielding how many it fed after each chunk; fewer when the
+ * file is shorter.
+ */
+export function* feedRecords(fd: number, reader: RecordStreamReader, from: number, to: number, chunkBytes: number): Generator<number> {
+  for (let fed = 0; from + fed < to; ) {
+    // Read straight into the reader's buffer: no copy of a chunk.
+    const room = reader.room(Math.min(chunkBytes, to - from - fed));
+    const n = readInto(fd, room, 0, room.byteLength, from + fed);
+    if (n === 0) return; // the file shrank while being read
+    reader.commit(n);
+    fed += n;
+    yield fed;
+  }
+}
+
+/**
  * Feeds `reader` the records of `opened`, `chunkBytes` at a time, yielding
  * the bytes read so far after each chunk: a caller can look at the new
  * records, show progress or let other work run between chunks.
@@ -201,16 +218,8 @@ export function* readRecords(opened: OpenedPerfData, reader: RecordStreamReader,
     reader.begin({ name, fileOffset: file.start, declaredBytes: file.declaredBytes, readBack: fileReadBack(file.path, file.start) });
     const fd = fs.openSync(file.path, 'r');
     try {
-      for (let position = file.start; position < file.end; ) {
-        // Read straight into the reader's buffer: no copy of a chunk.
-        const room = reader.room(Math.min(chunkBytes, file.end - position));
-        const n = readInto(fd, room, 0, room.byteLength, position);
-        if (n === 0) break; // the file shrank while being read
-        reader.commit(n);
-        position += n;
-        done += n;
-        yield done;
-      }
+      const before = done;
+      for (const fed of feedRecords(fd, reader, file.start, file.end, chunkBytes)) yield (done = before + fed);
     } finally {
       fs.closeSync(fd);
     }

@@ -9,13 +9,14 @@
 import * as fs from 'node:fs';
 
 import { fileAddress, runtimeAddress } from './elf';
-import { indexPerfDataFile } from '../perfdata/reader';
+import { PerfDataFollower } from '../perfdata/follow';
 import { PerfMap } from './perfmap';
 import { type FunctionRange, type SourceFrame } from '../../native/symbols';
 import { type ModuleSymbols, type Symbolizer } from './symbolizer';
 import { Timeline, type EndedRegion, type Region, type RegionEnd } from '../../core/timeline';
 import { endedWords } from '../../core/regionEnd';
 import { sourceErrorOf, type SourceErrorCode } from '../../core/sourceError';
+import { inTimeOrder, inTimeOrderFrom, indexColumnBytes } from '../../core/records';
 
 /** The part of a region the resolver needs. */
 export interface RegionRef {
@@ -69,29 +70,80 @@ export interface FunctionMapping {
   ended?: RegionEnd;
 }
 
-/** A capture file, indexed once and again whenever it has grown (a live capture is written as it runs). */
+/**
+ * A capture file and its model, which follow the file as it grows (a live
+ * capture is written as it runs): each refresh reads only the bytes written
+ * since the last (node/perfdata/follow.ts) and adds their records to the
+ * model. Our captures are written in time order, so the model takes the
+ * new records as they come; a file that is not (perf's, ordered only within
+ * each round) has its model built from the whole index in time order.
+ */
 export class LoadedPerfData {
-  private constructor(
-    readonly path: string,
-    readonly timeline: Timeline,
-    private readonly size: number,
-    private readonly mtimeMs: number,
-  ) {}
+  private ordered = true;
 
-  static load(path: string): LoadedPerfData {
-    const stat = fs.statSync(path);
-    return new LoadedPerfData(path, new Timeline(indexPerfDataFile(path).index), stat.size, stat.mtimeMs);
+  private constructor(
+    private readonly file: PerfDataFollower,
+    private model: Timeline,
+  ) {
+    this.take();
   }
 
-  /** This, or a fresh load when the file changed since. */
+  static load(path: string): LoadedPerfData {
+    return new LoadedPerfData(new PerfDataFollower(path), new Timeline());
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  get timeline(): Timeline {
+    return this.model;
+  }
+
+  /** Bytes of records read from the file so far, each once. */
+  get bytesRead(): number {
+    return this.file.bytesRead;
+  }
+
+  /** Bytes the index's columns hold, and those of its copy in time order when the model needed one. */
+  get indexBytes(): number {
+    return indexColumnBytes(this.file.reader.index()) + (this.ordered ? 0 : indexColumnBytes(this.model.records));
+  }
+
+  /**
+   * This, with the records written since; or a fresh load when the path
+   * holds another file now (node/perfdata/follow.ts says when), or the look
+   * failed: a file finished between the look at its header and the read of
+   * its new bytes has its features read as records, which the reader
+   * refuses. It holds them unconsumed, so every later look fails the same
+   * way and loads afresh; the fresh load throws what is really wrong.
+   */
   refreshed(): LoadedPerfData {
-    const stat = fs.statSync(this.path);
-    return stat.size === this.size && stat.mtimeMs === this.mtimeMs ? this : LoadedPerfData.load(this.path);
+    let growth;
+    try {
+      growth = this.file.look();
+    } catch {
+      return LoadedPerfData.load(this.path);
+    }
+    if (growth === 'replaced') return LoadedPerfData.load(this.path);
+    if (growth === 'grew') this.take();
+    return this;
   }
 
   /** The regions of `pid` at `time`; by default at the end of the capture, or at the last moment of a process that exited. */
   regionsOf(pid: number, time = this.timeline.lastMoment(pid)): Region[] {
     return this.timeline.regionsAt(pid, time);
+  }
+
+  /** Takes the records the index gained into the model. */
+  private take(): void {
+    const index = this.file.reader.index();
+    if (this.ordered && inTimeOrderFrom(index, this.model.count)) {
+      this.model.update(index);
+    } else {
+      this.ordered = false;
+      this.model = new Timeline(inTimeOrder(index));
+    }
   }
 }
 
@@ -105,7 +157,8 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
 export class SourceResolver {
   private readonly captures = new Map<string, LoadedPerfData>();
   private readonly perfMaps = new Map<number, PerfMap>();
-  private readonly mappings = new WeakMap<LoadedPerfData, Map<string, Promise<FunctionMapping[]>>>();
+  /** The answers of mappingsOfSource for each capture, as of the number of records its model had. */
+  private readonly mappings = new WeakMap<LoadedPerfData, { records: number; bySource: Map<string, Promise<FunctionMapping[]>> }>();
 
   constructor(readonly symbolizer: Symbolizer) {}
 
@@ -228,8 +281,9 @@ export class SourceResolver {
   mappingsOfSource(capturePath: string, sourcePath: string): Promise<FunctionMapping[]> {
     // CodeLens and hovers ask the same question of the same capture until it grows.
     const capture = this.capture(capturePath);
-    let bySource = this.mappings.get(capture);
-    if (!bySource) this.mappings.set(capture, (bySource = new Map()));
+    let answers = this.mappings.get(capture);
+    if (answers?.records !== capture.timeline.count) this.mappings.set(capture, (answers = { records: capture.timeline.count, bySource: new Map() }));
+    const bySource = answers.bySource;
     let known = bySource.get(sourcePath);
     if (!known) {
       known = this.findMappings(capture, sourcePath);

@@ -23,7 +23,7 @@ import {
   type ProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
 
-import { RegionSourcesRequest, ResolveRequest, ShowCaptureNotification, type ResolveParams, type ServerSettings, type ServerStart } from '../../protocol/server';
+import { CaptureStatsRequest, RegionSourcesRequest, ResolveRequest, ShowCaptureNotification, type CaptureStats, type ResolveParams, type ServerSettings, type ServerStart } from '../../protocol/server';
 import { type AddressResolution, type RegionSources, type WireRegion } from '../../protocol/webview';
 import { ROOT } from './harness';
 
@@ -93,6 +93,11 @@ export class LanguageServer {
 
   regionSources(region: WireRegion): Promise<RegionSources> {
     return this.connection.sendRequest(RegionSourcesRequest, { region });
+  }
+
+  /** What the server holds of the capture it follows, after a look at the file: for the bench's memory rows. */
+  captureStats(): Promise<CaptureStats | null> {
+    return this.connection.sendRequest(CaptureStatsRequest);
   }
 
   async open(file: string, text: string, languageId = 'c'): Promise<string> {
