@@ -2,8 +2,10 @@
 // extension record. Every batch is on disk before any other listener sees
 // it, so a capture that is cut short still leaves every record it read, and
 // a reader in another process (the language server) that follows the file
-// sees each record as soon as the host does.
+// sees each record as soon as the host does. Readers in the host (the
+// timelines) follow the file too: 'written' tells them how far it reaches.
 
+import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -39,7 +41,12 @@ function checkWritable(output: string, fix: string): void {
   if (problem) throw new FileError(problem.code, output, `cannot write ${output}: ${problem.text}. Fix: ${fix}.`);
 }
 
-export class Recording {
+export interface RecordingEvents {
+  /** The file's data section now reaches file offset `end`: whole records up to it, in time order. */
+  written: [end: number];
+}
+
+export class Recording extends EventEmitter<RecordingEvents> {
   readonly session: CaptureSession;
   /** Debugger stops and continues, kept in the file's metadata. */
   readonly markers: MarkerMeta[] = [];
@@ -52,6 +59,7 @@ export class Recording {
     readonly output: string,
     fix = 'choose a writable path for the capture',
   ) {
+    super();
     checkWritable(output, fix);
     this.session = new CaptureSession(options);
     // Registered first, so the file holds a batch before any other listener sees it.
@@ -61,6 +69,7 @@ export class Recording {
         const [sideband, ...tracepoints] = info.events;
         const ids = info.ioctlId ? [...sideband.ids, info.ioctlId] : sideband.ids;
         this.writer = PerfDataWriter.open(output, { events: [{ ...sideband, ids }, ...tracepoints] });
+        this.emit('written', this.writer.written);
       } catch (e) {
         this.fail(e as Error);
       }
@@ -74,6 +83,7 @@ export class Recording {
         // records back from other readers until a megabyte had piled up.
         this.writer.append(batch);
         this.writer.flush();
+        this.emit('written', this.writer.written);
       } catch (e) {
         this.fail(e as Error);
       }
@@ -92,6 +102,7 @@ export class Recording {
     if (this.writer) {
       try {
         this.writer.finish({ ...this.session.fileMeta(stop), markers: this.markers.length ? this.markers : undefined });
+        this.emit('written', this.writer.written);
       } catch (e) {
         this.writeError ??= e as Error;
       }
@@ -102,5 +113,10 @@ export class Recording {
   /** Whether the file exists and holds every record delivered so far: false before attach, or after a write failed. */
   get readable(): boolean {
     return this.writer !== undefined && this.writeError === undefined;
+  }
+
+  /** File offset the data section reaches, as the last 'written' said; 0 before attach. */
+  get written(): number {
+    return this.writer?.written ?? 0;
   }
 }
