@@ -94,8 +94,10 @@ export class TimelineFollower implements TimelineSubscription {
   private readonly stream: BatchStream;
   /** Messages held until the 'open' is posted; none once it was (or once the stream can have none). */
   private held?: HostMessage[] = [];
-  /** Records of the index posted so far (live), so each goes once. */
-  private posted = 0;
+  /** Records of the index taken so far: posted (live), or kept (a file), so each goes once. */
+  private taken = 0;
+  /** A file's sideband, copied out chunk by chunk as read, in stream order, until it is sent in time order. */
+  private readonly kept: Uint8Array[] = [];
   private cancelled = false;
   private disposed = false;
   private wake?: () => void;
@@ -106,8 +108,9 @@ export class TimelineFollower implements TimelineSubscription {
     private readonly options: FollowOptions,
   ) {
     this.reader = recordReader(opened);
-    // Live, each chunk's records are posted before the next is read, so they need not be read back from the file.
-    this.feeder = new RecordFeeder(opened, this.reader, { chunkBytes: options.chunkBytes ?? CHUNK_BYTES, growing: options.live !== undefined, readBack: options.live === undefined });
+    // Each chunk's records are taken while the reader's buffer holds them, never read back from the file:
+    // a file's sideband lies scattered among its samples, and reading it back took a block per record.
+    this.feeder = new RecordFeeder(opened, this.reader, { chunkBytes: options.chunkBytes ?? CHUNK_BYTES, growing: options.live !== undefined });
     if (options.live) this.feeder.extend(options.live.end);
     this.stream = new BatchStream(sink, options.maxInFlight ?? MAX_BATCHES_IN_FLIGHT);
     this.done = this.run().finally(() => this.feeder.close());
@@ -161,6 +164,7 @@ export class TimelineFollower implements TimelineSubscription {
           options.progress?.(feeder.read);
           // Live, one chunk read makes at most one batch: the batches in flight stay within the bound.
           if (live) this.postNew();
+          else this.keep();
           await new Promise((resolve) => setImmediate(resolve));
         } else if (feeder.done) {
           break;
@@ -191,7 +195,8 @@ export class TimelineFollower implements TimelineSubscription {
     if (this.options.live) {
       this.postNew();
     } else {
-      const index = inTimeOrder(this.reader.index());
+      this.keep();
+      const index = this.keptInTimeOrder();
       this.open();
       for (const [from, to] of batchRanges(index, this.options.chunkBytes ?? CHUNK_BYTES)) {
         while (this.stream.full && !this.disposed) await this.wakeup();
@@ -208,9 +213,32 @@ export class TimelineFollower implements TimelineSubscription {
   private postNew(): void {
     const index = this.reader.index();
     this.open();
-    if (index.count === this.posted || this.disposed) return;
-    this.stream.send(copyRecords(index, this.posted));
-    this.posted = index.count;
+    if (index.count === this.taken || this.disposed) return;
+    this.stream.send(copyRecords(index, this.taken));
+    this.taken = index.count;
+  }
+
+  /** A file: copies the records indexed since the last chunk out of the reader's buffer. */
+  private keep(): void {
+    const index = this.reader.index();
+    if (index.count === this.taken) return;
+    this.kept.push(copyRecords(index, this.taken));
+    this.taken = index.count;
+  }
+
+  /** The index of the kept records, in time order, reading them from where they were kept. */
+  private keptInTimeOrder(): RecordIndex {
+    const index = this.reader.index();
+    const kept = new Uint8Array(this.kept.reduce((n, part) => n + part.byteLength, 0));
+    let at = 0;
+    for (const part of this.kept) {
+      kept.set(part, at);
+      at += part.byteLength;
+    }
+    this.kept.length = 0;
+    const offset = new Float64Array(index.count);
+    for (let i = 0, position = 0; i < index.count; position += index.size[i], i++) offset[i] = position;
+    return inTimeOrder({ ...index, offset, source: { record: (position, size) => kept.subarray(position, position + size) } });
   }
 
   /** Posts the 'open' once the stream's events are known (a pipe names them in its records), then what was held for after it. */

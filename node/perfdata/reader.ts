@@ -198,14 +198,12 @@ export class RecordFeeder {
 
   /**
    * `growing`: the last stretch is the data section of a file still being
-   * written, ending where extend() says until complete(). `readBack`: the
-   * reader reads records back from the file when they are looked at; without
-   * it, a chunk's records can be looked at only until the next step.
+   * written, ending where extend() says until complete().
    */
   constructor(
     private readonly opened: OpenedPerfData,
     private readonly reader: RecordStreamReader,
-    private readonly options: { chunkBytes?: number; growing?: boolean; readBack?: boolean } = {},
+    private readonly options: { chunkBytes?: number; growing?: boolean } = {},
   ) {
     this.files = opened.records.map((file) => ({ ...file }));
     this.growing = options.growing ?? false;
@@ -234,7 +232,7 @@ export class RecordFeeder {
       const file = this.files[this.file];
       if (this.position === undefined) {
         const name = opened.format === 'directory' ? `${file.path.slice(opened.path.length + 1)} of ${opened.path}` : file.path;
-        reader.begin({ name, fileOffset: file.start, declaredBytes: file.declaredBytes, readBack: this.options.readBack === false ? undefined : fileReadBack(file.path, file.start) });
+        reader.begin({ name, fileOffset: file.start, declaredBytes: file.declaredBytes, readBack: fileReadBack(file.path, file.start) });
         this.fd = fs.openSync(file.path, 'r');
         this.position = file.start;
       }
