@@ -107,7 +107,9 @@ export class TimelineFollower implements TimelineSubscription {
     private readonly sink: TimelineSink,
     private readonly options: FollowOptions,
   ) {
-    this.reader = recordReader(opened);
+    // Index columns sized for the file would be sized for its samples (a quarter of a GB for 460 MB of
+    // perf record -g); started small, they grow with the sideband.
+    this.reader = recordReader(opened, 0);
     // Each chunk's records are taken while the reader's buffer holds them, never read back from the file:
     // a file's sideband lies scattered among its samples, and reading it back took a block per record.
     this.feeder = new RecordFeeder(opened, this.reader, { chunkBytes: options.chunkBytes ?? CHUNK_BYTES, growing: options.live !== undefined });

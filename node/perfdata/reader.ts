@@ -175,9 +175,9 @@ export function openPerfData(path: string): OpenedPerfData {
   return { ...file, path, format: 'file', records: [{ path, start: dataStart, end: dataEnd, declaredBytes }], recordBytes: dataEnd - dataStart };
 }
 
-/** A stream reader for `opened`'s records, bounded as its header says. */
-export function recordReader(opened: OpenedPerfData): RecordStreamReader {
-  return new RecordStreamReader(opened.stream, opened.recordBytes, opened.decompressedLimit);
+/** A stream reader for `opened`'s records, bounded as its header says; its index sized for `expectedBytes` of records, the file's by default. */
+export function recordReader(opened: OpenedPerfData, expectedBytes = opened.recordBytes): RecordStreamReader {
+  return new RecordStreamReader(opened.stream, expectedBytes, opened.decompressedLimit);
 }
 
 /**
