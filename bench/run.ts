@@ -24,6 +24,7 @@ import { measureLiveLatency } from './live';
 import { measureSymbols } from './symbols';
 import { measureRegionTracepoints } from './regionTracepoints';
 import { measureSampleHeavyCli } from './sampleHeavyCli';
+import { measureSampleHeavyTimeline } from './sampleHeavyTimeline';
 
 const RESULTS = path.join(ROOT, 'bench', 'results.json');
 
@@ -35,6 +36,8 @@ const MEASURES: Array<[string, () => Result[] | Promise<Result[]>, { native: boo
   ['compressed', measureCompressed, { native: true }],
   ['keeping up', measureKeepingUp, { native: true }],
   ['webview', measureWebview, { native: false }],
+  // The sample-heavy file (perf record --call-graph dwarf -a) through the host's file path into the webview.
+  ['sample-heavy timeline', measureSampleHeavyTimeline, { native: false }],
   ['live latency', measureLiveLatency, { native: true }],
   // The storm under our capture with and without the syscall tracepoints, and under perf's.
   ['region tracepoints', measureRegionTracepoints, { native: true }],

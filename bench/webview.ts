@@ -59,6 +59,22 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+/**
+ * What the page holds after a forced GC: the JS heap (which holds the
+ * timeline model) does not count ArrayBuffer contents; the page's own
+ * accounting of its buffers (batches, index columns) does.
+ */
+export async function pageMemory(webview: WebviewPage): Promise<{ jsHeap: number; held: number; memory: number }> {
+  const cdp = await webview.page.context().newCDPSession(webview.page);
+  await cdp.send('HeapProfiler.enable');
+  await cdp.send('HeapProfiler.collectGarbage');
+  await cdp.send('Performance.enable');
+  const metrics = (await cdp.send('Performance.getMetrics')).metrics;
+  const jsHeap = metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? NaN;
+  const held = await webview.hook((h) => h.heldBytes());
+  return { jsHeap, held, memory: jsHeap + held };
+}
+
 export async function measureWebview(): Promise<Result[]> {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'webview.js'))) throw new Error('dist/webview.js is missing: run `npm run bundle` first');
   progress(`webview: building ${RECORDS} synthetic records`);
@@ -85,16 +101,7 @@ export async function measureWebview(): Promise<Result[]> {
     const worst = Math.max(...recent);
 
     progress('webview: memory after a forced GC');
-    const cdp = await webview.page.context().newCDPSession(webview.page);
-    await cdp.send('HeapProfiler.enable');
-    await cdp.send('HeapProfiler.collectGarbage');
-    await cdp.send('Performance.enable');
-    const metrics = (await cdp.send('Performance.getMetrics')).metrics;
-    const jsHeap = metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? NaN;
-    const held = await webview.hook((h) => h.heldBytes());
-    // The JS heap (which holds the timeline model) does not count ArrayBuffer
-    // contents; the page's own accounting of its buffers (batches, index columns) does.
-    const memory = jsHeap + held;
+    const { jsHeap, held, memory } = await pageMemory(webview);
 
     const firstRatio = ratioOf(firstRender, FIRST_RENDER_BAR_MS);
     const frameRatio = ratioOf(p95, FRAME_BAR_MS);

@@ -20,7 +20,7 @@ import { cString } from './recordLayout';
 /**
  * Reads `size` bytes at `position` of an input again, for a record looked
  * at later. A pipe read once has none: its records can be looked at until
- * the next push.
+ * the next push. Until then, any input's are read from the reader's buffer.
  */
 export type ReadBack = (position: number, size: number) => Uint8Array;
 
@@ -68,7 +68,7 @@ type Span = { start: number } & ({ input: StreamInput; position: number } | { me
 /** Records of a stream on the index's offsets: the one kind of RecordSource this module makes. */
 class SpanSource implements RecordSource {
   readonly spans: Span[] = [];
-  /** Bytes of the last push of an input without read-back, and their position. */
+  /** Bytes of the last push, and their position: a pipe's records as long as they are held, any input's until the next push. */
   window?: { input: StreamInput; position: number; bytes: Uint8Array }[];
 
   record(offset: number, size: number): Uint8Array {
@@ -78,10 +78,10 @@ class SpanSource implements RecordSource {
     const at = offset - span.start;
     if ('memory' in span) return aligned(span.memory.subarray(at, at + size));
     const position = span.position + at;
-    if (span.input.readBack) return span.input.readBack(position, size);
     for (const w of this.window ?? [])
       if (w.input === span.input && position >= w.position && position + size <= w.position + w.bytes.byteLength)
         return aligned(w.bytes.subarray(position - w.position, position - w.position + size));
+    if (span.input.readBack) return span.input.readBack(position, size);
     throw new RecordError('stream', `the record at byte ${position} of ${span.input.name} was read from a pipe and is no longer held`);
   }
 }
@@ -148,12 +148,12 @@ export class RecordStreamReader {
    * Room for the next `size` bytes of the input, after those not consumed
    * yet: read into it, then commit() how many came. This saves push()'s
    * copy. The buffer is new when a pipe's window still shows the old one,
-   * whose records stay readable until then.
+   * whose records stay readable until then; an input read back reuses it.
    */
   room(size: number): Uint8Array {
     const left = this.filled - this.consumed;
     const need = left + size;
-    if (need <= this.buf.byteLength && !this.source.window) {
+    if (need <= this.buf.byteLength && (!this.source.window || this.input?.readBack)) {
       this.buf.copyWithin(0, this.consumed, this.filled);
     } else {
       const bigger = new Uint8Array(new ArrayBuffer(Math.max(need, this.buf.byteLength)));
@@ -172,7 +172,7 @@ export class RecordStreamReader {
     const input = this.current();
     this.received += size;
     this.filled += size;
-    if (!input.readBack) this.source.window = [{ input, position: this.position, bytes: this.buf.subarray(0, this.filled) }];
+    this.source.window = [{ input, position: this.position, bytes: this.buf.subarray(0, this.filled) }];
     this.run();
   }
 
@@ -260,9 +260,10 @@ export class RecordStreamReader {
         // then: between a -z file's COMPRESSED records there are none.
         const builder = this.indexBuilder();
         if (at % 4 !== 0) {
-          const window = this.source.window;
+          // A pipe's old window stays readable in its old buffer; an input read back reused its buffer, and reads older records from its file.
+          const window = input.readBack ? [] : (this.source.window ?? []);
           this.room(0);
-          if (window) this.source.window = [...window, { input, position: this.position, bytes: this.buf.subarray(0, this.filled) }];
+          this.source.window = [...window, { input, position: this.position, bytes: this.buf.subarray(0, this.filled) }];
           at = 0;
         }
         let indexed: number;

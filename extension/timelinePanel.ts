@@ -8,7 +8,8 @@ import * as vscode from 'vscode';
 
 import { readBuildId } from '../node/symbols/elf';
 import { parseWebviewMessage, ProtocolError, replyTo, type FileInfo, type HostMessage } from '../protocol/webview';
-import type { TimelineFeed, TimelineSink } from './feeds';
+import type { TimelineFeed } from './feeds';
+import type { TimelineSink, TimelineSubscription } from '../node/timelineFeed';
 import type { SourceService } from './languageClient';
 
 /** How far behind the newest record a timeline draws: reported by its `drawn` messages. */
@@ -19,7 +20,7 @@ export interface DrawnReport {
 
 export class TimelineWebview implements TimelineSink, vscode.Disposable {
   private feed?: TimelineFeed;
-  private subscription?: vscode.Disposable;
+  private subscription?: TimelineSubscription;
   private ready = false;
   private reportedInvalid = false;
   private readonly disposables: vscode.Disposable[] = [];
@@ -66,6 +67,9 @@ export class TimelineWebview implements TimelineSink, vscode.Disposable {
         break;
       case 'invalid':
         this.reportInvalid(message.message);
+        break;
+      case 'stored':
+        this.subscription?.stored(message.end);
         break;
       case 'drawn':
         this.drawnEmitter.fire(message);

@@ -41,7 +41,12 @@ function checkWritable(output: string, fix: string): void {
   if (problem) throw new FileError(problem.code, output, `cannot write ${output}: ${problem.text}. Fix: ${fix}.`);
 }
 
-export class Recording extends EventEmitter<{ written: [number] }> {
+export interface RecordingEvents {
+  /** The file's data section now reaches file offset `end`: whole records up to it, in time order. */
+  written: [end: number];
+}
+
+export class Recording extends EventEmitter<RecordingEvents> {
   readonly session: CaptureSession;
   /** Debugger stops and continues, kept in the file's metadata. */
   readonly markers: MarkerMeta[] = [];
@@ -73,13 +78,13 @@ export class Recording extends EventEmitter<{ written: [number] }> {
     }
   }
 
-  /** File offset of the end of the last whole record written so far. */
-  get dataEnd(): number {
-    return this.session.dataEnd;
-  }
-
   /** Whether the file exists: from the attach on (the core creates it then). */
   get readable(): boolean {
     return this.session.attach !== undefined;
+  }
+
+  /** File offset the data section reaches, as the last 'written' said: whole records up to it; 0 before attach. */
+  get written(): number {
+    return this.session.dataEnd;
   }
 }

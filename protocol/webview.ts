@@ -115,7 +115,8 @@ export type HostMessage =
     }
   /**
    * Raw records, contiguous with the previous batch: `offset` is the stream
-   * offset of the first byte. A record may span two batches.
+   * offset of the first byte. A record may span two batches. The webview
+   * acknowledges each ('stored'): the host sends a bounded number ahead.
    */
   | { type: 'records'; offset: number; bytes: ArrayBuffer }
   | { type: 'stats'; stats: WireStats }
@@ -144,6 +145,8 @@ export type WebviewMessage =
   | { type: 'ready' }
   /** A batch failed validation: the view keeps what came before and says why. */
   | { type: 'invalid'; message: string }
+  /** The records batches up to stream offset `end` are stored: the host may send more. */
+  | { type: 'stored'; end: number }
   /** The frame that drew records up to `newestTime` (capture clock, ns) is on screen. */
   | { type: 'drawn'; records: number; newestTime: number }
   /** Opens a file in an editor, at `line` (1-based) when given. */
@@ -197,6 +200,7 @@ const HOST_OPTIONAL: Partial<Record<HostMessage['type'], Record<string, Check>>>
 const WEBVIEW_FIELDS: Record<WebviewMessage['type'], Record<string, Check>> = {
   ready: {},
   invalid: { message: isString },
+  stored: { end: isNumber },
   drawn: { records: isNumber, newestTime: isNumber },
   openFile: { path: isString },
   describeFiles: { id: isNumber, paths: arrayOf(isString) },

@@ -268,7 +268,10 @@ function handle(message: HostMessage): void {
     case 'records':
       if (s.broken) return;
       try {
+        const end = message.offset + message.bytes.byteLength;
         s.store.append(message.offset, message.bytes);
+        // Only a stored batch: after a refused one the host sends nothing more, as the view could place nothing.
+        post({ type: 'stored', end });
       } finally {
         // What was indexed before a bad record is kept and shown.
         s.timeline.update(s.store.index);

@@ -184,9 +184,93 @@ export function openPerfData(path: string): OpenedPerfData {
   return { ...file, path, format: 'file', records: [{ path, start: dataStart, end: dataEnd, declaredBytes }], recordBytes: dataEnd - dataStart };
 }
 
-/** A stream reader for `opened`'s records, bounded as its header says. */
-export function recordReader(opened: OpenedPerfData): RecordStreamReader {
-  return new RecordStreamReader(opened.stream, opened.recordBytes, opened.decompressedLimit);
+/** A stream reader for `opened`'s records, bounded as its header says; its index sized for `expectedBytes` of records, the file's by default. */
+export function recordReader(opened: OpenedPerfData, expectedBytes = opened.recordBytes): RecordStreamReader {
+  return new RecordStreamReader(opened.stream, expectedBytes, opened.decompressedLimit);
+}
+
+/**
+ * Feeds a stream reader the records of a perf.data, a chunk per step, at
+ * its caller's pace: readRecords reads a file straight through; a timeline
+ * following a live capture reads each range the file grew by (extend()),
+ * and reads nothing while its webview is behind.
+ */
+export class RecordFeeder {
+  private readonly files: RecordFile[];
+  private file = 0;
+  /** File offset of the next byte to read of the current stretch; none before it is begun. */
+  private position?: number;
+  private fd?: number;
+  private growing: boolean;
+  /** Bytes read so far, all stretches together. */
+  read = 0;
+
+  /**
+   * `growing`: the last stretch is the data section of a file still being
+   * written, ending where extend() says until complete().
+   */
+  constructor(
+    private readonly opened: OpenedPerfData,
+    private readonly reader: RecordStreamReader,
+    private readonly options: { chunkBytes?: number; growing?: boolean } = {},
+  ) {
+    this.files = opened.records.map((file) => ({ ...file }));
+    this.growing = options.growing ?? false;
+  }
+
+  /** The last stretch now reaches file offset `end`. */
+  extend(end: number): void {
+    const last = this.files[this.files.length - 1];
+    last.end = Math.max(last.end, end);
+  }
+
+  /** The file is written: its last stretch ends where it was last extended to. */
+  complete(): void {
+    this.growing = false;
+  }
+
+  /** Whether every stretch was read to its end and finished. */
+  get done(): boolean {
+    return this.file === this.files.length;
+  }
+
+  /** Reads the next chunk into the reader; false when nothing is left to read, for now (a growing file) or for good (done). */
+  step(): boolean {
+    const { opened, reader } = this;
+    while (this.file < this.files.length) {
+      const file = this.files[this.file];
+      if (this.position === undefined) {
+        const name = opened.format === 'directory' ? `${file.path.slice(opened.path.length + 1)} of ${opened.path}` : file.path;
+        reader.begin({ name, fileOffset: file.start, declaredBytes: file.declaredBytes, readBack: fileReadBack(file.path, file.start) });
+        this.fd = fs.openSync(file.path, 'r');
+        this.position = file.start;
+      }
+      if (this.position < file.end) {
+        // Read straight into the reader's buffer: no copy of a chunk.
+        const room = reader.room(Math.min(this.options.chunkBytes ?? 2 << 20, file.end - this.position));
+        const n = readInto(this.fd!, room, 0, room.byteLength, this.position);
+        if (n > 0) {
+          reader.commit(n);
+          this.position += n;
+          this.read += n;
+          return true;
+        }
+        file.end = this.position; // the file shrank while being read
+      }
+      if (this.growing && this.file === this.files.length - 1) return false;
+      this.close();
+      this.position = undefined;
+      this.file++;
+      reader.finishInput();
+    }
+    return false;
+  }
+
+  /** Closes the file being read, once done or given up: no step() after it. */
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
 }
 
 /**
@@ -212,18 +296,11 @@ export function* feedRecords(fd: number, reader: RecordStreamReader, from: numbe
  * records, show progress or let other work run between chunks.
  */
 export function* readRecords(opened: OpenedPerfData, reader: RecordStreamReader, chunkBytes = 2 << 20): Generator<number> {
-  let done = 0;
-  for (const file of opened.records) {
-    const name = opened.format === 'directory' ? `${file.path.slice(opened.path.length + 1)} of ${opened.path}` : file.path;
-    reader.begin({ name, fileOffset: file.start, declaredBytes: file.declaredBytes, readBack: fileReadBack(file.path, file.start) });
-    const fd = fs.openSync(file.path, 'r');
-    try {
-      const before = done;
-      for (const fed of feedRecords(fd, reader, file.start, file.end, chunkBytes)) yield (done = before + fed);
-    } finally {
-      fs.closeSync(fd);
-    }
-    reader.finishInput();
+  const feeder = new RecordFeeder(opened, reader, { chunkBytes });
+  try {
+    while (feeder.step()) yield feeder.read;
+  } finally {
+    feeder.close();
   }
 }
 

@@ -258,6 +258,11 @@ export class PerfDataWriter {
     this.writeBuffered(this.openFd());
   }
 
+  /** File offset that the records written out reach: after flush(), every record appended; after finish(), the data section's end. */
+  get written(): number {
+    return this.position;
+  }
+
   /**
    * Writes out what was appended and closes the file without finishing it,
    * as an interrupted capture would leave it: data.size stays 0.

@@ -1,17 +1,20 @@
 // A live capture's file, written by the native core as it reads the rings:
 // the host is only told how far the file has grown, and views read the
-// records from the file (the language server from another process). So at
-// every telling the file must hold whole records up to there, and a capture
-// killed mid-write must leave a file that reads to its last whole record.
+// records from the file (the timelines in the host, the language server in
+// another process). So at every telling the file must hold whole records up
+// to there, and a capture killed mid-write must leave a file that reads to
+// its last whole record.
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 
-import { indexPerfDataFile, openPerfDataFile, readPerfData } from '../../node/perfdata/reader';
+import { indexPerfDataFile, openPerfData, openPerfDataFile, readPerfData } from '../../node/perfdata/reader';
 import { Recording } from '../../node/recording';
-import { RecordType } from '../../core/records';
+import { TimelineFollower } from '../../node/timelineFeed';
+import { RecordType, copyRecords } from '../../core/records';
+import { type HostMessage } from '../../protocol/webview';
 import { sideband, tempDir } from './harness';
 
 const dir = tempDir('recording');
@@ -76,4 +79,34 @@ test('a capture killed mid-write (SIGKILL) leaves a file read up to its last who
   assert.ok(file.warnings.some((w) => /not properly finished/.test(w)), `the reader says so: ${file.warnings.join('; ')}`);
   const { index } = indexPerfDataFile(output);
   assert.ok(index.type.filter((t) => t === RecordType.FORK).length > 10, 'the forks written before the kill are read');
+});
+
+test("a timeline that follows the capture's file as 'written' says it grew gets every sideband record once, while the capture runs", async () => {
+  const output = path.join(dir, 'followed.data');
+  const recording = new Recording({ command: ['/bin/sh', '-c', 'for i in 1 2 3 4 5; do /bin/true; sleep 0.05; done'] }, output);
+  const batches: Uint8Array[] = [];
+  let follower: TimelineFollower | undefined;
+  const sink = {
+    post(message: HostMessage): void {
+      if (message.type !== 'records') return;
+      batches.push(new Uint8Array(message.bytes));
+      // Acknowledged a turn later, as a webview does.
+      const end = message.offset + message.bytes.byteLength;
+      setImmediate(() => follower?.stored(end));
+    },
+  };
+  // Batches the timeline had when the file last grew: the capture's last write is the finished file's.
+  let beforeLastWrite = 0;
+  recording.on('written', (end) => {
+    beforeLastWrite = batches.length;
+    if (follower) follower.grew(end);
+    else follower = new TimelineFollower(openPerfData(output), sink, { title: 'followed', warnings: [], live: { end } });
+  });
+  const result = await recording.run();
+  assert.equal(result.stop.error, undefined);
+  assert.ok(follower, "'written' came once the file was created");
+  follower.complete();
+  assert.equal((await follower.done).end, 'read');
+  assert.ok(beforeLastWrite > 0, 'records reached the timeline while the capture ran');
+  assert.deepEqual(Buffer.concat(batches), Buffer.from(copyRecords(indexPerfDataFile(output).index, 0)), "the timeline's records are the file's sideband, every one once");
 });

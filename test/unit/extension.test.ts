@@ -162,6 +162,7 @@ describe('protocol', () => {
     assert.equal(parseHostMessage({ type: 'reveal', pid: 3 }).type, 'reveal');
     assert.equal(parseHostMessage({ type: 'reply', id: 1, files: [{ path: '/x', inWorkspace: false, buildId: 'ab' }] }).type, 'reply');
     assert.equal(parseWebviewMessage({ type: 'drawn', records: 5, newestTime: 1e9 }).type, 'drawn');
+    assert.equal(parseWebviewMessage({ type: 'stored', end: 4096 }).type, 'stored');
     const region = { start: '7f0000000000', end: '7f0000020000', pgoff: '0', filename: '/usr/lib/libc.so.6' };
     assert.equal(parseWebviewMessage({ type: 'regionSources', id: 2, region }).type, 'regionSources');
     assert.equal(parseWebviewMessage({ type: 'resolveAddress', id: 3, pid: 100, address: '7f0000001234', region }).type, 'resolveAddress');
@@ -190,6 +191,7 @@ describe('protocol', () => {
     ];
     for (const [data, message] of cases) assert.throws(() => parseHostMessage(data), (e: Error) => e instanceof ProtocolError && message.test(e.message), JSON.stringify(data));
     assert.throws(() => parseWebviewMessage({ type: 'describeFiles', id: 1, paths: [3] }), /'describeFiles' .* 'paths'/);
+    assert.throws(() => parseWebviewMessage({ type: 'stored', end: '4096' }), /'stored' .* 'end'/);
     const region = { start: '400000', end: '402000', pgoff: '0', filename: '/usr/bin/server' };
     const webviewCases: Array<[unknown, RegExp]> = [
       [{ type: 'regionSources', id: 1, region: { ...region, start: '0x400000' } }, /'regionSources' .* 'region'/],

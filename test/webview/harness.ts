@@ -11,6 +11,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Browser, Page, chromium } from 'playwright-core';
 import { THEMES, ThemeName } from './themes';
+import type { TimelineSink } from '../../node/timelineFeed';
+import type { HostMessage } from '../../protocol/webview';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const ORIGIN = 'https://webview.test';
@@ -27,7 +29,7 @@ const PAGE = `<!DOCTYPE html>
 <link rel="stylesheet" href="${ORIGIN}/webview.css">
 <script nonce="${NONCE}">
   window.__posted = [];
-  window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => undefined, setState: () => {} });
+  window.acquireVsCodeApi = () => ({ postMessage: (m) => { window.__posted.push(m); window.__toHost(m); }, getState: () => undefined, setState: () => {} });
 </script>
 </head>
 <body class="vscode-dark">
@@ -42,9 +44,16 @@ export interface StreamEvents {
   name?: string;
 }
 
+/** A sink of the host's own file path (node/timelineFeed.ts) into a page; `delivered` settles once the page was posted everything so far. */
+export interface PageSink extends TimelineSink {
+  readonly delivered: Promise<void>;
+}
+
 export class WebviewPage {
   private readonly streams = new Map<string, Uint8Array>();
   private nextStream = 0;
+  /** Who hears what the webview posts, as the host's onDidReceiveMessage. */
+  private readonly hosts = new Set<(message: Record<string, unknown>) => void>();
 
   private constructor(
     readonly browser: Browser,
@@ -68,6 +77,7 @@ export class WebviewPage {
     const js = fs.readFileSync(path.join(ROOT, 'dist/webview.js'));
     const css = fs.readFileSync(path.join(ROOT, 'dist/webview.css'));
     page.on('pageerror', (e) => process.stderr.write(`webview error: ${e.message}\n`));
+    await page.exposeFunction('__toHost', (message: Record<string, unknown>) => webview.hosts.forEach((hear) => hear(message)));
     await page.route(`${ORIGIN}/**`, async (route) => {
       const url = new URL(route.request().url());
       const headers = { 'content-security-policy': CSP };
@@ -153,6 +163,38 @@ export class WebviewPage {
       },
       { url: `${ORIGIN}${name}`, total: bytes.byteLength, part: STREAM_PART, batchBytes, startOffset },
     );
+  }
+
+  /**
+   * A sink that posts the host's messages into the page in order, as
+   * VS Code's webview.postMessage does (records through the harness's
+   * streams), and hands the page's 'stored' acknowledgements to `stored`.
+   */
+  sink(stored: (end: number) => void): PageSink {
+    this.hosts.add((message) => {
+      if (message.type === 'stored') stored(message.end as number);
+    });
+    let delivered = Promise.resolve();
+    const deliver = async (message: HostMessage): Promise<void> => {
+      if (message.type === 'records') await this.sendRecords(new Uint8Array(message.bytes), message.bytes.byteLength, message.offset);
+      else if (message.type === 'open')
+        await this.open(
+          message.events.map((e) => ({ attr: new Uint8Array(e.attr), ids: e.ids.map(BigInt), ...(e.name === undefined ? {} : { name: e.name }) })),
+          message.expectedBytes,
+          message.title,
+          message.live,
+          message.warnings,
+        );
+      else await this.post(message as unknown as Record<string, unknown>);
+    };
+    return {
+      post: (message) => {
+        delivered = delivered.then(() => deliver(message));
+      },
+      get delivered() {
+        return delivered;
+      },
+    };
   }
 
   /** What the webview posted so far. */

@@ -2,12 +2,17 @@
 // feed them. Needs /usr/bin/chromium and the bundle (npm run test:webview).
 
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RESULTS_DIR, WebviewPage } from './harness';
 import { EVENTS, HOSTILE_COMM, LIFETIME_EVENTS, START, busyCapture, lifetimesCapture, mapping, smallCapture } from './streams';
 import { comm, concat, mmap2 } from '../fixtures/records';
 import { THEMES, ThemeName } from './themes';
+import { openPerfData } from '../../node/perfdata/reader';
+import { PerfDataWriter } from '../../node/perfdata/writer';
+import { MAX_BATCHES_IN_FLIGHT, TimelineFollower } from '../../node/timelineFeed';
 
 const small = smallCapture();
 
@@ -32,6 +37,33 @@ describe('webview: loading', () => {
     assert.equal(await webview.hook((h) => h.statusIndexed), 4);
     // global, 100, 200
     assert.equal(await webview.hook((h) => h.lanes), 3);
+  });
+
+  test("fed by the host's own file path, it acknowledges each batch it stored, and the host sends the rest as it does", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webview-follow-'));
+    const page = await WebviewPage.open();
+    try {
+      const file = path.join(dir, 'small.data');
+      const writer = PerfDataWriter.open(file, { events: EVENTS.map((e) => ({ attr: e.attr, ids: e.ids, name: 'dummy:u' })) });
+      writer.append(small.bytes);
+      writer.abandon();
+      let follower: TimelineFollower | undefined;
+      const sink = page.sink((end) => follower?.stored(end));
+      // Batches of one record each: many more than may be in flight at once.
+      follower = new TimelineFollower(openPerfData(file), sink, { title: 'small.data', warnings: [], chunkBytes: 64 });
+      // More than the host sends unacknowledged: they come only if the acknowledgements go back.
+      await page.postedOf('stored', MAX_BATCHES_IN_FLIGHT + 1);
+      assert.equal((await follower.done).end, 'read');
+      await sink.delivered;
+      await page.drawn(small.count);
+      const ends = (await page.postedOf('stored')).map((m) => m.end as number);
+      assert.ok(ends.length > 4, `${ends.length} batches, each acknowledged`);
+      assert.deepEqual(ends, [...ends].sort((a, b) => a - b));
+      assert.equal(ends.at(-1), small.bytes.byteLength, 'the last acknowledgement is the end of the stream');
+    } finally {
+      await page.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the status line counts records, status-only ones and LOST', async () => {
