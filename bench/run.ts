@@ -25,6 +25,7 @@ import { measureSymbols } from './symbols';
 import { measureRegionTracepoints } from './regionTracepoints';
 import { measureSampleHeavyCli } from './sampleHeavyCli';
 import { measureSampleHeavyTimeline } from './sampleHeavyTimeline';
+import { measureHostLoad } from './hostLoad';
 
 const RESULTS = path.join(ROOT, 'bench', 'results.json');
 
@@ -39,6 +40,8 @@ const MEASURES: Array<[string, () => Result[] | Promise<Result[]>, { native: boo
   // The sample-heavy file (perf record --call-graph dwarf -a) through the host's file path into the webview.
   ['sample-heavy timeline', measureSampleHeavyTimeline, { native: false }],
   ['live latency', measureLiveLatency, { native: true }],
+  // The storm captured in this process, as the extension host runs it; then 60 s with the language server following.
+  ['host load', measureHostLoad, { native: true }],
   // The storm under our capture with and without the syscall tracepoints, and under perf's.
   ['region tracepoints', measureRegionTracepoints, { native: true }],
   // Needs the symbols addon and libc6-dbg, not the capture core.

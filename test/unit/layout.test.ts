@@ -18,8 +18,8 @@ const RULES: Record<string, { folders: string[]; packages: RegExp }> = {
   protocol: { folders: ['protocol', 'core'], packages: /^vscode-languageserver-protocol$/ },
   // The faces of the addons: Node, and the core's types.
   native: { folders: ['native', 'core'], packages: /^node:/ },
-  // Files, recording, symbols and the CLI: Node without VS Code.
-  node: { folders: ['node', 'native', 'core'], packages: /^node:/ },
+  // Files, recording, symbols, the CLI, and a file followed into a timeline (which speaks the webview's contract): Node without VS Code.
+  node: { folders: ['node', 'native', 'protocol', 'core'], packages: /^node:/ },
   // The language server: its own process, no VS Code API.
   server: { folders: ['server', 'node', 'native', 'protocol', 'core'], packages: /^(node:|vscode-languageserver(\/node|-textdocument)?$)/ },
   // VS Code wiring.
