@@ -48,7 +48,7 @@ export function measureSampleHeavyCli(): Result[] {
       ratio: ratioOf(rssMB, MAX_RSS_BAR_MB),
       bar: `<= 1 (ours/${MAX_RSS_BAR_MB} MB)`,
       met: rssMB <= MAX_RSS_BAR_MB,
-      note: `the most of ${RUNS} runs of \`sideband dump\` > /dev/null (getrusage maxRSS, reported by the process as it exits) on a ${fileMB.toFixed(0)} MB \`perf record --call-graph dwarf -a\` file; peer: the bar`,
+      note: `the most of ${RUNS} runs of \`sideband dump\` > /dev/null (VmHWM, the peak RSS since its exec, reported by the process as it exits) on a ${fileMB.toFixed(0)} MB \`perf record --call-graph dwarf -a\` file; peer: the bar`,
     },
     {
       name: 'sample-heavy file: CLI dump time',
