@@ -12,9 +12,9 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { Misc, RecordType } from '../../core/records';
-import { type SidebandMeta } from '../../core/perfdata/metadata';
 import { PerfDataWriter } from '../../node/perfdata/writer';
 import { Body, SAMPLE_TYPE, comm, fork, mmap2, record, sidebandAttr, type Trailer } from '../fixtures/records';
+import { testMeta } from '../fixtures/meta';
 import { runMeasuringRss } from '../fixtures/maxRss';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -47,18 +47,7 @@ function at(k: number): Trailer {
 
 const mappingAddress = (k: number): bigint => 0x10000000n + BigInt(k) * 0x10000n;
 
-const meta: SidebandMeta = {
-  version: 1,
-  tool: 'bigfile test',
-  target: { pid: PID },
-  ringPages: 8,
-  cpus: [0],
-  namespaces: false,
-  snapshots: [],
-  stats: { records: 0, statusRecords: 0, ioctlRecords: 0, procRecords: 0, lost: 0, lostRecords: 0 },
-  warnings: [],
-  stopReason: 'exited',
-};
+const meta = testMeta({ tool: 'bigfile test', target: { pid: PID }, stopReason: 'exited' });
 
 /** Writes the file; returns how many MMAP2s it has. */
 function writeBigFile(file: string): number {

@@ -19,6 +19,7 @@ import { StopSnapshots } from '../../extension/stopSnapshots';
 import { childrenOf, listProcesses, newestChildOfAdapter, optionsFromSettings, parseStat, pidFromConfiguration, pidFromSessionName, processLinks, splitCommandLine } from '../../extension/targets';
 import { parseHostMessage, parseWebviewMessage, ProtocolError, Requests, type WebviewMessage } from '../../protocol/webview';
 import { comm, concat, fork, sidebandAttr, type Trailer } from '../fixtures/records';
+import { testMeta } from '../fixtures/meta';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'extension-test-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -269,19 +270,8 @@ describe('build-ids', () => {
 
 describe('following a capture file while it is written', () => {
   const t = (pid: number, dt: number): Trailer => ({ pid, tid: pid, time: 1e12 + dt, cpu: 0, id: 5n });
-  const meta = (markers?: SidebandMeta['markers']): SidebandMeta => ({
-    version: 1,
-    tool: 'test',
-    target: { pid: 1 },
-    ringPages: 8,
-    cpus: [0],
-    namespaces: false,
-    snapshots: [],
-    stats: { records: 3, statusRecords: 0, ioctlRecords: 0, procRecords: 0, lost: 0, lostRecords: 0 },
-    warnings: [],
-    stopReason: 'requested',
-    markers,
-  });
+  const meta = (markers?: SidebandMeta['markers']): SidebandMeta =>
+    testMeta({ stats: { records: 3, statusRecords: 0, ioctlRecords: 0, procRecords: 0, lost: 0, lostRecords: 0 }, markers });
 
   test('an unfinished file reads up to its last flushed record, in chunks that may split records', () => {
     const file = path.join(tmp, 'growing.data');

@@ -8,7 +8,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 
-import { type SidebandMeta } from '../../core/perfdata/metadata';
 import { RecordType, copyRecords } from '../../core/records';
 import { type HostInfo } from '../../node/host';
 import { indexPerfDataFile, openPerfData } from '../../node/perfdata/reader';
@@ -16,6 +15,7 @@ import { PerfDataWriter } from '../../node/perfdata/writer';
 import { MAX_BATCHES_IN_FLIGHT, TimelineFollower, type FollowOptions } from '../../node/timelineFeed';
 import { type HostMessage } from '../../protocol/webview';
 import { SAMPLE_TYPE, comm, concat, exit, fork, lost, mmap2, sidebandAttr, syscallSample, type Trailer } from '../fixtures/records';
+import { testMeta } from '../fixtures/meta';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'timeline-feed-test-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -33,18 +33,7 @@ const EVENTS = [
   { attr: sidebandAttr(), ids: [SIDEBAND_ID], name: 'dummy:u' },
   { attr: clockAttr, ids: [CLOCK_ID], name: 'cpu-clock' },
 ];
-const meta: SidebandMeta = {
-  version: 1,
-  tool: 'test',
-  target: { pid: 1 },
-  ringPages: 8,
-  cpus: [0],
-  namespaces: false,
-  snapshots: [],
-  stats: { records: 0, statusRecords: 0, ioctlRecords: 0, procRecords: 0, lost: 0, lostRecords: 0 },
-  warnings: [],
-  stopReason: 'requested',
-};
+const meta = testMeta();
 
 let clock = 1e12;
 const at = (pid: number, id = SIDEBAND_ID): Trailer => ({ pid, tid: pid, time: (clock += 10), cpu: 0, id });
