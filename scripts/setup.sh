@@ -19,6 +19,12 @@ command -v chromium >/dev/null || need_apt+=(chromium)        # the webview's te
 [ -e /usr/include/elfutils/libdwfl.h ] || need_apt+=(libdw-dev)    # the symbols addon, linked to libdw.so.1
 command -v llvm-symbolizer >/dev/null || need_apt+=(llvm)      # the oracle and fallback for symbols
 command -v zstd >/dev/null || need_apt+=(zstd)                # the bench's peer for perf record -z
+command -v clang >/dev/null || need_apt+=(clang)                # libFuzzer targets with ASan and UBSan
+[ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] || need_apt+=(libclang-rt-14-dev)
+command -v protoc >/dev/null || need_apt+=(protobuf-compiler)  # Perfetto's .proto files to TypeScript
+command -v debuginfod >/dev/null || need_apt+=(debuginfod)     # the debuginfod tests' server on 127.0.0.1
+command -v sudo >/dev/null || need_apt+=(sudo)                # the elevated-capture tests
+[ -e /usr/include/seccomp.h ] || need_apt+=(libseccomp-dev)    # the container test's seccomp filter
 dpkg-query -W -f '${Status}' libc6-dbg 2>/dev/null | grep -q ' installed' || need_apt+=(libc6-dbg)  # libc's DWARF: tests, bench
 # The linux-arm64 addons, cross-built, and what runs them in the tests: an
 # arm64 Node under qemu-user, its libraries from Debian multiarch.
