@@ -8,8 +8,8 @@
 
 import * as fs from 'node:fs';
 import { HEADER_SIZE, parseHeader } from '../../core/perfdata/format';
-import { type RecordStreamReader, type StreamInput } from '../../core/recordStream';
-import { feedRecords, fileReadBack, openPerfData, readInto, readRecords, recordReader, type PerfDataFormat } from './reader';
+import { type RecordStreamReader } from '../../core/recordStream';
+import { RecordFeeder, openPerfData, readInto, recordReader, type PerfDataFormat } from './reader';
 
 /** Bytes read at a time: the reader's buffer grows to this, and no further. */
 const CHUNK_BYTES = 2 << 20;
@@ -19,15 +19,12 @@ export type Growth = 'grew' | 'same' | 'replaced';
 
 export class PerfDataFollower {
   readonly reader: RecordStreamReader;
-  /** Bytes of records read, over all looks. */
-  bytesRead = 0;
   /** Every record is read: the data section ended where the header says, or a `--threads` directory was read whole. */
   complete = false;
   private readonly format: PerfDataFormat;
-  /** The one input followed, a file's data section or a pipe's stream; none for a directory. */
-  private readonly input?: StreamInput;
-  /** File offset of the first byte not read yet. */
-  private position = 0;
+  private readonly feeder: RecordFeeder;
+  /** File offset of the data section, a file's or a pipe's stream. */
+  private readonly dataStart: number;
   /** The file as of the last look, which tells growth from replacement. */
   private seen: fs.Stats;
 
@@ -37,17 +34,15 @@ export class PerfDataFollower {
     const opened = openPerfData(path);
     this.format = opened.format;
     this.reader = recordReader(opened);
-    if (opened.format === 'directory') {
-      // Its data.N files grow apart from each other: read whole, once.
-      for (const done of readRecords(opened, this.reader, CHUNK_BYTES)) this.bytesRead = done;
-      this.complete = true;
-      return;
-    }
-    const { start } = opened.records[0];
-    this.input = { name: path, fileOffset: start, readBack: fileReadBack(path, start) };
-    this.position = start;
-    this.reader.begin(this.input);
+    // A --threads directory's data.N files grow apart from each other: read whole, once.
+    this.feeder = new RecordFeeder(opened, this.reader, { chunkBytes: CHUNK_BYTES, growing: opened.format !== 'directory' });
+    this.dataStart = opened.records[0].start;
     this.readGrowth(this.seen.size);
+  }
+
+  /** Bytes of records read, over all looks. */
+  get bytesRead(): number {
+    return this.feeder.read;
   }
 
   /**
@@ -67,29 +62,32 @@ export class PerfDataFollower {
 
   /** Feeds the reader the records from where the last look stopped to `size`, or to the data section's end once the header gives it. */
   private readGrowth(size: number): void {
-    const input = this.input!;
-    const fd = fs.openSync(this.path, 'r');
-    try {
-      let end = size;
-      if (this.format === 'file') {
-        const header = new Uint8Array(HEADER_SIZE);
-        readInto(fd, header, 0, HEADER_SIZE);
-        const { data } = parseHeader(header);
-        if (data.size !== 0) {
-          input.declaredBytes = data.size;
-          end = Math.min(size, input.fileOffset + data.size);
-        }
+    let end = size;
+    if (this.format === 'file') {
+      const { data } = parseHeader(readHeader(this.path));
+      if (data.size !== 0) {
+        end = Math.min(size, this.dataStart + data.size);
+        this.feeder.complete(data.size);
       }
-      let fed = 0;
-      for (fed of feedRecords(fd, this.reader, this.position, end, CHUNK_BYTES));
-      this.position += fed;
-      this.bytesRead += fed;
+    }
+    if (this.format !== 'directory') this.feeder.extend(end);
+    try {
+      while (this.feeder.step());
     } finally {
-      fs.closeSync(fd);
+      // Not held open between looks: the server may drop this follower at any time.
+      this.feeder.close();
     }
-    if (input.declaredBytes !== undefined) {
-      this.reader.finishInput();
-      this.complete = true;
-    }
+    this.complete = this.feeder.done;
   }
+}
+
+function readHeader(path: string): Uint8Array {
+  const header = new Uint8Array(HEADER_SIZE);
+  const fd = fs.openSync(path, 'r');
+  try {
+    readInto(fd, header, 0, HEADER_SIZE);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return header;
 }

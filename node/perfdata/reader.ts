@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { RecordIndex, StreamLayout, inTimeOrder } from '../../core/records';
-import { RecordStreamReader, type ReadBack } from '../../core/recordStream';
+import { RecordStreamReader, type ReadBack, type StreamInput } from '../../core/recordStream';
 import { HEADER_SIZE, PIPE_HEADER_SIZE, PerfData, PerfDataError, isPipeHeader, parseHeader, parsePerfData } from '../../core/perfdata/format';
 
 /** Reads `length` bytes at file offset `from` into `into` at `at`; fewer when the file is shorter. */
@@ -193,13 +193,16 @@ export function recordReader(opened: OpenedPerfData, expectedBytes = opened.reco
  * Feeds a stream reader the records of a perf.data, a chunk per step, at
  * its caller's pace: readRecords reads a file straight through; a timeline
  * following a live capture reads each range the file grew by (extend()),
- * and reads nothing while its webview is behind.
+ * and reads nothing while its webview is behind; the language server reads
+ * what a capture wrote since its last look (follow.ts).
  */
 export class RecordFeeder {
   private readonly files: RecordFile[];
   private file = 0;
-  /** File offset of the next byte to read of the current stretch; none before it is begun. */
-  private position?: number;
+  /** The current stretch as the reader knows it; none before it is begun. */
+  private input?: StreamInput;
+  /** File offset of the next byte to read of the current stretch. */
+  private position = 0;
   private fd?: number;
   private growing: boolean;
   /** Bytes read so far, all stretches together. */
@@ -224,9 +227,13 @@ export class RecordFeeder {
     last.end = Math.max(last.end, end);
   }
 
-  /** The file is written: its last stretch ends where it was last extended to. */
-  complete(): void {
+  /**
+   * The file is written: its last stretch ends where it was last extended
+   * to, and holds `declaredBytes` of records when its header now says so.
+   */
+  complete(declaredBytes?: number): void {
     this.growing = false;
+    if (declaredBytes !== undefined) this.files[this.files.length - 1].declaredBytes = declaredBytes;
   }
 
   /** Whether every stretch was read to its end and finished. */
@@ -239,16 +246,17 @@ export class RecordFeeder {
     const { opened, reader } = this;
     while (this.file < this.files.length) {
       const file = this.files[this.file];
-      if (this.position === undefined) {
+      if (this.input === undefined) {
         const name = opened.format === 'directory' ? `${file.path.slice(opened.path.length + 1)} of ${opened.path}` : file.path;
-        reader.begin({ name, fileOffset: file.start, declaredBytes: file.declaredBytes, readBack: fileReadBack(file.path, file.start) });
-        this.fd = fs.openSync(file.path, 'r');
+        this.input = { name, fileOffset: file.start, readBack: fileReadBack(file.path, file.start) };
+        reader.begin(this.input);
         this.position = file.start;
       }
       if (this.position < file.end) {
+        this.fd ??= fs.openSync(file.path, 'r');
         // Read straight into the reader's buffer: no copy of a chunk.
         const room = reader.room(Math.min(this.options.chunkBytes ?? 2 << 20, file.end - this.position));
-        const n = readInto(this.fd!, room, 0, room.byteLength, this.position);
+        const n = readInto(this.fd, room, 0, room.byteLength, this.position);
         if (n > 0) {
           reader.commit(n);
           this.position += n;
@@ -259,34 +267,19 @@ export class RecordFeeder {
       }
       if (this.growing && this.file === this.files.length - 1) return false;
       this.close();
-      this.position = undefined;
+      // Known only now for a file whose header was rewritten while it was read.
+      this.input.declaredBytes = file.declaredBytes;
+      this.input = undefined;
       this.file++;
       reader.finishInput();
     }
     return false;
   }
 
-  /** Closes the file being read, once done or given up: no step() after it. */
+  /** Closes the file being read, once done or between looks at a growing one: a later step() opens it again. */
   close(): void {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
-  }
-}
-
-/**
- * Feeds `reader` bytes `from` to `to` of the open file `fd`, `chunkBytes`
- * at a time, yielding how many it fed after each chunk; fewer when the
- * file is shorter.
- */
-export function* feedRecords(fd: number, reader: RecordStreamReader, from: number, to: number, chunkBytes: number): Generator<number> {
-  for (let fed = 0; from + fed < to; ) {
-    // Read straight into the reader's buffer: no copy of a chunk.
-    const room = reader.room(Math.min(chunkBytes, to - from - fed));
-    const n = readInto(fd, room, 0, room.byteLength, from + fed);
-    if (n === 0) return; // the file shrank while being read
-    reader.commit(n);
-    fed += n;
-    yield fed;
   }
 }
 
