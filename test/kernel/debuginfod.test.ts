@@ -122,6 +122,12 @@ function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number; 
   });
 }
 
+/** The files in a debuginfod cache, however deep. */
+function cachedFiles(cache: string): string[] {
+  if (!fs.existsSync(cache)) return [];
+  return (fs.readdirSync(cache, { recursive: true, encoding: 'utf8' }) as string[]).filter((f) => fs.statSync(path.join(cache, f)).isFile());
+}
+
 /** The environment without DEBUGINFOD_URLS (debuginfod off unless a test turns it on), caching in `cache`. */
 function envWith(cache: string, more: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, DEBUGINFOD_CACHE_PATH: cache, ...more };
@@ -206,7 +212,7 @@ describe('debuginfod: a stripped library, its debug file served by build-id', ()
       await server.stop();
     }
     assert.equal(await debuginfod.requests(), before, 'debuginfod was not asked');
-    assert.equal(fs.existsSync(cache), false, 'nothing was cached');
+    assert.deepEqual(cachedFiles(cache), [], 'nothing was cached');
   });
 
   test('`sideband resolve --debuginfod` resolves the stripped library to its line, and the second run finds it in the cache', async () => {
@@ -261,7 +267,7 @@ describe('debuginfod: a stripped library, its debug file served by build-id', ()
     const capped = await cli(resolveArgs('--debuginfod', debuginfod.url), envWith(cache, { DEBUGINFOD_MAXSIZE: String(size - 1) }));
     assert.equal(capped.status, 1, capped.stderr);
     assert.match(capped.stderr, new RegExp(`${debuginfod.url}/buildid/${buildId}/debuginfo sent ${size} bytes or more, over the ${size - 1}-byte cap \\(DEBUGINFOD_MAXSIZE\\)`));
-    assert.deepEqual(fs.existsSync(path.join(cache, buildId)) ? fs.readdirSync(path.join(cache, buildId)) : [], []);
+    assert.deepEqual(cachedFiles(cache), []);
 
     // A server that announces no length is cut off as its bytes pass the cap.
     const endless = await tinyServer((_, response) => {
@@ -277,7 +283,7 @@ describe('debuginfod: a stripped library, its debug file served by build-id', ()
       const cut = await cli(resolveArgs('--debuginfod', endless.url), envWith(cache, { DEBUGINFOD_MAXSIZE: '1000000' }));
       assert.equal(cut.status, 1, cut.stderr);
       assert.match(cut.stderr, /sent \d+ bytes or more, over the 1000000-byte cap \(DEBUGINFOD_MAXSIZE\)/);
-      assert.deepEqual(fs.existsSync(path.join(cache, buildId)) ? fs.readdirSync(path.join(cache, buildId)) : [], [], 'the partial file is removed');
+      assert.deepEqual(cachedFiles(cache), [], 'the partial file is removed');
     } finally {
       endless.close();
     }
@@ -307,7 +313,23 @@ describe('debuginfod: a stripped library, its debug file served by build-id', ()
         await server.stop();
       }
 
-      // No timeout this time: the user's cancel ends the wait.
+      // No timeout this time: Ctrl-C cancels the CLI's fetch, and leaves nothing in the cache.
+      const interruptedCache = freshCache();
+      const interrupted = spawn(process.execPath, [CLI, ...resolveArgs('--debuginfod', stalled.url)], { env: envWith(interruptedCache), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      const exited = new Promise<number | null>((resolve) => interrupted.on('close', resolve));
+      await new Promise<void>((resolve) =>
+        interrupted.stderr!.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          if (stderr.includes('fetching')) resolve();
+        }),
+      );
+      interrupted.kill('SIGINT');
+      assert.equal(await exited, 1, stderr);
+      assert.match(stderr, new RegExp(`fetching the debug info of ${library} \\(build-id ${buildId}\\) was cancelled`));
+      assert.deepEqual(cachedFiles(interruptedCache), [], 'no partial file is left');
+
+      // And the language server's: the user's cancel button ends the wait.
       const patient = await LanguageServer.start({ settings: { debugDirectories: [], debuginfodUrls: [stalled.url] }, env: envWith(freshCache()) });
       try {
         const answer = patient.regionSources(wireRegion(libraryRegion()));
