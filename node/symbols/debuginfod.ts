@@ -87,7 +87,7 @@ const MAX_REDIRECTS = 5;
 class Cancelled extends Error {}
 
 export class Debuginfod {
-  /** Fetches under way, shared by whoever asks for the same build-id meanwhile. */
+  /** Fetches under way, shared by whoever asks for the same build-id meanwhile (the first asker's watch hears it and can cancel it). */
   private readonly fetching = new Map<string, Promise<string>>();
   /** Build-ids no server had or could give: not asked again until the servers or limits change (a new client). */
   private readonly refused = new Map<string, SourceError>();
@@ -153,7 +153,7 @@ export class Debuginfod {
       if ('got' in attempt) return attempt.got;
       if ('failed' in attempt) failures.push(attempt.failed);
     }
-    const fix = `Fix: check the server, raise the limit named, or change ${this.source.origin}; it is not asked again for this build-id until then.`;
+    const fix = `Fix: check that server (or raise the limit named, where one is), or change ${this.source.origin}; it is not asked again for this build-id until then.`;
     if (failures.length) throw new SourceError('debuginfod', `The debug info of ${file} (build-id ${buildId}) could not be fetched: ${failures.join('; ')} (servers from ${this.source.origin}). ${fix}`);
     throw new SourceError(
       'no-debug-info',
@@ -230,7 +230,11 @@ export class Debuginfod {
           alive();
           received += chunk.length;
           if (received > maxBytes) return fail(tooBig(received));
-          out!.write(chunk);
+          // The disk slower than the network: the answer waits for it, rather than piling up in memory.
+          if (!out!.write(chunk)) {
+            response.pause();
+            out!.once('drain', () => response.resume());
+          }
           watch.progress?.({ buildId, file, url, received, total: totalBytes });
         });
         response.on('error', (e) => fail(`failed mid-answer: ${e.message}`));
