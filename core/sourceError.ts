@@ -24,6 +24,8 @@ export const SOURCE_ERROR_CODES = [
   'no-function',
   /** The file has no DWARF, or its debug file is missing or stale. */
   'no-debug-info',
+  /** A debuginfod server failed, stalled or sent too much, or its fetch was cancelled: the message names the server and the setting. */
+  'debuginfod',
   /** The symbolizer in use cannot list compile units, or none has code in the region. */
   'no-listing',
   /** The file is not an ELF file that can be read: `field` names the part at fault. */

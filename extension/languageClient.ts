@@ -1,8 +1,9 @@
 // Starts the sideband language server (dist/server.js) through
 // vscode-languageclient when a capture is first shown or a question first
 // asked (a debug session alone starts nothing), keeps it told which capture the timeline shows and
-// which debug directories the user added, and passes the regions panel's
-// questions to it. If the server dies, the user hears it once, it is
+// which debug directories and debuginfod servers the user set, passes the
+// regions panel's questions to it, and shows its debuginfod fetches with a
+// cancel button. If the server dies, the user hears it once, it is
 // restarted, and the timeline goes on: a question asked meanwhile gets an
 // answer that says so instead of waiting.
 
@@ -10,7 +11,17 @@ import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, LanguageClient, State, TransportKind, type CloseHandlerResult, type ErrorHandlerResult } from 'vscode-languageclient/node';
 
 import { type AddressResolution, type RegionSources, type WireRegion } from '../protocol/webview';
-import { RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type ServerSettings, type ServerStart } from '../protocol/server';
+import {
+  DebuginfodCancelNotification,
+  DebuginfodProgressNotification,
+  RegionSourcesRequest,
+  ResolveRequest,
+  SettingsNotification,
+  ShowCaptureNotification,
+  type ServerSettings,
+  type ServerStart,
+} from '../protocol/server';
+import { FetchProgress } from './fetchProgress';
 
 /** What the timeline asks of the server. */
 export interface SourceService {
@@ -36,6 +47,10 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
   private readonly disposables: vscode.Disposable[] = [];
   /** A log channel: timestamped, and kept in the window's logs folder, where a report can take it from. */
   private readonly log = vscode.window.createOutputChannel('Perf Sideband Symbols', { log: true });
+  private readonly fetches = new FetchProgress(
+    (title, task) => void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, task),
+    (id) => void this.client.sendNotification(DebuginfodCancelNotification, { id }),
+  );
 
   constructor(context: vscode.ExtensionContext) {
     const module = context.asAbsolutePath('dist/server.js');
@@ -60,6 +75,7 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
         },
       },
     );
+    this.client.onNotification(DebuginfodProgressNotification, (progress) => this.fetches.told(progress));
     this.client.onDidChangeState(({ newState }) => {
       this.client.outputChannel.appendLine(`[client] the server is ${State[newState].toLowerCase()}; the timeline shows ${this.capture ?? 'no capture'}`);
       // A capture shown while the server was starting came after its initialization options.
@@ -67,7 +83,8 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
     });
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('perfSideband.debugDirectories') && this.client.isRunning()) void this.client.sendNotification(SettingsNotification, settings());
+        const ours = e.affectsConfiguration('perfSideband.debugDirectories') || e.affectsConfiguration('perfSideband.debuginfodUrls');
+        if (ours && this.client.isRunning()) void this.client.sendNotification(SettingsNotification, settings());
       }),
     );
   }
@@ -121,6 +138,7 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
   }
 
   private closed(): CloseHandlerResult {
+    this.fetches.dispose();
     const now = Date.now();
     this.deaths.push(now);
     while (this.deaths.length > 0 && this.deaths[0] < now - RESTART_WINDOW_MS) this.deaths.shift();
@@ -139,12 +157,16 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
 
   dispose(): void {
     this.disposables.forEach((d) => d.dispose());
+    this.fetches.dispose();
     // The channel outlives the client, which logs its own stop.
     void this.client.stop().finally(() => this.log.dispose());
   }
 }
 
 function settings(): ServerSettings {
-  const dirs = vscode.workspace.getConfiguration('perfSideband').get<string[]>('debugDirectories', []);
-  return { debugDirectories: dirs.filter((d) => typeof d === 'string' && d.length > 0) };
+  const configuration = vscode.workspace.getConfiguration('perfSideband');
+  const strings = (list: unknown): string[] => (Array.isArray(list) ? list.filter((d): d is string => typeof d === 'string' && d.length > 0) : []);
+  // null (the default): the server takes DEBUGINFOD_URLS; a list, even empty, replaces it.
+  const urls = configuration.get<unknown>('debuginfodUrls', null);
+  return { debugDirectories: strings(configuration.get('debugDirectories', [])), debuginfodUrls: urls === null ? null : strings(urls) };
 }

@@ -12,6 +12,7 @@ import { FileError } from './fileError';
 import { RecordError } from '../core/records';
 import { SourceResolver } from './symbols/resolver';
 import { openSymbolizer } from './symbols/symbolizer';
+import { Debuginfod, debuginfodSource, type FetchProgress } from './symbols/debuginfod';
 import { Timeline, parseAddress, parseMoment, protString, type Region } from '../core/timeline';
 import { endedWords } from '../core/regionEnd';
 import { indexPerfDataFile } from './perfdata/reader';
@@ -22,7 +23,7 @@ const USAGE = `usage:
   sideband capture -o FILE [--duration SECONDS] [options] -- CMD [ARGS...]
   sideband dump FILE|DIR|- [--json]
   sideband snapshot [--capture PID]
-  sideband resolve FILE --pid PID [--at T] [--debug-dir DIR]... [--inlines] ADDRESS...
+  sideband resolve FILE --pid PID [--at T] [--debug-dir DIR]... [--debuginfod URLS] [--inlines] ADDRESS...
   sideband regions FILE --pid PID [--at T] [--ended]
 
 capture options:
@@ -53,7 +54,13 @@ does not resolve, such as the munmap that unmapped it; exit status 1
 then). --inlines adds a line
 per function the innermost one is inlined into. Debug info is looked up
 in the file, --debug-dir DIRs, /usr/lib/debug (by build-id and by
-debuglink), the way the extension's language server does.
+debuglink), the way the extension's language server does. With
+--debuginfod URLS (space-separated; by default DEBUGINFOD_URLS, and
+--debuginfod '' for none), a debug file found nowhere here is fetched by
+build-id from those servers into the debuginfod client cache
+($DEBUGINFOD_CACHE_PATH, else ~/.cache/debuginfod_client), where the next
+run finds it; DEBUGINFOD_TIMEOUT, DEBUGINFOD_MAXTIME (seconds) and
+DEBUGINFOD_MAXSIZE (bytes) bound each fetch, and Ctrl-C cancels it.
 
 regions prints the regions PID had mapped at T, as /proc/PID/maps does:
 the executable mappings the capture recorded, and the data mappings
@@ -383,11 +390,16 @@ function momentOf(query: CaptureQuery, timeline: Timeline): number | undefined {
 async function resolve(args: string[]): Promise<number> {
   let inlines = false;
   const debugDirs: string[] = [];
+  let debuginfodUrls: string[] | undefined;
   const query = parseQuery('resolve', args, (a, next) => {
     if (a === '--debug-dir') {
       const dir = next();
       if (dir === undefined) throw new UsageError('--debug-dir needs a directory');
       debugDirs.push(dir);
+    } else if (a === '--debuginfod') {
+      const urls = next();
+      if (urls === undefined) throw new UsageError("--debuginfod needs the servers' URLs, space-separated, or '' for none");
+      debuginfodUrls = urls.split(/\s+/);
     } else if (a === '--inlines') {
       inlines = true;
     } else {
@@ -402,12 +414,26 @@ async function resolve(args: string[]): Promise<number> {
     if (address === undefined) throw new UsageError(`${a} is not a hex address`);
     return address;
   });
-  const symbolizer = openSymbolizer({ debugDirs });
+  const source = debuginfodSource(debuginfodUrls, '--debuginfod');
+  const symbolizer = openSymbolizer({ debugDirs, debuginfod: source && new Debuginfod(source) });
+  // Ctrl-C cancels a fetch, which leaves no partial file in the cache.
+  const interrupt = new AbortController();
+  const onInterrupt = (): void => interrupt.abort();
+  process.once('SIGINT', onInterrupt);
+  const fetching = new Set<string>();
+  const watch = {
+    signal: interrupt.signal,
+    progress: ({ buildId, file, url, total }: FetchProgress): void => {
+      if (fetching.has(buildId)) return;
+      fetching.add(buildId);
+      say(`fetching the debug info of ${file} (build-id ${buildId}${total === undefined ? '' : `, ${total} bytes`}) from ${url}`);
+    },
+  };
   try {
     if (symbolizer.kind !== 'libdw') say(`note: ${symbolizer.description}`);
     const resolver = new SourceResolver(symbolizer);
     const at = momentOf(query, resolver.capture(query.file).timeline);
-    const results = await resolver.resolveInCapture(query.file, query.pid, parsed, at);
+    const results = await resolver.resolveInCapture(query.file, query.pid, parsed, at, watch);
     let unresolved = 0;
     const out: string[] = [];
     results.forEach((r, i) => {
@@ -424,6 +450,7 @@ async function resolve(args: string[]): Promise<number> {
     process.stdout.write(out.join(''));
     return unresolved ? 1 : 0;
   } finally {
+    process.off('SIGINT', onInterrupt);
     symbolizer.dispose();
   }
 }

@@ -9,6 +9,8 @@ import { type AddressResolution, type RegionSources, type WireRegion } from './w
 export interface ServerSettings {
   /** Directories holding debug files, laid out as .build-id/xx/yyyy.debug or by debuglink name. */
   debugDirectories: string[];
+  /** debuginfod servers to fetch missing debug files from, by build-id; [] for none; null or absent: those of DEBUGINFOD_URLS, if set. */
+  debuginfodUrls?: string[] | null;
 }
 
 /**
@@ -26,6 +28,23 @@ export interface ServerStart extends ServerSettings {
 export const ShowCaptureNotification = new NotificationType<{ path: string | null }>('sideband/showCapture');
 
 export const SettingsNotification = new NotificationType<ServerSettings>('sideband/settings');
+
+/** A debug file coming from a debuginfod server for one request (`id`): the client shows it with a cancel button. */
+export interface DebuginfodProgress {
+  id: number;
+  /** The file whose debug info it is, and that file's build-id. */
+  file: string;
+  buildId: string;
+  url: string;
+  received: number;
+  /** When the server announced a length. */
+  total?: number;
+  /** The request's fetches ended (fetched, failed or cancelled): the progress closes. */
+  done?: boolean;
+}
+export const DebuginfodProgressNotification = new NotificationType<DebuginfodProgress>('sideband/debuginfodProgress');
+/** The user cancelled the fetches of request `id`: it answers at once, saying so. */
+export const DebuginfodCancelNotification = new NotificationType<{ id: number }>('sideband/debuginfodCancel');
 
 /** What the server holds of the capture it follows, as of a look at the file now: the measure of its memory against its index. */
 export interface CaptureStats {

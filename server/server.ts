@@ -12,21 +12,35 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { CodeLens, CodeLensRefreshRequest, createConnection, Hover, MarkupKind, ProposedFeatures, TextDocuments, TextDocumentSyncKind } from 'vscode-languageserver/node';
+import { type CancellationToken, CodeLens, CodeLensRefreshRequest, createConnection, Hover, MarkupKind, ProposedFeatures, TextDocuments, TextDocumentSyncKind } from 'vscode-languageserver/node';
 
 import { SourceResolver, type FunctionMapping } from '../node/symbols/resolver';
 import { openSymbolizer } from '../node/symbols/symbolizer';
+import { Debuginfod, debuginfodCacheDir, debuginfodSource, type FetchProgress, type FetchWatch } from '../node/symbols/debuginfod';
 import { type SourceFrame } from '../native/symbols';
 import { parseAddress } from '../core/timeline';
 import { endedWords } from '../core/regionEnd';
 import { regionOfWire, type AddressResolution, type RegionSources, type WireFrame } from '../protocol/webview';
-import { CaptureStatsRequest, REVEAL_REGION_COMMAND, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type RevealRegionArgs, type ServerSettings, type ServerStart } from '../protocol/server';
+import {
+  CaptureStatsRequest,
+  DebuginfodCancelNotification,
+  DebuginfodProgressNotification,
+  REVEAL_REGION_COMMAND,
+  RegionSourcesRequest,
+  ResolveRequest,
+  SettingsNotification,
+  ShowCaptureNotification,
+  type RevealRegionArgs,
+  type ServerSettings,
+  type ServerStart,
+} from '../protocol/server';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
 
 let workspaceRoots: string[] = [];
 let debugDirectories: string[] = [];
+let debuginfodUrls: string[] | null = null;
 let loaded: SourceResolver | undefined;
 /** The perf.data file the timeline shows, which hovers and CodeLens describe. */
 let shownFile: string | null = null;
@@ -44,8 +58,10 @@ let checkingLenses = false;
 /** The resolver, its symbolizer (the libdw addon) loaded on first use: a server nobody asks loads nothing. */
 function resolver(): SourceResolver {
   if (!loaded) {
-    loaded = new SourceResolver(openSymbolizer({ debugDirs: debugDirectories }));
+    const source = debuginfodSource(debuginfodUrls ?? undefined, 'the setting perfSideband.debuginfodUrls');
+    loaded = new SourceResolver(openSymbolizer({ debugDirs: debugDirectories, debuginfod: source && new Debuginfod(source) }));
     connection.console.info(`symbols: ${loaded.symbolizer.description}`);
+    connection.console.info(source ? `debuginfod: ${source.urls.join(' ')}, from ${source.origin}; fetched into ${debuginfodCacheDir()}` : 'debuginfod: off');
   }
   return loaded;
 }
@@ -54,7 +70,7 @@ connection.onInitialize((params) => {
   workspaceRoots = (params.workspaceFolders ?? []).map((f) => fileURLToPath(f.uri));
   canRefreshLenses = params.capabilities.workspace?.codeLens?.refreshSupport === true;
   const start = params.initializationOptions as Partial<ServerStart> | undefined;
-  if (start?.debugDirectories) useSettings({ debugDirectories: start.debugDirectories });
+  if (start?.debugDirectories) useSettings({ debugDirectories: start.debugDirectories, debuginfodUrls: start.debuginfodUrls });
   follow(start?.capture ?? null, 'given at start');
   return {
     capabilities: {
@@ -68,6 +84,7 @@ connection.onInitialize((params) => {
 
 function useSettings(settings: ServerSettings): void {
   debugDirectories = settings.debugDirectories;
+  debuginfodUrls = settings.debuginfodUrls ?? null;
   loaded?.symbolizer.dispose();
   loaded = undefined;
 }
@@ -147,15 +164,51 @@ connection.onRequest(CaptureStatsRequest, () => {
   return { path: capture.path, records: capture.timeline.count, indexBytes: capture.indexBytes, bytesRead: capture.bytesRead, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, arrayBuffersBytes: memory.arrayBuffers };
 });
 
-connection.onRequest(RegionSourcesRequest, async ({ region }): Promise<RegionSources> => {
-  const sources = await resolver().regionSources(regionOfWire(region));
+/** The fetches each request has under way, by its id, for the client's cancel. */
+const fetchesUnderWay = new Map<number, AbortController>();
+let lastFetchId = 0;
+/** Progress goes out at most this often: a large debug file arrives in tens of thousands of chunks. */
+const PROGRESS_EVERY_MS = 200;
+
+/**
+ * Runs `work` with a watch for the debuginfod fetches it may start: their
+ * bytes go to the client, which shows them with a cancel button; the
+ * client's cancel, or the request's, stops them.
+ */
+async function watchingFetches<T>(token: CancellationToken, work: (watch: FetchWatch) => Promise<T>): Promise<T> {
+  const id = ++lastFetchId;
+  const controller = new AbortController();
+  fetchesUnderWay.set(id, controller);
+  const cancelled = token.onCancellationRequested(() => controller.abort());
+  let last: FetchProgress | undefined;
+  let sentAt = 0;
+  const progress = (p: FetchProgress): void => {
+    const first = last?.buildId !== p.buildId;
+    last = p;
+    if (!first && Date.now() - sentAt < PROGRESS_EVERY_MS) return;
+    sentAt = Date.now();
+    void connection.sendNotification(DebuginfodProgressNotification, { id, ...p });
+  };
+  try {
+    return await work({ signal: controller.signal, progress });
+  } finally {
+    cancelled.dispose();
+    fetchesUnderWay.delete(id);
+    if (last) void connection.sendNotification(DebuginfodProgressNotification, { id, ...last, done: true });
+  }
+}
+
+connection.onNotification(DebuginfodCancelNotification, ({ id }) => fetchesUnderWay.get(id)?.abort());
+
+connection.onRequest(RegionSourcesRequest, async ({ region }, token): Promise<RegionSources> => {
+  const sources = await watchingFetches(token, (watch) => resolver().regionSources(regionOfWire(region), watch));
   const files = sources.files.map((file) => ({ path: file, inWorkspace: inWorkspace(file), exists: fs.existsSync(file) }));
   // Workspace files first, then those on disk: the ones a click can open.
   files.sort((a, b) => Number(b.inWorkspace) - Number(a.inWorkspace) || Number(b.exists) - Number(a.exists) || a.path.localeCompare(b.path));
   return { ...sources, files, backend: resolver().symbolizer.description };
 });
 
-connection.onRequest(ResolveRequest, async (params): Promise<AddressResolution[]> => {
+connection.onRequest(ResolveRequest, async (params, token): Promise<AddressResolution[]> => {
   const backend = resolver().symbolizer.description;
   const addresses = params.addresses.map(parseAddress);
   const bad = addresses.findIndex((a) => a === undefined);
@@ -163,9 +216,11 @@ connection.onRequest(ResolveRequest, async (params): Promise<AddressResolution[]
   const valid = addresses as bigint[];
   let results;
   if (params.region) {
-    results = await resolver().resolveIn(params.pid, valid, regionOfWire(params.region));
+    const region = regionOfWire(params.region);
+    results = await watchingFetches(token, (watch) => resolver().resolveIn(params.pid, valid, region, watch));
   } else if (params.capture) {
-    results = await resolver().resolveInCapture(params.capture, params.pid, valid);
+    const capture = params.capture;
+    results = await watchingFetches(token, (watch) => resolver().resolveInCapture(capture, params.pid, valid, undefined, watch));
   } else {
     return valid.map(() => ({ frames: [], error: 'name a region or a capture to resolve in', code: 'bad-request', field: 'region', backend }));
   }

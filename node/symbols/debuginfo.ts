@@ -7,12 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 
+import type { Debuginfod } from './debuginfod';
 import type { ElfInfo } from './elf';
 
 export const SYSTEM_DEBUG_DIR = '/usr/lib/debug';
 
 export type DebugInfo =
-  | { found: 'itself' | 'build-id' | 'debuglink'; file: string; dir?: string }
+  | { found: 'itself' | 'build-id' | 'debuginfod' | 'debuglink'; file: string; dir?: string }
   | { found: 'none'; missing: string };
 
 function isFile(file: string): boolean {
@@ -60,12 +61,13 @@ const hex = (crc: number): string => crc.toString(16).padStart(8, '0');
 /**
  * The debug file of `file` (whose headers are `info`): the file itself when
  * it has .debug_info; else `<dir>/.build-id/xx/yyyy.debug` for each of the
- * user's directories and /usr/lib/debug; else its debug link beside it, in
+ * user's directories and /usr/lib/debug; else, when debuginfod is on, the
+ * one fetched before into its cache; else its debug link beside it, in
  * .debug/ beside it, under /usr/lib/debug, and in each user directory, with
  * the link's CRC-32 checked. When none is found, `missing` says why and what
  * to do, in one sentence.
  */
-export function findDebugInfo(file: string, info: ElfInfo, userDirs: readonly string[]): DebugInfo {
+export function findDebugInfo(file: string, info: ElfInfo, userDirs: readonly string[], debuginfod?: Debuginfod): DebugInfo {
   if (info.hasDebugInfo) return { found: 'itself', file };
   const dirs = [...userDirs, SYSTEM_DEBUG_DIR];
   if (info.buildId && info.buildId.length > 2) {
@@ -73,6 +75,8 @@ export function findDebugInfo(file: string, info: ElfInfo, userDirs: readonly st
       const candidate = path.join(dir, '.build-id', info.buildId.slice(0, 2), `${info.buildId.slice(2)}.debug`);
       if (isFile(candidate)) return { found: 'build-id', file: candidate, dir };
     }
+    const fetched = debuginfod?.cached(info.buildId);
+    if (fetched) return { found: 'debuginfod', file: fetched, dir: debuginfod!.cacheDir };
   }
   const stale: string[] = [];
   const tooLarge: string[] = [];
@@ -95,7 +99,7 @@ export function findDebugInfo(file: string, info: ElfInfo, userDirs: readonly st
     };
   }
   const byBuildId = info.buildId
-    ? ` (build-id ${info.buildId}): install its debug package (Debian: the -dbgsym package from the debian-debug archive, or \`debuginfod-find debuginfo ${info.buildId}\`), or add a directory holding .build-id/${info.buildId.slice(0, 2)}/${info.buildId.slice(2)}.debug to the setting perfSideband.debugDirectories`
+    ? ` (build-id ${info.buildId}): install its debug package (Debian: the -dbgsym package from the debian-debug archive, or \`debuginfod-find debuginfo ${info.buildId}\`), or add a directory holding .build-id/${info.buildId.slice(0, 2)}/${info.buildId.slice(2)}.debug to the setting perfSideband.debugDirectories${debuginfod ? '' : ', or name a debuginfod server in the setting perfSideband.debuginfodUrls (sideband resolve --debuginfod URL)'}`
     : ': rebuild it with -g, or add a directory holding its debug file to the setting perfSideband.debugDirectories';
   const link = !info.debuglink
     ? ''

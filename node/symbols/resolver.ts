@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import { fileAddress, runtimeAddress } from './elf';
 import { PerfDataFollower } from '../perfdata/follow';
 import { PerfMap } from './perfmap';
+import { type FetchWatch } from './debuginfod';
 import { type FunctionRange, type SourceFrame } from '../../native/symbols';
 import { type ModuleSymbols, type Symbolizer } from './symbolizer';
 import { Timeline, type EndedRegion, type Region, type RegionEnd } from '../../core/timeline';
@@ -175,15 +176,15 @@ export class SourceResolver {
     for (const path of this.captures.keys()) if (!keep.includes(path)) this.captures.delete(path);
   }
 
-  /** Resolves addresses of `pid` in `region`, in one batch per file. */
-  async resolveIn(pid: number, addresses: bigint[], region: RegionRef): Promise<Resolution[]> {
+  /** Resolves addresses of `pid` in `region`, in one batch per file; a debug file missing here is fetched from debuginfod when it is on, told to `watch`. */
+  async resolveIn(pid: number, addresses: bigint[], region: RegionRef, watch?: FetchWatch): Promise<Resolution[]> {
     const outside = (address: bigint): Resolution | undefined =>
       address < region.start || address >= region.end ? unresolved('outside-region', `${hex(address)} is outside ${hex(region.start)}–${hex(region.end)}`) : undefined;
     if (isAnonymous(region.filename)) return addresses.map((a) => outside(a) ?? this.resolveJit(pid, a));
     if (!region.filename.startsWith('/')) return addresses.map(() => unresolved('not-a-file', `${region.filename} is not a file: only files and JIT code resolve to source`));
     let module: ModuleSymbols;
     try {
-      module = this.symbolizer.module(region.filename);
+      module = await this.symbolizer.fetchedModule(region.filename, watch);
     } catch (e) {
       return addresses.map(() => unresolvedBy(e));
     }
@@ -208,7 +209,7 @@ export class SourceResolver {
    * default its end, or the process's last moment): what `sideband resolve`
    * prints. An address in a region that ended by then says how it ended.
    */
-  async resolveInCapture(capturePath: string, pid: number, addresses: bigint[], time?: number): Promise<Resolution[]> {
+  async resolveInCapture(capturePath: string, pid: number, addresses: bigint[], time?: number, watch?: FetchWatch): Promise<Resolution[]> {
     const capture = this.capture(capturePath);
     const timeline = capture.timeline;
     const at = time ?? timeline.lastMoment(pid);
@@ -235,18 +236,18 @@ export class SourceResolver {
       }
     });
     for (const [region, indices] of byRegion) {
-      const batch = await this.resolveIn(pid, indices.map((i) => addresses[i]), region);
+      const batch = await this.resolveIn(pid, indices.map((i) => addresses[i]), region, watch);
       indices.forEach((i, k) => (results[i] = batch[k]));
     }
     return results;
   }
 
-  /** Source files of the compile units in the part of the file the region maps. */
-  async regionSources(region: RegionRef): Promise<RegionSourceFiles> {
+  /** Source files of the compile units in the part of the file the region maps; its debug file fetched as resolveIn's. */
+  async regionSources(region: RegionRef, watch?: FetchWatch): Promise<RegionSourceFiles> {
     if (!region.filename.startsWith('/')) return { files: [], missing: `${region.filename || 'this region'} is not a file, so it has no source files`, code: 'not-a-file' };
     let module;
     try {
-      module = this.symbolizer.module(region.filename);
+      module = await this.symbolizer.fetchedModule(region.filename, watch);
     } catch (e) {
       return unlistedBy(e);
     }

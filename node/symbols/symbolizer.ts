@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { findDebugInfo, SYSTEM_DEBUG_DIR } from './debuginfo';
+import { type Debuginfod, type FetchWatch } from './debuginfod';
 import { loadSymbolsAddon, type SourceFrame, type CompileUnit, type FunctionRange, type SymbolsAddon, type SymbolsModule } from '../../native/symbols';
 import { readElfInfo, readElfSymbols, symbolAt, type ElfSymbol, type LoadSegment } from './elf';
 import { SourceError } from '../../core/sourceError';
@@ -17,7 +18,7 @@ export interface ModuleDebug {
   path: string;
   buildId?: string;
   debugFile?: string;
-  found: 'itself' | 'build-id' | 'debuglink' | 'none';
+  found: 'itself' | 'build-id' | 'debuginfod' | 'debuglink' | 'none';
   missing?: string;
 }
 export interface ModuleSymbols {
@@ -35,14 +36,22 @@ export interface Symbolizer {
   readonly kind: BackendKind;
   /** One line for the user: which backend is in use and, when not libdw, how to get the better one. */
   readonly description: string;
-  /** Cached by path and modification time. */
+  /** Cached by path and modification time. Never fetches: debug files fetched before are found in the debuginfod cache. */
   module(path: string): ModuleSymbols;
+  /**
+   * The module, its debug file first fetched from debuginfod when none is
+   * here and debuginfod is on: for what the user asked about (an address, a
+   * region's sources), never for a sweep. Throws the fetch's SourceError.
+   */
+  fetchedModule(path: string, watch?: FetchWatch): Promise<ModuleSymbols>;
   dispose(): void;
 }
 
 export interface SymbolizerOptions {
   /** The user's debug directories (build-id trees or debug-link targets), searched before /usr/lib/debug. */
   debugDirs: string[];
+  /** The debuginfod servers to fetch missing debug files from; none when debuginfod is off. */
+  debuginfod?: Debuginfod;
   /** Loads the libdw addon; throws when it cannot (tests pass one that fails as dlopen does). */
   loadAddon?: () => SymbolsAddon;
   /** The llvm-symbolizer to run; null for none; undefined to look on PATH. */
@@ -83,6 +92,7 @@ class BackendSymbolizer implements Symbolizer {
     readonly kind: BackendKind,
     readonly description: string,
     private readonly debugDirs: readonly string[],
+    private readonly debuginfod: Debuginfod | undefined,
     private readonly answers: (file: string, debug: ModuleDebug) => ModuleAnswers,
     private readonly stop: () => void = () => {},
   ) {}
@@ -92,7 +102,7 @@ class BackendSymbolizer implements Symbolizer {
     const cached = this.modules.get(file);
     if (cached && cached.mtimeMs === mtimeMs) return cached.module;
     const info = readElfInfo(file);
-    const found = findDebugInfo(file, info, this.debugDirs);
+    const found = findDebugInfo(file, info, this.debugDirs, this.debuginfod);
     const debug: ModuleDebug =
       found.found === 'none'
         ? { path: file, buildId: info.buildId, found: 'none', missing: found.missing }
@@ -100,6 +110,16 @@ class BackendSymbolizer implements Symbolizer {
     const module = { debug, segments: info.segments, ...this.answers(file, debug) };
     this.modules.set(file, { mtimeMs, module });
     return module;
+  }
+
+  async fetchedModule(file: string, watch?: FetchWatch): Promise<ModuleSymbols> {
+    const module = this.module(file);
+    const { found, buildId } = module.debug;
+    if (found !== 'none' || !this.debuginfod || !buildId) return module;
+    await this.debuginfod.fetch(buildId, file, watch);
+    // Found again, in the cache now.
+    this.modules.delete(file);
+    return this.module(file);
   }
 
   dispose(): void {
@@ -110,8 +130,8 @@ class BackendSymbolizer implements Symbolizer {
 
 const NO_LISTINGS = { compileUnits: async () => [], functions: async () => [] };
 
-function libdwSymbolizer(addon: SymbolsAddon, debugDirs: readonly string[]): Symbolizer {
-  return new BackendSymbolizer('libdw', `Symbols: libdw ${addon.libdwVersion} (DWARF with inline frames).`, debugDirs, (file, debug) => {
+function libdwSymbolizer(addon: SymbolsAddon, debugDirs: readonly string[], debuginfod: Debuginfod | undefined): Symbolizer {
+  return new BackendSymbolizer('libdw', `Symbols: libdw ${addon.libdwVersion} (DWARF with inline frames).`, debugDirs, debuginfod, (file, debug) => {
     let opened: SymbolsModule | undefined;
     const native = (): SymbolsModule => (opened ??= addon.open(file, debug.found === 'itself' ? null : (debug.debugFile ?? null)));
     return {
@@ -218,13 +238,14 @@ function framesOfLlvmAnswer(line: string): SourceFrame[] {
   return frames.length === (answer.Symbol ?? []).length ? frames : [];
 }
 
-function llvmSymbolizer(program: string, debugDirs: readonly string[], whyNotLibdw: string): Symbolizer {
+function llvmSymbolizer(program: string, debugDirs: readonly string[], debuginfod: Debuginfod | undefined, whyNotLibdw: string): Symbolizer {
   const process = new LlvmSymbolizerProcess(program, debugDirs);
   const description = `Symbols: ${program} (slower, no source listings), as the libdw helper could not be loaded (${whyNotLibdw}). Fix: install elfutils' libdw, which the helper links (\`apt install libdw1\`, or \`dnf install elfutils-libs\` on RHEL and Fedora), then run "Perf Sideband: Restart Language Server".`;
   return new BackendSymbolizer(
     'llvm-symbolizer',
     description,
     debugDirs,
+    debuginfod,
     (file) => {
       // Its requests are lines of `"FILE" ADDR` with no escapes: a quote would
       // end the name early and a line break start another request, and every
@@ -240,9 +261,9 @@ function llvmSymbolizer(program: string, debugDirs: readonly string[], whyNotLib
   );
 }
 
-function elfSymbolizer(debugDirs: readonly string[], whyNotLibdw: string): Symbolizer {
+function elfSymbolizer(debugDirs: readonly string[], debuginfod: Debuginfod | undefined, whyNotLibdw: string): Symbolizer {
   const description = `Symbols: ELF symbol tables only (function names, no source lines), as the libdw helper could not be loaded (${whyNotLibdw}) and no llvm-symbolizer is on PATH. Fix: install elfutils' libdw, which the helper links (\`apt install libdw1\`, or \`dnf install elfutils-libs\` on RHEL and Fedora), or \`apt install llvm\` for llvm-symbolizer, then run "Perf Sideband: Restart Language Server".`;
-  return new BackendSymbolizer('elf-symbols', description, debugDirs, (file, debug) => {
+  return new BackendSymbolizer('elf-symbols', description, debugDirs, debuginfod, (file, debug) => {
     let symbols: ElfSymbol[] | undefined;
     // A stripped file keeps only .dynsym; its debug file has the full .symtab.
     const table = (): ElfSymbol[] => (symbols ??= [debug.debugFile ? readElfSymbols(debug.debugFile) : [], readElfSymbols(file)].find((t) => t.length) ?? []);
@@ -261,11 +282,11 @@ function elfSymbolizer(debugDirs: readonly string[], whyNotLibdw: string): Symbo
 export function openSymbolizer(options: SymbolizerOptions): Symbolizer {
   let whyNotLibdw: string;
   try {
-    return libdwSymbolizer((options.loadAddon ?? loadSymbolsAddon)(), options.debugDirs);
+    return libdwSymbolizer((options.loadAddon ?? loadSymbolsAddon)(), options.debugDirs, options.debuginfod);
   } catch (e) {
     whyNotLibdw = (e as Error).message;
   }
   const llvm = options.llvmSymbolizer === undefined ? findLlvmSymbolizer() : options.llvmSymbolizer;
-  if (llvm) return llvmSymbolizer(llvm, options.debugDirs, whyNotLibdw);
-  return elfSymbolizer(options.debugDirs, whyNotLibdw);
+  if (llvm) return llvmSymbolizer(llvm, options.debugDirs, options.debuginfod, whyNotLibdw);
+  return elfSymbolizer(options.debugDirs, options.debuginfod, whyNotLibdw);
 }

@@ -23,7 +23,19 @@ import {
   type ProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
 
-import { CaptureStatsRequest, RegionSourcesRequest, ResolveRequest, ShowCaptureNotification, type CaptureStats, type ResolveParams, type ServerSettings, type ServerStart } from '../../protocol/server';
+import {
+  CaptureStatsRequest,
+  DebuginfodCancelNotification,
+  DebuginfodProgressNotification,
+  RegionSourcesRequest,
+  ResolveRequest,
+  ShowCaptureNotification,
+  type CaptureStats,
+  type DebuginfodProgress,
+  type ResolveParams,
+  type ServerSettings,
+  type ServerStart,
+} from '../../protocol/server';
 import { type AddressResolution, type RegionSources, type WireRegion } from '../../protocol/webview';
 import { ROOT } from './harness';
 
@@ -33,6 +45,9 @@ export class LanguageServer {
   /** CodeLens refreshes the server asked for so far. */
   refreshes = 0;
   private refreshed: Array<() => void> = [];
+  /** The debuginfod progress the server told so far. */
+  readonly fetches: DebuginfodProgress[] = [];
+  private fetchWaiters: Array<() => void> = [];
 
   private constructor(
     readonly child: ChildProcess,
@@ -46,6 +61,10 @@ export class LanguageServer {
       return null;
     });
     connection.onNotification(LogMessageNotification.type, ({ message }) => stderr.push(`${message}\n`));
+    connection.onNotification(DebuginfodProgressNotification, (progress) => {
+      this.fetches.push(progress);
+      this.fetchWaiters.splice(0).forEach((wake) => wake());
+    });
   }
 
   /**
@@ -81,6 +100,23 @@ export class LanguageServer {
         resolve();
       });
     });
+  }
+
+  /** Resolves at the first debuginfod progress told, or at once if one was; fails after `ms`. */
+  nextFetch(ms: number): Promise<DebuginfodProgress> {
+    if (this.fetches.length) return Promise.resolve(this.fetches[0]);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no debuginfod progress within ${ms} ms; the server's log:\n${this.stderr.join('')}`)), ms);
+      this.fetchWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(this.fetches[0]);
+      });
+    });
+  }
+
+  /** Cancels the fetches of request `id`, as the progress's cancel button does. */
+  cancelFetch(id: number): Promise<void> {
+    return this.connection.sendNotification(DebuginfodCancelNotification, { id });
   }
 
   showCapture(file: string | null): Promise<void> {
