@@ -147,8 +147,8 @@ connection.onRequest(CaptureStatsRequest, () => {
   return { path: capture.path, records: capture.timeline.count, indexBytes: capture.indexBytes, bytesRead: capture.bytesRead, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, arrayBuffersBytes: memory.arrayBuffers };
 });
 
-connection.onRequest(RegionSourcesRequest, async ({ region }): Promise<RegionSources> => {
-  const sources = await resolver().regionSources(regionOfWire(region));
+connection.onRequest(RegionSourcesRequest, async ({ pid, region }): Promise<RegionSources> => {
+  const sources = await resolver().regionSources(pid, regionOfWire(region), shownFile ?? undefined);
   const files = sources.files.map((file) => ({ path: file, inWorkspace: inWorkspace(file), exists: fs.existsSync(file) }));
   // Workspace files first, then those on disk: the ones a click can open.
   files.sort((a, b) => Number(b.inWorkspace) - Number(a.inWorkspace) || Number(b.exists) - Number(a.exists) || a.path.localeCompare(b.path));
@@ -163,7 +163,7 @@ connection.onRequest(ResolveRequest, async (params): Promise<AddressResolution[]
   const valid = addresses as bigint[];
   let results;
   if (params.region) {
-    results = await resolver().resolveIn(params.pid, valid, regionOfWire(params.region));
+    results = await resolver().resolveIn(params.pid, valid, regionOfWire(params.region), params.capture ?? shownFile ?? undefined);
   } else if (params.capture) {
     results = await resolver().resolveInCapture(params.capture, params.pid, valid);
   } else {
@@ -245,7 +245,9 @@ function groupByFunction(mappings: FunctionMapping[]): Map<string, FunctionMappi
 function describeMapping(m: FunctionMapping): string {
   const origin = m.region.statusOnly ? `status-only from ${m.region.provenance === 'proc' ? '/proc' : 'the kernel'}` : m.region.provenance === 'synthesized' ? 'synthesized by perf at time 0' : 'real mmap';
   const inherited = m.region.inheritedFrom !== undefined ? `, inherited from pid ${m.region.inheritedFrom}` : '';
-  const mapping = `mapped in pid ${m.pid} (${m.comm}) at 0x${m.start.toString(16)}–0x${m.end.toString(16)} since ${since(m.since)}, ${origin}${inherited}`;
+  // In a container the region's path names another file here: say which was read.
+  const read = m.read.via ? `, read from ${m.read.path} (${m.read.via})` : '';
+  const mapping = `mapped in pid ${m.pid} (${m.comm}) at 0x${m.start.toString(16)}–0x${m.end.toString(16)} since ${since(m.since)}, ${origin}${inherited}${read}`;
   return m.ended ? `was ${mapping}; ${endedWords(m.ended, since)}` : mapping;
 }
 
