@@ -4,7 +4,8 @@
 // moved down), and its own /tmp. What comes back must be its file's lines,
 // read through /proc/PID/root, its perf map found by its pid there (NSpid),
 // and a build-id that does not match refused; once it is gone, our file at
-// its path is not read in its stead.
+// its path is not read in its stead, but for a build-id to check it by (perf
+// record --buildid-mmap, recording beside ours).
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { LoadedPerfData } from '../../node/symbols/resolver';
 import { wireRegion } from '../../protocol/webview';
 import { type Region } from '../../core/timeline';
-import { Proc, ROOT, sideband } from './harness';
+import { perfRecordAttach, Proc, ROOT, sideband } from './harness';
 import { LanguageServer } from './lsp';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures');
@@ -54,6 +55,7 @@ describe('files of a target in another mount namespace', () => {
   const theirSource = path.join(dir, 'theirs', 'source_lib.c');
   const theirLibrary = path.join(dir, 'theirs', 'libsource.so');
   const captureFile = path.join(dir, 'capture.data');
+  const perfFile = path.join(dir, 'perf.data');
   let unshare: Proc;
   let pid = 0;
   let libScale = 0n;
@@ -73,13 +75,17 @@ describe('files of a target in another mount namespace', () => {
     const children = fs.readFileSync(`/proc/${unshare.child.pid}/task/${unshare.child.pid}/children`, 'utf8').trim().split(/\s+/);
     assert.equal(children.length, 1, 'unshare has one child: the target');
     pid = Number(children[0]);
+    const perf = await perfRecordAttach(pid, perfFile, ['--buildid-mmap']);
     const capture = sideband(['capture', '--pid', String(pid), '-o', captureFile]);
     await capture.waitFor(/attached/);
     unshare.send('go');
     await unshare.waitFor(/^done/);
     libScale = BigInt(unshare.lines.map((l) => /^fn lib_scale (0x[0-9a-f]+)/.exec(l)?.[1]).find(Boolean)!);
     capture.child.kill('SIGINT');
+    perf.child.kill('SIGINT');
     assert.equal(await capture.exited, 0, capture.output);
+    // perf writes its file out, then dies of the SIGINT again for its parent to see (record__sig_exit).
+    assert.equal(await perf.exited, 128, perf.output);
     text = LoadedPerfData.load(captureFile)
       .regionsOf(pid)
       .find((r) => r.filename === library && libScale >= r.start && libScale < r.end)!;
@@ -156,6 +162,17 @@ describe('files of a target in another mount namespace', () => {
     assert.ok(cli.lines.some((l) => l.includes(`note: read /proc/${pid}/root${library}: `)), cli.output);
   });
 
+  test("perf's record of the mapping carries the target's build-id, which the file read through its root has", async () => {
+    const recorded = LoadedPerfData.load(perfFile)
+      .regionsOf(pid)
+      .find((r) => r.filename === library && libScale >= r.start && libScale < r.end);
+    assert.equal(recorded?.buildId, buildIdOf(theirLibrary));
+    const [got] = await server.resolve({ pid, addresses: [libScale.toString(16)], capture: perfFile });
+    assert.equal(got.error, undefined, got.error);
+    assert.equal(got.frames[0].file, theirSource);
+    assert.equal(got.read?.path, `/proc/${pid}/root${library}`);
+  });
+
   test('once the target is gone, our file at its path is not read in its stead', async () => {
     unshare.send('bye');
     assert.equal(await unshare.exited, 0, unshare.output);
@@ -165,5 +182,24 @@ describe('files of a target in another mount namespace', () => {
     assert.match(got.error ?? '', new RegExp(`pid ${pid} ran in another mount namespace \\(mnt:\\[\\d+\\], ours is mnt:\\[\\d+\\]\\) and has exited, so ${library} here may be another file`));
     const sources = await server.regionSources(pid, wireRegion(text));
     assert.equal(sources.code, 'other-namespace');
+  });
+
+  test('once the target is gone, our file at its path is read only when it has the build-id of the record', async () => {
+    const address = [libScale.toString(16)];
+    const [refused] = await server.resolve({ pid, addresses: address, capture: perfFile });
+    assert.equal(refused.code, 'build-id-mismatch');
+    assert.deepEqual(refused.frames, []);
+    assert.ok(
+      refused.error?.startsWith(`${library} has build-id ${buildIdOf(library)}, but the record of pid ${pid}'s mapping of ${library} says ${buildIdOf(theirLibrary)}: it is another build`),
+      refused.error,
+    );
+    // The build that ran, put in place at its path here (a new file, as an install does): then it is read, and says how it was checked.
+    fs.copyFileSync(theirLibrary, `${library}.new`);
+    fs.renameSync(`${library}.new`, library);
+    const [got] = await server.resolve({ pid, addresses: address, capture: perfFile });
+    assert.equal(got.error, undefined, got.error);
+    assert.deepEqual([got.frames[0].function, got.frames[0].file], ['lib_scale', theirSource]);
+    assert.equal(got.read?.path, library);
+    assert.match(got.read?.via ?? '', /checked by the build-id of the record/);
   });
 });
