@@ -162,6 +162,21 @@ describe('files of a target in another mount namespace', () => {
     assert.ok(cli.lines.some((l) => l.includes(`note: read /proc/${pid}/root${library}: `)), cli.output);
   });
 
+  test("CodeLens and hovers are on the target's source, and say which file was read; ours gets none", async () => {
+    const theirText = fs.readFileSync(theirSource, 'utf8');
+    const uri = await server.open(theirSource, theirText);
+    const line = theirText.split('\n').findIndex((l) => l.includes('long lib_scale('));
+    const lens = ((await server.codeLenses(uri)) ?? []).find((l) => l.range.start.line === line);
+    assert.ok(lens?.command, `a lens on lib_scale's line ${line}`);
+    assert.match(lens.command.title, new RegExp(`^mapped in pid ${pid} \\(source_target\\) at 0x${libScale.toString(16)}–0x[0-9a-f]+ since .*, real mmap, read from /proc/${pid}/root${library} \\(.*pid ${pid}'s mount namespace mnt:\\[\\d+\\], not ours\\)$`));
+    const hover = await server.hover(uri, line, theirText.split('\n')[line].indexOf('lib_scale') + 2);
+    const markdown = hover && typeof hover.contents === 'object' && 'value' in hover.contents ? hover.contents.value : '';
+    assert.ok(markdown.includes(`, read from /proc/${pid}/root${library} (`), markdown);
+    const oursSource = path.join(FIXTURES, 'source_lib.c');
+    const ours = await server.open(oursSource, fs.readFileSync(oursSource, 'utf8'));
+    assert.deepEqual((await server.codeLenses(ours)) ?? [], [], 'our build of the library is not what the target maps');
+  });
+
   test("perf's record of the mapping carries the target's build-id, which the file read through its root has", async () => {
     const recorded = LoadedPerfData.load(perfFile)
       .regionsOf(pid)
