@@ -188,6 +188,16 @@ describe('files of a target in another mount namespace', () => {
     assert.equal(got.read?.path, `/proc/${pid}/root${library}`);
   });
 
+  test('when its path there no longer names the file it mapped, the mapped file is read through /proc/PID/map_files', async () => {
+    // Its bind mount detached (lazily: the mapping holds it): the path in its namespace names our build now, while it still maps its own.
+    execFileSync('nsenter', ['-t', String(pid), '-m', 'umount', '--lazy', library]);
+    const [got] = await server.resolve({ pid, addresses: [libScale.toString(16)], capture: captureFile });
+    assert.equal(got.error, undefined, got.error);
+    assert.equal(got.frames[0].file, theirSource);
+    assert.equal(got.read?.path, `/proc/${pid}/map_files/${text.start.toString(16)}-${text.end.toString(16)}`);
+    assert.match(got.read?.via ?? '', new RegExp(`the file pid ${pid} maps there`));
+  });
+
   test('once the target is gone, our file at its path is not read in its stead', async () => {
     unshare.send('bye');
     assert.equal(await unshare.exited, 0, unshare.output);
