@@ -267,6 +267,12 @@ export class SourceResolver {
     const ended = timeline.endedRegionsAt(pid, at);
     const moment = time === undefined ? 'at the end of the capture' : `at ${at}`;
     const target = targetIn(timeline, pid);
+    let perfMap: FileToRead | undefined;
+    try {
+      perfMap = perfMapOf(target);
+    } catch {
+      // Not to be found (another namespace, gone): an address outside every region is then just not mapped.
+    }
     const notMapped = (address: bigint): Resolution => {
       const was = ended.find((r) => address >= r.start && address < r.end);
       if (was) return unresolved('not-mapped', `${hex(address)} is not mapped in pid ${pid} ${moment}: it was in ${was.filename || 'an anonymous region'}, ${endedWords(was.ended, String)}`);
@@ -282,7 +288,7 @@ export class SourceResolver {
         if (!list) byRegion.set(region, (list = []));
         list.push(i);
       } else {
-        results[i] = this.perfMapResolution(target, address) ?? notMapped(address);
+        results[i] = (perfMap && this.perfMapResolution(perfMap, address)) ?? notMapped(address);
       }
     });
     for (const [region, indices] of byRegion) {
@@ -417,19 +423,13 @@ export class SourceResolver {
       return unresolvedBy(e);
     }
     return (
-      this.perfMapResolution(target, address) ??
+      this.perfMapResolution(read, address) ??
       unresolved('no-perf-map', `${hex(address)} is JIT code and ${read.path} does not exist: start the program with a perf map (node --perf-basic-prof, or a JVM perf agent)`)
     );
   }
 
-  /** The address in `target`'s perf map, when it has one that can be found; undefined when it has none. */
-  private perfMapResolution(target: Target, address: bigint): Resolution | undefined {
-    let read: FileToRead;
-    try {
-      read = perfMapOf(target);
-    } catch {
-      return undefined;
-    }
+  /** The address in the perf map `read`; undefined when there is no such file. */
+  private perfMapResolution(read: FileToRead, address: bigint): Resolution | undefined {
     if (!fs.existsSync(read.path)) return undefined;
     let perfMap = this.perfMaps.get(read.path);
     if (!perfMap) this.perfMaps.set(read.path, (perfMap = new PerfMap(read.path)));
