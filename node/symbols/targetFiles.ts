@@ -103,6 +103,16 @@ export function fileOfRegion(target: Target, region: { start: bigint; end: bigin
     const rooted = `/proc/${target.pid}/root${region.filename}`;
     const mapped = `/proc/${target.pid}/map_files/${hex(region.start)}-${hex(region.end)}`;
     if (fs.existsSync(mapped) && !sameFile(mapped, rooted)) return { path: mapped, via: `the file pid ${target.pid} maps there (its mount namespace ${mnt} is not ours)` };
+    try {
+      fs.accessSync(rooted, fs.constants.R_OK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'unreadable';
+      const fix =
+        code === 'ENOENT'
+          ? 'it is gone from there, and no mapping of the process holds it at that range now: look at a region it maps now'
+          : "reading another user's process's files needs ptrace access to it: run as that user, or as root";
+      throw new SourceError('file', `${region.filename} cannot be read in pid ${target.pid}'s mount namespace ${mnt} (${rooted}: ${code}), nor through its mapping ${mapped}. Fix: ${fix}.`);
+    }
     return { path: rooted, via: `${region.filename} in pid ${target.pid}'s mount namespace ${mnt}, not ours` };
   }
   if (region.buildId) return { path: region.filename, via: `our ${region.filename}, checked by the build-id of the record, as pid ${target.pid} (mount namespace ${mnt}, not ours) has exited` };

@@ -137,6 +137,20 @@ describe('files of a target in another mount namespace', () => {
     assert.equal(match.frames[0]?.function, 'lib_scale', match.error);
   });
 
+  test('a file neither in its namespace nor mapped there is refused with the reason, not looked for in ours', async () => {
+    // In our /tmp, which its namespace does not share: ours has the file, its namespace has not.
+    const missing = path.join(fs.mkdtempSync('/tmp/sideband-mntns-ours-'), 'libsource.so');
+    fs.copyFileSync(library, missing);
+    let got;
+    try {
+      [got] = await server.resolve({ pid, addresses: ['10010'], region: { start: '10000', end: '11000', pgoff: '0', filename: missing } });
+    } finally {
+      fs.rmSync(path.dirname(missing), { recursive: true, force: true });
+    }
+    assert.equal(got.code, 'file');
+    assert.equal(got.error, `${missing} cannot be read in pid ${pid}'s mount namespace ${got.error?.match(/mnt:\[\d+\]/)?.[0]} (/proc/${pid}/root${missing}: ENOENT), nor through its mapping /proc/${pid}/map_files/10000-11000. Fix: it is gone from there, and no mapping of the process holds it at that range now: look at a region it maps now.`);
+  });
+
   test('JIT code resolves through the perf map named by its pid in its own pid namespace, in its /tmp', async () => {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     assert.match(status, new RegExp(`^NSpid:\\s+${pid}\\s+1$`, 'm'));
