@@ -168,6 +168,31 @@ describe('files of a target in another mount namespace', () => {
     }
   });
 
+  test('in another pid namespace alone, the perf map is in our /tmp, named by its pid there', async () => {
+    const alone = Proc.start('unshare', ['--pid', '--fork', 'sh', '-c', 'echo ready; read line'], { stdin: true });
+    try {
+      await alone.waitFor(/^ready$/);
+      const inner = Number(fs.readFileSync(`/proc/${alone.child.pid}/task/${alone.child.pid}/children`, 'utf8').trim());
+      assert.match(fs.readFileSync(`/proc/${inner}/status`, 'utf8'), new RegExp(`^NSpid:\\s+${inner}\\s+1$`, 'm'));
+      const jit = { start: '20000', end: '21000', pgoff: '0', filename: '//anon' };
+      const map = '/tmp/perf-1.map';
+      fs.writeFileSync(map, '20000 100 jit_by_its_inner_pid\n');
+      fs.writeFileSync(`/tmp/perf-${inner}.map`, '20000 100 ours_by_the_outer_pid\n');
+      try {
+        const [got] = await server.resolve({ pid: inner, addresses: ['20010'], region: jit });
+        assert.deepEqual(got.frames.map((f) => f.function), ['jit_by_its_inner_pid']);
+        assert.equal(got.read?.path, map);
+        assert.match(got.read?.via ?? '', new RegExp(`named by its pid 1 in its own pid namespace$`));
+      } finally {
+        fs.rmSync(map);
+        fs.rmSync(`/tmp/perf-${inner}.map`);
+      }
+    } finally {
+      alone.send('bye');
+      assert.equal(await alone.exited, 0, alone.output);
+    }
+  });
+
   test('`sideband resolve` prints the target\'s line and says which file it read', async () => {
     const cli = sideband(['resolve', captureFile, '--pid', String(pid), `0x${libScale.toString(16)}`]);
     assert.equal(await cli.exited, 0, cli.output);
