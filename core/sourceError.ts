@@ -30,6 +30,10 @@ export const SOURCE_ERROR_CODES = [
   'no-listing',
   /** The file is not an ELF file that can be read: `field` names the part at fault. */
   'bad-elf',
+  /** The file's build-id is not the one the MMAP2 record carries: another build than the one mapped. */
+  'build-id-mismatch',
+  /** The process ran in another mount or pid namespace and is gone: its path here may name another file. */
+  'other-namespace',
   /** The file system refused (no such file, no permission, ...). */
   'file',
   /** The capture file contradicts itself: `field` names the field of the record at fault. */

@@ -25,7 +25,7 @@ import { FetchProgress } from './fetchProgress';
 
 /** What the timeline asks of the server. */
 export interface SourceService {
-  regionSources(region: WireRegion): Promise<RegionSources>;
+  regionSources(pid: number, region: WireRegion): Promise<RegionSources>;
   resolve(pid: number, address: string, region: WireRegion): Promise<AddressResolution>;
 }
 
@@ -111,10 +111,10 @@ export class SidebandLanguageClient implements SourceService, vscode.Disposable 
     void this.client.sendNotification(ShowCaptureNotification, { path: this.capture });
   }
 
-  async regionSources(region: WireRegion): Promise<RegionSources> {
+  async regionSources(pid: number, region: WireRegion): Promise<RegionSources> {
     if (!(await this.running())) return { files: [], missing: NOT_RUNNING, code: 'server', backend: 'none' };
     try {
-      return await this.client.sendRequest(RegionSourcesRequest, { region });
+      return await this.client.sendRequest(RegionSourcesRequest, { pid, region });
     } catch (e) {
       return { files: [], missing: `The sideband language server failed: ${(e as Error).message}`, code: 'server', backend: 'none' };
     }

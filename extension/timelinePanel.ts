@@ -81,7 +81,7 @@ export class TimelineWebview implements TimelineSink, vscode.Disposable {
         this.post(replyTo(message, { files: message.paths.map(describeFile) }));
         break;
       case 'regionSources':
-        void this.sources.regionSources(message.region).then((sources) => this.post(replyTo(message, { sources })));
+        void this.sources.regionSources(message.pid, message.region).then((sources) => this.post(replyTo(message, { sources })));
         break;
       case 'resolveAddress':
         void this.sources.resolve(message.pid, message.address, message.region).then((resolution) => this.post(replyTo(message, { resolution })));

@@ -436,6 +436,13 @@ async function resolve(args: string[]): Promise<number> {
     const results = await resolver.resolveInCapture(query.file, query.pid, parsed, at, watch);
     let unresolved = 0;
     const out: string[] = [];
+    // Where a region's path names another file here (the target's mount namespace), say once which was read.
+    const told = new Set<string>();
+    for (const { read } of results)
+      if (read?.via && !told.has(read.path)) {
+        told.add(read.path);
+        say(`note: read ${read.path}: ${read.via}`);
+      }
     results.forEach((r, i) => {
       const [innermost, ...outer] = r.frames;
       if (!innermost) {

@@ -63,13 +63,14 @@ export interface CaptureStats {
 /** Looks at the shown capture, as the lenses' once-a-second look does, and says what the server holds of it; null when none is shown. */
 export const CaptureStatsRequest = new RequestType0<CaptureStats | null, void>('sideband/captureStats');
 
-export const RegionSourcesRequest = new RequestType<{ region: WireRegion }, RegionSources, void>('sideband/regionSources');
+/** The source files of a region of process `pid`: its namespaces say which file the region's path names. */
+export const RegionSourcesRequest = new RequestType<{ pid: number; region: WireRegion }, RegionSources, void>('sideband/regionSources');
 
 export interface ResolveParams {
   pid: number;
   /** Hex, with or without 0x. */
   addresses: string[];
-  /** The region that holds them, as the timeline shows it; without it, the regions of `pid` at the end of `capture`. */
+  /** The region that holds them, as the timeline shows it; without it, the regions of `pid` at the end of `capture`. With it, `capture` (else the one shown) tells the process's namespaces. */
   region?: WireRegion;
   capture?: string;
 }

@@ -49,16 +49,26 @@ export interface WireRegion {
   end: string;
   pgoff: string;
   filename: string;
+  /** The build-id its MMAP2 record carries, when it does: the file read for it must have it. */
+  buildId?: string;
 }
 
 /** Names a region to the host, as its WireRegion. */
-export function wireRegion(region: { start: bigint; end: bigint; pgoff: bigint; filename: string }): WireRegion {
-  return { start: region.start.toString(16), end: region.end.toString(16), pgoff: region.pgoff.toString(16), filename: region.filename };
+export function wireRegion(region: { start: bigint; end: bigint; pgoff: bigint; filename: string; buildId?: string }): WireRegion {
+  const wire = { start: region.start.toString(16), end: region.end.toString(16), pgoff: region.pgoff.toString(16), filename: region.filename };
+  return region.buildId ? { ...wire, buildId: region.buildId } : wire;
 }
 
 /** The inverse of wireRegion, for the side that receives one (validated: hex digits). */
-export function regionOfWire(region: WireRegion): { start: bigint; end: bigint; pgoff: bigint; filename: string } {
-  return { start: BigInt(`0x${region.start}`), end: BigInt(`0x${region.end}`), pgoff: BigInt(`0x${region.pgoff}`), filename: region.filename };
+export function regionOfWire(region: WireRegion): { start: bigint; end: bigint; pgoff: bigint; filename: string; buildId?: string } {
+  const ref = { start: BigInt(`0x${region.start}`), end: BigInt(`0x${region.end}`), pgoff: BigInt(`0x${region.pgoff}`), filename: region.filename };
+  return region.buildId ? { ...ref, buildId: region.buildId } : ref;
+}
+
+/** The file read for an answer: `via` says what it is when it is not the region's path in the host's mount namespace. */
+export interface WireFileRead {
+  path: string;
+  via?: string;
 }
 
 export interface SourceFileInfo {
@@ -77,6 +87,8 @@ export interface RegionSources {
   field?: string;
   /** Which symbolizer answered, and how to get a better one when it is not the best. */
   backend: string;
+  /** The file they were read from, when one was. */
+  read?: WireFileRead;
 }
 
 export interface WireFrame {
@@ -99,6 +111,8 @@ export interface AddressResolution {
   code?: SourceErrorCode;
   field?: string;
   backend: string;
+  /** The file it was read from, when one was. */
+  read?: WireFileRead;
 }
 
 export type HostMessage =
@@ -153,7 +167,7 @@ export type WebviewMessage =
   | { type: 'openFile'; path: string; line?: number }
   | { type: 'describeFiles'; id: number; paths: string[] }
   /** Asks for the source files of the part of a file a region maps. */
-  | { type: 'regionSources'; id: number; region: WireRegion }
+  | { type: 'regionSources'; id: number; pid: number; region: WireRegion }
   /** Asks for the functions and source lines at `address` (hex, no 0x) of process `pid`, in `region`, the mapping that holds it. */
   | { type: 'resolveAddress'; id: number; pid: number; address: string; region: WireRegion };
 
@@ -170,7 +184,10 @@ const isHex = is((v) => typeof v === 'string' && /^[0-9a-fA-F]{1,16}$/.test(v));
 const isLineNumber = is((v) => Number.isInteger(v) && (v as number) >= 1);
 
 const isSourceError = { code: optional(oneOf(SOURCE_ERROR_CODES)), field: optional(isString) };
-const isRegion = object({ start: isHex, end: isHex, pgoff: isHex, filename: isString });
+/** A GNU build-id: 20 bytes of SHA-1 usually, at most the 20 an MMAP2 record holds. */
+const isBuildId = is((v) => typeof v === 'string' && /^[0-9a-fA-F]{2,40}$/.test(v));
+const isRegion = object({ start: isHex, end: isHex, pgoff: isHex, filename: isString, buildId: optional(isBuildId) });
+const isFileRead = object({ path: isString, via: optional(isString) });
 const isSourceFile = object({ path: isString, inWorkspace: isBoolean, exists: isBoolean });
 const isFrame = object({ function: isString, inWorkspace: isBoolean, exists: isBoolean, file: optional(isString), line: optional(isLineNumber), column: optional(isLineNumber) });
 
@@ -192,8 +209,8 @@ const HOST_FIELDS: Record<HostMessage['type'], Record<string, Check>> = {
   failed: { message: isString },
   reveal: { pid: isNumber },
   reply: { id: isNumber, files: arrayOf(object({ path: isString, inWorkspace: isBoolean, buildId: optional(isString) })) },
-  sourcesReply: { id: isNumber, sources: object({ files: arrayOf(isSourceFile), backend: isString, missing: optional(isString), ...isSourceError }) },
-  resolveReply: { id: isNumber, resolution: object({ frames: arrayOf(isFrame), backend: isString, error: optional(isString), ...isSourceError }) },
+  sourcesReply: { id: isNumber, sources: object({ files: arrayOf(isSourceFile), backend: isString, missing: optional(isString), read: optional(isFileRead), ...isSourceError }) },
+  resolveReply: { id: isNumber, resolution: object({ frames: arrayOf(isFrame), backend: isString, error: optional(isString), read: optional(isFileRead), ...isSourceError }) },
 };
 const HOST_OPTIONAL: Partial<Record<HostMessage['type'], Record<string, Check>>> = { reveal: { time: isNumber, region: isHex }, ended: { fault: isString } };
 
@@ -204,7 +221,7 @@ const WEBVIEW_FIELDS: Record<WebviewMessage['type'], Record<string, Check>> = {
   drawn: { records: isNumber, newestTime: isNumber },
   openFile: { path: isString },
   describeFiles: { id: isNumber, paths: arrayOf(isString) },
-  regionSources: { id: isNumber, region: isRegion },
+  regionSources: { id: isNumber, pid: isNumber, region: isRegion },
   resolveAddress: { id: isNumber, pid: isNumber, address: isHex, region: isRegion },
 };
 const WEBVIEW_OPTIONAL: Partial<Record<WebviewMessage['type'], Record<string, Check>>> = { openFile: { line: isLineNumber } };
@@ -272,8 +289,8 @@ export class Requests {
     return this.ask((id) => ({ type: 'describeFiles', id, paths }), (reply) => reply.files);
   }
 
-  regionSources(region: WireRegion): Promise<RegionSources> {
-    return this.ask((id) => ({ type: 'regionSources', id, region }), (reply) => reply.sources);
+  regionSources(pid: number, region: WireRegion): Promise<RegionSources> {
+    return this.ask((id) => ({ type: 'regionSources', id, pid, region }), (reply) => reply.sources);
   }
 
   resolveAddress(pid: number, address: string, region: WireRegion): Promise<AddressResolution> {

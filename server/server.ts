@@ -200,8 +200,8 @@ async function watchingFetches<T>(token: CancellationToken, work: (watch: FetchW
 
 connection.onNotification(DebuginfodCancelNotification, ({ id }) => fetchesUnderWay.get(id)?.abort());
 
-connection.onRequest(RegionSourcesRequest, async ({ region }, token): Promise<RegionSources> => {
-  const sources = await watchingFetches(token, (watch) => resolver().regionSources(regionOfWire(region), watch));
+connection.onRequest(RegionSourcesRequest, async ({ pid, region }, token): Promise<RegionSources> => {
+  const sources = await watchingFetches(token, (watch) => resolver().regionSources(pid, regionOfWire(region), shownFile ?? undefined, watch));
   const files = sources.files.map((file) => ({ path: file, inWorkspace: inWorkspace(file), exists: fs.existsSync(file) }));
   // Workspace files first, then those on disk: the ones a click can open.
   files.sort((a, b) => Number(b.inWorkspace) - Number(a.inWorkspace) || Number(b.exists) - Number(a.exists) || a.path.localeCompare(b.path));
@@ -217,7 +217,7 @@ connection.onRequest(ResolveRequest, async (params, token): Promise<AddressResol
   let results;
   if (params.region) {
     const region = regionOfWire(params.region);
-    results = await watchingFetches(token, (watch) => resolver().resolveIn(params.pid, valid, region, watch));
+    results = await watchingFetches(token, (watch) => resolver().resolveIn(params.pid, valid, region, params.capture ?? shownFile ?? undefined, watch));
   } else if (params.capture) {
     const capture = params.capture;
     results = await watchingFetches(token, (watch) => resolver().resolveInCapture(capture, params.pid, valid, undefined, watch));
@@ -300,7 +300,9 @@ function groupByFunction(mappings: FunctionMapping[]): Map<string, FunctionMappi
 function describeMapping(m: FunctionMapping): string {
   const origin = m.region.statusOnly ? `status-only from ${m.region.provenance === 'proc' ? '/proc' : 'the kernel'}` : m.region.provenance === 'synthesized' ? 'synthesized by perf at time 0' : 'real mmap';
   const inherited = m.region.inheritedFrom !== undefined ? `, inherited from pid ${m.region.inheritedFrom}` : '';
-  const mapping = `mapped in pid ${m.pid} (${m.comm}) at 0x${m.start.toString(16)}–0x${m.end.toString(16)} since ${since(m.since)}, ${origin}${inherited}`;
+  // In a container the region's path names another file here: say which was read.
+  const read = m.read.via ? `, read from ${m.read.path} (${m.read.via})` : '';
+  const mapping = `mapped in pid ${m.pid} (${m.comm}) at 0x${m.start.toString(16)}–0x${m.end.toString(16)} since ${since(m.since)}, ${origin}${inherited}${read}`;
   return m.ended ? `was ${mapping}; ${endedWords(m.ended, since)}` : mapping;
 }
 

@@ -6,7 +6,7 @@
 
 import { parseAddress, type Region } from '../core/timeline';
 import { el, openLink } from './dom';
-import { type AddressResolution, type Requests, type WebviewMessage, type WireFrame, wireRegion } from '../protocol/webview';
+import { type AddressResolution, type Requests, type WebviewMessage, type WireFileRead, type WireFrame, wireRegion } from '../protocol/webview';
 
 const PLACEHOLDER = 'Address, hex';
 const DISABLED_PLACEHOLDER = 'Select a process to resolve an address';
@@ -111,6 +111,7 @@ export class AddressField {
     } else if (resolution.error === undefined) {
       parts.push(el('p', { className: 'error' }, 'No function covers this address.'));
     }
+    if (resolution.read) parts.push(fileReadLine(resolution.read));
     parts.push(el('p', { className: 'backend' }, resolution.backend));
     this.resolvedFrames = resolution.frames.length;
     this.answer.replaceChildren(...parts);
@@ -140,4 +141,9 @@ export class AddressField {
     this.error.textContent = message ?? '';
     this.input.setAttribute('aria-invalid', String(message !== undefined));
   }
+}
+
+/** Which file an answer was read from: in a container, a region's path may name another file here. */
+export function fileReadLine(read: WireFileRead): HTMLElement {
+  return el('p', { className: 'read-from' }, `Read from ${read.path}${read.via ? `: ${read.via}` : ''}`);
 }

@@ -10,7 +10,7 @@
 
 import { EndedRegion, Lane, Region, Timeline, protString } from '../core/timeline';
 import { endedWords } from '../core/regionEnd';
-import { AddressField } from './address';
+import { AddressField, fileReadLine } from './address';
 import { relativeTime } from './details';
 import { el, openLink } from './dom';
 import { type FileInfo, type RegionSources, type Requests, type WebviewMessage, wireRegion } from '../protocol/webview';
@@ -27,8 +27,8 @@ const NOTHING_SELECTED = 'Select a record or a moment of a process to list its m
 /** A region the host can read debug info for: anonymous memory and [heap], [stack], ... have none. */
 const fileBacked = (r: Region): boolean => r.filename.startsWith('/');
 
-/** The same part of the same file has the same source files, whichever process maps it. */
-const sourcesKey = (r: Region): string => `${r.filename}\n${r.pgoff}\n${r.start}`;
+/** A part of a file, in a process: the same path can name another file in another process's mount namespace. */
+const sourcesKey = (pid: number, r: Region): string => `${pid}\n${r.filename}\n${r.pgoff}\n${r.start}`;
 
 /** What the table shows: regions of one process at one moment. */
 interface Shown {
@@ -175,7 +175,7 @@ export class RegionsPanel {
     // The file's name, which is what tells regions apart; its title has the whole path.
     const file = el('td', { className: 'file', title: r.filename });
     const name = fileBacked(r) ? r.filename.slice(r.filename.lastIndexOf('/') + 1) : r.filename || '(anonymous)';
-    const key = sourcesKey(r);
+    const key = this.keyOf(r);
     const expanded = this.expanded.has(key);
     const sourcesId = `sources-${r.start.toString(16)}`;
     if (fileBacked(r)) {
@@ -214,7 +214,7 @@ export class RegionsPanel {
     const group = el('div', { role: 'group', 'aria-label': `Source files of ${name}` });
     cell.append(group);
     tr.append(cell);
-    const key = sourcesKey(r);
+    const key = this.keyOf(r);
     const answer = this.sources.get(key);
     if (!answer) {
       group.setAttribute('aria-busy', 'true');
@@ -242,12 +242,13 @@ export class RegionsPanel {
       if (files.length > listed.length) group.append(el('p', { className: 'more' }, `${files.length - listed.length} more source files not listed`));
       this.sourcesListed += listed.length;
     }
+    if (answer.read) group.append(fileReadLine(answer.read));
     group.append(el('p', { className: 'backend' }, answer.backend));
     return tr;
   }
 
   private toggle(r: Region): void {
-    const key = sourcesKey(r);
+    const key = this.keyOf(r);
     if (this.expanded.delete(key)) {
       // Forgets a request the host has not answered, so that expanding again asks again.
       this.askingSources.delete(key);
@@ -257,13 +258,20 @@ export class RegionsPanel {
     this.render();
   }
 
+  /** The region's sourcesKey in the process shown. */
+  private keyOf(r: Region): string {
+    return sourcesKey(this.shown?.lane.pid ?? 0, r);
+  }
+
   /** Marks the region expanded, and asks the host for its source files unless it answered or is being asked. */
   private expand(r: Region): void {
-    const key = sourcesKey(r);
+    const pid = this.shown?.lane.pid;
+    if (pid === undefined) return;
+    const key = sourcesKey(pid, r);
     this.expanded.add(key);
     if (this.sources.has(key) || this.askingSources.has(key)) return;
     this.askingSources.add(key);
-    void this.requests.regionSources(wireRegion(r)).then((answer) => {
+    void this.requests.regionSources(pid, wireRegion(r)).then((answer) => {
       this.askingSources.delete(key);
       this.sources.set(key, answer);
       this.render();

@@ -4,7 +4,9 @@
 // segments turn a runtime address into the file's own address, and the
 // symbolizer (libdw, else llvm-symbolizer, else ELF symbols) turns that into
 // function, file and line. Anonymous executable regions (JIT code) resolve
-// through the /tmp/perf-PID.map their runtime writes.
+// through the /tmp/perf-PID.map their runtime writes. Which file a region's
+// path names depends on the target's mount namespace (targetFiles.ts): every
+// answer says which was read.
 
 import * as fs from 'node:fs';
 
@@ -14,9 +16,10 @@ import { PerfMap } from './perfmap';
 import { type FetchWatch } from './debuginfod';
 import { type FunctionRange, type SourceFrame } from '../../native/symbols';
 import { type ModuleSymbols, type Symbolizer } from './symbolizer';
+import { fileOfRegion, perfMapOf, targetIn, type FileToRead, type Target } from './targetFiles';
 import { Timeline, type EndedRegion, type Region, type RegionEnd } from '../../core/timeline';
 import { endedWords } from '../../core/regionEnd';
-import { sourceErrorOf, type SourceErrorCode } from '../../core/sourceError';
+import { SourceError, sourceErrorOf, type SourceErrorCode } from '../../core/sourceError';
 import { inTimeOrder, inTimeOrderFrom, indexColumnBytes } from '../../core/records';
 
 /** The part of a region the resolver needs. */
@@ -25,6 +28,8 @@ export interface RegionRef {
   end: bigint;
   pgoff: bigint;
   filename: string;
+  /** The build-id the MMAP2 record carries, when it does: the file read must have it. */
+  buildId?: string;
 }
 
 export interface Resolution {
@@ -35,10 +40,14 @@ export interface Resolution {
   code?: SourceErrorCode;
   /** The part of the file or request at fault, when one is. */
   field?: string;
+  /** The file read for it, when one was. */
+  read?: FileToRead;
 }
 
 export interface RegionSourceFiles {
   files: string[];
+  /** The file read for them, when one was. */
+  read?: FileToRead;
   /** Why the files cannot be listed, and how to fix that. */
   missing?: string;
   code?: SourceErrorCode;
@@ -69,6 +78,8 @@ export interface FunctionMapping {
   since: number;
   /** Set when the region was no longer mapped at the end: how it ended, its times relative to the capture's first record, as `since`. */
   ended?: RegionEnd;
+  /** The file its function was read from. */
+  read: FileToRead;
 }
 
 /**
@@ -157,7 +168,8 @@ const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
 export class SourceResolver {
   private readonly captures = new Map<string, LoadedPerfData>();
-  private readonly perfMaps = new Map<number, PerfMap>();
+  /** By the path read: one pid can name two maps, in our namespace and in the target's. */
+  private readonly perfMaps = new Map<string, PerfMap>();
   /** The answers of mappingsOfSource for each capture, as of the number of records its model had. */
   private readonly mappings = new WeakMap<LoadedPerfData, { records: number; bySource: Map<string, Promise<FunctionMapping[]>> }>();
 
@@ -176,15 +188,25 @@ export class SourceResolver {
     for (const path of this.captures.keys()) if (!keep.includes(path)) this.captures.delete(path);
   }
 
-  /** Resolves addresses of `pid` in `region`, in one batch per file; a debug file missing here is fetched from debuginfod when it is on, told to `watch`. */
-  async resolveIn(pid: number, addresses: bigint[], region: RegionRef, watch?: FetchWatch): Promise<Resolution[]> {
+  /**
+   * Resolves addresses of `pid` in `region`, in one batch per file. The
+   * capture tells the process's namespaces once it is gone: without one,
+   * only the running process can. A debug file missing here is fetched from
+   * debuginfod when it is on, told to `watch`.
+   */
+  async resolveIn(pid: number, addresses: bigint[], region: RegionRef, capturePath?: string, watch?: FetchWatch): Promise<Resolution[]> {
+    return this.resolveInTarget(this.targetOf(pid, capturePath), addresses, region, watch);
+  }
+
+  private async resolveInTarget(target: Target, addresses: bigint[], region: RegionRef, watch?: FetchWatch): Promise<Resolution[]> {
     const outside = (address: bigint): Resolution | undefined =>
       address < region.start || address >= region.end ? unresolved('outside-region', `${hex(address)} is outside ${hex(region.start)}–${hex(region.end)}`) : undefined;
-    if (isAnonymous(region.filename)) return addresses.map((a) => outside(a) ?? this.resolveJit(pid, a));
+    if (isAnonymous(region.filename)) return addresses.map((a) => outside(a) ?? this.resolveJit(target, a));
     if (!region.filename.startsWith('/')) return addresses.map(() => unresolved('not-a-file', `${region.filename} is not a file: only files and JIT code resolve to source`));
     let module: ModuleSymbols;
+    let read: FileToRead;
     try {
-      module = await this.symbolizer.fetchedModule(region.filename, watch);
+      ({ module, read } = await this.moduleOf(target, region, watch));
     } catch (e) {
       return addresses.map(() => unresolvedBy(e));
     }
@@ -193,15 +215,46 @@ export class SourceResolver {
     try {
       resolved = await module.resolve(at.filter((a): a is number => a !== undefined));
     } catch (e) {
-      return addresses.map((a) => outside(a) ?? unresolvedBy(e));
+      return addresses.map((a) => outside(a) ?? { ...unresolvedBy(e), read });
     }
     let k = 0;
-    return at.map((a, i) => {
-      if (a === undefined) return outside(addresses[i]) ?? unresolved('no-segment', `${hex(addresses[i])} falls in no load segment of ${region.filename}: the file may have changed since it was mapped`);
+    const answer = (a: number | undefined, i: number): Resolution => {
+      if (a === undefined) return outside(addresses[i]) ?? unresolved('no-segment', `${hex(addresses[i])} falls in no load segment of ${read.path}: the file may have changed since it was mapped`);
       const frames = resolved[k++];
       if (frames.length > 0) return { frames };
-      return module.debug.missing ? unresolved('no-debug-info', module.debug.missing) : unresolved('no-function', `${region.filename} has no function at file address ${hex(BigInt(a))}`);
-    });
+      return module.debug.missing ? unresolved('no-debug-info', module.debug.missing) : unresolved('no-function', `${read.path} has no function at file address ${hex(BigInt(a))}`);
+    };
+    return at.map((a, i) => ({ ...answer(a, i), read }));
+  }
+
+  /** What the capture at `capturePath` (when given, and readable) and /proc tell of `pid`. */
+  private targetOf(pid: number, capturePath?: string): Target {
+    let timeline: Timeline | undefined;
+    try {
+      timeline = capturePath === undefined ? undefined : this.capture(capturePath).timeline;
+    } catch {
+      // A capture that cannot be read says nothing of the process; the timeline reports what is wrong with it.
+    }
+    return targetIn(timeline, pid);
+  }
+
+  /**
+   * The symbols of the file `region` of `target` maps, and which file that
+   * is; refused when the region's record carries a build-id the file does
+   * not have, as another build's lines would be told as this one's. Its
+   * debug file is fetched (see fetchedModule) only once the file is known
+   * to be the right one.
+   */
+  private async moduleOf(target: Target, region: RegionRef, watch?: FetchWatch): Promise<{ module: ModuleSymbols; read: FileToRead }> {
+    const read = fileOfRegion(target, region);
+    const { buildId } = this.symbolizer.module(read.path).debug;
+    if (region.buildId && buildId?.toLowerCase() !== region.buildId.toLowerCase())
+      throw new SourceError(
+        'build-id-mismatch',
+        `${read.path} has ${buildId ? `build-id ${buildId}` : 'no build-id'}, but the record of pid ${target.pid}'s mapping of ${region.filename} says ${region.buildId}: it is another build than the one mapped, so it is not used. Fix: look while the process runs, or put the build that ran back at that path.`,
+        'buildId',
+      );
+    return { module: await this.symbolizer.fetchedModule(read.path, watch), read };
   }
 
   /**
@@ -217,6 +270,13 @@ export class SourceResolver {
     const regions = timeline.regionsAt(pid, at);
     const ended = timeline.endedRegionsAt(pid, at);
     const moment = time === undefined ? 'at the end of the capture' : `at ${at}`;
+    const target = targetIn(timeline, pid);
+    let perfMap: FileToRead | undefined;
+    try {
+      perfMap = perfMapOf(target);
+    } catch {
+      // Not to be found (another namespace, gone): an address outside every region is then just not mapped.
+    }
     const notMapped = (address: bigint): Resolution => {
       const was = ended.find((r) => address >= r.start && address < r.end);
       if (was) return unresolved('not-mapped', `${hex(address)} is not mapped in pid ${pid} ${moment}: it was in ${was.filename || 'an anonymous region'}, ${endedWords(was.ended, String)}`);
@@ -232,25 +292,30 @@ export class SourceResolver {
         if (!list) byRegion.set(region, (list = []));
         list.push(i);
       } else {
-        results[i] = this.perfMapOf(pid)?.resolve(address) ?? notMapped(address);
+        results[i] = (perfMap && this.perfMapResolution(perfMap, address)) ?? notMapped(address);
       }
     });
     for (const [region, indices] of byRegion) {
-      const batch = await this.resolveIn(pid, indices.map((i) => addresses[i]), region, watch);
+      const batch = await this.resolveInTarget(target, indices.map((i) => addresses[i]), region, watch);
       indices.forEach((i, k) => (results[i] = batch[k]));
     }
     return results;
   }
 
-  /** Source files of the compile units in the part of the file the region maps; its debug file fetched as resolveIn's. */
-  async regionSources(region: RegionRef, watch?: FetchWatch): Promise<RegionSourceFiles> {
+  /** Source files of the compile units in the part of the file the region of `pid` maps (the capture at `capturePath` tells its namespaces, as for resolveIn); its debug file fetched as resolveIn's. */
+  async regionSources(pid: number, region: RegionRef, capturePath?: string, watch?: FetchWatch): Promise<RegionSourceFiles> {
     if (!region.filename.startsWith('/')) return { files: [], missing: `${region.filename || 'this region'} is not a file, so it has no source files`, code: 'not-a-file' };
     let module;
+    let read: FileToRead;
     try {
-      module = await this.symbolizer.fetchedModule(region.filename, watch);
+      ({ module, read } = await this.moduleOf(this.targetOf(pid, capturePath), region, watch));
     } catch (e) {
       return unlistedBy(e);
     }
+    return { ...(await this.sourcesIn(module, region, read.path)), read };
+  }
+
+  private async sourcesIn(module: ModuleSymbols, region: RegionRef, file: string): Promise<RegionSourceFiles> {
     if (module.debug.missing) return { files: [], missing: module.debug.missing, code: 'no-debug-info' };
     let units;
     try {
@@ -258,7 +323,7 @@ export class SourceResolver {
     } catch (e) {
       return unlistedBy(e);
     }
-    if (units.length === 0) return { files: [], missing: `${this.symbolizer.description}: it cannot list the source files of ${region.filename}`, code: 'no-listing' };
+    if (units.length === 0) return { files: [], missing: `${this.symbolizer.description}: it cannot list the source files of ${file}`, code: 'no-listing' };
     // The region's span in file addresses: its end may lie past the segment's file size (the page's tail).
     const low = fileAddress(module.segments, region, region.start);
     const high = low === undefined ? undefined : low + Number(region.end - region.start);
@@ -268,7 +333,7 @@ export class SourceResolver {
       if (inRegion) for (const file of unit.files) files.add(file);
     }
     if (files.size === 0)
-      return { files: [], missing: `no compile unit of ${region.filename} has code in this region (offset ${hex(region.pgoff)}): its code is in the executable region`, code: 'no-listing' };
+      return { files: [], missing: `no compile unit of ${file} has code in this region (offset ${hex(region.pgoff)}): its code is in the executable region`, code: 'no-listing' };
     return { files: [...files].sort() };
   }
 
@@ -297,25 +362,33 @@ export class SourceResolver {
   private async findMappings(capture: LoadedPerfData, sourcePath: string): Promise<FunctionMapping[]> {
     const timeline = capture.timeline;
     const end = timeline.endTime;
-    const byFile = new Map<string, { pid: number; comm: string; region: Region; ended?: RegionEnd }[]>();
+    // By the file read, not the name: the same path in two mount namespaces can be two files.
+    const byFile = new Map<string, { pid: number; comm: string; region: Region; ended?: RegionEnd; read: FileToRead }[]>();
     const relative = (end: RegionEnd): RegionEnd => (end.how === 'gone' ? { ...end, after: end.after - timeline.startTime, time: end.time - timeline.startTime } : { ...end, time: end.time - timeline.startTime });
     for (const process of timeline.processes) {
       if (!Number.isNaN(process.exitTime) || timeline.processAt(process.pid, end) !== process) continue;
       const comm = timeline.commAt(process.lane, end);
+      const target = targetIn(timeline, process.pid);
       // The mapped regions first: a function mapped now is described by them alone.
       const regions: Array<Region | EndedRegion> = [...timeline.regionsAt(process.pid, end), ...timeline.endedRegionsAt(process.pid, end)];
       for (const region of regions) {
         if (region.data || !region.filename.startsWith('/')) continue;
-        let list = byFile.get(region.filename);
-        if (!list) byFile.set(region.filename, (list = []));
-        list.push({ pid: process.pid, comm, region, ...('ended' in region ? { ended: relative(region.ended) } : {}) });
+        let read: FileToRead;
+        try {
+          read = fileOfRegion(target, region);
+        } catch {
+          continue; // its file cannot be told: nothing of it is claimed for this source
+        }
+        let list = byFile.get(read.path);
+        if (!list) byFile.set(read.path, (list = []));
+        list.push({ pid: process.pid, comm, region, read, ...('ended' in region ? { ended: relative(region.ended) } : {}) });
       }
     }
     const mappings: FunctionMapping[] = [];
-    for (const [filename, holders] of byFile) {
+    for (const [file, holders] of byFile) {
       let module;
       try {
-        module = this.symbolizer.module(filename);
+        module = this.symbolizer.module(file);
       } catch {
         continue; // gone or unreadable: nothing of it can be in this source
       }
@@ -323,11 +396,13 @@ export class SourceResolver {
       const units = await module.compileUnits();
       if (!units.some((u) => u.files.includes(sourcePath))) continue;
       const functions = (await module.functions()).filter((f) => f.file === sourcePath);
+      // A record's build-id that the file lacks: its functions are another build's, not this mapping's.
+      const checked = holders.filter((h) => !h.region.buildId || h.region.buildId.toLowerCase() === module.debug.buildId?.toLowerCase());
       for (const fn of functions) {
-        for (const { pid, comm, region, ended } of holders) {
+        for (const { pid, comm, region, ended, read } of checked) {
           const start = runtimeAddress(module.segments, region, fn.low);
           if (start === undefined) continue;
-          mappings.push({ function: fn, pid, comm, start, end: start + BigInt(fn.high - fn.low), region, since: region.time - timeline.startTime, ...(ended ? { ended } : {}) });
+          mappings.push({ function: fn, pid, comm, start, end: start + BigInt(fn.high - fn.low), region, since: region.time - timeline.startTime, read, ...(ended ? { ended } : {}) });
         }
       }
     }
@@ -344,27 +419,26 @@ export class SourceResolver {
     return [...mapped, ...mappings.filter((m) => m.ended && !said(m))];
   }
 
-  private resolveJit(pid: number, address: bigint): Resolution {
+  private resolveJit(target: Target, address: bigint): Resolution {
+    let read: FileToRead;
+    try {
+      read = perfMapOf(target);
+    } catch (e) {
+      return unresolvedBy(e);
+    }
     return (
-      this.perfMapOf(pid)?.resolve(address) ??
-      unresolved('no-perf-map', `${hex(address)} is JIT code and /tmp/perf-${pid}.map does not exist: start the program with a perf map (node --perf-basic-prof, or a JVM perf agent)`)
+      this.perfMapResolution(read, address) ??
+      unresolved('no-perf-map', `${hex(address)} is JIT code and ${read.path} does not exist: start the program with a perf map (node --perf-basic-prof, or a JVM perf agent)`)
     );
   }
 
-  private perfMapOf(pid: number): { resolve(address: bigint): Resolution } | undefined {
-    let map = this.perfMaps.get(pid);
-    if (!map) {
-      map = new PerfMap(`/tmp/perf-${pid}.map`);
-      this.perfMaps.set(pid, map);
-    }
-    if (!fs.existsSync(map.path)) return undefined;
-    const perfMap = map;
-    return {
-      resolve: (address) => {
-        const symbol = perfMap.lookup(address);
-        return symbol ? { frames: [{ function: symbol.name }] } : unresolved('no-function', `${hex(address)} is in no function of ${perfMap.path}`);
-      },
-    };
+  /** The address in the perf map `read`; undefined when there is no such file. */
+  private perfMapResolution(read: FileToRead, address: bigint): Resolution | undefined {
+    if (!fs.existsSync(read.path)) return undefined;
+    let perfMap = this.perfMaps.get(read.path);
+    if (!perfMap) this.perfMaps.set(read.path, (perfMap = new PerfMap(read.path)));
+    const symbol = perfMap.lookup(address);
+    return symbol ? { frames: [{ function: symbol.name }], read } : { ...unresolved('no-function', `${hex(address)} is in no function of ${read.path}`), read };
   }
 }
 

@@ -204,7 +204,7 @@ describe('debuginfod: a stripped library, its debug file served by build-id', ()
     // The language server, its setting [] while DEBUGINFOD_URLS names the server.
     const server = await LanguageServer.start({ settings: { debugDirectories: [], debuginfodUrls: [] }, env: envWith(cache, { DEBUGINFOD_URLS: debuginfod.url }) });
     try {
-      const sources = await server.regionSources(wireRegion(libraryRegion()));
+      const sources = await server.regionSources(pid, wireRegion(libraryRegion()));
       assert.equal(sources.code, 'no-debug-info', JSON.stringify(sources));
       assert.match(sources.missing ?? '', new RegExp(`has no debug info .*build-id ${buildId}.*perfSideband\\.debuginfodUrls`));
       assert.deepEqual(server.fetches, []);
@@ -242,7 +242,7 @@ describe('debuginfod: a stripped library, its debug file served by build-id', ()
     const server = await LanguageServer.start({ workspace: FIXTURES, settings: { debugDirectories: [], debuginfodUrls: [debuginfod.url] }, env: envWith(cache) });
     try {
       const region = wireRegion(libraryRegion());
-      const sources = await server.regionSources(region);
+      const sources = await server.regionSources(pid, region);
       assert.equal(sources.missing, undefined, sources.missing);
       assert.ok(sources.files.some((f) => f.path === LIB_SOURCE), JSON.stringify(sources.files));
       const told = server.fetches;
@@ -307,7 +307,7 @@ describe('debuginfod: a stripped library, its debug file served by build-id', ()
         assert.equal(timedOut.code, 'debuginfod');
         assert.match(timedOut.error ?? '', new RegExp(`${stalled.url}/buildid/${buildId}/debuginfo sent nothing for 1 s \\(DEBUGINFOD_TIMEOUT\\) .*the setting perfSideband\\.debuginfodUrls`));
         const asked = stalled.requests.length;
-        assert.equal((await server.regionSources(region)).missing, timedOut.error);
+        assert.equal((await server.regionSources(pid, region)).missing, timedOut.error);
         assert.equal(stalled.requests.length, asked);
       } finally {
         await server.stop();
@@ -332,7 +332,7 @@ describe('debuginfod: a stripped library, its debug file served by build-id', ()
       // And the language server's: the user's cancel button ends the wait.
       const patient = await LanguageServer.start({ settings: { debugDirectories: [], debuginfodUrls: [stalled.url] }, env: envWith(freshCache()) });
       try {
-        const answer = patient.regionSources(wireRegion(libraryRegion()));
+        const answer = patient.regionSources(pid, wireRegion(libraryRegion()));
         const progress = await patient.nextFetch(30_000);
         assert.equal(progress.received, 0);
         await patient.cancelFetch(progress.id);

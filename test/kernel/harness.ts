@@ -105,13 +105,13 @@ export function sideband(args: string[], opts: { stdin?: boolean } = {}): Proc {
   return Proc.start(process.execPath, [CLI, ...args], opts);
 }
 
-/** `perf record -e dummy` attached to `pid`, enabled through its control fifo. */
-export async function perfRecordAttach(pid: number, output: string): Promise<Proc> {
+/** `perf record -e dummy` attached to `pid` (with `options` of perf's added), enabled through its control fifo. */
+export async function perfRecordAttach(pid: number, output: string, options: string[] = []): Promise<Proc> {
   const dir = path.dirname(output);
   const ctl = path.join(dir, 'perf-ctl.fifo');
   const ack = path.join(dir, 'perf-ack.fifo');
   execFileSync('mkfifo', [ctl, ack]);
-  const perf = Proc.start('perf', ['record', '-q', '-e', 'dummy', '--namespaces', '-D', '-1', `--control=fifo:${ctl},${ack}`, '-p', String(pid), '-o', output]);
+  const perf = Proc.start('perf', ['record', '-q', '-e', 'dummy', '--namespaces', '-D', '-1', `--control=fifo:${ctl},${ack}`, ...options, '-p', String(pid), '-o', output]);
   // Opening the fifos waits for perf to open its ends: it is then set up.
   const ctlFd = await fs.promises.open(ctl, 'w');
   const ackFd = await fs.promises.open(ack, 'r');

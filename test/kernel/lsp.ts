@@ -127,8 +127,8 @@ export class LanguageServer {
     return this.connection.sendRequest(ResolveRequest, params);
   }
 
-  regionSources(region: WireRegion): Promise<RegionSources> {
-    return this.connection.sendRequest(RegionSourcesRequest, { region });
+  regionSources(pid: number, region: WireRegion): Promise<RegionSources> {
+    return this.connection.sendRequest(RegionSourcesRequest, { pid, region });
   }
 
   /** What the server holds of the capture it follows, after a look at the file: for the bench's memory rows. */

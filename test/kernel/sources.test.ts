@@ -143,7 +143,7 @@ describe('sources: a PIE and a dlopened library, captured', () => {
   test("a region's source files come from its compile units: the library's region lists source_lib.c", async () => {
     const regions = LoadedPerfData.load(captureFile).regionsOf(pid);
     const text = regions.find((r) => r.filename === library && r.prot !== undefined && (r.prot & 4) !== 0)!;
-    const sources = await server.regionSources(wireRegion(text));
+    const sources = await server.regionSources(pid, wireRegion(text));
     assert.equal(sources.missing, undefined);
     const lib = sources.files.find((f) => f.path === path.join(FIXTURES, 'source_lib.c'));
     assert.ok(lib && lib.inWorkspace && lib.exists, JSON.stringify(sources.files));
@@ -152,7 +152,7 @@ describe('sources: a PIE and a dlopened library, captured', () => {
     // The page after the code holds read-only data, no code: its region (were data mappings
     // recorded) would list no sources, and say why.
     const rodata = { ...text, start: text.end, end: text.end + 0x1000n, pgoff: text.pgoff + (text.end - text.start) };
-    assert.match((await server.regionSources(wireRegion(rodata))).missing ?? '', /no compile unit of .*libsource\.so has code in this region/);
+    assert.match((await server.regionSources(pid, wireRegion(rodata))).missing ?? '', /no compile unit of .*libsource\.so has code in this region/);
   });
 
   test('an address resolves within the region the timeline names', async () => {

@@ -165,13 +165,16 @@ describe('protocol', () => {
     assert.equal(parseWebviewMessage({ type: 'drawn', records: 5, newestTime: 1e9 }).type, 'drawn');
     assert.equal(parseWebviewMessage({ type: 'stored', end: 4096 }).type, 'stored');
     const region = { start: '7f0000000000', end: '7f0000020000', pgoff: '0', filename: '/usr/lib/libc.so.6' };
-    assert.equal(parseWebviewMessage({ type: 'regionSources', id: 2, region }).type, 'regionSources');
+    assert.equal(parseWebviewMessage({ type: 'regionSources', id: 2, pid: 100, region }).type, 'regionSources');
+    assert.equal(parseWebviewMessage({ type: 'regionSources', id: 2, pid: 100, region: { ...region, buildId: '0123456789abcdef0123456789abcdef01234567' } }).type, 'regionSources');
     assert.equal(parseWebviewMessage({ type: 'resolveAddress', id: 3, pid: 100, address: '7f0000001234', region }).type, 'resolveAddress');
     assert.equal(parseWebviewMessage({ type: 'openFile', path: '/src/a.c', line: 12 }).type, 'openFile');
     assert.equal(parseHostMessage({ type: 'reveal', pid: 3, time: 5, region: '7f0000000000' }).type, 'reveal');
     const sources = { files: [{ path: '/src/a.c', inWorkspace: true, exists: true }], backend: 'llvm-symbolizer' };
     assert.equal(parseHostMessage({ type: 'sourcesReply', id: 2, sources }).type, 'sourcesReply');
     assert.equal(parseHostMessage({ type: 'sourcesReply', id: 2, sources: { files: [], missing: 'No debug info.', backend: 'none' } }).type, 'sourcesReply');
+    const read = { path: '/proc/7/root/usr/lib/libc.so.6', via: "/usr/lib/libc.so.6 in pid 7's mount namespace mnt:[4026532200], not ours" };
+    assert.equal(parseHostMessage({ type: 'sourcesReply', id: 2, sources: { ...sources, read } }).type, 'sourcesReply');
     const frames = [
       { function: 'inner', file: '/src/a.c', line: 3, column: 7, inWorkspace: true, exists: true },
       { function: 'outer', inWorkspace: false, exists: false },
@@ -195,8 +198,10 @@ describe('protocol', () => {
     assert.throws(() => parseWebviewMessage({ type: 'stored', end: '4096' }), /'stored' .* 'end'/);
     const region = { start: '400000', end: '402000', pgoff: '0', filename: '/usr/bin/server' };
     const webviewCases: Array<[unknown, RegExp]> = [
-      [{ type: 'regionSources', id: 1, region: { ...region, start: '0x400000' } }, /'regionSources' .* 'region'/],
-      [{ type: 'regionSources', id: 1, region: { start: '400000', end: '402000', filename: '/usr/bin/server' } }, /'regionSources' .* 'region'/],
+      [{ type: 'regionSources', id: 1, pid: 100, region: { ...region, start: '0x400000' } }, /'regionSources' .* 'region'/],
+      [{ type: 'regionSources', id: 1, pid: 100, region: { start: '400000', end: '402000', filename: '/usr/bin/server' } }, /'regionSources' .* 'region'/],
+      [{ type: 'regionSources', id: 1, region }, /'regionSources' .* 'pid'/],
+      [{ type: 'regionSources', id: 1, pid: 100, region: { ...region, buildId: 'not hex' } }, /'regionSources' .* 'region'/],
       [{ type: 'resolveAddress', id: 1, pid: 100, address: 'xyz', region }, /'resolveAddress' .* 'address'/],
       [{ type: 'resolveAddress', id: 1, pid: 100, address: '1'.repeat(17), region }, /'resolveAddress' .* 'address'/],
       [{ type: 'openFile', path: '/a.c', line: 0 }, /'openFile' message has an invalid 'line'/],
@@ -208,6 +213,7 @@ describe('protocol', () => {
       [{ type: 'sourcesReply', id: 1, sources: { files: [], missing: 3, backend: 'x' } }, /'sourcesReply' .* 'sources'/],
       [{ type: 'resolveReply', id: 1, resolution: { frames: [{ function: 'f', line: 1.5, inWorkspace: false, exists: false }], backend: 'x' } }, /'resolveReply' .* 'resolution'/],
       [{ type: 'resolveReply', id: 1, resolution: { frames: [] } }, /'resolveReply' .* 'resolution'/],
+      [{ type: 'resolveReply', id: 1, resolution: { frames: [], backend: 'x', read: { via: 'no path' } } }, /'resolveReply' .* 'resolution'/],
       [{ type: 'reveal', pid: 1, region: 'start' }, /'reveal' message has an invalid 'region'/],
     ];
     for (const [data, message] of hostCases) assert.throws(() => parseHostMessage(data), (e: Error) => e instanceof ProtocolError && message.test(e.message), JSON.stringify(data));
@@ -230,12 +236,12 @@ describe('protocol', () => {
     const posted: WebviewMessage[] = [];
     const requests = new Requests((m) => posted.push(m));
     const region = { start: '500000', end: '501000', pgoff: '0', filename: '/p/libplugin.so' };
-    const unanswered = requests.regionSources(region);
-    const sources = requests.regionSources(region);
+    const unanswered = requests.regionSources(200, region);
+    const sources = requests.regionSources(200, region);
     const resolution = requests.resolveAddress(200, '500123', region);
     assert.deepEqual(posted, [
-      { type: 'regionSources', id: 1, region },
-      { type: 'regionSources', id: 2, region },
+      { type: 'regionSources', id: 1, pid: 200, region },
+      { type: 'regionSources', id: 2, pid: 200, region },
       { type: 'resolveAddress', id: 3, pid: 200, address: '500123', region },
     ]);
     assert.throws(() => requests.settle({ type: 'sourcesReply', id: 3, sources: { files: [], backend: 'b' } }), /'sourcesReply' message answers request 3, which only a 'resolveReply' answers/);

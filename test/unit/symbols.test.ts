@@ -191,8 +191,8 @@ describe('libdw backend against llvm-symbolizer', () => {
       { frames: [], error: `${text} is not a 64-bit little-endian ELF file`, code: 'bad-elf', field: 'e_ident' },
     ]);
     assert.equal((await resolver.resolveIn(1, [0x2800n], { ...region, filename: exe }))[0].code, 'outside-region');
-    assert.equal((await resolver.regionSources({ ...region, filename: path.join(dir, 'no-such-file') })).code, 'file');
-    assert.equal((await resolver.regionSources({ ...region, filename: '[heap]' })).code, 'not-a-file');
+    assert.equal((await resolver.regionSources(1, { ...region, filename: path.join(dir, 'no-such-file') })).code, 'file');
+    assert.equal((await resolver.regionSources(1, { ...region, filename: '[heap]' })).code, 'not-a-file');
     // The addon's own refusal keeps its code across into JavaScript.
     assert.equal(sourceErrorOf(captured(() => loadSymbolsAddon().open(text, null))).code, 'bad-elf');
     assert.deepEqual(sourceErrorOf(new Error('something else')), { code: 'symbolizer', message: 'something else' });

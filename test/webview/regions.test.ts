@@ -85,6 +85,7 @@ describe('webview: source files of a region', () => {
     const [ask] = await webview.postedOf('regionSources');
     assert.deepEqual(ask.region, await shownRegion(webview, 'libplugin.so'));
     assert.deepEqual(ask.region, PLUGIN);
+    assert.equal(ask.pid, 200, 'the process: its mount namespace says which file the path names');
     assert.equal(await row(webview, 'libplugin.so').locator('button.toggle').getAttribute('aria-expanded'), 'true');
     assert.equal(await webview.page.textContent('#regions tr.sources'), 'Reading debug info…');
     assert.equal(await webview.page.getAttribute('#regions tr.sources [role=group]', 'aria-busy'), 'true');
@@ -102,6 +103,7 @@ describe('webview: source files of a region', () => {
     ]);
     assert.equal(await webview.hook((h) => h.sourcesListed), 4);
     assert.equal(await webview.page.textContent('#regions tr.sources .backend'), PLUGIN_SOURCES.backend);
+    assert.equal(await webview.page.locator('#regions tr.sources .read-from').count(), 0, 'no file named when the host names none');
     // The nested row is the one the button controls.
     const controls = await row(webview, 'libplugin.so').locator('button.toggle').getAttribute('aria-controls');
     assert.equal(await webview.page.getAttribute('#regions tr.sources', 'id'), controls);
@@ -129,9 +131,11 @@ describe('webview: source files of a region', () => {
     assert.deepEqual(asks[1].region, await shownRegion(webview, 'libc.so.6'));
     assert.deepEqual(asks[1].region, LIBC);
     const missing = 'libc.so.6 has no debug info: install libc6-dbg, or set debuginfod-urls so the symbolizer can fetch it.';
-    await webview.post({ type: 'sourcesReply', id: asks[1].id, sources: { files: [], missing, backend: 'addr2line (binutils): install llvm for file lists' } });
+    const read = { path: '/proc/200/root/usr/lib/libc.so.6', via: "/usr/lib/libc.so.6 in pid 200's mount namespace mnt:[4026532200], not ours" };
+    await webview.post({ type: 'sourcesReply', id: asks[1].id, sources: { files: [], missing, backend: 'addr2line (binutils): install llvm for file lists', read } });
     await webview.page.waitForFunction(() => document.querySelector('#regions tr.sources .missing') !== null);
     assert.equal(await webview.page.textContent('#regions tr.sources .missing'), missing);
+    assert.equal(await webview.page.textContent('#regions tr.sources .read-from'), `Read from ${read.path}: ${read.via}`, 'says which file was read');
     assert.equal(await webview.hook((h) => h.sourcesListed), 4, 'only libplugin.so lists files');
   });
 
@@ -203,8 +207,10 @@ describe('webview: the address field', () => {
     assert.deepEqual(ask, { type: 'resolveAddress', id: ask.id, pid: 200, address: '500abc', region: await shownRegion(webview, 'libplugin.so') });
     assert.deepEqual(ask.region, PLUGIN);
     assert.match((await webview.page.textContent('#address-answer')) ?? '', /0x500abc in \/home\/user\/project\/libplugin\.so \(pid 200, file offset 0xabc\)Resolving…/);
-    await webview.post({ type: 'resolveReply', id: ask.id, resolution: PLUGIN_FRAMES });
+    const read = { path: '/proc/200/map_files/500000-501000', via: "the file pid 200 maps there (its mount namespace mnt:[4026532200] is not ours)" };
+    await webview.post({ type: 'resolveReply', id: ask.id, resolution: { ...PLUGIN_FRAMES, read } });
     await webview.page.waitForSelector('#address-answer ol.frames');
+    assert.equal(await webview.page.textContent('#address-answer .read-from'), `Read from ${read.path}: ${read.via}`, 'says which file was read');
     const frames = await webview.page.$$eval('#address-answer li.frame', (lis) => lis.map((li) => [li.textContent, li.querySelector('a') !== null]));
     assert.deepEqual(frames, [
       ['checksum_block /home/user/project/util.h:12', true],
