@@ -37,7 +37,8 @@ function tsFiles(dir: string): string[] {
 }
 
 function importsOf(file: string): string[] {
-  const source = fs.readFileSync(path.join(ROOT, file), 'utf8');
+  // Comment lines left out: generated code quotes its .proto's comments, where "from 'x'" is prose.
+  const source = fs.readFileSync(path.join(ROOT, file), 'utf8').split('\n').filter((line) => !/^\s*(\/\/|\/\*|\*)/.test(line)).join('\n');
   return [...source.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\brequire\s*\(\s*|^import\s+)(['"])([^'"]+)\1/gm)].map((m) => m[2]);
 }
 
