@@ -6,14 +6,15 @@
 // messages generated from Perfetto's own .proto (perfetto_trace.proto).
 
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
 import {
   BuiltinClock,
   TracePacket_SequenceFlags,
+  TracePacketSchema,
   TraceSchema,
   TrackEvent_Type,
   type DebugAnnotationSchema,
-  type TracePacketSchema,
   type TrackDescriptorSchema,
   type TrackEventSchema,
 } from './gen/perfetto_trace_pb';
@@ -77,14 +78,38 @@ function clockOf(stream: StreamLayout, warnings: string[]): BuiltinClock {
   return clocks[0] ?? BuiltinClock.MONOTONIC;
 }
 
-/** Gives tracks their uuids, in the order they are made, from 1 (0 is no track). */
+/**
+ * The trace's packets, each encoded as it is written, as the `packet` field
+ * of a `Trace`: a capture's many records never stand as messages at once.
+ * All are on one sequence: the first clears its incremental state, the
+ * others depend on it (the clock it declares as their default).
+ */
+class PacketWriter {
+  private readonly writer = new BinaryWriter();
+  private readonly field = TraceSchema.field.packet.number;
+  private first = true;
+
+  write(packet: Packet): void {
+    const sequenceFlags = this.first ? TracePacket_SequenceFlags.SEQ_INCREMENTAL_STATE_CLEARED : TracePacket_SequenceFlags.SEQ_NEEDS_INCREMENTAL_STATE;
+    this.first = false;
+    const message = create(TracePacketSchema, { ...packet, sequenceFlags, optionalTrustedPacketSequenceId: { case: 'trustedPacketSequenceId', value: SEQUENCE_ID } });
+    this.writer.tag(this.field, WireType.LengthDelimited).bytes(toBinary(TracePacketSchema, message));
+  }
+
+  finish(): Uint8Array {
+    return this.writer.finish();
+  }
+}
+
+/** Gives tracks their uuids, in the order they are made, from 1 (0 is no track), and writes their descriptors. */
 class Tracks {
-  readonly packets: Packet[] = [];
   private next = 1n;
+
+  constructor(private readonly packets: PacketWriter) {}
 
   add(descriptor: Omit<MessageInitShape<typeof TrackDescriptorSchema>, 'uuid' | '$typeName'>): bigint {
     const uuid = this.next++;
-    this.packets.push({ data: { case: 'trackDescriptor', value: { ...descriptor, uuid } } });
+    this.packets.write({ data: { case: 'trackDescriptor', value: { ...descriptor, uuid } } });
     return uuid;
   }
 
@@ -116,29 +141,47 @@ export function perfettoTrace(input: PerfettoInput): PerfettoTrace {
   const clock = clockOf(input.stream, warnings);
   const timeline = new Timeline(input.index);
   const index = timeline.records;
-  const tracks = new Tracks();
-  const events: Packet[] = [];
-  const instant = (time: number, trackUuid: bigint, name: string, event: MessageInitShape<typeof TrackEventSchema> = {}): void => {
-    events.push({ timestamp: ns(time), data: { case: 'trackEvent', value: { type: TrackEvent_Type.INSTANT, trackUuid, nameField: { case: 'name', value: name }, ...event } } });
-  };
-  const slice = (from: number, to: number, trackUuid: bigint, name: string, debugAnnotations: Annotation[]): void => {
-    const at = { nameField: { case: 'name' as const, value: name } };
-    events.push({ timestamp: ns(from), data: { case: 'trackEvent', value: { type: TrackEvent_Type.SLICE_BEGIN, trackUuid, ...at, debugAnnotations } } });
-    events.push({ timestamp: ns(to), data: { case: 'trackEvent', value: { type: TrackEvent_Type.SLICE_END, trackUuid } } });
-  };
+  const meta = input.meta;
+  const packets = new PacketWriter();
+  // The clock, once, as the default of every packet after it and as the trace's own, so Perfetto shows the times as they are.
+  const start = ns(Number.isNaN(timeline.startTime) ? 0 : timeline.startTime);
+  packets.write({
+    firstPacketOnSequence: true,
+    tracePacketDefaults: { timestampClockId: clock },
+    data: { case: 'clockSnapshot', value: { clocks: [{ clockId: clock, timestamp: start }], primaryTraceClock: clock } },
+  });
 
-  // A process track and, under it, a thread track for each of its threads (its main thread's too): each named as at its last record.
+  // Every track first, so that each is described before its events: a process track and, under it, a thread
+  // track for each of its threads (its main thread's too), each named as at its last record.
+  const tracks = new Tracks(packets);
   const threadTrack = new Map<Lane, bigint>();
   const processTrack = new Map<ProcessInfo, bigint>();
   for (const process of timeline.processes) {
-    const last = process.lastTime;
-    const uuid = tracks.add({ process: { pid: process.pid, processName: timeline.commAt(process.lane, last) } });
+    const uuid = tracks.add({ process: { pid: process.pid, processName: timeline.commAt(process.lane, process.lastTime) } });
     processTrack.set(process, uuid);
     for (const lane of [process.lane, ...process.threads])
       threadTrack.set(lane, tracks.add({ parentUuid: uuid, thread: { pid: process.pid, tid: BigInt(lane.tid), threadName: timeline.commAt(lane, lane.lastTime) } }));
   }
   const captureTrack = timeline.global.records.length > timeline.lost.length ? tracks.named(TRACK_NAMES.capture) : 0n;
   const lostTrack = timeline.lost.length ? tracks.named(TRACK_NAMES.lost) : 0n;
+  // Region lifetimes go on rows of a process's "mappings", which Perfetto merges into one track: slices on one track must nest, and lifetimes need not.
+  const mappings = timeline.processes.map((process) => {
+    const lifetimes = regionLifetimes(timeline, process);
+    const rows = lifetimeRows(lifetimes);
+    const rowTracks: bigint[] = [];
+    for (const row of rows) rowTracks[row] ??= tracks.named(TRACK_NAMES.mappings, processTrack.get(process));
+    return { lifetimes, tracks: rows.map((row) => rowTracks[row]) };
+  });
+  const snapshotTrack = meta?.snapshots.length ? tracks.named(TRACK_NAMES.snapshots) : 0n;
+  const markerTrack = meta?.markers?.length ? tracks.named(TRACK_NAMES.markers) : 0n;
+
+  const instant = (time: number, trackUuid: bigint, name: string, event: MessageInitShape<typeof TrackEventSchema> = {}): void => {
+    packets.write({ timestamp: ns(time), data: { case: 'trackEvent', value: { type: TrackEvent_Type.INSTANT, trackUuid, nameField: { case: 'name', value: name }, ...event } } });
+  };
+  const slice = (from: number, to: number, trackUuid: bigint, name: string, debugAnnotations: Annotation[]): void => {
+    packets.write({ timestamp: ns(from), data: { case: 'trackEvent', value: { type: TrackEvent_Type.SLICE_BEGIN, trackUuid, nameField: { case: 'name', value: name }, debugAnnotations } } });
+    packets.write({ timestamp: ns(to), data: { case: 'trackEvent', value: { type: TrackEvent_Type.SLICE_END, trackUuid } } });
+  };
 
   for (const lane of timeline.lanes) {
     const trackUuid = lane.kind === 'global' ? captureTrack : threadTrack.get(lane)!;
@@ -152,42 +195,17 @@ export function perfettoTrace(input: PerfettoInput): PerfettoTrace {
       instant(r.time, index.type[i] === RecordType.LOST ? lostTrack : trackUuid, name, { categories: [r.statusOnly ? STATUS_CATEGORY : REAL_CATEGORY], debugAnnotations });
     }
   }
-
-  // Region lifetimes: a slice each, on rows of a process's "mappings" that Perfetto merges into one track, as slices on one track must nest and lifetimes need not.
-  for (const process of timeline.processes) {
-    const lifetimes = regionLifetimes(timeline, process);
-    const rows: bigint[] = [];
-    lifetimeRows(lifetimes).forEach((row, k) => {
-      const l = lifetimes[k];
-      rows[row] ??= tracks.named(TRACK_NAMES.mappings, processTrack.get(process));
+  for (const { lifetimes, tracks: on } of mappings) {
+    lifetimes.forEach((l, k) => {
       const until = l.ended ? endedWords(l.ended, (t) => `${ns(t)}`) : Number.isFinite(l.to) ? 'ended by the exit of the process' : 'mapped to the end of the capture';
       const range = `0x${l.start.toString(16)}-0x${l.end.toString(16)}`;
-      slice(l.from, Number.isFinite(l.to) ? l.to : timeline.endTime, rows[row], l.filename, [text('filename', l.filename), text('range', range), text('ended', until)]);
+      slice(l.from, Number.isFinite(l.to) ? l.to : timeline.endTime, on[k], l.filename, [text('filename', l.filename), text('range', range), text('ended', until)]);
     });
   }
-
-  const meta = input.meta;
-  if (meta?.snapshots.length) {
-    const track = tracks.named(TRACK_NAMES.snapshots);
-    for (const s of meta.snapshots) {
-      const counts = [annotation('processes', s.processes), annotation('records', s.records), annotation('stale', s.stale), annotation('gone', s.gone)];
-      slice(Number(s.start), Number(s.end), track, `snapshot ${s.index} (${s.path})`, [text('path', s.path), ...counts]);
-    }
+  for (const s of meta?.snapshots ?? []) {
+    const counts = [annotation('processes', s.processes), annotation('records', s.records), annotation('stale', s.stale), annotation('gone', s.gone)];
+    slice(Number(s.start), Number(s.end), snapshotTrack, `snapshot ${s.index} (${s.path})`, [text('path', s.path), ...counts]);
   }
-  if (meta?.markers?.length) {
-    const track = tracks.named(TRACK_NAMES.markers);
-    for (const m of meta.markers) instant(Number(m.time), track, m.kind, { debugAnnotations: [text('label', m.label)] });
-  }
-
-  // The sequence starts clean, declares its clock once as the default of every packet after it (which so depend on that state), and as the trace's own clock, so Perfetto shows the times as they are.
-  const first: Packet = {
-    sequenceFlags: TracePacket_SequenceFlags.SEQ_INCREMENTAL_STATE_CLEARED,
-    firstPacketOnSequence: true,
-    tracePacketDefaults: { timestampClockId: clock },
-    data: { case: 'clockSnapshot', value: { clocks: [{ clockId: clock, timestamp: ns(Number.isNaN(timeline.startTime) ? 0 : timeline.startTime) }], primaryTraceClock: clock } },
-  };
-  const packet = (p: Packet): Packet => ({ ...p, optionalTrustedPacketSequenceId: { case: 'trustedPacketSequenceId', value: SEQUENCE_ID } });
-  const after = (p: Packet): Packet => packet({ ...p, sequenceFlags: TracePacket_SequenceFlags.SEQ_NEEDS_INCREMENTAL_STATE });
-  const trace = create(TraceSchema, { packet: [packet(first), ...tracks.packets.map(after), ...events.map(after)] });
-  return { bytes: toBinary(TraceSchema, trace), clock, warnings };
+  for (const m of meta?.markers ?? []) instant(Number(m.time), markerTrack, m.kind, { debugAnnotations: [text('label', m.label)] });
+  return { bytes: packets.finish(), clock, warnings };
 }

@@ -13,7 +13,7 @@ const ROOT = path.resolve(__dirname, '..', '..', '..');
 /** Each folder of TypeScript that ships, and what its files may import: folders of ours, and packages. */
 const RULES: Record<string, { folders: string[]; packages: RegExp }> = {
   // Pure: runs in the host, the CLI, the server and the webview alike; fzstd and protobuf-es (the Perfetto export's messages) are pure JavaScript.
-  core: { folders: ['core'], packages: /^(fzstd|@bufbuild\/protobuf(\/codegenv2)?)$/ },
+  core: { folders: ['core'], packages: /^(fzstd|@bufbuild\/protobuf(\/codegenv2|\/wire)?)$/ },
   // The contracts: types and validators both ends import.
   protocol: { folders: ['protocol', 'core'], packages: /^vscode-languageserver-protocol$/ },
   // The faces of the addons: Node, and the core's types.
