@@ -28,14 +28,14 @@ type Packet = MessageInitShape<typeof TracePacketSchema>;
 type Annotation = MessageInitShape<typeof DebugAnnotationSchema>;
 
 /** The categories of record events: whether the record tells a state that existed before the capture, or an event during it. */
-export const STATUS_CATEGORY = 'status-only';
-export const REAL_CATEGORY = 'real';
+const STATUS_CATEGORY = 'status-only';
+const REAL_CATEGORY = 'real';
 
 /** Names of the tracks of their own. */
-export const TRACK_NAMES = { mappings: 'mappings', lost: 'LOST records', snapshots: 'status snapshots', markers: 'debugger', capture: 'capture' } as const;
+const TRACK_NAMES = { mappings: 'mappings', lost: 'LOST records', snapshots: 'status snapshots', markers: 'debugger', capture: 'capture' } as const;
 
 /** The one sequence every packet is on: a trace written in one pass. */
-export const SEQUENCE_ID = 1;
+const SEQUENCE_ID = 1;
 
 export interface PerfettoInput {
   index: RecordIndex;
