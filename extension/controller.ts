@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 
 import { PerfDataError } from '../core/perfdata/format';
+import { RecordError } from '../core/records';
+import { FileError } from '../node/fileError';
 import { rootOf, type DebugTargets } from './debug';
 import { captureClock, FailedFeed, FileFeed, LiveFeed, type TimelineFeed } from './feeds';
 import { StopSnapshots } from './stopSnapshots';
@@ -254,6 +256,60 @@ export class Controller implements vscode.Disposable {
     } catch (e) {
       void vscode.window.showErrorMessage(`Perf Sideband: cannot save ${target.fsPath}: ${(e as Error).message}. Fix: choose a writable place.`);
     }
+  }
+
+  /**
+   * Writes a capture as a Perfetto trace, to where a save dialog says: the
+   * capture the timeline shows (stopped first: snapshots and markers are in
+   * its file only once finished), or, with none, a perf.data picked.
+   */
+  async exportPerfetto(): Promise<void> {
+    const source = await this.exportSource();
+    if (!source) return;
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(os.homedir());
+    const target = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.joinPath(folder, `${path.basename(source.name, '.data')}.pftrace`),
+      filters: { 'Perfetto trace': ['pftrace'] },
+      title: 'Export to Perfetto',
+    });
+    if (!target) return;
+    try {
+      const exported = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Perf Sideband: exporting to Perfetto' }, async () => {
+        // Loaded on first use: Perfetto's messages take a while to load, which activation should not pay.
+        const { exportPerfettoFile } = await import('../node/perfettoFile');
+        return exportPerfettoFile(source.path, target.fsPath);
+      });
+      for (const w of exported.warnings) void vscode.window.showWarningMessage(`Perf Sideband: ${w}`);
+      void vscode.window.showInformationMessage(`Perf Sideband: exported ${exported.records} records to ${target.fsPath}: open it in the Perfetto UI (ui.perfetto.dev).`);
+    } catch (e) {
+      if (!(e instanceof FileError) && !(e instanceof RecordError)) throw e;
+      void vscode.window.showErrorMessage(`Perf Sideband: cannot export to Perfetto: ${e.message}`);
+    }
+  }
+
+  /** The perf.data to export, and the name to propose for its trace. */
+  private async exportSource(): Promise<{ path: string; name: string } | undefined> {
+    const live = this.live;
+    if (!live) {
+      const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'perf.data': ['data'], 'All files': ['*'] }, title: 'Export a perf.data to Perfetto' });
+      return picked?.[0] && { path: picked[0].fsPath, name: path.basename(picked[0].fsPath) };
+    }
+    if (live.running) {
+      const answer = await vscode.window.showWarningMessage(
+        `The capture of ${live.title} is still running. Its status snapshots and debugger markers are written when it stops.`,
+        { modal: true },
+        'Stop and Export',
+      );
+      if (answer !== 'Stop and Export') return undefined;
+      await live.recording.session.stop();
+    }
+    const { written } = await live.result;
+    if (!written) {
+      void vscode.window.showErrorMessage('Perf Sideband: the capture failed before it attached, so it has nothing to export.');
+      return undefined;
+    }
+    const pid = live.attach?.pid;
+    return { path: live.path, name: pid ? `sideband-${pid}` : 'sideband' };
   }
 
   async openFile(): Promise<void> {

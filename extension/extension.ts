@@ -33,6 +33,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('perfSideband.snapshot', () => controller.snapshot()),
     vscode.commands.registerCommand('perfSideband.openFile', () => controller.openFile()),
     vscode.commands.registerCommand('perfSideband.save', () => controller.save()),
+    vscode.commands.registerCommand('perfSideband.exportPerfetto', () => controller.exportPerfetto()),
     vscode.commands.registerCommand('perfSideband.showTimeline', () => vscode.commands.executeCommand(`${TimelineViewProvider.viewType}.focus`)),
     vscode.commands.registerCommand('perfSideband.openTimelineInEditor', () => {
       const feed = controller.current;

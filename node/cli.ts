@@ -25,6 +25,7 @@ const USAGE = `usage:
   sideband snapshot [--capture PID]
   sideband resolve FILE --pid PID [--at T] [--debug-dir DIR]... [--debuginfod URLS] [--inlines] ADDRESS...
   sideband regions FILE --pid PID [--at T] [--ended]
+  sideband export FILE --perfetto -o OUT.pftrace
 
 capture options:
   --ring-pages N     ring size per CPU in pages, a power of two (default ${DEFAULT_RING_PAGES})
@@ -68,6 +69,13 @@ where it recorded those. --ended adds those that ended before T, each
 with how and when: \`# unmapped at T (munmap)\`, or, where only a status
 snapshot showed it missing, \`# gone between T0 and T (found by a status
 snapshot)\`.
+
+export --perfetto writes the capture as a Perfetto trace (ui.perfetto.dev
+opens it): a track per process and thread, each record an instant event
+on its thread's track in the category status-only or real, with its
+provenance, stale reasons and fields; region lifetimes as slices under
+each process's "mappings"; LOST records, status snapshots and debugger
+markers on tracks of their own; the times on the capture's own clock.
 
 T is nanoseconds on the capture's clock (the \`time\` that dump --json
 prints), or +SECONDS from the capture's first record; by default, the
@@ -486,6 +494,31 @@ function mapsLine(r: Region): string {
   return r.filename ? `${fields.padEnd(72)} ${r.filename}` : fields;
 }
 
+async function exportCommand(args: string[]): Promise<number> {
+  let perfetto = false;
+  let output: string | undefined;
+  const files: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--perfetto') perfetto = true;
+    else if (a === '-o' || a === '--output') {
+      output = args[++i];
+      if (output === undefined) throw new UsageError(`${a} needs the trace file to write`);
+    } else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown export option ${a}`);
+    else files.push(a);
+  }
+  if (!perfetto) throw new UsageError('export needs the format to write: --perfetto (the only one)');
+  if (files.length !== 1) throw new UsageError(`export needs exactly one capture FILE${files.length ? `, not ${files.join(' ')}` : ''}`);
+  if (!output) throw new UsageError('export needs an output file: -o OUT.pftrace');
+  if (files[0] === '-') throw new UsageError('export reads a file, not standard input: save the pipe to a file first');
+  // Loaded only here: Perfetto's messages take a while to load, which no other command should pay.
+  const { exportPerfettoFile } = await import('./perfettoFile');
+  const exported = exportPerfettoFile(files[0], output);
+  for (const w of exported.warnings) say(`warning: ${w}`);
+  say(`${exported.records} records written as a Perfetto trace to ${output} (${exported.bytes} bytes)`);
+  return 0;
+}
+
 function frameText(frame: { function: string; file?: string; line?: number }): string {
   return frame.file ? `${frame.function} ${frame.file}:${frame.line ?? 0}` : frame.function;
 }
@@ -514,6 +547,9 @@ export async function main(argv: string[]): Promise<void> {
         break;
       case 'regions':
         code = regions(rest);
+        break;
+      case 'export':
+        code = await exportCommand(rest);
         break;
       default:
         throw new UsageError(command ? `unknown command ${command}` : 'no command given');

@@ -6,9 +6,9 @@
 // function is mapped, also after the language server was killed and
 // restarted;
 // "Capture Sideband" attaches to a process picked in the quick pick; the
-// capture saves as a perf.data that perf reads; the extension's details
-// page shows its icon and its README's images, from the repository's
-// addresses packaging gave them. Screenshots go to test-results/e2e/.
+// capture saves as a perf.data that perf reads, and exports to Perfetto;
+// the extension's details page shows its icon and its README's images,
+// from the repository's addresses packaging gave them. Screenshots go to test-results/e2e/.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -20,6 +20,7 @@ import type { Page } from 'playwright-core';
 import { readPerfData } from '../../node/perfdata/reader';
 import { decodeRecord, IndexFlag, RecordType } from '../../core/records';
 import { indexRecords } from '../../core/recordStream';
+import { decodedTrace } from '../fixtures/perfetto';
 import { expandRegion, pidsWhere, regionRows, selectNewestRecordOf, waitForHook } from './timeline';
 import { extensionLog, hoverText, openFile, repoRoot, runCommand, pickQuickItem, timeouts, startCodeServer, startDebugging, stopDebugging, waitForDebugPause, waitForNotification, webviewFrame, type CodeServer } from './codeserver';
 
@@ -199,6 +200,25 @@ describe('the extension in code-server', () => {
     const perf = spawnSync('perf', ['script', '-i', saved, '--show-task-events'], { encoding: 'utf8' });
     assert.equal(perf.status, 0, perf.stderr);
     assert.match(perf.stdout, /sideband-e2e-t/, 'perf reads the saved capture, the target by name among it');
+  });
+
+  test('"Export to Perfetto…" writes the capture as a trace that Perfetto\'s own messages decode: its target\'s tracks and records', async () => {
+    // The capture of the previous test, stopped; the dialog proposes sideband-PID.pftrace in the workspace.
+    const pid = target!.pid!;
+    const exported = path.join(workspace, `sideband-${pid}.pftrace`);
+    await runCommand(page, 'Perf Sideband: Export to Perfetto…');
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ state: 'visible' });
+    const deadlineForPath = Date.now() + 10_000;
+    while (!(await input.inputValue()).endsWith(`sideband-${pid}.pftrace`) && Date.now() < deadlineForPath) await page.waitForTimeout(100);
+    await input.press('Enter');
+    await waitForNotification(page, /exported \d+ records to .*\.pftrace/);
+    const trace = decodedTrace(fs.readFileSync(exported));
+    assert.ok([...trace.processes.values()].some((p) => p.pid === pid), `the trace has a track for the target ${pid}`);
+    // Its state before the attach is status-only; the children it forked after, real FORKs.
+    const status = trace.events.filter((e) => trace.threads.get(e.track)?.pid === pid && e.categories.includes('status-only'));
+    const forks = trace.events.filter((e) => e.name === 'FORK' && e.args.ppid === BigInt(pid) && e.categories.includes('real'));
+    assert.ok(status.length > 0 && forks.length > 0, `the trace has status-only events of ${pid} (${status.length}) and real forks of its children (${forks.length})`);
   });
 
   test("the extension's details page shows its icon, and the README's images from where packaging pointed them", async () => {

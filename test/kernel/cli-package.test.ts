@@ -1,5 +1,6 @@
 // The command line as an npm package: `npm pack` of this tree, installed
-// with `npm install -g` into an empty prefix, captures with its own addon.
+// with `npm install -g` into an empty prefix, captures with its own addon
+// and exports to Perfetto with the generated messages it ships.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -7,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 
+import { decodedTrace } from '../fixtures/perfetto';
 import { tempDir } from './harness';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -19,7 +21,7 @@ function run(command: string, args: string[], cwd = dir): string {
   return result.stdout;
 }
 
-test('npm pack, then npm install -g of the tarball on a clean prefix, gives a sideband that captures', () => {
+test('npm pack, then npm install -g of the tarball on a clean prefix, gives a sideband that captures and exports to Perfetto', () => {
   // npm test has just built what the package holds: pack it as it is.
   const tarball = run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, '--json'], ROOT);
   const [{ filename }] = JSON.parse(tarball) as { filename: string }[];
@@ -34,4 +36,7 @@ test('npm pack, then npm install -g of the tarball on a clean prefix, gives a si
   const addon = path.join(fs.realpathSync(prefix), 'lib', 'node_modules', 'perf-sideband', 'native', 'build', 'Release', 'sideband.node');
   assert.match(dump, new RegExp(`MMAP2 \\[status proc\\] .*filename=${addon.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\n`));
   assert.match(dump, /COMM comm=true exec=true/);
+  const trace = path.join(dir, 'true.pftrace');
+  run(sideband, ['export', output, '--perfetto', '-o', trace]);
+  assert.ok([...decodedTrace(fs.readFileSync(trace)).processes.values()].some((p) => p.name === 'true'), 'the trace has /bin/true\'s process track');
 });

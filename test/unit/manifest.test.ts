@@ -59,6 +59,19 @@ describe('manifest', () => {
     assert.deepEqual(missing, []);
   });
 
+  test('every command extension.ts registers is contributed; "Export to Perfetto…" is in the palette and the timeline\'s toolbar', () => {
+    const source = fs.readFileSync(path.join(ROOT, 'extension', 'extension.ts'), 'utf8');
+    const registered = [...source.matchAll(/registerCommand\('([^']+)'/g)].map((m) => m[1]);
+    const contributed = new Map<string, { title: string }>(manifest.contributes.commands.map((c: { command: string; title: string }) => [c.command, c]));
+    assert.deepEqual(registered.filter((c) => !contributed.has(c)), []);
+    assert.equal(contributed.get('perfSideband.exportPerfetto')?.title, 'Export to Perfetto…');
+    const hidden = manifest.contributes.menus.commandPalette.filter((m: { command: string; when?: string }) => m.command === 'perfSideband.exportPerfetto' && m.when === 'false');
+    assert.deepEqual(hidden, []);
+    const toolbar = manifest.contributes.menus['view/title'].find((m: { command: string }) => m.command === 'perfSideband.exportPerfetto');
+    assert.match(toolbar?.when ?? '', /view == perfSideband\.timeline/);
+    assert.match(toolbar?.group ?? '', /^navigation/);
+  });
+
   test('a plain vsce package works', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-vsce-'));
     try {

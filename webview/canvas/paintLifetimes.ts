@@ -5,29 +5,19 @@
 // Only the selected process's, and computed again only when its mapping
 // history grew: a frame otherwise costs one pass over its few regions.
 
-import { type EndedRegion, type Lane, type Region, type RegionEnd, type Timeline } from '../../core/timeline';
+import { lifetimeRows, regionLifetimes, type RegionLifetime } from '../../core/lifetimes';
+import { type Lane, type Timeline } from '../../core/timeline';
 import { type Frame } from './frame';
 import { GUTTER_WIDTH, ROW_HEIGHT, displayTime } from './layout';
 
-export interface Lifetime {
-  filename: string;
-  start: bigint;
-  end: bigint;
-  /** When it was mapped (its record's time, at least the process's start) and until when: its end, or Infinity while it is mapped (drawn to the end of the capture). */
-  from: number;
-  to: number;
-  ended?: RegionEnd;
-  /** Its line in the row, from the bottom: lifetimes that do not overlap in time share one. */
-  track: number;
-}
+/** A lifetime as its row draws it: on its line, from the bottom (lifetimes that do not overlap in time share one). */
+export type Lifetime = RegionLifetime & { track: number };
 
 /** Bands are this thick, one pixel apart, stacked up from the row's bottom, under the row's marks. */
 const BAND = 2;
 const TRACK = BAND + 1;
 /** Tracks a row holds; more regions at once are drawn in the top one. */
 const TRACKS = 7;
-
-const fileBacked = (filename: string): boolean => filename.startsWith('/');
 
 export class Lifetimes {
   private lane: Lane | undefined;
@@ -43,29 +33,11 @@ export class Lifetimes {
     if (lane === this.lane && history === this.history) return this.list;
     this.lane = lane;
     this.history = history;
-    const born = Number.isNaN(process.forkTime) ? lane.firstTime : process.forkTime;
-    // At its exit, all a process had mapped ended; the exit is drawn by its life line, so those bands are not shown as ended.
-    const regions: Array<Region | EndedRegion> = Number.isNaN(process.exitTime)
-      ? [...tl.regionsAt(process.pid, tl.endTime), ...tl.endedRegionsAt(process.pid, tl.endTime)]
-      : tl.endedRegionsAt(process.pid, process.exitTime);
-    const ended = (r: Region | EndedRegion): RegionEnd | undefined => ('ended' in r && r.ended.how !== 'exit' ? r.ended : undefined);
-    const list = regions
-      .filter((r) => !r.data && fileBacked(r.filename))
-      .map((r): Lifetime => {
-        const end = ended(r);
-        return { filename: r.filename, start: r.start, end: r.end, from: Math.max(r.time, born), to: 'ended' in r ? r.ended.time : Infinity, ...(end ? { ended: end } : {}), track: 0 };
-      })
-      .sort((a, b) => a.from - b.from || Number(a.start - b.start));
-    // Each band on the lowest track free by its start.
-    const freeFrom: number[] = [];
-    for (const l of list) {
-      let track = freeFrom.findIndex((t) => t <= l.from);
-      if (track < 0 || track >= TRACKS) track = Math.min(freeFrom.length, TRACKS - 1);
-      freeFrom[track] = Math.max(freeFrom[track] ?? -Infinity, l.to);
-      l.track = track;
-    }
-    this.list = list;
-    return list;
+    // A region ended by the process's exit is not shown as ended: the exit is drawn by its life line.
+    const lifetimes = regionLifetimes(tl, process);
+    const tracks = lifetimeRows(lifetimes, TRACKS);
+    this.list = lifetimes.map((l, k) => ({ ...l, track: tracks[k] }));
+    return this.list;
   }
 }
 
