@@ -3,12 +3,14 @@
 // same code. A region names a file and where it was mapped; the file's load
 // segments turn a runtime address into the file's own address, and the
 // symbolizer (libdw, else llvm-symbolizer, else ELF symbols) turns that into
-// function, file and line. Anonymous executable regions (JIT code) resolve
-// through the /tmp/perf-PID.map their runtime writes.
+// function, file and line. JIT code resolves to the name its runtime's
+// jitdump gave it (node/jitdumps.ts), else through the /tmp/perf-PID.map
+// the runtime writes.
 
 import * as fs from 'node:fs';
 
 import { fileAddress, runtimeAddress } from './elf';
+import { JitdumpLoader } from '../jitdumps';
 import { PerfDataFollower } from '../perfdata/follow';
 import { PerfMap } from './perfmap';
 import { type FunctionRange, type SourceFrame } from '../../native/symbols';
@@ -24,6 +26,8 @@ export interface RegionRef {
   end: bigint;
   pgoff: bigint;
   filename: string;
+  /** 'jitdump': JIT code, named in `filename`. */
+  provenance?: Region['provenance'];
 }
 
 export interface Resolution {
@@ -80,6 +84,9 @@ export interface FunctionMapping {
  */
 export class LoadedPerfData {
   private ordered = true;
+  private readonly jitdumps = new JitdumpLoader();
+  /** What kept the jitdumps of the capture's processes from the model, each once. */
+  readonly jitdumpProblems: string[] = [];
 
   private constructor(
     private readonly file: PerfDataFollower,
@@ -144,6 +151,7 @@ export class LoadedPerfData {
       this.ordered = false;
       this.model = new Timeline(inTimeOrder(index));
     }
+    this.jitdumpProblems.push(...this.jitdumps.load(this.model, this.file.reader.stream.attrs.map((a) => a.attr)));
   }
 }
 
@@ -179,6 +187,7 @@ export class SourceResolver {
   async resolveIn(pid: number, addresses: bigint[], region: RegionRef): Promise<Resolution[]> {
     const outside = (address: bigint): Resolution | undefined =>
       address < region.start || address >= region.end ? unresolved('outside-region', `${hex(address)} is outside ${hex(region.start)}–${hex(region.end)}`) : undefined;
+    if (region.provenance === 'jitdump') return addresses.map((a) => outside(a) ?? { frames: [{ function: region.filename }] });
     if (isAnonymous(region.filename)) return addresses.map((a) => outside(a) ?? this.resolveJit(pid, a));
     if (!region.filename.startsWith('/')) return addresses.map(() => unresolved('not-a-file', `${region.filename} is not a file: only files and JIT code resolve to source`));
     let module: ModuleSymbols;
@@ -367,6 +376,8 @@ export class SourceResolver {
   }
 }
 
+/** The region that holds `address`: JIT code before the anonymous mapping it lies in. */
 function regionHolding(regions: Region[], address: bigint): Region | undefined {
-  return regions.find((r) => address >= r.start && address < r.end);
+  const holding = regions.filter((r) => address >= r.start && address < r.end);
+  return holding.find((r) => r.provenance === 'jitdump') ?? holding[0];
 }
