@@ -176,6 +176,8 @@ export class Timeline {
   endTime = NaN;
   /** Bumped whenever a lane or a parent link is added, so views know to recompute the lane order. */
   topology = 0;
+  /** Bumped whenever setJitCode gives a process JIT code, so views know to recompute its regions. */
+  jitCodeVersion = 0;
   /** The entry sample of each mapping syscall's exit in a ProcessInfo's mapChanges, which holds its arguments. */
   readonly entryOf = new Map<number, number>();
 
@@ -381,6 +383,7 @@ export class Timeline {
     if (!process) return false;
     // A runtime writes in time order under its lock; a copy in order costs nothing when it did.
     this.jitCode.set(process, { dump, events: [...events].sort((a, b) => a.time - b.time) });
+    this.jitCodeVersion++;
     return true;
   }
 

@@ -64,7 +64,7 @@ function readJitdumpFile(mapped: MappedJitdump, knownBytes: number): { path: str
     if (fs.statSync(where.path).size === knownBytes) return { unchanged: true };
     bytes = fs.readFileSync(where.path);
   } catch (e) {
-    return { problem: `cannot read ${where.path}, the jitdump pid ${mapped.pid} mapped: ${(e as Error).message}. Fix: read the capture where the runtime wrote its dump, before it is removed.` };
+    return { problem: cannotRead(where.path, mapped.pid, e) };
   }
   try {
     const dump = parseJitdump(bytes, where.path);
@@ -76,12 +76,40 @@ function readJitdumpFile(mapped: MappedJitdump, knownBytes: number): { path: str
 }
 
 /**
+ * The bytes past `from` of the dump `mapped` names, read from where it
+ * lives: what the timeline's webview, which has no files, asks for as the
+ * dump grows. No bytes and a problem when it cannot be read, or shrank
+ * below `from` (a new process with the pid wrote a new dump).
+ */
+export function jitdumpBytesFrom(mapped: JitdumpPlace, from: number): { path: string; bytes: Uint8Array; problem?: string } {
+  const where = jitdumpPath(mapped);
+  if ('problem' in where) return { path: mapped.filename, bytes: new Uint8Array(0), problem: where.problem };
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(where.path, 'r');
+    const size = fs.fstatSync(fd).size;
+    if (size < from) return { path: where.path, bytes: new Uint8Array(0), problem: `${where.path} shrank from ${from} to ${size} bytes while it was read: another process wrote its dump over it. Fix: capture again.` };
+    const bytes = new Uint8Array(size - from);
+    return { path: where.path, bytes: bytes.subarray(0, fs.readSync(fd, bytes, 0, bytes.byteLength, from)) };
+  } catch (e) {
+    return { path: where.path, bytes: new Uint8Array(0), problem: cannotRead(where.path, mapped.pid, e) };
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** What names a dump's place: its path, in the mount namespace of its process. */
+type JitdumpPlace = Pick<MappedJitdump, 'pid' | 'filename' | 'mountNamespace'>;
+
+const cannotRead = (path: string, pid: number, e: unknown): string => `cannot read ${path}, the jitdump pid ${pid} mapped: ${(e as Error).message}. Fix: read the capture where the runtime wrote its dump, before it is removed.`;
+
+/**
  * Where to read the dump `mapped` names. In our mount namespace (or one
  * the capture did not record), its path; in another, the same path under
  * /proc/PID/root while that process lives there still, else a problem:
  * our file at that path would be another's.
  */
-export function jitdumpPath(mapped: MappedJitdump): { path: string } | { problem: string } {
+function jitdumpPath(mapped: JitdumpPlace): { path: string } | { problem: string } {
   const theirs = mapped.mountNamespace;
   if (theirs === undefined || theirs === mountNamespace('self')) return { path: mapped.filename };
   if (mountNamespace(String(mapped.pid)) === theirs) return { path: `/proc/${mapped.pid}/root${mapped.filename}` };

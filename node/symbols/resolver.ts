@@ -313,7 +313,7 @@ export class SourceResolver {
       // The mapped regions first: a function mapped now is described by them alone.
       const regions: Array<Region | EndedRegion> = [...timeline.regionsAt(process.pid, end), ...timeline.endedRegionsAt(process.pid, end)];
       for (const region of regions) {
-        if (region.data || !region.filename.startsWith('/')) continue;
+        if (region.data || region.jitdump || !region.filename.startsWith('/')) continue;
         let list = byFile.get(region.filename);
         if (!list) byFile.set(region.filename, (list = []));
         list.push({ pid: process.pid, comm, region, ...('ended' in region ? { ended: relative(region.ended) } : {}) });

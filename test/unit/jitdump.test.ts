@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 
 import { JitdumpError, JitRecord, parseJitdump, type JitCodeEvent } from '../../core/jitdump';
+import { DumpWriter } from '../fixtures/jitdump';
 import { PROC_IDS, parseAttr, type StreamLayout } from '../../core/records';
 import { indexRecords } from '../../core/recordStream';
 import { endedWords } from '../../core/regionEnd';
@@ -16,87 +17,6 @@ import { Timeline } from '../../core/timeline';
 import { JitdumpLoader } from '../../node/jitdumps';
 import { type Trailer, comm, concat, exit, fork, mmap2, namespaces, sidebandAttr } from '../fixtures/records';
 import { Misc, RecordType } from '../../core/records';
-
-/** Writes a jitdump as V8's perf-jit.cc does, little-endian unless told, record by record. */
-class DumpWriter {
-  private readonly parts: Uint8Array[] = [];
-
-  constructor(
-    readonly le = true,
-    pid = 100,
-    flags = 0n,
-  ) {
-    const v = this.part(40);
-    v.setUint32(0, 0x4a695444, le);
-    v.setUint32(4, 1, le);
-    v.setUint32(8, 40, le);
-    v.setUint32(12, 62, le);
-    v.setUint32(20, pid, le);
-    v.setBigUint64(24, 1_700_000_000_000_000n, le);
-    v.setBigUint64(32, flags, le);
-  }
-
-  load(time: number, codeAddr: bigint, codeSize: bigint, name: string, codeIndex = 0n): this {
-    const nameBytes = new TextEncoder().encode(`${name}\0`);
-    const v = this.prefix(JitRecord.CODE_LOAD, time, 40 + nameBytes.length + Number(codeSize));
-    v.setUint32(16, 100, this.le);
-    v.setUint32(20, 100, this.le);
-    v.setBigUint64(24, codeAddr, this.le);
-    v.setBigUint64(32, codeAddr, this.le);
-    v.setBigUint64(40, codeSize, this.le);
-    v.setBigUint64(48, codeIndex, this.le);
-    new Uint8Array(v.buffer).set(nameBytes, 56);
-    return this;
-  }
-
-  move(time: number, from: bigint, to: bigint, codeSize: bigint): this {
-    const v = this.prefix(JitRecord.CODE_MOVE, time, 48);
-    v.setUint32(16, 100, this.le);
-    v.setUint32(20, 100, this.le);
-    v.setBigUint64(24, to, this.le);
-    v.setBigUint64(32, from, this.le);
-    v.setBigUint64(40, to, this.le);
-    v.setBigUint64(48, codeSize, this.le);
-    return this;
-  }
-
-  close(time: number): this {
-    this.prefix(JitRecord.CODE_CLOSE, time, 0);
-    return this;
-  }
-
-  /** A record the reader passes over: debug or unwinding info, or a type newer than ours. */
-  other(id: number, time: number, bodyBytes: number): this {
-    this.prefix(id, time, bodyBytes);
-    return this;
-  }
-
-  /** A record that says it is `size` bytes, whatever it holds. */
-  claiming(id: number, size: number, bodyBytes: number): this {
-    const v = this.part(16 + bodyBytes);
-    v.setUint32(0, id, this.le);
-    v.setUint32(4, size, this.le);
-    return this;
-  }
-
-  bytes(): Uint8Array {
-    return Buffer.concat(this.parts);
-  }
-
-  private prefix(id: number, time: number, bodyBytes: number): DataView {
-    const v = this.part(16 + bodyBytes);
-    v.setUint32(0, id, this.le);
-    v.setUint32(4, 16 + bodyBytes, this.le);
-    v.setBigUint64(8, BigInt(time), this.le);
-    return v;
-  }
-
-  private part(size: number): DataView {
-    const bytes = new Uint8Array(size);
-    this.parts.push(bytes);
-    return new DataView(bytes.buffer);
-  }
-}
 
 const names = (events: JitCodeEvent[]): string[] => events.map((e) => (e.kind === 'load' ? `load ${e.name}@${e.codeAddr.toString(16)}` : e.kind === 'move' ? `move ${e.oldCodeAddr.toString(16)}>${e.newCodeAddr.toString(16)}` : 'close'));
 
