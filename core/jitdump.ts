@@ -52,6 +52,8 @@ export interface Jitdump {
   bytesRead: number;
   /** Set when the records stopped before the end of the bytes: why, in a sentence with its fix. */
   problem?: string;
+  /** The bytes end inside a record, as a dump still being written does (its runtime buffers what it writes); not a record that contradicts itself. */
+  partial: boolean;
 }
 
 /** A file that is no jitdump, or one whose header we cannot read. */
@@ -79,14 +81,14 @@ export function parseJitdump(bytes: Uint8Array, name: string): Jitdump {
   const events: JitCodeEvent[] = [];
   let at = headerBytes;
   let records = 0;
-  const stop = (why: string): Jitdump => ({ header, events, bytesRead: at, problem: `${name}: ${why}; read the ${records} whole records before it` });
+  const stop = (why: string, partial = false): Jitdump => ({ header, events, bytesRead: at, problem: `${name}: ${why}; read the ${records} whole records before it`, partial });
   while (at < bytes.byteLength) {
-    if (at + PREFIX_BYTES > bytes.byteLength) return stop(`ends inside the record at byte ${at} (cut short, or still being written)`);
+    if (at + PREFIX_BYTES > bytes.byteLength) return stop(`ends inside the record at byte ${at} (cut short, or still being written)`, true);
     const id = v.getUint32(at, le);
     const size = v.getUint32(at + 4, le);
     const fixed = FIXED_BYTES[id as JitRecord] ?? PREFIX_BYTES;
     if (size < fixed) return stop(`the record at byte ${at} (type ${id}) says it is ${size} bytes, less than its ${fixed} fixed ones: the file is corrupt`);
-    if (at + size > bytes.byteLength) return stop(`ends inside the record at byte ${at} (cut short, or still being written)`);
+    if (at + size > bytes.byteLength) return stop(`ends inside the record at byte ${at} (cut short, or still being written)`, true);
     const time = Number(v.getBigUint64(at + 8, le));
     const u64 = (offset: number): bigint => v.getBigUint64(at + offset, le);
     switch (id) {
@@ -113,7 +115,7 @@ export function parseJitdump(bytes: Uint8Array, name: string): Jitdump {
     at += size;
     records++;
   }
-  return { header, events, bytesRead: at };
+  return { header, events, bytesRead: at, partial: false };
 }
 
 /** Whether `filename` (an MMAP's) is a runtime's jitdump, which it maps executable to mark its use to perf; its pid as named. */

@@ -23,7 +23,8 @@ export class JitdumpLoader {
    * Finds the jitdumps mapped in the records `timeline` took since the last
    * call and (re)reads those that grew. Returns the problems met, each
    * once: a dump that cannot be read or placed, one read only up to a
-   * damaged record.
+   * damaged record, or cut short once its process exited (while it runs,
+   * its runtime has written part of a record not yet: that is no damage).
    */
   load(timeline: Timeline, attrs: readonly EventAttr[]): string[] {
     let state = this.found.get(timeline);
@@ -37,8 +38,12 @@ export class JitdumpLoader {
     };
     for (const entry of state.dumps) {
       const read = readJitdumpFile(entry.mapped, entry.appliedBytes);
-      if ('problem' in read && read.problem) say(read.problem);
-      if (!('dump' in read)) continue;
+      if (!('dump' in read)) {
+        if ('problem' in read) say(read.problem);
+        continue;
+      }
+      const running = Number.isNaN(timeline.processAt(entry.mapped.pid, entry.mapped.time)?.exitTime ?? 0);
+      if (read.dump.problem && !(read.dump.partial && running)) say(read.dump.problem);
       entry.appliedBytes = read.size;
       const refused = unplaceable(read.dump, attrs, read.path);
       if (refused) {
@@ -53,10 +58,9 @@ export class JitdumpLoader {
 
 /**
  * The dump `mapped` names, read from where it lives, when it holds more
- * than `knownBytes`: parsed, with the problem of a damaged record; or the
- * problem that kept it from being read at all.
+ * than `knownBytes`: parsed; or the problem that kept it from being read.
  */
-function readJitdumpFile(mapped: MappedJitdump, knownBytes: number): { path: string; size: number; dump: Jitdump; problem?: string } | { problem: string } | { unchanged: true } {
+function readJitdumpFile(mapped: MappedJitdump, knownBytes: number): { path: string; size: number; dump: Jitdump } | { problem: string } | { unchanged: true } {
   const where = jitdumpPath(mapped);
   if ('problem' in where) return where;
   let bytes: Buffer;
@@ -67,8 +71,7 @@ function readJitdumpFile(mapped: MappedJitdump, knownBytes: number): { path: str
     return { problem: cannotRead(where.path, mapped.pid, e) };
   }
   try {
-    const dump = parseJitdump(bytes, where.path);
-    return { path: where.path, size: bytes.byteLength, dump, ...(dump.problem ? { problem: dump.problem } : {}) };
+    return { path: where.path, size: bytes.byteLength, dump: parseJitdump(bytes, where.path) };
   } catch (e) {
     if (e instanceof JitdumpError) return { problem: e.message };
     throw e;

@@ -2,7 +2,9 @@
 // optimizes and deoptimizes a function. V8 writes jit-PID.dump and maps it,
 // so the capture finds it: its code appears in the timeline with V8's names
 // at times inside the capture, ends with its process, and `regions` and
-// `resolve` name it.
+// `resolve` name it. And a node in its own mount namespace, whose dump is
+// at a path that in ours holds nothing: read through /proc/PID/root while
+// it runs.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,6 +15,7 @@ import { after, describe, test } from 'node:test';
 import { readPerfData } from '../../node/perfdata/reader';
 import { LoadedPerfData } from '../../node/symbols/resolver';
 import { CLI, ROOT, sideband, tempDir } from './harness';
+import { type Timeline } from '../../core/timeline';
 
 /** Node 24, whose V8 writes the dump with --perf-prof. */
 const NODE = path.join(ROOT, 'node_modules', '.bin', 'node');
@@ -87,5 +90,58 @@ describe('jitdump: node --perf-prof', () => {
     const resolved = cli(['resolve', file, '--pid', String(pid), middle.toString(16)]);
     assert.equal(resolved.status, 0, resolved.stderr);
     assert.equal(resolved.stdout, `${optimized.filename}\n`);
+  });
+});
+
+describe('jitdump: a node in another mount namespace', () => {
+  const dir = tempDir('jitdump-mntns');
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // Its working directory is a tmpfs mounted in its namespace only: in ours the path stays empty.
+  const hidden = path.join(dir, 'hidden');
+  fs.mkdirSync(hidden);
+  const stop = path.join(dir, 'stop');
+  const script = path.join(dir, 'wait.js');
+  fs.writeFileSync(
+    script,
+    `function hot(n) { let s = 0; for (let i = 0; i < n; i++) s += i; return s; }
+for (let k = 0; k < 200; k++) hot(10000);
+console.log('running ' + process.pid);
+setInterval(() => require('node:fs').existsSync(${JSON.stringify(stop)}) && process.exit(0), 20);
+`,
+  );
+
+  test('its dump is read through /proc/PID/root while it runs, and no file at the path in ours is taken for it', async () => {
+    const file = path.join(dir, 'mntns.data');
+    const capture = sideband(['capture', '-o', file, '--', 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs none "${hidden}" && cd "${hidden}" && exec "${NODE}" --perf-prof "${script}"`]);
+    let pid = -1;
+    try {
+      pid = Number((await capture.waitFor(/^running (\d+)$/))[1]);
+      const inOurs = path.join(hidden, `jit-${pid}.dump`);
+      assert.equal(fs.existsSync(inOurs), false, 'the dump is not at its path in our namespace');
+      // The capture file grows as it runs: look until its records reach the dump's MMAP and code (a bounded wait for an event).
+      let timeline: Timeline | undefined;
+      let loaded = LoadedPerfData.load(file);
+      for (let look = 0; look < 100; look++) {
+        loaded = loaded.refreshed();
+        if (loaded.timeline.count && loaded.timeline.regionsAt(pid, loaded.timeline.endTime).some((r) => r.provenance === 'jitdump' && r.filename.includes('hot'))) {
+          timeline = loaded.timeline;
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(timeline, `no JIT code of ${pid} came: ${loaded.jitdumpProblems.join('; ')}`);
+      const hot = timeline.regionsAt(pid, timeline.endTime).filter((r) => r.provenance === 'jitdump' && r.filename.includes(`hot ${script}:1:`));
+      assert.ok(hot.length > 0);
+      assert.ok(hot.every((r) => r.jitdump === `/proc/${pid}/root${inOurs}`), hot.map((r) => r.jitdump).join(', '));
+      assert.deepEqual(loaded.jitdumpProblems, []);
+    } finally {
+      fs.writeFileSync(stop, '');
+    }
+    assert.equal(await capture.exited, 0, capture.output);
+    // Gone now, with its namespace: its path in ours is not read in its stead.
+    const after = LoadedPerfData.load(file);
+    assert.deepEqual(after.timeline.endedRegionsAt(pid, after.timeline.endTime).filter((r) => r.provenance === 'jitdump'), []);
+    assert.equal(after.jitdumpProblems.length, 1, after.jitdumpProblems.join('\n'));
+    assert.match(after.jitdumpProblems[0], /^pid \d+ wrote .*hidden\/jit-\d+\.dump in another mount namespace, and no longer runs in it: our file at that path is not its dump, so its JIT code is not shown\./);
   });
 });

@@ -50,6 +50,7 @@ describe('jitdump: the reader', () => {
       const dump = parseJitdump(bytes.subarray(0, cut), 'jit-100.dump');
       assert.deepEqual(names(dump.events), ['load JS:*add a.js:1:13@1000'], `cut at ${cut}`);
       assert.equal(dump.bytesRead, moveAt);
+      assert.equal(dump.partial, true);
       assert.equal(dump.problem, `jit-100.dump: ends inside the record at byte ${moveAt} (cut short, or still being written); read the 4 whole records before it`);
     }
   });
@@ -68,6 +69,7 @@ describe('jitdump: the reader', () => {
     const tooSmall = new DumpWriter().load(5000, 0x1000n, 0x10n, 'f').claiming(JitRecord.CODE_LOAD, 30, 14).load(6000, 0x2000n, 0x10n, 'g');
     const dump = parseJitdump(tooSmall.bytes(), 'jit-100.dump');
     assert.deepEqual(names(dump.events), ['load f@1000']);
+    assert.equal(dump.partial, false, 'a record that contradicts itself is damage, not a dump still being written');
     assert.match(dump.problem!, /the record at byte 114 \(type 0\) says it is 30 bytes, less than its 56 fixed ones: the file is corrupt; read the 1 whole records before it/);
     const zero = parseJitdump(new DumpWriter().claiming(7, 0, 0).load(1, 0x1000n, 1n, 'f').bytes(), 'jit-100.dump');
     assert.deepEqual(zero.events, [], 'a zero-sized record does not loop');
@@ -160,19 +162,26 @@ describe('jitdump: JIT regions in time', () => {
 });
 
 describe('jitdump: finding and reading the dump a process mapped', () => {
-  test('a dump cut short gives its whole records, and says so once', () => {
+  test('a dump that ends inside a record gives its whole records; it is read again as it grows, and called cut short once its process exited', () => {
     const bytes = new DumpWriter().load(2000, 0x1000n, 0x40n, 'JS:^f a.js:1:1').load(2100, 0x2000n, 0x80n, 'JS:*g a.js:2:1').bytes();
     const dir = dumpDir(bytes.subarray(0, bytes.byteLength - 5));
-    const records = processRecords(dir);
-    const tl = new Timeline(indexRecords(concat(records), stream));
+    // While the process runs, its runtime has not written all of its last record yet: no problem.
+    const tl = new Timeline(indexRecords(concat(processRecords(dir)), stream));
     const loader = new JitdumpLoader();
-    const problems = loader.load(tl, [parseAttr(sidebandAttr())]);
+    assert.deepEqual(loader.load(tl, [parseAttr(sidebandAttr())]), []);
     assert.deepEqual(jitRows(tl, 2100), ['1000-1040 JS:^f a.js:1:1']);
-    assert.deepEqual(problems, [`${path.join(dir, 'jit-100.dump')}: ends inside the record at byte 175 (cut short, or still being written); read the 1 whole records before it`]);
-    // The runtime writes on: the grown dump is read again, and what was said is not said again.
+    // The runtime writes on: the grown dump is read again.
     fs.writeFileSync(path.join(dir, 'jit-100.dump'), bytes);
     assert.deepEqual(loader.load(tl, [parseAttr(sidebandAttr())]), []);
     assert.deepEqual(jitRows(tl, 2100), ['1000-1040 JS:^f a.js:1:1', '2000-2080 JS:*g a.js:2:1']);
+    // Once it exited, a dump that ends inside a record was cut short: said once.
+    fs.writeFileSync(path.join(dir, 'jit-100.dump'), bytes.subarray(0, bytes.byteLength - 5));
+    const exited = new Timeline(indexRecords(concat(processRecords(dir, { exitAt: 3000 })), stream));
+    const problem = `${path.join(dir, 'jit-100.dump')}: ends inside the record at byte 175 (cut short, or still being written); read the 1 whole records before it`;
+    assert.deepEqual(loader.load(exited, [parseAttr(sidebandAttr())]), [problem]);
+    assert.deepEqual(jitRows(exited, 2100), ['1000-1040 JS:^f a.js:1:1']);
+    assert.deepEqual(new JitdumpLoader().load(exited, [parseAttr(sidebandAttr())]), [problem], 'a new loader (a new look at the capture) says it again');
+    assert.deepEqual(loader.load(exited, [parseAttr(sidebandAttr())]), [], 'the same loader does not');
   });
 
   test('a dump that is not one, or is gone, is one clear problem and no JIT code', () => {
