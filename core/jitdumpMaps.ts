@@ -56,6 +56,16 @@ export class JitdumpFinder {
 }
 
 /**
+ * What is wrong with the records of `dump`, which `mapped` names, worth
+ * telling: not a last record cut short while its process runs, as its
+ * runtime has not flushed all of it yet.
+ */
+export function damageOf(dump: Jitdump, mapped: MappedJitdump, timeline: Timeline): string | undefined {
+  const running = Number.isNaN(timeline.processAt(mapped.pid, mapped.time)?.exitTime ?? 0);
+  return dump.partial && running ? undefined : dump.problem;
+}
+
+/**
  * Why the code of `dump` (read from `path`) cannot be placed in a capture
  * of events `attrs`, in a sentence with its fix; undefined when it can:
  * its times must be CLOCK_MONOTONIC's, as the capture's are.

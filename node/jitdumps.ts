@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 
 import { type EventAttr } from '../core/records';
 import { JitdumpError, parseJitdump, type Jitdump } from '../core/jitdump';
-import { JitdumpFinder, unplaceable, type MappedJitdump } from '../core/jitdumpMaps';
+import { JitdumpFinder, damageOf, unplaceable, type MappedJitdump } from '../core/jitdumpMaps';
 import { type Timeline } from '../core/timeline';
 
 /**
@@ -42,8 +42,8 @@ export class JitdumpLoader {
         if ('problem' in read) say(read.problem);
         continue;
       }
-      const running = Number.isNaN(timeline.processAt(entry.mapped.pid, entry.mapped.time)?.exitTime ?? 0);
-      if (read.dump.problem && !(read.dump.partial && running)) say(read.dump.problem);
+      const damage = damageOf(read.dump, entry.mapped, timeline);
+      if (damage) say(damage);
       entry.appliedBytes = read.size;
       const refused = unplaceable(read.dump, attrs, read.path);
       if (refused) {

@@ -5,7 +5,7 @@
 // again for what a dump gained, one question per dump at a time.
 
 import { JitdumpError, parseJitdump } from '../core/jitdump';
-import { JitdumpFinder, unplaceable, type MappedJitdump } from '../core/jitdumpMaps';
+import { JitdumpFinder, damageOf, unplaceable, type MappedJitdump } from '../core/jitdumpMaps';
 import { type EventAttr } from '../core/records';
 import { type Timeline } from '../core/timeline';
 import { type Requests } from '../protocol/webview';
@@ -86,6 +86,6 @@ export class TimelineJitdumps {
       return;
     }
     this.timeline.setJitCode(mapped.pid, mapped.time, reply.path, parsed.events);
-    this.changed(last ? parsed.problem : undefined);
+    this.changed(last ? damageOf(parsed, mapped, this.timeline) : undefined);
   }
 }
