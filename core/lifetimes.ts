@@ -1,5 +1,6 @@
-// Region lifetimes: each executable file-backed region of a process, from
-// when it was mapped to when it ended (or to the end of the capture), as the
+// Region lifetimes: each executable file-backed region of a process, and
+// each function of JIT code its jitdump placed, from when it was mapped to
+// when it ended (or to the end of the capture), as the
 // timeline draws them and the Perfetto export writes them.
 
 import { type EndedRegion, type ProcessInfo, type Region, type RegionEnd, type Timeline } from './timeline';
@@ -17,7 +18,7 @@ export interface RegionLifetime {
 
 const fileBacked = (filename: string): boolean => filename.startsWith('/');
 
-/** The lifetimes of a process's executable file-backed regions, by when they were mapped, then by address. */
+/** The lifetimes of a process's executable file-backed regions and jitdump code, by when they were mapped, then by address. */
 export function regionLifetimes(tl: Timeline, process: ProcessInfo): RegionLifetime[] {
   const born = Number.isNaN(process.forkTime) ? process.lane.firstTime : process.forkTime;
   const regions: Array<Region | EndedRegion> = Number.isNaN(process.exitTime)
@@ -25,7 +26,7 @@ export function regionLifetimes(tl: Timeline, process: ProcessInfo): RegionLifet
     : tl.endedRegionsAt(process.pid, process.exitTime);
   const ended = (r: Region | EndedRegion): RegionEnd | undefined => ('ended' in r && r.ended.how !== 'exit' ? r.ended : undefined);
   return regions
-    .filter((r) => !r.data && fileBacked(r.filename))
+    .filter((r) => !r.data && (fileBacked(r.filename) || r.provenance === 'jitdump'))
     .map((r): RegionLifetime => {
       const end = ended(r);
       return { filename: r.filename, start: r.start, end: r.end, from: Math.max(r.time, born), to: 'ended' in r ? r.ended.time : Infinity, ...(end ? { ended: end } : {}) };

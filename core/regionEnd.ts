@@ -22,6 +22,12 @@ export function endedWords(end: RegionEnd, at: (time: number) => string): string
       return `replaced at ${at(end.time)} (exec)`;
     case 'exit':
       return `ended at ${at(end.time)} (exit)`;
+    case 'jit-move':
+      return `moved at ${at(end.time)} (jitdump code move)`;
+    case 'jit-close':
+      return `unloaded at ${at(end.time)} (jitdump close)`;
+    case 'jit-replaced':
+      return `replaced at ${at(end.time)} (new JIT code loaded over it)`;
     default:
       return `unmapped at ${at(end.time)} (${end.how})`;
   }

@@ -10,6 +10,7 @@
 import { IndexFlag, Misc, PROVENANCE_NAMES, RecordIndex, RecordType, StaleReason, callSyscall, isCallExit, provenanceOf, staleReasons } from './records';
 import { HEADER, commName, lostCount, mappedFilename, mappedRange, mmap2File, recordMisc, syscallArg, syscallReturn, taskFields } from './recordLayout';
 import { partitionPoint } from './search';
+import { type JitCodeEvent } from './jitdump';
 
 // Per-lane and per-process lists of record indices are plain arrays of small
 // integers, not typed arrays: a capture has a list or three per thread, most
@@ -117,12 +118,15 @@ export interface Region {
   /** MMAP_DATA: a data mapping, not an executable one. */
   data: boolean;
   statusOnly: boolean;
-  provenance: (typeof PROVENANCE_NAMES)[number];
+  /** 'jitdump': JIT code its runtime's jitdump placed (setJitCode), named in `filename`, with no record of ours (`record` -1). */
+  provenance: (typeof PROVENANCE_NAMES)[number] | 'jitdump';
   stale: StaleReason[];
   record: number;
   time: number;
   /** Set when a fork copied this mapping from the parent: the parent's pid. */
   inheritedFrom?: number;
+  /** JIT code: the jitdump that told of it. */
+  jitdump?: string;
 }
 
 /**
@@ -131,9 +135,12 @@ export interface Region {
  * found missing by the status snapshot whose first mapping is `record`:
  * somewhere after `after`, the last time it was known mapped, and by `time`.
  * `mprotect` ends a region as an executable one only: what lost PROT_EXEC.
+ * JIT code ends by its jitdump (`record` -1): moved (JIT_CODE_MOVE), all of
+ * it unloaded (JIT_CODE_CLOSE), or replaced by code loaded over it, which
+ * its runtime could only do once it had freed it.
  */
 export type RegionEnd =
-  | { how: 'munmap' | 'mremap' | 'mprotect' | 'brk' | 'exec' | 'exit'; time: number; record: number }
+  | { how: 'munmap' | 'mremap' | 'mprotect' | 'brk' | 'exec' | 'exit' | 'jit-move' | 'jit-close' | 'jit-replaced'; time: number; record: number }
   | { how: 'gone'; after: number; time: number; record: number };
 
 export interface EndedRegion extends Region {
@@ -169,6 +176,8 @@ export class Timeline {
   endTime = NaN;
   /** Bumped whenever a lane or a parent link is added, so views know to recompute the lane order. */
   topology = 0;
+  /** Bumped whenever setJitCode gives a process JIT code, so views know to recompute its regions. */
+  jitCodeVersion = 0;
   /** The entry sample of each mapping syscall's exit in a ProcessInfo's mapChanges, which holds its arguments. */
   readonly entryOf = new Map<number, number>();
 
@@ -183,6 +192,8 @@ export class Timeline {
   private readonly fields = new Map<number, RegionFields>();
   /** The last mapping syscall each thread entered, until its exit comes. */
   private readonly entered = new Map<number, number>();
+  /** What each process's JIT runtime told of its code, by time (setJitCode). */
+  private readonly jitCode = new Map<ProcessInfo, JitCode>();
 
   constructor(index?: RecordIndex) {
     this.global = this.newLane('global', -1, -1, undefined);
@@ -342,7 +353,12 @@ export class Timeline {
    */
   regionsAt(pid: number, t: number): Region[] {
     const process = this.processAt(pid, t);
-    return process ? this.regionsOf(this.replay(process, t).pieces) : [];
+    if (!process) return [];
+    const regions = this.regionsOf(this.replay(process, t).pieces);
+    const jit = this.jitCode.get(process);
+    if (!jit) return regions;
+    // JIT code lies inside the anonymous mapping that holds it: listed with it, by address, the mapping first.
+    return [...regions, ...this.replayJit(process, jit, t).live.map((piece) => jitRegion(piece, jit.dump))].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   }
 
   /** What process `pid` had mapped before `t` and no longer had at `t`, each with how it ended: the latest end first, then by address. */
@@ -350,8 +366,73 @@ export class Timeline {
     const process = this.processAt(pid, t);
     if (!process) return [];
     const { ended } = this.replay(process, t, true);
-    const regions = this.regionsOf(ended.map((e) => e.piece));
-    return regions.map((region, k) => ({ ...region, ended: ended[k].end })).sort((a, b) => b.ended.time - a.ended.time);
+    const regions: EndedRegion[] = this.regionsOf(ended.map((e) => e.piece)).map((region, k) => ({ ...region, ended: ended[k].end }));
+    const jit = this.jitCode.get(process);
+    if (jit) for (const { piece, end } of this.replayJit(process, jit, t).ended) regions.push({ ...jitRegion(piece, jit.dump), ended: end });
+    return regions.sort((a, b) => b.ended.time - a.ended.time);
+  }
+
+  /**
+   * Gives the process `pid` was at `at` (when it mapped its jitdump) the
+   * code loads, moves and closes its runtime wrote to `dump`, replacing what
+   * an earlier read of that dump gave. Their times must be on the capture's
+   * clock. Returns whether the capture has that process.
+   */
+  setJitCode(pid: number, at: number, dump: string, events: readonly JitCodeEvent[]): boolean {
+    const process = this.processAt(pid, at);
+    if (!process) return false;
+    // A runtime writes in time order under its lock; a copy in order costs nothing when it did.
+    this.jitCode.set(process, { dump, events: [...events].sort((a, b) => a.time - b.time) });
+    this.jitCodeVersion++;
+    return true;
+  }
+
+  /**
+   * Plays a process's JIT code up to `t`: each load places code, over
+   * whatever it overlaps (the runtime freed that first); a move takes code
+   * elsewhere; a close, an exec and the process's exit end all of it.
+   */
+  private replayJit(process: ProcessInfo, jit: JitCode, t: number): { live: JitPiece[]; ended: Array<{ piece: JitPiece; end: RegionEnd }> } {
+    const time = this.records.time;
+    const live: JitPiece[] = [];
+    const ended: Array<{ piece: JitPiece; end: RegionEnd }> = [];
+    const endAll = (end: RegionEnd): void => {
+      for (const piece of live.splice(0)) ended.push({ piece, end });
+    };
+    /** Puts `piece` in place (live stays sorted and disjoint); what it overlaps ends. */
+    const place = (piece: JitPiece): void => {
+      const lo = partitionPoint(0, live.length, (k) => live[k].end <= piece.start);
+      let hi = lo;
+      while (hi < live.length && live[hi].start < piece.end) hi++;
+      for (const old of live.splice(lo, hi - lo, piece)) ended.push({ piece: old, end: { how: 'jit-replaced', time: piece.time, record: -1 } });
+    };
+    const execs = process.execs.filter((i) => time[i] <= t);
+    let nextExec = 0;
+    for (const event of jit.events) {
+      if (event.time > t) break;
+      for (; nextExec < execs.length && time[execs[nextExec]] <= event.time; nextExec++) endAll({ how: 'exec', time: time[execs[nextExec]], record: execs[nextExec] });
+      switch (event.kind) {
+        case 'load':
+          if (event.codeSize > 0n) place({ start: event.codeAddr, end: event.codeAddr + event.codeSize, name: event.name, time: event.time });
+          break;
+        case 'move': {
+          const at = partitionPoint(0, live.length, (k) => live[k].start < event.oldCodeAddr);
+          const old = live[at];
+          // Code we never saw loaded has no name to move.
+          if (!old || old.start !== event.oldCodeAddr) break;
+          live.splice(at, 1);
+          ended.push({ piece: old, end: { how: 'jit-move', time: event.time, record: -1 } });
+          place({ start: event.newCodeAddr, end: event.newCodeAddr + event.codeSize, name: old.name, time: event.time });
+          break;
+        }
+        case 'close':
+          endAll({ how: 'jit-close', time: event.time, record: -1 });
+          break;
+      }
+    }
+    for (; nextExec < execs.length; nextExec++) endAll({ how: 'exec', time: time[execs[nextExec]], record: execs[nextExec] });
+    if (t >= process.exitTime) endAll({ how: 'exit', time: process.exitTime, record: -1 });
+    return { live, ended };
   }
 
   private regionsOf(pieces: Piece[]): Region[] {
@@ -735,6 +816,24 @@ function isAncestor(candidate: ProcessInfo, of: ProcessInfo): boolean {
 function pushByTime(list: number[], i: number, times: Float64Array): void {
   if (list.length === 0 || times[list[list.length - 1]] <= times[i]) list.push(i);
   else list.splice(searchTime(list, times, times[i], true), 0, i);
+}
+
+/** A process's jitdump and what it said, by time. */
+interface JitCode {
+  dump: string;
+  events: readonly JitCodeEvent[];
+}
+
+/** JIT code while it is replayed: where it is, its name, and since when it is there. */
+interface JitPiece {
+  start: bigint;
+  end: bigint;
+  name: string;
+  time: number;
+}
+
+function jitRegion(piece: JitPiece, dump: string): Region {
+  return { start: piece.start, end: piece.end, pgoff: 0n, filename: piece.name, data: false, statusOnly: false, provenance: 'jitdump', stale: [], record: -1, time: piece.time, jitdump: dump };
 }
 
 /** What a region's record says, the same for every piece of it. */

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 
 import { readBuildId } from '../node/symbols/elf';
+import { jitdumpBytesFrom } from '../node/jitdumps';
 import { parseWebviewMessage, ProtocolError, replyTo, type FileInfo, type HostMessage } from '../protocol/webview';
 import type { TimelineFeed } from './feeds';
 import type { TimelineSink, TimelineSubscription } from '../node/timelineFeed';
@@ -86,6 +87,12 @@ export class TimelineWebview implements TimelineSink, vscode.Disposable {
       case 'resolveAddress':
         void this.sources.resolve(message.pid, message.address, message.region).then((resolution) => this.post(replyTo(message, { resolution })));
         break;
+      case 'readJitdump': {
+        const place = { pid: message.pid, filename: message.filename, ...(message.mountNamespace === undefined ? {} : { mountNamespace: BigInt(message.mountNamespace) }) };
+        const { path, bytes, problem } = jitdumpBytesFrom(place, message.from);
+        this.post(replyTo(message, { path, bytes: bytes.slice().buffer, ...(problem === undefined ? {} : { problem }) }));
+        break;
+      }
     }
   }
 

@@ -16,6 +16,7 @@ import { Debuginfod, debuginfodSource, type FetchProgress } from './symbols/debu
 import { Timeline, parseAddress, parseMoment, protString, type Region } from '../core/timeline';
 import { endedWords } from '../core/regionEnd';
 import { indexPerfDataFile } from './perfdata/reader';
+import { JitdumpLoader } from './jitdumps';
 import { regionChangesInWords } from '../core/perfdata/metadata';
 
 const USAGE = `usage:
@@ -69,6 +70,11 @@ where it recorded those. --ended adds those that ended before T, each
 with how and when: \`# unmapped at T (munmap)\`, or, where only a status
 snapshot showed it missing, \`# gone between T0 and T (found by a status
 snapshot)\`.
+JIT code that its runtime's jitdump placed (jit-PID.dump, which
+\`node --perf-prof\` writes and maps, so the capture finds it) is listed
+too, by the name the runtime gave it, \`# jitdump PATH\`; it ends when
+moved, unloaded, replaced by code loaded over it, or with its process.
+resolve names an address in it by that name.
 
 export --perfetto writes the capture as a Perfetto trace (ui.perfetto.dev
 opens it): a track per process and thread, each record an instant event
@@ -440,7 +446,9 @@ async function resolve(args: string[]): Promise<number> {
   try {
     if (symbolizer.kind !== 'libdw') say(`note: ${symbolizer.description}`);
     const resolver = new SourceResolver(symbolizer);
-    const at = momentOf(query, resolver.capture(query.file).timeline);
+    const capture = resolver.capture(query.file);
+    for (const problem of capture.jitdumpProblems) say(`warning: ${problem}`);
+    const at = momentOf(query, capture.timeline);
     const results = await resolver.resolveInCapture(query.file, query.pid, parsed, at, watch);
     let unresolved = 0;
     const out: string[] = [];
@@ -477,10 +485,11 @@ function regions(args: string[]): number {
   const indexed = indexPerfDataFile(query.file);
   for (const warning of indexed.warnings) say(`warning: ${warning}`);
   const timeline = new Timeline(indexed.index);
+  for (const problem of new JitdumpLoader().load(timeline, indexed.stream.attrs.map((a) => a.attr))) say(`warning: ${problem}`);
   const t = momentOf(query, timeline) ?? timeline.lastMoment(query.pid);
   if (!timeline.processAt(query.pid, t)) throw new FileError('ESRCH', query.file, `pid ${query.pid} is not in ${query.file}. Fix: pick a pid that dump lists.`);
-  const lines = timeline.regionsAt(query.pid, t).map((r) => ({ start: r.start, line: mapsLine(r) }));
-  if (ended) for (const r of timeline.endedRegionsAt(query.pid, t)) lines.push({ start: r.start, line: `${mapsLine(r)}  # ${endedWords(r.ended, String)}` });
+  const lines = timeline.regionsAt(query.pid, t).map((r) => ({ start: r.start, line: r.jitdump ? `${mapsLine(r)}  # jitdump ${r.jitdump}` : mapsLine(r) }));
+  if (ended) for (const r of timeline.endedRegionsAt(query.pid, t)) lines.push({ start: r.start, line: `${mapsLine(r)}  # ${r.jitdump ? `jitdump ${r.jitdump}, ` : ''}${endedWords(r.ended, String)}` });
   // By address, as the kernel lists them; a region that ended after one now at its place.
   lines.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   process.stdout.write(lines.map((l) => `${l.line}\n`).join(''));

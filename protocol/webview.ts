@@ -152,7 +152,9 @@ export type HostMessage =
   /** Answers regionSources. */
   | { type: 'sourcesReply'; id: number; sources: RegionSources }
   /** Answers resolveAddress. */
-  | { type: 'resolveReply'; id: number; resolution: AddressResolution };
+  | { type: 'resolveReply'; id: number; resolution: AddressResolution }
+  /** Answers readJitdump: the path read and its bytes from `from` on (none when it has no more), or the problem that kept it from being read. */
+  | { type: 'jitdumpReply'; id: number; path: string; bytes: ArrayBuffer; problem?: string };
 
 export type WebviewMessage =
   /** The page is loaded: the host (re)sends the whole stream. */
@@ -169,7 +171,13 @@ export type WebviewMessage =
   /** Asks for the source files of the part of a file a region maps. */
   | { type: 'regionSources'; id: number; pid: number; region: WireRegion }
   /** Asks for the functions and source lines at `address` (hex, no 0x) of process `pid`, in `region`, the mapping that holds it. */
-  | { type: 'resolveAddress'; id: number; pid: number; address: string; region: WireRegion };
+  | { type: 'resolveAddress'; id: number; pid: number; address: string; region: WireRegion }
+  /**
+   * Asks for the bytes past `from` of the jitdump that process `pid` mapped
+   * as `filename`, in the mount namespace of inode `mountNamespace`
+   * (decimal) when the capture recorded it: the webview has no files.
+   */
+  | { type: 'readJitdump'; id: number; pid: number; filename: string; from: number; mountNamespace?: string };
 
 export class ProtocolError extends Error {
   constructor(message: string) {
@@ -211,8 +219,9 @@ const HOST_FIELDS: Record<HostMessage['type'], Record<string, Check>> = {
   reply: { id: isNumber, files: arrayOf(object({ path: isString, inWorkspace: isBoolean, buildId: optional(isString) })) },
   sourcesReply: { id: isNumber, sources: object({ files: arrayOf(isSourceFile), backend: isString, missing: optional(isString), read: optional(isFileRead), ...isSourceError }) },
   resolveReply: { id: isNumber, resolution: object({ frames: arrayOf(isFrame), backend: isString, error: optional(isString), read: optional(isFileRead), ...isSourceError }) },
+  jitdumpReply: { id: isNumber, path: isString, bytes: isBuffer },
 };
-const HOST_OPTIONAL: Partial<Record<HostMessage['type'], Record<string, Check>>> = { reveal: { time: isNumber, region: isHex }, ended: { fault: isString } };
+const HOST_OPTIONAL: Partial<Record<HostMessage['type'], Record<string, Check>>> = { reveal: { time: isNumber, region: isHex }, ended: { fault: isString }, jitdumpReply: { problem: isString } };
 
 const WEBVIEW_FIELDS: Record<WebviewMessage['type'], Record<string, Check>> = {
   ready: {},
@@ -223,8 +232,9 @@ const WEBVIEW_FIELDS: Record<WebviewMessage['type'], Record<string, Check>> = {
   describeFiles: { id: isNumber, paths: arrayOf(isString) },
   regionSources: { id: isNumber, pid: isNumber, region: isRegion },
   resolveAddress: { id: isNumber, pid: isNumber, address: isHex, region: isRegion },
+  readJitdump: { id: isNumber, pid: isNumber, filename: isString, from: isNumber },
 };
-const WEBVIEW_OPTIONAL: Partial<Record<WebviewMessage['type'], Record<string, Check>>> = { openFile: { line: isLineNumber } };
+const WEBVIEW_OPTIONAL: Partial<Record<WebviewMessage['type'], Record<string, Check>>> = { openFile: { line: isLineNumber }, readJitdump: { mountNamespace: isDecimal } };
 
 /** Where inside a field the fault is, when deeper than the field itself. */
 const inside = (key: string, bad: string): string => (bad === key ? '' : ` (at ${bad})`);
@@ -258,13 +268,14 @@ export function parseWebviewMessage(data: unknown): WebviewMessage {
 /** The webview's requests: the messages that carry an id for the host to answer. */
 export type WebviewRequest = Extract<WebviewMessage, { id: number }>;
 /** The host's answers to them. */
-export type Reply = Extract<HostMessage, { type: 'reply' | 'sourcesReply' | 'resolveReply' }>;
+export type Reply = Extract<HostMessage, { type: 'reply' | 'sourcesReply' | 'resolveReply' | 'jitdumpReply' }>;
 
 /** Which reply answers each request: the one pairing both ends go by. */
 const REPLY_OF = {
   describeFiles: 'reply',
   regionSources: 'sourcesReply',
   resolveAddress: 'resolveReply',
+  readJitdump: 'jitdumpReply',
 } as const satisfies Record<WebviewRequest['type'], Reply['type']>;
 type ReplyOf<Q extends WebviewRequest['type']> = Extract<Reply, { type: (typeof REPLY_OF)[Q] }>;
 
@@ -295,6 +306,14 @@ export class Requests {
 
   resolveAddress(pid: number, address: string, region: WireRegion): Promise<AddressResolution> {
     return this.ask((id) => ({ type: 'resolveAddress', id, pid, address, region }), (reply) => reply.resolution);
+  }
+
+  readJitdump(pid: number, filename: string, from: number, mountNamespace: bigint | undefined): Promise<{ path: string; bytes: ArrayBuffer; problem?: string }> {
+    const where = mountNamespace === undefined ? {} : { mountNamespace: mountNamespace.toString() };
+    return this.ask(
+      (id) => ({ type: 'readJitdump', id, pid, filename, from, ...where }),
+      ({ path, bytes, problem }) => ({ path, bytes, ...(problem === undefined ? {} : { problem }) }),
+    );
   }
 
   /**

@@ -81,12 +81,18 @@ export class AddressField {
     const asked = ++this.asked;
     this.resolvedFrames = 0;
     const hex = address.toString(16);
-    const region = context.regions.find((r) => r.start <= address && address < r.end);
+    const holding = context.regions.filter((r) => r.start <= address && address < r.end);
+    // JIT code lies inside the anonymous mapping that holds it: its jitdump's name says more.
+    const region = holding.find((r) => r.provenance === 'jitdump') ?? holding[0];
     if (!region) {
       this.answer.replaceChildren(el('p', { className: 'unmapped' }, `0x${hex} is not mapped in pid ${context.pid} at that moment.`));
       return;
     }
     const heading = this.heading(address, region, context.pid);
+    if (region.jitdump) {
+      this.show(heading, { frames: [{ function: region.filename, inWorkspace: false, exists: false }], backend: `JIT code named by ${region.jitdump}` });
+      return;
+    }
     // The button stays enabled: an answer that never comes is asked for again by resolving again.
     this.answer.replaceChildren(heading, el('p', { className: 'waiting' }, 'Resolving…'));
     void this.requests.resolveAddress(context.pid, hex, wireRegion(region)).then((resolution) => {

@@ -46,6 +46,7 @@ import { Legend } from './legend';
 import { HostMessage, ProtocolError, Requests, WebviewMessage, WireStats, parseHostMessage } from '../protocol/webview';
 import { el } from './dom';
 import { RegionsPanel } from './regions';
+import { TimelineJitdumps } from './jitdumps';
 import { RecordStore, StoreError } from './store';
 import { readPalette, watchTheme } from './theme';
 import { FrameStats, Selection } from './canvas/frame';
@@ -62,6 +63,7 @@ interface Session {
   live: boolean;
   store: RecordStore;
   timeline: Timeline;
+  jitdumps: TimelineJitdumps;
   /** Set once a batch failed: later ones cannot be placed, so they are dropped. */
   broken: boolean;
   hostStats?: WireStats;
@@ -231,7 +233,9 @@ function open(message: Extract<HostMessage, { type: 'open' }>): void {
     attrs: message.events.map((e) => ({ attr: parseAttr(new Uint8Array(e.attr)), ids: e.ids.map((id) => BigInt(id)), ...(e.name === undefined ? {} : { name: e.name }) })),
   };
   const store = new RecordStore(stream, message.expectedBytes);
-  session = { title: message.title, live: message.live, store, timeline: new Timeline(store.index), broken: false };
+  const timeline = new Timeline(store.index);
+  const jitdumps = new TimelineJitdumps(timeline, stream.attrs.map((a) => a.attr), requests, (problem) => jitCodeChanged(timeline, problem));
+  session = { title: message.title, live: message.live, store, timeline, jitdumps, broken: false };
   errors = [];
   postedRecords = 0;
   banner.hidden = true;
@@ -243,6 +247,17 @@ function open(message: Extract<HostMessage, { type: 'open' }>): void {
   updateStatus();
 }
 
+/** A jitdump placed code in `timeline`, or could not: the problem joins the warnings, and the view and the regions listed are drawn again. */
+function jitCodeChanged(timeline: Timeline, problem: string | undefined): void {
+  if (session?.timeline !== timeline) return;
+  if (problem !== undefined) {
+    warnings.append(el('div', { className: 'warning' }, problem));
+    warnings.hidden = false;
+  }
+  view.requestDraw();
+  if (view.selection) regions.show(timeline, view.selection.lane, view.selection.time, view.origin);
+}
+
 function handle(message: HostMessage): void {
   switch (message.type) {
     case 'open':
@@ -251,6 +266,7 @@ function handle(message: HostMessage): void {
     case 'reply':
     case 'sourcesReply':
     case 'resolveReply':
+    case 'jitdumpReply':
       requests.settle(message);
       return;
     case 'failed':
@@ -275,6 +291,7 @@ function handle(message: HostMessage): void {
       } finally {
         // What was indexed before a bad record is kept and shown.
         s.timeline.update(s.store.index);
+        s.jitdumps.update();
         view.requestDraw();
       }
       return;
@@ -293,6 +310,7 @@ function handle(message: HostMessage): void {
     case 'ended':
       s.store.end();
       s.timeline.update(s.store.index);
+      s.jitdumps.end();
       s.ended = message.message || 'ended';
       if (message.fault) {
         banner.textContent = message.fault;

@@ -25,7 +25,7 @@ const COLUMNS = ['Address (hex)', 'Perm', 'Offset', 'File', 'Build-id', 'Origin'
 const NOTHING_SELECTED = 'Select a record or a moment of a process to list its mappings then.';
 
 /** A region the host can read debug info for: anonymous memory and [heap], [stack], ... have none. */
-const fileBacked = (r: Region): boolean => r.filename.startsWith('/');
+const fileBacked = (r: Region): boolean => r.provenance !== 'jitdump' && r.filename.startsWith('/');
 
 /** A part of a file, in a process: the same path can name another file in another process's mount namespace. */
 const sourcesKey = (pid: number, r: Region): string => `${pid}\n${r.filename}\n${r.pgoff}\n${r.start}`;
@@ -173,7 +173,7 @@ export class RegionsPanel {
     }
     const info = this.files.get(r.filename);
     // The file's name, which is what tells regions apart; its title has the whole path.
-    const file = el('td', { className: 'file', title: r.filename });
+    const file = el('td', { className: 'file', title: r.jitdump ? `${r.filename}, JIT code from ${r.jitdump}` : r.filename });
     const name = fileBacked(r) ? r.filename.slice(r.filename.lastIndexOf('/') + 1) : r.filename || '(anonymous)';
     const key = this.keyOf(r);
     const expanded = this.expanded.has(key);
@@ -190,7 +190,7 @@ export class RegionsPanel {
     const originCell = el('td', { className: 'origin' });
     originCell.append(
       el('span', { className: r.statusOnly ? 'glyph status' : 'glyph real', ariaHidden: 'true' }, r.statusOnly ? '◇' : '●'),
-      r.statusOnly ? `status · ${r.provenance === 'proc' ? '/proc' : 'ioctl'}` : r.provenance === 'synthesized' ? 'perf synthesized' : 'real',
+      r.statusOnly ? `status · ${r.provenance === 'proc' ? '/proc' : 'ioctl'}` : r.provenance === 'synthesized' ? 'perf synthesized' : r.provenance === 'jitdump' ? 'jitdump' : 'real',
     );
     if (r.inheritedFrom !== undefined) originCell.append(el('span', { className: 'inherited' }, ` · from ${r.inheritedFrom}`));
     if (r.stale.length) originCell.append(el('span', { className: 'stale', title: 'possibly stale' }, ` ! ${r.stale.join(', ')}`));

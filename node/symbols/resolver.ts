@@ -3,14 +3,15 @@
 // same code. A region names a file and where it was mapped; the file's load
 // segments turn a runtime address into the file's own address, and the
 // symbolizer (libdw, else llvm-symbolizer, else ELF symbols) turns that into
-// function, file and line. Anonymous executable regions (JIT code) resolve
-// through the /tmp/perf-PID.map their runtime writes. Which file a region's
-// path names depends on the target's mount namespace (targetFiles.ts): every
-// answer says which was read.
+// function, file and line. JIT code resolves to the name its runtime's
+// jitdump gave it (node/jitdumps.ts), else through the /tmp/perf-PID.map
+// the runtime writes. Which file a region's path names depends on the
+// target's mount namespace (targetFiles.ts): every answer says which was read.
 
 import * as fs from 'node:fs';
 
 import { fileAddress, runtimeAddress } from './elf';
+import { JitdumpLoader } from '../jitdumps';
 import { PerfDataFollower } from '../perfdata/follow';
 import { PerfMap } from './perfmap';
 import { type FetchWatch } from './debuginfod';
@@ -30,6 +31,8 @@ export interface RegionRef {
   filename: string;
   /** The build-id the MMAP2 record carries, when it does: the file read must have it. */
   buildId?: string;
+  /** 'jitdump': JIT code, named in `filename`. */
+  provenance?: Region['provenance'];
 }
 
 export interface Resolution {
@@ -92,6 +95,9 @@ export interface FunctionMapping {
  */
 export class LoadedPerfData {
   private ordered = true;
+  private readonly jitdumps = new JitdumpLoader();
+  /** What kept the jitdumps of the capture's processes from the model, each once. */
+  readonly jitdumpProblems: string[] = [];
 
   private constructor(
     private readonly file: PerfDataFollower,
@@ -156,6 +162,7 @@ export class LoadedPerfData {
       this.ordered = false;
       this.model = new Timeline(inTimeOrder(index));
     }
+    this.jitdumpProblems.push(...this.jitdumps.load(this.model, this.file.reader.stream.attrs.map((a) => a.attr)));
   }
 }
 
@@ -201,6 +208,7 @@ export class SourceResolver {
   private async resolveInTarget(target: Target, addresses: bigint[], region: RegionRef, watch?: FetchWatch): Promise<Resolution[]> {
     const outside = (address: bigint): Resolution | undefined =>
       address < region.start || address >= region.end ? unresolved('outside-region', `${hex(address)} is outside ${hex(region.start)}–${hex(region.end)}`) : undefined;
+    if (region.provenance === 'jitdump') return addresses.map((a) => outside(a) ?? { frames: [{ function: region.filename }] });
     if (isAnonymous(region.filename)) return addresses.map((a) => outside(a) ?? this.resolveJit(target, a));
     if (!region.filename.startsWith('/')) return addresses.map(() => unresolved('not-a-file', `${region.filename} is not a file: only files and JIT code resolve to source`));
     let module: ModuleSymbols;
@@ -372,7 +380,7 @@ export class SourceResolver {
       // The mapped regions first: a function mapped now is described by them alone.
       const regions: Array<Region | EndedRegion> = [...timeline.regionsAt(process.pid, end), ...timeline.endedRegionsAt(process.pid, end)];
       for (const region of regions) {
-        if (region.data || !region.filename.startsWith('/')) continue;
+        if (region.data || region.jitdump || !region.filename.startsWith('/')) continue;
         let read: FileToRead;
         try {
           read = fileOfRegion(target, region);
@@ -442,6 +450,8 @@ export class SourceResolver {
   }
 }
 
+/** The region that holds `address`: JIT code before the anonymous mapping it lies in. */
 function regionHolding(regions: Region[], address: bigint): Region | undefined {
-  return regions.find((r) => address >= r.start && address < r.end);
+  const holding = regions.filter((r) => address >= r.start && address < r.end);
+  return holding.find((r) => r.provenance === 'jitdump') ?? holding[0];
 }

@@ -180,6 +180,9 @@ describe('protocol', () => {
       { function: 'outer', inWorkspace: false, exists: false },
     ];
     assert.equal(parseHostMessage({ type: 'resolveReply', id: 3, resolution: { frames, backend: 'llvm-symbolizer' } }).type, 'resolveReply');
+    assert.equal(parseWebviewMessage({ type: 'readJitdump', id: 4, pid: 100, filename: '/app/jit-100.dump', from: 0, mountNamespace: '4026531841' }).type, 'readJitdump');
+    assert.equal(parseHostMessage({ type: 'jitdumpReply', id: 4, path: '/proc/100/root/app/jit-100.dump', bytes: new ArrayBuffer(40) }).type, 'jitdumpReply');
+    assert.equal(parseHostMessage({ type: 'jitdumpReply', id: 4, path: '/app/jit-100.dump', bytes: new ArrayBuffer(0), problem: 'gone' }).type, 'jitdumpReply');
   });
 
   test('malformed messages are refused with the field that is wrong', () => {
@@ -205,6 +208,7 @@ describe('protocol', () => {
       [{ type: 'resolveAddress', id: 1, pid: 100, address: 'xyz', region }, /'resolveAddress' .* 'address'/],
       [{ type: 'resolveAddress', id: 1, pid: 100, address: '1'.repeat(17), region }, /'resolveAddress' .* 'address'/],
       [{ type: 'openFile', path: '/a.c', line: 0 }, /'openFile' message has an invalid 'line'/],
+      [{ type: 'readJitdump', id: 1, pid: 100, filename: '/jit-100.dump', from: 0, mountNamespace: 4026531841 }, /'readJitdump' message has an invalid 'mountNamespace'/],
     ];
     for (const [data, message] of webviewCases) assert.throws(() => parseWebviewMessage(data), (e: Error) => e instanceof ProtocolError && message.test(e.message), JSON.stringify(data));
     const hostCases: Array<[unknown, RegExp]> = [
@@ -215,6 +219,7 @@ describe('protocol', () => {
       [{ type: 'resolveReply', id: 1, resolution: { frames: [] } }, /'resolveReply' .* 'resolution'/],
       [{ type: 'resolveReply', id: 1, resolution: { frames: [], backend: 'x', read: { via: 'no path' } } }, /'resolveReply' .* 'resolution'/],
       [{ type: 'reveal', pid: 1, region: 'start' }, /'reveal' message has an invalid 'region'/],
+      [{ type: 'jitdumpReply', id: 1, path: '/jit-100.dump', bytes: [0x44] }, /'jitdumpReply' .* 'bytes'/],
     ];
     for (const [data, message] of hostCases) assert.throws(() => parseHostMessage(data), (e: Error) => e instanceof ProtocolError && message.test(e.message), JSON.stringify(data));
   });

@@ -1,6 +1,7 @@
 // The selected process's region lifetimes, in its row: a thin band per
-// executable file-backed region, from when it was mapped to when it ended
-// (or to the end of the capture), so one sees when a library came and went.
+// executable file-backed region, and per function of JIT code its jitdump
+// placed, from when it was mapped to when it ended (or to the end of the
+// capture), so one sees when a library came and went.
 //
 // Only the selected process's, and computed again only when its mapping
 // history grew: a frame otherwise costs one pass over its few regions.
@@ -29,7 +30,7 @@ export class Lifetimes {
     const process = lane.process;
     if (!process || lane.kind !== 'process') return [];
     // Not the capture's end: the lifetimes of a process whose mappings did not change stay as they were while others' records come.
-    const history = `${process.exitTime} ${process.mmaps.length} ${process.mapChanges.length} ${process.execs.length} ${process.snapshots.length}`;
+    const history = `${process.exitTime} ${process.mmaps.length} ${process.mapChanges.length} ${process.execs.length} ${process.snapshots.length} ${tl.jitCodeVersion}`;
     if (lane === this.lane && history === this.history) return this.list;
     this.lane = lane;
     this.history = history;
