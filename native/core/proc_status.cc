@@ -217,8 +217,10 @@ size_t append_maps_text(char* text, size_t len, uint32_t pid, uint64_t time, uin
     unsigned maj, min;
     char perms[5];
     int name_at = 0;
+    // Permissions are four characters, "r-xp": a field cut shorter would
+    // leave the rest of perms as the line before it set them.
     if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &stop, perms, &off, &maj, &min, &ino, &name_at) >= 7 &&
-        perms[2] == 'x') {
+        strlen(perms) == 4 && perms[2] == 'x') {
       char* n = line + name_at;
       // Not a VMA but the gate area: the kernel never reports it in MMAP
       // records, nor PROCMAP_QUERY, so neither path emits it.
