@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every fuzzer for SECONDS each (npm run fuzz -- SECONDS; 60 unless told):
-# the libFuzzer targets of native/fuzz, then the perf.data reader's
-# properties (test/fuzz/perfdataReader.ts). Each target's corpus grows in
+# the libFuzzer targets of native/fuzz, then the perf.data and ELF readers'
+# properties (test/fuzz/). Each target's corpus grows in
 # native/build/fuzz/corpus-TARGET, started from the committed one; a crash
 # leaves its input in native/build/fuzz/crashes/ and fails the run.
 set -euo pipefail
@@ -24,12 +24,12 @@ for target in ring proc_stat proc_maps symbols; do
     tail -40 "$OUT/$target.log"
   fi
 done
-echo "== perfdata reader, $SECONDS_EACH s"
-# A hang is caught by this bound; the input it hung on is $OUT/perfdata/case.data.
-if ! timeout $((SECONDS_EACH * 2 + 120)) node out/test/fuzz/perfdataReader.js --seconds "$SECONDS_EACH" --work "$OUT/perfdata"; then
-  failed+=(perfdata)
-fi
+for reader in perfdataReader elfReader; do
+  echo "== $reader, $SECONDS_EACH s"
+  # A hang is caught by this bound; the input it hung on is $OUT/$reader/case.data.
+  timeout $((SECONDS_EACH * 2 + 120)) node "out/test/fuzz/$reader.js" --seconds "$SECONDS_EACH" --work "$OUT/$reader" || failed+=("$reader")
+done
 if [ ${#failed[@]} -gt 0 ]; then
-  echo "failed: ${failed[*]} (inputs in $OUT/crashes/ and $OUT/perfdata/)" >&2
+  echo "failed: ${failed[*]} (inputs in $OUT/crashes/, $OUT/perfdataReader/ and $OUT/elfReader/)" >&2
   exit 1
 fi

@@ -1,7 +1,7 @@
 // The fuzzers' smoke in CI: each libFuzzer target of native/fuzz (ASan,
 // UBSan) over its committed corpus, seeds and regressions, plus a bounded
 // number of new inputs; the perf.data reader's properties
-// (test/fuzz/perfdataReader.ts) over theirs. Longer runs: npm run fuzz.
+// and the ELF reader's (test/fuzz/) over theirs. Longer runs: npm run fuzz.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -40,15 +40,21 @@ for (const target of TARGETS) {
   });
 }
 
-test('the perf.data reader, fuzzed: its corpus and 150 mutated inputs per property throw nothing but RecordErrors, and cuts read what they keep', () => {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'fuzz-perfdata-'));
-  // A child, so a hang ends at this bound, and the input it hung on stays in work/case.data.
-  const run = spawnSync(process.execPath, [path.join(ROOT, 'out', 'test', 'fuzz', 'perfdataReader.js'), '--runs', '150', '--seed', '1', '--work', work], {
-    encoding: 'utf8',
-    timeout: 120_000,
+// Each TypeScript reader's properties, in a child, so a hang ends at this
+// bound with the input it hung on left in work/case.data.
+for (const [reader, script, runs, says, proves] of [
+  ['the perf.data reader', 'perfdataReader.js', 150, /perfdata reader: 300 inputs/, 'throw nothing but RecordErrors naming their field, and a file cut in its records reads those that end by the cut'],
+  ['the ELF reader', 'elfReader.js', 300, /ELF reader: 300 inputs/, 'throw nothing but SourceErrors naming their field'],
+] as const) {
+  test(`${reader}, fuzzed: its corpus and ${runs} inputs per property ${proves}`, () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'fuzz-ts-'));
+    const run = spawnSync(process.execPath, [path.join(ROOT, 'out', 'test', 'fuzz', script), '--runs', String(runs), '--seed', '1', '--work', work], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    const out = `${run.stdout}${run.stderr}`;
+    assert.equal(run.signal, null, `${reader} hung on ${path.join(work, 'case.data')}:\n${out}`);
+    assert.equal(run.status, 0, out);
+    assert.match(out, says, out);
   });
-  const out = `${run.stdout}${run.stderr}`;
-  assert.equal(run.signal, null, `the reader hung on ${path.join(work, 'case.data')}:\n${out}`);
-  assert.equal(run.status, 0, out);
-  assert.match(out, /perfdata reader: 300 inputs/, out);
-});
+}
