@@ -7,8 +7,9 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <iterator>
+
+#include "proc_status.h"
 
 namespace sideband {
 
@@ -35,8 +36,8 @@ bool thread_running(pid_t pid, pid_t tid) {
   close(fd);
   if (n <= 0) return false;
   buf[n] = 0;
-  const char* close_paren = strrchr(buf, ')');
-  return close_paren && close_paren[1] && close_paren[2] != 'Z' && close_paren[2] != 'X';
+  ProcStat stat;
+  return parse_stat(buf, static_cast<size_t>(n), stat) && stat.state != 'Z' && stat.state != 'X';
 }
 
 void LiveTasks::follow(pid_t pid) {

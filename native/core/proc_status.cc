@@ -79,37 +79,6 @@ ssize_t read_small(int dir, const char* name, char* buf, size_t cap) {
 
 constexpr unsigned long kPfKthread = 0x00200000;
 
-struct ProcStat {
-  const char* comm;
-  size_t comm_len;
-  char state;
-  uint32_t ppid;
-  unsigned long flags;
-  long threads;
-  unsigned long long start_time;  // since boot, in clock ticks: with the pid, names one process
-};
-
-// Parses "pid (comm) S ppid pgrp session tty tpgid flags ... num_threads
-// itrealvalue starttime ..." where comm may hold spaces and parentheses:
-// the last ')' ends it.
-bool parse_stat(const char* s, size_t len, ProcStat& out) {
-  const char* open = static_cast<const char*>(memchr(s, '(', len));
-  const char* close = static_cast<const char*>(memrchr(s, ')', len));
-  if (!open || !close || close < open || close + 4 > s + len) return false;
-  out.comm = open + 1;
-  out.comm_len = static_cast<size_t>(close - open - 1);
-  out.state = close[2];
-  // Fields after the state, counted from 4 (ppid) as in proc(5).
-  char* p = const_cast<char*>(close + 4);
-  unsigned long long field[19];
-  for (int i = 0; i < 19; ++i) field[i] = strtoull(p, &p, 10);
-  out.ppid = static_cast<uint32_t>(field[0]);
-  out.flags = field[5];      // field 9
-  out.threads = static_cast<long>(field[16]);  // field 20
-  out.start_time = field[18];  // field 22
-  return true;
-}
-
 bool is_number(const char* s) {
   if (!*s) return false;
   for (; *s; ++s)
@@ -164,6 +133,25 @@ constexpr unsigned kProcessWideNamespaces = (1u << 3) | (1u << 4);  // pid, user
 
 }  // namespace
 
+// The last ')' ends the comm, which may hold spaces and parentheses.
+bool parse_stat(const char* s, size_t len, ProcStat& out) {
+  const char* open = static_cast<const char*>(memchr(s, '(', len));
+  const char* close = static_cast<const char*>(memrchr(s, ')', len));
+  if (!open || !close || close < open || close + 4 > s + len) return false;
+  out.comm = open + 1;
+  out.comm_len = static_cast<size_t>(close - open - 1);
+  out.state = close[2];
+  // Fields after the state, counted from 4 (ppid) as in proc(5).
+  char* p = const_cast<char*>(close + 4);
+  unsigned long long field[19];
+  for (int i = 0; i < 19; ++i) field[i] = strtoull(p, &p, 10);
+  out.ppid = static_cast<uint32_t>(field[0]);
+  out.flags = field[5];      // field 9
+  out.threads = static_cast<long>(field[16]);  // field 20
+  out.start_time = field[18];  // field 22
+  return true;
+}
+
 void append_fork(std::vector<uint8_t>& out, uint32_t pid, uint32_t ppid, uint32_t tid, uint32_t ptid,
                  uint64_t time, uint32_t cpu) {
   // FORK_EXEC, as perf's own synthesized forks: the process has maps of its
@@ -214,6 +202,44 @@ void append_mmap2(std::vector<uint8_t>& out, uint32_t pid, uint32_t tid, const M
   p = put(p, m.flags);
   memcpy(p, m.name, m.name_len);
   put_trailer(p + name, pid, tid, time, cpu);
+}
+
+size_t append_maps_text(char* text, size_t len, uint32_t pid, uint64_t time, uint32_t cpu, std::vector<uint8_t>& out) {
+  size_t records = 0;
+  char* line = text;
+  char* end = text + len;
+  while (line < end) {
+    char* nl = static_cast<char*>(memchr(line, '\n', static_cast<size_t>(end - line)));
+    if (!nl) nl = end;
+    *nl = 0;
+    // start-end perms offset maj:min inode   name
+    unsigned long long start, stop, off, ino;
+    unsigned maj, min;
+    char perms[5];
+    int name_at = 0;
+    // Permissions are four characters, "r-xp": a field cut shorter would
+    // leave the rest of perms as the line before it set them.
+    if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &stop, perms, &off, &maj, &min, &ino, &name_at) >= 7 &&
+        strlen(perms) == 4 && perms[2] == 'x') {
+      char* n = line + name_at;
+      // Not a VMA but the gate area: the kernel never reports it in MMAP
+      // records, nor PROCMAP_QUERY, so neither path emits it.
+      if (strcmp(n, "[vsyscall]") == 0) {
+        line = nl + 1;
+        continue;
+      }
+      size_t name_len = decode_maps_name(n);
+      const char* name = n;
+      kernel_mmap_name(name, name_len);
+      Mapping m{start, stop, off, ino, maj, min,
+                static_cast<uint32_t>((perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) | PROT_EXEC),
+                static_cast<uint32_t>(perms[3] == 's' ? MAP_SHARED : MAP_PRIVATE), name, name_len};
+      append_mmap2(out, pid, pid, m, time, cpu);
+      ++records;
+    }
+    line = nl + 1;
+  }
+  return records;
 }
 
 ProcStatusReader::ProcStatusReader(uint32_t emit_flags, bool procmap_query, std::string proc_root)
@@ -318,39 +344,7 @@ size_t ProcStatusReader::read_maps_text(int maps_fd, uint32_t pid, uint64_t time
     used += static_cast<size_t>(n);
   }
   text_[used] = 0;
-  size_t records = 0;
-  char* line = text_.data();
-  char* end = text_.data() + used;
-  while (line < end) {
-    char* nl = static_cast<char*>(memchr(line, '\n', static_cast<size_t>(end - line)));
-    if (!nl) nl = end;
-    *nl = 0;
-    // start-end perms offset maj:min inode   name
-    unsigned long long start, stop, off, ino;
-    unsigned maj, min;
-    char perms[5];
-    int name_at = 0;
-    if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &stop, perms, &off, &maj, &min, &ino, &name_at) >= 7 &&
-        perms[2] == 'x') {
-      char* n = line + name_at;
-      // Not a VMA but the gate area: the kernel never reports it in MMAP
-      // records, nor PROCMAP_QUERY, so neither path emits it.
-      if (strcmp(n, "[vsyscall]") == 0) {
-        line = nl + 1;
-        continue;
-      }
-      size_t len = decode_maps_name(n);
-      const char* name = n;
-      kernel_mmap_name(name, len);
-      Mapping m{start, stop, off, ino, maj, min,
-                static_cast<uint32_t>((perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) | PROT_EXEC),
-                static_cast<uint32_t>(perms[3] == 's' ? MAP_SHARED : MAP_PRIVATE), name, len};
-      append_mmap2(out, pid, pid, m, time, cpu_);
-      ++records;
-    }
-    line = nl + 1;
-  }
-  return records;
+  return append_maps_text(text_.data(), used, pid, time, cpu_, out);
 }
 
 ProcWindow ProcStatusReader::read_process(uint32_t pid, std::vector<uint8_t>& out) {

@@ -51,6 +51,7 @@ class ProcStatusReader {
   void emit_thread(uint32_t pid, uint32_t tid, uint32_t ppid, const char* comm, size_t comm_len,
                    const uint64_t (*links)[2], uint64_t time, std::vector<uint8_t>& out, size_t& records);
   size_t read_maps_query(int maps_fd, uint32_t pid, uint64_t time, std::vector<uint8_t>& out);
+  // Reads the maps text whole into text_, for append_maps_text.
   size_t read_maps_text(int maps_fd, uint32_t pid, uint64_t time, std::vector<uint8_t>& out);
 
   uint32_t emit_flags_;
@@ -62,6 +63,27 @@ class ProcStatusReader {
   uint64_t kthread_links_[kNamespaceCount][2] = {};
   bool kthread_links_valid_ = false;
 };
+
+// What one read of /proc/PID/stat says (proc(5)); comm points into the text read.
+struct ProcStat {
+  const char* comm;
+  size_t comm_len;
+  char state;
+  uint32_t ppid;
+  unsigned long flags;
+  long threads;
+  unsigned long long start_time;  // since boot, in clock ticks: with the pid, names one process
+};
+
+// Parses "pid (comm) S ppid pgrp session tty tpgid flags ... num_threads
+// itrealvalue starttime ..." from s[0, len), where s[len] is 0. False when
+// the text has no "(comm) S" in it; a field cut short reads as 0.
+bool parse_stat(const char* s, size_t len, ProcStat& out);
+
+// Appends an MMAP2 status record for each executable mapping a
+// /proc/PID/maps text names, and returns how many. text[0, len) is the
+// text, text[len] is 0; its lines are cut and names decoded in place.
+size_t append_maps_text(char* text, size_t len, uint32_t pid, uint64_t time, uint32_t cpu, std::vector<uint8_t>& out);
 
 // Appends one status-only record of each kind. Shared with tests of the layout.
 void append_fork(std::vector<uint8_t>& out, uint32_t pid, uint32_t ppid, uint32_t tid, uint32_t ptid,

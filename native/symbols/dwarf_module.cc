@@ -102,13 +102,13 @@ const char* comp_dir_of(Dwarf_Die* cu) {
 
 DwarfModule::DwarfModule(const std::string& main_file, const std::string& debug_file)
     : path_(main_file), debug_path_(debug_file) {
-  dwfl_ = dwfl_begin(&kCallbacks);
+  dwfl_.reset(dwfl_begin(&kCallbacks));
   if (dwfl_ == nullptr) fail("symbolizer", "", dwfl_errmsg(-1));
-  dwfl_report_begin(dwfl_);
+  dwfl_report_begin(dwfl_.get());
   // Bias 0: the module's addresses are the file's own vaddrs, for ET_EXEC and ET_DYN alike.
-  module_ = dwfl_report_elf(dwfl_, main_file.c_str(), main_file.c_str(), -1, 0, true);
+  module_ = dwfl_report_elf(dwfl_.get(), main_file.c_str(), main_file.c_str(), -1, 0, true);
   if (module_ == nullptr) fail("bad-elf", "", dwfl_errmsg(-1));
-  dwfl_report_end(dwfl_, nullptr, nullptr);
+  dwfl_report_end(dwfl_.get(), nullptr, nullptr);
   void** userdata;
   dwfl_module_info(module_, &userdata, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
   *userdata = &debug_path_;
@@ -116,8 +116,6 @@ DwarfModule::DwarfModule(const std::string& main_file, const std::string& debug_
   if (dwarf_ == nullptr && !debug_path_.empty())
     fail("no-debug-info", "", "its debug file " + debug_path_ + " gives no DWARF (" + dwfl_errmsg(-1) + "); is it the debug file of this build?");
 }
-
-DwarfModule::~DwarfModule() { dwfl_end(dwfl_); }
 
 const char* DwarfModule::libdw_version() { return dwfl_version(nullptr); }
 

@@ -58,7 +58,6 @@ class DwarfModule {
  public:
   /** Throws Error naming the file and the cause. debug_file may be empty: DWARF is then read from main_file if it has any. */
   DwarfModule(const std::string& main_file, const std::string& debug_file);
-  ~DwarfModule();
   DwarfModule(const DwarfModule&) = delete;
   DwarfModule& operator=(const DwarfModule&) = delete;
 
@@ -118,7 +117,9 @@ class DwarfModule {
 
   std::string path_;
   std::string debug_path_;
-  Dwfl* dwfl_ = nullptr;
+  // Ended by its own destructor: a constructor that throws runs no ~DwarfModule,
+  // and a bad file must not leak the session and the file it holds open.
+  std::unique_ptr<Dwfl, void (*)(Dwfl*)> dwfl_{nullptr, dwfl_end};
   Dwfl_Module* module_ = nullptr;
   Dwarf* dwarf_ = nullptr;  // null when the module has no DWARF
   Dwarf_Addr bias_ = 0;

@@ -1,7 +1,8 @@
 // The capture core's own resources and its ring reader, checked by a static
 // program of the core with no Node (native/tools/capture_check.cc): every fd
 // and ring given back at stop and on forced error paths, a launched command
-// started and ended cleanly, a corrupt ring reported. One test per check.
+// started and ended cleanly, a corrupt ring reported. One test per check,
+// which runs it as built for the product and again under ASan and UBSan.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,21 +13,26 @@ import { test } from 'node:test';
 import { ROOT, tempDir } from './harness';
 
 const BIN = path.join(ROOT, 'native', 'build', 'capture-check');
+const SANITIZED = path.join(ROOT, 'native', 'build', 'capture-check-sanitized');
 
 function build(): void {
-  const make = spawnSync('make', ['-s', '-C', path.join(ROOT, 'native'), 'build/capture-check'], { encoding: 'utf8' });
+  const make = spawnSync('make', ['-s', '-j2', '-C', path.join(ROOT, 'native'), 'build/capture-check', 'build/capture-check-sanitized'], { encoding: 'utf8' });
   assert.equal(make.status, 0, `make build/capture-check failed:\n${make.stdout}${make.stderr}`);
 }
 
 function runCheck(name: string): void {
   build();
-  // A check that hangs (a stop that never ends) fails by this bound.
-  const run = spawnSync(BIN, [name], { encoding: 'utf8', timeout: 60_000 });
-  const out = `${run.stdout}${run.stderr}`;
-  assert.equal(run.signal, null, `capture-check ${name} did not finish (${run.signal}):\n${out}`);
-  assert.doesNotMatch(out, /^FAIL /m, out);
-  assert.match(out, /^PASS /m, out);
-  assert.equal(run.status, 0, out);
+  for (const bin of [BIN, SANITIZED]) {
+    // A check that hangs (a stop that never ends) fails by this bound.
+    const run = spawnSync(bin, [name], { encoding: 'utf8', timeout: 60_000 });
+    const out = `${path.basename(bin)} ${name}:\n${run.stdout}${run.stderr}`;
+    assert.equal(run.signal, null, `${path.basename(bin)} ${name} did not finish (${run.signal}):\n${out}`);
+    // A sanitizer's report ends the run (-fno-sanitize-recover) with its summary.
+    assert.doesNotMatch(out, /^SUMMARY: \w+Sanitizer/m, out);
+    assert.doesNotMatch(out, /^FAIL /m, out);
+    assert.match(out, /^PASS /m, out);
+    assert.equal(run.status, 0, out);
+  }
 }
 
 test('a record size that cannot be is reported, what follows it to the head is dropped, and the ring goes on', () => {
