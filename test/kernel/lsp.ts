@@ -15,6 +15,7 @@ import {
   InitializedNotification,
   InitializeRequest,
   LogMessageNotification,
+  ShowMessageNotification,
   ShutdownRequest,
   StreamMessageReader,
   StreamMessageWriter,
@@ -23,7 +24,7 @@ import {
   type ProtocolConnection,
 } from 'vscode-languageserver-protocol/node';
 
-import { CaptureStatsRequest, RegionSourcesRequest, ResolveRequest, ShowCaptureNotification, type CaptureStats, type ResolveParams, type ServerSettings, type ServerStart } from '../../protocol/server';
+import { CaptureStatsRequest, RegionSourcesRequest, ResolveRequest, SettingsNotification, ShowCaptureNotification, type CaptureStats, type ResolveParams, type ServerSettings, type ServerStart } from '../../protocol/server';
 import { type AddressResolution, type RegionSources, type WireRegion } from '../../protocol/webview';
 import { ROOT } from './harness';
 
@@ -32,6 +33,8 @@ export const SERVER = path.join(ROOT, 'dist', 'server.js');
 export class LanguageServer {
   /** CodeLens refreshes the server asked for so far. */
   refreshes = 0;
+  /** What the server showed the user (window/showMessage), in order. */
+  readonly shown: string[] = [];
   private refreshed: Array<() => void> = [];
 
   private constructor(
@@ -46,15 +49,16 @@ export class LanguageServer {
       return null;
     });
     connection.onNotification(LogMessageNotification.type, ({ message }) => stderr.push(`${message}\n`));
+    connection.onNotification(ShowMessageNotification.type, ({ message }) => this.shown.push(message));
   }
 
   /**
    * Starts the server and completes the LSP handshake, as VS Code's client
    * does: it takes CodeLens refreshes, and is given the settings and the
-   * capture shown in its initialization options.
+   * capture shown in its initialization options; `server` is another copy of dist/server.js.
    */
-  static async start(options: { workspace?: string; settings?: ServerSettings; capture?: string; env?: NodeJS.ProcessEnv } = {}): Promise<LanguageServer> {
-    const child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
+  static async start(options: { workspace?: string; settings?: ServerSettings; capture?: string; env?: NodeJS.ProcessEnv; server?: string } = {}): Promise<LanguageServer> {
+    const child = spawn(process.execPath, [options.server ?? SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
     const stderr: string[] = [];
     child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
     const connection = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
@@ -85,6 +89,11 @@ export class LanguageServer {
 
   showCapture(file: string | null): Promise<void> {
     return this.connection.sendNotification(ShowCaptureNotification, { path: file });
+  }
+
+  /** New settings, as the extension sends when the user changes them: the server reloads its symbolizer. */
+  changeSettings(settings: ServerSettings): Promise<void> {
+    return this.connection.sendNotification(SettingsNotification, settings);
   }
 
   resolve(params: ResolveParams): Promise<AddressResolution[]> {
