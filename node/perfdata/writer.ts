@@ -131,7 +131,7 @@ export function finishPerfDataFile(path: string, dataEnd: number, names: readonl
   try {
     writeEnding(fd, { events, tracing: tracepoints.length ? tracingData(tracepoints) : undefined, host, attrsAt: file.attrsAt, dataOffset: file.dataStart, dataEnd }, meta);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const { code, syscall } = e as NodeJS.ErrnoException;
     if (code === undefined) throw e;
     // What of the ending was written goes, or a reader of the unfinished file would take it for records.
     fs.ftruncateSync(fd, dataEnd);
@@ -139,7 +139,7 @@ export function finishPerfDataFile(path: string, dataEnd: number, names: readonl
       code,
       path,
       code === 'ENOSPC'
-        ? `no space left on ${path} for the capture's ending: the file holds every record and reads as unfinished. Fix: free space, or capture to another file system.`
+        ? `no space left on ${path} (${syscall}) for the capture's ending: the file holds every record and reads as unfinished. Fix: free space, or capture to another file system.`
         : `cannot finish ${path}: ${(e as Error).message}; the file holds every record and reads as unfinished. Fix: check the disk, and capture to another file.`,
     );
   } finally {

@@ -52,7 +52,7 @@ test('the CLI capture onto a full file system stops with one error, "no space le
   assert.equal(code, 1, capture.output);
   const errors = capture.lines.filter((line) => /\berror:/.test(line));
   assert.equal(errors.length, 1, `one error: ${capture.output}`);
-  assert.match(errors[0], new RegExp(`no space left on ${output}.*Fix: free space, or capture to another file system`));
+  assert.match(errors[0], new RegExp(`no space left on ${output} \\(pwrite\\).*Fix: free space, or capture to another file system`));
   const types = wholeRecordTypes(output);
   assert.ok(types.filter((t) => t === RecordType.FORK).length > 10, 'the forks written before the disk filled are there');
   const { warnings, forks } = readBack(output);
@@ -68,7 +68,7 @@ test('a Recording onto a full file system stops with the one error ENOSPC, its f
   recording.on('written', (end) => (told = end));
   const result = await recording.run();
   assert.equal(result.stop.error?.code, 'ENOSPC', String(result.stop.error));
-  assert.match(result.stop.error.message, new RegExp(`^no space left on ${output}: .*Fix: `));
+  assert.match(result.stop.error.message, new RegExp(`^no space left on ${output} \\(pwrite\\): .*Fix: `));
   assert.equal(result.writeError, undefined, 'the file system being full is said once, by the capture');
   const types = wholeRecordTypes(output);
   const file = openPerfDataFile(output);
