@@ -685,7 +685,8 @@ export class Timeline {
     if (pid < 0 || tid < 0) return this.place(this.global, i);
     const statusOnly = (index.flags[i] & IndexFlag.IS_STATUS) !== 0;
     let lane = this.byTid.get(tid);
-    if (!lane || lane.pid !== pid) {
+    // A lane of an earlier process of a reused pid is not this process's.
+    if (!lane || lane.pid !== pid || lane.process !== this.byPid.get(pid)) {
       let process = this.byPid.get(pid);
       if (!process) process = this.newProcess(pid, statusOnly ? 'status' : 'seen', index.time[i]);
       if (tid === pid) lane = process.lane;
@@ -756,6 +757,9 @@ export class Timeline {
       if (parentLane && parentLane.process === parent && !statusOnly) this.forks.push({ record: i, time: t, parent: parentLane, child: process.lane });
       return;
     }
+    // A thread made with the tid of one that exited is a new thread: its own lane.
+    const earlier = this.byTid.get(tid);
+    if (!statusOnly && earlier && earlier.exitTime <= t) this.byTid.delete(tid);
     const child = this.laneOf(i);
     const parentLane = this.byTid.get(ptid);
     if (parentLane && parentLane !== child && !statusOnly) this.forks.push({ record: i, time: t, parent: parentLane, child });

@@ -317,13 +317,14 @@ async function capture(args: string[]): Promise<number> {
 
   const { stop, written, writeError } = result;
   if (writeError) {
-    say(`error: cannot write ${opts.output}: ${writeError.message}. Fix: choose a writable path with enough space.`);
+    say(`error: ${writeError instanceof FileError ? writeError.message : `cannot write ${opts.output}: ${writeError.message}. Fix: choose a writable path with enough space.`}`);
     return 1;
   }
   const { stats } = stop;
   if (stop.error) {
     say(`error: ${stop.error.message}`);
-    if (written) say(`${stats.records} records read before the error are in ${opts.output}`);
+    // Not a count: the records read after a failed write are not in the file.
+    if (written) say(`${opts.output} holds the records written before the error, and reads up to its last whole record`);
     return 1;
   }
   say(`${stats.records} records (${stats.statusRecords} status-only: ${stats.ioctlRecords} from the ioctl, ${stats.procRecords} from /proc) written to ${opts.output}`);

@@ -74,7 +74,9 @@ export class Recording extends EventEmitter<RecordingEvents> {
       finishPerfDataFile(this.output, this.session.dataEnd, names, { ...this.session.fileMeta(stop), markers: this.markers.length ? this.markers : undefined });
       return { stop, written: true };
     } catch (e) {
-      return { stop, written: true, writeError: e as Error };
+      // A full file system that stopped the capture refuses its ending too: one cause, said once, by the capture.
+      const sameCause = stop.error?.code === 'ENOSPC' && (e as NodeJS.ErrnoException).code === 'ENOSPC';
+      return { stop, written: true, writeError: sameCause ? undefined : (e as Error) };
     }
   }
 

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { type CancellationToken, CodeLens, CodeLensRefreshRequest, createConnection, Hover, MarkupKind, ProposedFeatures, TextDocuments, TextDocumentSyncKind } from 'vscode-languageserver/node';
+import { type CancellationToken, CodeLens, CodeLensRefreshRequest, createConnection, Hover, MarkupKind, MessageType, ProposedFeatures, ShowMessageNotification, TextDocuments, TextDocumentSyncKind } from 'vscode-languageserver/node';
 
 import { SourceResolver, type FunctionMapping } from '../node/symbols/resolver';
 import { openSymbolizer } from '../node/symbols/symbolizer';
@@ -54,14 +54,23 @@ let canRefreshLenses = false;
  */
 const lensAnswers = new Map<string, string>();
 let checkingLenses = false;
+let toldOfFallback = false;
 
 /** The resolver, its symbolizer (the libdw addon) loaded on first use: a server nobody asks loads nothing. */
 function resolver(): SourceResolver {
   if (!loaded) {
     const source = debuginfodSource(debuginfodUrls ?? undefined, 'the setting perfSideband.debuginfodUrls');
     loaded = new SourceResolver(openSymbolizer({ debugDirs: debugDirectories, debuginfod: source && new Debuginfod(source) }));
-    connection.console.info(`symbols: ${loaded.symbolizer.description}`);
     connection.console.info(source ? `debuginfod: ${source.urls.join(' ')}, from ${source.origin}; fetched into ${debuginfodCacheDir()}` : 'debuginfod: off');
+    const { kind, description } = loaded.symbolizer;
+    connection.console.info(`symbols: ${description}`);
+    // Without libdw every answer is poorer (no inline chains, no source files for a region): the user hears it
+    // once, not at each answer, nor again when new settings reload the symbolizer.
+    if (kind !== 'libdw' && !toldOfFallback) {
+      toldOfFallback = true;
+      // A notification, not showWarningMessage's request: nothing to answer, so no client can fail it.
+      void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message: `Perf Sideband: ${description}` });
+    }
   }
   return loaded;
 }

@@ -108,7 +108,7 @@ void PerfFile::open(const std::string& path, const AttachInfo& info) {
   if (fd_ < 0) {
     const int err = errno;
     throw Error(err == ENOSPC ? "ENOSPC" : "EOUTPUT",
-                "cannot write " + path + ": " + strerror(err) + ". Fix: choose a writable path with enough space for the capture.");
+                "cannot write " + path + ": open: " + strerror(err) + ". Fix: choose a writable path with enough space for the capture.");
   }
   write_all(start.result().data(), start.size());
 }
@@ -141,8 +141,8 @@ void PerfFile::write_all(const uint8_t* bytes, size_t size) {
       // Whole records only: what did not fit goes, so readers end at a record's end.
       (void)!ftruncate(fd_, static_cast<off_t>(before));
       throw Error(err == ENOSPC ? "ENOSPC" : "EIO",
-                  err == ENOSPC ? "no space left on " + path_ + ": the capture stopped, and the file holds every record up to there. Fix: free space, or capture to another file system."
-                                : "cannot write " + path_ + ": " + strerror(err) + ". Fix: check the disk and capture to another file.");
+                  err == ENOSPC ? "no space left on " + path_ + " (pwrite): the capture stopped, and the file holds every record up to there. Fix: free space, or capture to another file system."
+                                : "cannot write " + path_ + ": pwrite: " + strerror(err) + ". Fix: check the disk and capture to another file.");
     }
     done += static_cast<size_t>(n);
   }

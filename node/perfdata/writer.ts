@@ -9,6 +9,7 @@ import { checkMeta, sidebandTrailer, type SidebandMeta } from '../../core/perfda
 import { readHostInfo, type HostInfo } from '../host';
 import { tracingData } from './tracingData';
 import { openPerfDataFile } from './reader';
+import { FileError } from '../fileError';
 
 /** PERF_TYPE_TRACEPOINT: the attr type of the syscall tracepoints, whose formats perf needs in TRACING_DATA. */
 const TRACEPOINT_TYPE = 2;
@@ -129,6 +130,18 @@ export function finishPerfDataFile(path: string, dataEnd: number, names: readonl
   const fd = fs.openSync(path, 'r+');
   try {
     writeEnding(fd, { events, tracing: tracepoints.length ? tracingData(tracepoints) : undefined, host, attrsAt: file.attrsAt, dataOffset: file.dataStart, dataEnd }, meta);
+  } catch (e) {
+    const { code, syscall } = e as NodeJS.ErrnoException;
+    if (code === undefined) throw e;
+    // What of the ending was written goes, or a reader of the unfinished file would take it for records.
+    fs.ftruncateSync(fd, dataEnd);
+    throw new FileError(
+      code,
+      path,
+      code === 'ENOSPC'
+        ? `no space left on ${path} (${syscall}) for the capture's ending: the file holds every record and reads as unfinished. Fix: free space, or capture to another file system.`
+        : `cannot finish ${path}: ${(e as Error).message}; the file holds every record and reads as unfinished. Fix: check the disk, and capture to another file.`,
+    );
   } finally {
     fs.closeSync(fd);
   }

@@ -15,6 +15,7 @@ import {
   InitializedNotification,
   InitializeRequest,
   LogMessageNotification,
+  ShowMessageNotification,
   ShutdownRequest,
   StreamMessageReader,
   StreamMessageWriter,
@@ -28,6 +29,7 @@ import {
   DebuginfodCancelNotification,
   DebuginfodProgressNotification,
   RegionSourcesRequest,
+  SettingsNotification,
   ResolveRequest,
   ShowCaptureNotification,
   type CaptureStats,
@@ -44,6 +46,8 @@ export const SERVER = path.join(ROOT, 'dist', 'server.js');
 export class LanguageServer {
   /** CodeLens refreshes the server asked for so far. */
   refreshes = 0;
+  /** What the server showed the user (window/showMessage), in order. */
+  readonly shown: string[] = [];
   private refreshed: Array<() => void> = [];
   /** The debuginfod progress the server told so far. */
   readonly fetches: DebuginfodProgress[] = [];
@@ -65,15 +69,16 @@ export class LanguageServer {
       this.fetches.push(progress);
       this.fetchWaiters.splice(0).forEach((wake) => wake());
     });
+    connection.onNotification(ShowMessageNotification.type, ({ message }) => this.shown.push(message));
   }
 
   /**
    * Starts the server and completes the LSP handshake, as VS Code's client
    * does: it takes CodeLens refreshes, and is given the settings and the
-   * capture shown in its initialization options.
+   * capture shown in its initialization options; `server` is another copy of dist/server.js.
    */
-  static async start(options: { workspace?: string; settings?: ServerSettings; capture?: string; env?: NodeJS.ProcessEnv } = {}): Promise<LanguageServer> {
-    const child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
+  static async start(options: { workspace?: string; settings?: ServerSettings; capture?: string; env?: NodeJS.ProcessEnv; server?: string } = {}): Promise<LanguageServer> {
+    const child = spawn(process.execPath, [options.server ?? SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
     const stderr: string[] = [];
     child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
     const connection = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
@@ -121,6 +126,11 @@ export class LanguageServer {
 
   showCapture(file: string | null): Promise<void> {
     return this.connection.sendNotification(ShowCaptureNotification, { path: file });
+  }
+
+  /** New settings, as the extension sends when the user changes them: the server reloads its symbolizer. */
+  changeSettings(settings: ServerSettings): Promise<void> {
+    return this.connection.sendNotification(SettingsNotification, settings);
   }
 
   resolve(params: ResolveParams): Promise<AddressResolution[]> {

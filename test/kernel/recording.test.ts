@@ -6,16 +6,18 @@
 // its last whole record.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 
 import { indexPerfDataFile, openPerfData, openPerfDataFile, readPerfData } from '../../node/perfdata/reader';
 import { Recording } from '../../node/recording';
+import { LoadedPerfData } from '../../node/symbols/resolver';
 import { TimelineFollower } from '../../node/timelineFeed';
 import { RecordType, copyRecords } from '../../core/records';
 import { type HostMessage } from '../../protocol/webview';
-import { sideband, tempDir } from './harness';
+import { CLI, sideband, tempDir } from './harness';
 
 const dir = tempDir('recording');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -72,13 +74,57 @@ test('a capture killed mid-write (SIGKILL) leaves a file read up to its last who
   // Killed once the file holds some forks: the core wrote them, not this process.
   for (let i = 0; i < 400 && !(fs.existsSync(output) && fs.statSync(output).size > 64 << 10); i++) await new Promise((resolve) => setTimeout(resolve, 25));
   assert.ok(fs.existsSync(output) && fs.statSync(output).size > 64 << 10, `the capture wrote its file: ${capture.output}`);
+  // The target outlives a killed capture: it is killed too, or the test would wait out its forks.
+  const pid = capture.child.pid!;
+  const targets = fs.readdirSync(`/proc/${pid}/task`).flatMap((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
   capture.child.kill('SIGKILL');
+  for (const target of targets) process.kill(target, 'SIGKILL');
   await capture.exited;
   const file = readPerfData(output);
   assert.equal(file.meta, undefined, 'no metadata: the capture never finished');
   assert.ok(file.warnings.some((w) => /not properly finished/.test(w)), `the reader says so: ${file.warnings.join('; ')}`);
   const { index } = indexPerfDataFile(output);
   assert.ok(index.type.filter((t) => t === RecordType.FORK).length > 10, 'the forks written before the kill are read');
+
+  // A kill that cut the last record short: the same records, the part dropped.
+  const cut = path.join(dir, 'killed-cut.data');
+  const partFork = Buffer.alloc(16);
+  partFork.writeUInt32LE(RecordType.FORK, 0);
+  partFork.writeUInt16LE(48, 6); // of its 48 bytes, 16
+  fs.writeFileSync(cut, Buffer.concat([fs.readFileSync(output), partFork]));
+  const cutIndex = indexPerfDataFile(cut);
+  assert.equal(cutIndex.index.count, index.count, 'read up to its last whole record');
+  assert.ok(cutIndex.warnings.some((w) => /not properly finished/.test(w)));
+
+  // The CLI says so once, and reads on.
+  const dump = spawnSync(process.execPath, [CLI, 'dump', cut], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  assert.equal(dump.status, 0, dump.stderr);
+  assert.equal(dump.stderr.match(/not properly finished/g)?.length, 1, dump.stderr);
+  assert.equal(dump.stdout.match(/ FORK /g)?.length, index.type.filter((t) => t === RecordType.FORK).length, 'every fork dumped');
+
+  // Open perf.data: the timeline is told once, as it opens, and gets every record.
+  const opened = openPerfData(cut);
+  const posted: HostMessage[] = [];
+  const follower: TimelineFollower = new TimelineFollower(
+    opened,
+    {
+      post(message) {
+        posted.push(message);
+        if (message.type === 'records') setImmediate(() => follower.stored(message.offset + message.bytes.byteLength));
+      },
+    },
+    { title: 'killed', warnings: opened.warnings },
+  );
+  assert.equal((await follower.done).end, 'read');
+  const told = posted.flatMap((m) => (m.type === 'open' ? m.warnings : [])).filter((w) => /not properly finished/.test(w));
+  assert.equal(told.length, 1, 'the timeline says so once');
+  const records = Buffer.concat(posted.flatMap((m) => (m.type === 'records' ? [Buffer.from(m.bytes)] : [])));
+  assert.deepEqual(records, Buffer.from(copyRecords(cutIndex.index, 0)));
+
+  // The language server's model reads it too: its processes, up to the last whole record.
+  const loaded = LoadedPerfData.load(cut);
+  assert.equal(loaded.timeline.count, index.count);
+  assert.ok(loaded.timeline.processes.length > 10);
 });
 
 test("a timeline that follows the capture's file as 'written' says it grew gets every sideband record once, while the capture runs", async () => {

@@ -181,6 +181,31 @@ describe('Timeline: incremental update', () => {
     assert.equal(tl.processAt(50, 400), tl.processes[1]);
     assert.equal(tl.commAt(tl.processes[1].lane, 400), 'second');
   });
+
+  test('a tid created again after its thread exited is a new lane, in its own process too', () => {
+    const tl = timelineOf([
+      fork(real(50, 100), { pid: 1, tid: 1 }),
+      fork(real(50, 110, 51), { pid: 50, tid: 50 }),
+      comm(real(50, 120, 51), 'old-thread'),
+      exit(real(50, 130, 51), { pid: 50, tid: 50 }),
+      // The same process makes a thread that gets the exited one's tid.
+      fork(real(50, 140, 51), { pid: 50, tid: 50 }),
+      comm(real(50, 150, 51), 'new-thread'),
+      exit(real(50, 160, 51), { pid: 50, tid: 50 }),
+      exit(real(50, 200), { pid: 1, tid: 1 }),
+      // A new process with the old pid makes a thread with the old tid.
+      fork(real(50, 300), { pid: 1, tid: 1 }),
+      fork(real(50, 310, 51), { pid: 50, tid: 50 }),
+      comm(real(50, 320, 51), 'reborn-thread'),
+    ]);
+    assert.equal(tl.processes.length, 2);
+    const [first, second] = tl.processes;
+    assert.deepEqual(first.threads.map((lane) => tl.commAt(lane, lane.lastTime)), ['old-thread', 'new-thread']);
+    assert.deepEqual(first.threads.map((lane) => [lane.firstTime, lane.exitTime]), [[110, 130], [140, 160]]);
+    assert.deepEqual(second.threads.map((lane) => tl.commAt(lane, 400)), ['reborn-thread']);
+    assert.ok(Number.isNaN(second.threads[0].exitTime), 'the new process\'s thread lives on');
+    assert.equal(new Set(tl.lanes.map((lane) => lane.id)).size, tl.lanes.length);
+  });
 });
 
 describe('Timeline: regionsAt', () => {
