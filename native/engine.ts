@@ -69,6 +69,13 @@ export interface AttachInfo {
   cpus: number[];
   ringPages: number;
   namespaces: boolean;
+  /**
+   * The tracefs files the tracepoints' formats are in, by path under the
+   * tracefs root, as a capture helper read them for a front end that may not
+   * be allowed to (native/helper.ts); absent from the addon, whose process
+   * reads tracefs itself.
+   */
+  tracefs?: ReadonlyMap<string, Uint8Array>;
 }
 
 /** A snapshot as the addon reports it: the file's SnapshotMeta, with its times as bigints. */
@@ -100,7 +107,7 @@ export class EngineError extends Error {
 
 /** What the addon, or the helper through native/helper.ts, says of a capture. */
 export type NativeMessage =
-  | { kind: 'attached'; pid: number; events: { attr: ArrayBuffer; ids: bigint[]; name: string }[]; ioctlId: bigint; cpus: number[]; ringPages: number; namespaces: boolean }
+  | { kind: 'attached'; pid: number; events: { attr: ArrayBuffer; ids: bigint[]; name: string }[]; ioctlId: bigint; cpus: number[]; ringPages: number; namespaces: boolean; tracefs?: ReadonlyMap<string, Uint8Array> }
   | { kind: 'written'; dataEnd: number; stats: CaptureStats }
   | ({ kind: 'snapshot' } & SnapshotInfo)
   | ({ kind: 'warning' } & Warning)
@@ -263,6 +270,7 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
           cpus: m.cpus,
           ringPages: m.ringPages,
           namespaces: m.namespaces,
+          tracefs: m.tracefs,
         };
         this.deliver('attached', this.attach);
         break;

@@ -85,6 +85,7 @@ function toNative(line: string): NativeMessage {
         ...m,
         events: m.events.map((e: { name: string; attr: string; ids: string[] }) => ({ name: e.name, attr: new Uint8Array(Buffer.from(e.attr, 'hex')).buffer, ids: e.ids.map(BigInt) })),
         ioctlId: BigInt(m.ioctlId),
+        tracefs: new Map(Object.entries(m.tracefs as Record<string, string>).map(([file, text]) => [file, Buffer.from(text)])),
       };
     case 'snapshot':
       return { ...m, start: BigInt(m.start), end: BigInt(m.end) };

@@ -34,6 +34,7 @@
 #include <thread>
 
 #include "../core/capture.h"
+#include "../core/tracepoints.h"
 
 using namespace sideband;
 
@@ -102,11 +103,19 @@ class Reporter : public CaptureListener {
       events += std::string(events.empty() ? "" : ",") + "{\"name\":" + json_string(e.name) + ",\"attr\":\"" + attr +
                 "\",\"ids\":[" + ids + "]}";
     }
+    // The tracepoints' formats, which the front end, perhaps unprivileged,
+    // needs to finish the file and may not be allowed to read.
+    std::vector<std::string> tracepoints;
+    for (size_t e = 1; e < a.events.size(); ++e) tracepoints.push_back(a.events[e].name);
+    std::string formats;
+    if (!tracepoints.empty())
+      for (const auto& [file, text] : tracepoint_formats(tracepoints))
+        formats += (formats.empty() ? "" : ",") + json_string(file) + ":" + json_string(text);
     std::string cpus;
     for (int cpu : a.cpus) cpus += (cpus.empty() ? "" : ",") + std::to_string(cpu);
     send("{\"kind\":\"attached\",\"pid\":" + std::to_string(a.pid) + ",\"events\":[" + events + "],\"ioctlId\":\"" +
          std::to_string(a.ioctl_id) + "\",\"cpus\":[" + cpus + "],\"ringPages\":" + std::to_string(a.ring_pages) +
-         ",\"namespaces\":" + (a.namespaces ? "true" : "false") + "}");
+         ",\"namespaces\":" + (a.namespaces ? "true" : "false") + ",\"tracefs\":{" + formats + "}}");
   }
   void written(uint64_t data_end, const CaptureStats& stats) override {
     send("{\"kind\":\"written\",\"dataEnd\":" + std::to_string(data_end) + ",\"stats\":" + json_stats(stats) + "}");
