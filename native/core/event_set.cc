@@ -131,15 +131,19 @@ void EventSet::open_ioctl_event(size_t pages) {
 }
 
 int EventSet::open_event(pid_t tid, int cpu) {
+  bool without_namespaces = false;
   for (;;) {
     int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr_, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+    // NAMESPACES records need CAP_PERFMON: degrade, and say so once the
+    // event opens without them (else they were not what was refused).
+    if (fd >= 0 && without_namespaces)
+      listener_.warning("ENAMESPACES",
+                        "namespace records are off: they need CAP_PERFMON (or CAP_SYS_ADMIN). " + privilege_fix(helper_));
     if (fd >= 0) return fd;
     int err = errno;
     if ((err == EACCES || err == EPERM) && attr_.namespaces) {
-      // NAMESPACES records need CAP_PERFMON: degrade, and say so.
       attr_.namespaces = 0;
-      listener_.warning("ENAMESPACES",
-                        "namespace records are off: they need CAP_PERFMON (or CAP_SYS_ADMIN). " + privilege_fix(helper_));
+      without_namespaces = true;
       continue;
     }
     // That thread has exited (or is an exited leader whose threads run on):

@@ -48,7 +48,7 @@ std::string shell_quoted(const std::string& path) {
 
 std::string privilege_fix(const std::string& helper) {
   return "Fix: capture with elevated privileges, asked each time (the command \"Perf Sideband: Capture with "
-         "Elevated Privileges\", or `sideband capture --via sudo`); or once, give the capture helper alone the "
+         "Elevated Privileges…\", or `sideband capture --via sudo`); or once, give the capture helper alone the "
          "capabilities: `sudo setcap cap_perfmon,cap_sys_ptrace+ep " +
          shell_quoted(helper.empty() ? "sideband-capture" : helper) +
          "` (then `sideband capture --via helper`); or lower the sysctl for everyone: `sudo sysctl "
