@@ -46,8 +46,10 @@ std::string shell_quoted(const std::string& path) {
 
 }  // namespace
 
-std::string privilege_fix(const std::string& helper) {
-  return "Fix: capture with elevated privileges, asked each time (the command \"Perf Sideband: Capture with "
+std::string privilege_fix(const std::string& helper) { return "Fix: " + privilege_remedies(helper); }
+
+std::string privilege_remedies(const std::string& helper) {
+  return "capture with elevated privileges, asked each time (the command \"Perf Sideband: Capture with "
          "Elevated Privileges…\", or `sideband capture --via sudo`); or once, give the capture helper alone the "
          "capabilities: `sudo setcap cap_perfmon,cap_sys_ptrace+ep " +
          shell_quoted(helper.empty() ? "sideband-capture" : helper) +
@@ -73,8 +75,8 @@ void explain_open_error(int err, pid_t target, pid_t tid, const std::string& hel
       snprintf(dir, sizeof dir, "/proc/%d", tid);
       statx(AT_FDCWD, dir, 0, STATX_UID, &st);
       throw Error("EPTRACE", "no permission to observe process " + pid + " (owned by uid " + std::to_string(st.stx_uid) +
-                                 "): perf needs ptrace read access to it. Capture as the user that runs it, or: " +
-                                 privilege_fix(helper));
+                                 "): perf needs ptrace read access to it. Fix: capture as the user that runs it; or " +
+                                 privilege_remedies(helper));
     }
     if (fd >= 0) close(fd);
     const long paranoid = read_long("/proc/sys/kernel/perf_event_paranoid", 2);

@@ -17,5 +17,7 @@ namespace sideband {
 // users' processes, namespaces): elevated each time, or the helper alone
 // given the capabilities once, never the editor or node.
 std::string privilege_fix(const std::string& helper);
+// The same remedies without "Fix: ", to follow another.
+std::string privilege_remedies(const std::string& helper);
 
 }  // namespace sideband
