@@ -114,11 +114,16 @@ test('elevated: the helper through sudo, allowed for it alone, captures root\'s 
       execFileSync('visudo', ['-c', '-q', '-f', SUDOERS]);
       const target = Proc.start('sleep', ['30']);
       const out = path.join(home, 'elevated.data');
-      const run = capture(['--via', 'sudo', '--pid', String(target.child.pid), '--duration', '0.3', '-o', out]);
+      const run = capture(['--via', 'sudo', '--pid', String(target.child.pid), '-o', out]);
+      // The CLI's signals reach root's helper as commands on its socket: a snapshot, then a stop.
+      await run.waitFor(/attached to \d+/);
+      run.child.kill('SIGUSR1');
+      await run.waitFor(/snapshot 1: 1 process/);
+      run.child.kill('SIGINT');
       assert.equal(await run.exited, 0, run.output);
       assert.doesNotMatch(run.output, /warning/, 'root needs no degrading');
-      // The tracepoints' formats came from the helper: the user cannot read tracefs.
-      assert.deepEqual(recordedOf(out, target.child.pid!), { forks: 1, namespaces: true, regionChanges: 'tracepoints' });
+      // A status FORK from each snapshot; the tracepoints' formats came from the helper: the user cannot read tracefs.
+      assert.deepEqual(recordedOf(out, target.child.pid!), { forks: 2, namespaces: true, regionChanges: 'tracepoints' });
 
       // Root's own file, named to the helper: it writes only its user's.
       const planted = path.join(tempDir('privilege-root'), 'root.data');
