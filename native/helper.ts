@@ -122,7 +122,15 @@ export class HelperCapture implements NativeCapture {
       server.close(); // one helper, one connection
       this.connection = socket;
       for (const command of this.pending.splice(0)) socket.write(command);
-      readline.createInterface({ input: socket }).on('line', (line) => this.receive(toNative(line)));
+      readline.createInterface({ input: socket }).on('line', (line) => {
+        let message: NativeMessage;
+        try {
+          message = toNative(line);
+        } catch (e) {
+          message = { kind: 'warning', code: 'EHELPER', message: `the capture helper sent a line that is no message (${(e as Error).message}): it was left out. Fix: reinstall the extension, so that the helper and the extension match.` };
+        }
+        this.receive(message);
+      });
       socket.on('error', () => {}); // its end is the helper's, reported by ended below
     });
     server.listen(control, () => {

@@ -42,6 +42,9 @@ namespace {
 
 // The largest pid Linux gives (PID_MAX_LIMIT on 64-bit).
 constexpr long kPidMax = 4194304;
+// Pages per CPU at most (32 MiB of 4 KiB pages): what a user allowed to run
+// the helper as root may lock.
+constexpr size_t kMaxRingPages = 8192;
 
 Capture* running = nullptr;
 
@@ -243,7 +246,14 @@ int main(int argc, char** argv) {
         fprintf(stderr, "sideband-capture: --pid needs a process id (1 to %ld), not '%s'\n", kPidMax, argv[i]);
         return usage();
       }
-    } else if (!strcmp(argv[i], "--ring-pages") && has_value) options.ring_pages = strtoul(argv[++i], nullptr, 10);
+    } else if (!strcmp(argv[i], "--ring-pages") && has_value) {
+      // Root's locked memory has no budget to shrink to: the helper keeps one.
+      options.ring_pages = strtoul(argv[++i], nullptr, 10);
+      if (options.ring_pages == 0 || options.ring_pages > kMaxRingPages) {
+        fprintf(stderr, "sideband-capture: --ring-pages needs 1 to %zu, not '%s'\n", kMaxRingPages, argv[i]);
+        return usage();
+      }
+    }
     else if (!strcmp(argv[i], "--emit") && has_value) options.emit = static_cast<uint32_t>(strtoul(argv[++i], nullptr, 10));
     else if (!strcmp(argv[i], "--no-children")) options.follow_children = false;
     else if (!strcmp(argv[i], "--no-ioctl")) options.try_ioctl = false;

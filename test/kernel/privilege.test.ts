@@ -139,12 +139,15 @@ test('elevated: the helper through sudo, allowed for it alone, captures root\'s 
     }
   }));
 
-test('the helper takes a pid as digits only, and never a command', async () => {
+test('the helper takes a pid as digits only, rings it can lock as root, and never a command', async () => {
   for (const pid of ['1;id', '-1', '0', ' 12', '4194305', '12abc']) {
     const run = Proc.start(HELPER, ['--output', '/dev/null', '--control', '/nonexistent', '--pid', pid]);
     assert.equal(await run.exited, 2, `${pid}: ${run.output}`);
     assert.match(run.output, /--pid needs a process id/);
   }
+  const greedy = Proc.start(HELPER, ['--output', '/dev/null', '--control', '/nonexistent', '--pid', '1', '--ring-pages', '1048576']);
+  assert.equal(await greedy.exited, 2, greedy.output);
+  assert.match(greedy.output, /--ring-pages needs 1 to 8192/);
   const run = Proc.start(HELPER, ['--output', '/dev/null', '--control', '/nonexistent', '--', 'sh']);
   assert.equal(await run.exited, 2, run.output);
   assert.match(run.output, /usage: sideband-capture/);
