@@ -16,6 +16,10 @@ import { StopSnapshots } from './stopSnapshots';
 import { listProcesses, optionsFromSettings, splitCommandLine } from './targets';
 import { PerfDataEditorProvider, type TimelineViewProvider } from './timelinePanel';
 import { regionChangesInWords } from '../core/perfdata/metadata';
+import { helperArgv, type HelperProcess, type HelperVia } from '../native/helper';
+import { chooseElevation, consentText, liftedByPrivileges, onPath } from './elevation';
+
+const ELEVATE = 'Capture with Elevated Privileges…';
 
 type Target = { pid: number } | { command: string[] };
 
@@ -102,6 +106,35 @@ export class Controller implements vscode.Disposable {
     await this.start(target, 'pid' in target ? `${commOf(target.pid)} (pid ${target.pid})` : target.command.join(' '));
   }
 
+  /**
+   * "Capture with Elevated Privileges…": the capture helper, as root, attached
+   * to the debuggee or a picked process (or `pid`, from a refusal's button),
+   * once the user has consented in a modal dialog; every time.
+   */
+  async captureElevated(pid?: number): Promise<void> {
+    if (pid === undefined) {
+      const session = vscode.debug.activeDebugSession;
+      if (session) pid = await this.debugTargets.pidOf(rootOf(session), 0);
+    }
+    if (pid === undefined) {
+      const picked = await this.pickProcess('Perf Sideband: capture which process, with elevated privileges?', false);
+      if (!picked || !('pid' in picked)) return;
+      pid = picked.pid;
+    }
+    const title = `${commOf(pid)} (pid ${pid})`;
+    const elevation = chooseElevation(process.env, vscode.env.remoteName !== undefined, onPath('pkexec'));
+    let argv: string[];
+    try {
+      argv = helperArgv({ pid, output: path.join(this.captureDir, 'capture.data') }, '(a socket of this window)');
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Perf Sideband: ${(e as Error).message}`);
+      return;
+    }
+    const answer = await vscode.window.showWarningMessage(`Capture ${title} as root?`, { modal: true, detail: consentText(elevation, argv) }, 'Capture as Root');
+    if (answer !== 'Capture as Root') return;
+    await this.start({ pid }, `${title}, elevated`, undefined, elevation === 'pkexec' ? 'pkexec' : sudoInTerminal);
+  }
+
   /** A process or, with `offerLaunch`, a command; `likely`, the likely debuggee, is offered first. */
   private async pickProcess(placeHolder: string, offerLaunch: boolean, likely?: number): Promise<Target | undefined> {
     type Item = vscode.QuickPickItem & { target?: Target; launch?: boolean };
@@ -131,7 +164,7 @@ export class Controller implements vscode.Disposable {
     return line ? { command: splitCommandLine(line) } : undefined;
   }
 
-  private async start(target: Target, title: string, root?: vscode.DebugSession): Promise<void> {
+  private async start(target: Target, title: string, root?: vscode.DebugSession, via?: HelperVia): Promise<void> {
     if (this.live?.running) {
       const answer = await vscode.window.showWarningMessage(`A capture of ${this.live.title} is running. Stop it and capture ${title}?`, { modal: true }, 'Stop and Capture');
       if (answer !== 'Stop and Capture') return;
@@ -141,7 +174,7 @@ export class Controller implements vscode.Disposable {
     let live: LiveFeed;
     try {
       const settings = this.settings;
-      live = new LiveFeed(title, { ...optionsFromSettings((key) => settings.get(key)), ...target }, output);
+      live = new LiveFeed(title, { ...optionsFromSettings((key) => settings.get(key)), ...target, via }, output);
     } catch (e) {
       // Bad settings, a command that cannot run, a helper that cannot load: say which, and the fix.
       void vscode.window.showErrorMessage(`Perf Sideband: ${(e as Error).message}`);
@@ -172,8 +205,15 @@ export class Controller implements vscode.Disposable {
     void vscode.commands.executeCommand('perfSideband.timeline.focus');
     const { stop, writeError } = await live.result;
     void vscode.commands.executeCommand('setContext', 'perfSideband.capturing', this.live?.running ?? false);
-    if (stop.error) void vscode.window.showErrorMessage(`Perf Sideband: ${stop.error.message}`);
+    if (stop.error) void this.showCaptureError(stop.error, 'pid' in target && !via ? target.pid : undefined);
     if (writeError) void vscode.window.showErrorMessage(`Perf Sideband: the capture file could not be written: ${writeError.message}. Fix: free space in ${this.captureDir}.`);
+  }
+
+  /** A capture's error; one that privileges would lift offers them, for `pid`, asking first. */
+  private async showCaptureError(error: { code: string; message: string }, pid: number | undefined): Promise<void> {
+    const offer = pid !== undefined && liftedByPrivileges(error.code);
+    const answer = await vscode.window.showErrorMessage(`Perf Sideband: ${error.message}`, ...(offer ? [ELEVATE] : []));
+    if (answer === ELEVATE) await this.captureElevated(pid);
   }
 
   private trackStatus(live: LiveFeed): void {
@@ -339,4 +379,23 @@ export class Controller implements vscode.Disposable {
     this.disposables.forEach((d) => d.dispose());
     fs.rmSync(this.captureDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Runs the helper's argv through sudo in a terminal of its own, where sudo
+ * asks for the password: the argv goes to the terminal's process as it is,
+ * with no shell between.
+ */
+function sudoInTerminal(argv: string[]): HelperProcess {
+  const terminal = vscode.window.createTerminal({ name: 'Perf Sideband: elevated capture', shellPath: 'sudo', shellArgs: ['--', ...argv] });
+  terminal.show();
+  return {
+    ended: new Promise((resolve) => {
+      const closed = vscode.window.onDidCloseTerminal((t) => {
+        if (t !== terminal) return;
+        closed.dispose();
+        resolve(`sudo ended with status ${t.exitStatus?.code ?? 'unknown'} before the capture began (its terminal shows why)`);
+      });
+    }),
+  };
 }

@@ -29,6 +29,7 @@ export function activate(context: vscode.ExtensionContext): void {
       supportsMultipleEditorsPerDocument: true,
     }),
     vscode.commands.registerCommand('perfSideband.capture', () => controller.capture()),
+    vscode.commands.registerCommand('perfSideband.captureElevated', () => controller.captureElevated()),
     vscode.commands.registerCommand('perfSideband.stop', () => controller.stop()),
     vscode.commands.registerCommand('perfSideband.snapshot', () => controller.snapshot()),
     vscode.commands.registerCommand('perfSideband.openFile', () => controller.openFile()),

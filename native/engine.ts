@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { type CaptureStats, type RegionChanges, type SidebandMeta, type SnapshotMeta } from '../core/perfdata/metadata';
+import { HelperCapture, helperPath, type HelperVia } from './helper';
 
 
 export enum Emit {
@@ -35,6 +36,11 @@ export interface CaptureOptions {
    * status snapshots only.
    */
   regionTracepoints?: boolean;
+  /**
+   * Capture in the helper executable, attached to `pid`, rather than in this
+   * process (native/helper.ts): the one way to capture with privileges.
+   */
+  via?: HelperVia;
 }
 
 /** What the core is given: the options, and the perf.data it writes the records to. */
@@ -63,6 +69,13 @@ export interface AttachInfo {
   cpus: number[];
   ringPages: number;
   namespaces: boolean;
+  /**
+   * The tracefs files the tracepoints' formats are in, by path under the
+   * tracefs root, as a capture helper read them for a front end that may not
+   * be allowed to (native/helper.ts); absent from the addon, whose process
+   * reads tracefs itself.
+   */
+  tracefs?: ReadonlyMap<string, Uint8Array>;
 }
 
 /** A snapshot as the addon reports it: the file's SnapshotMeta, with its times as bigints. */
@@ -92,15 +105,17 @@ export class EngineError extends Error {
   }
 }
 
-type NativeMessage =
-  | { kind: 'attached'; pid: number; events: { attr: ArrayBuffer; ids: bigint[]; name: string }[]; ioctlId: bigint; cpus: number[]; ringPages: number; namespaces: boolean }
+/** What the addon, or the helper through native/helper.ts, says of a capture. */
+export type NativeMessage =
+  | { kind: 'attached'; pid: number; events: { attr: ArrayBuffer; ids: bigint[]; name: string }[]; ioctlId: bigint; cpus: number[]; ringPages: number; namespaces: boolean; tracefs?: ReadonlyMap<string, Uint8Array> }
   | { kind: 'written'; dataEnd: number; stats: CaptureStats }
   | ({ kind: 'snapshot' } & SnapshotInfo)
   | ({ kind: 'warning' } & Warning)
   | { kind: 'failed'; error: Error & { code: string } }
   | { kind: 'stopped'; reason: StopInfo['reason']; exitStatus: number; stats: CaptureStats };
 
-interface NativeCapture {
+/** A capture as the addon, or the helper through native/helper.ts, runs it. */
+export interface NativeCapture {
   start(): void;
   snapshot(): void;
   stop(force?: boolean): void;
@@ -123,7 +138,8 @@ export interface ProcStatusResult {
 }
 
 interface NativeAddon {
-  Capture: new (options: CoreOptions, onMessage: (m: NativeMessage) => void) => NativeCapture;
+  /** helper: the capture helper's path, which the fixes in its errors name. */
+  Capture: new (options: CoreOptions & { helper: string }, onMessage: (m: NativeMessage) => void) => NativeCapture;
   readProcStatus(pids?: number[], emit?: number, options?: ProcStatusOptions): ProcStatusResult;
 }
 
@@ -221,13 +237,12 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
     if ((options.pid === undefined) === (options.command === undefined || options.command.length === 0))
       throw new EngineError('EUSAGE', 'a capture needs either a pid to attach to or a command to launch, not both. Fix: give --pid PID, or -- CMD ARGS...');
     if (options.command) checkCommand(options.command[0]);
-    const { Capture } = loadAddon();
     let resolveStopped!: (s: StopInfo) => void;
     this.stopped = new Promise((resolve) => (resolveStopped = resolve));
-    this.native = new Capture(
-      { followChildren: true, ringPages: DEFAULT_RING_PAGES, emit: Emit.All, tryIoctl: true, regionTracepoints: true, ...options },
-      (m) => this.receive(m, resolveStopped),
-    );
+    const { via, ...rest } = options;
+    const core = { followChildren: true, ringPages: DEFAULT_RING_PAGES, emit: Emit.All, tryIoctl: true, regionTracepoints: true, ...rest };
+    const onMessage = (m: NativeMessage): void => this.receive(m, resolveStopped);
+    this.native = via ? new HelperCapture(core, via, onMessage) : new (loadAddon().Capture)({ ...core, helper: helperPath() }, onMessage);
   }
 
   /**
@@ -255,6 +270,7 @@ export class CaptureSession extends EventEmitter<CaptureEvents> {
           cpus: m.cpus,
           ringPages: m.ringPages,
           namespaces: m.namespaces,
+          tracefs: m.tracefs,
         };
         this.deliver('attached', this.attach);
         break;

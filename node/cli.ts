@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { DEFAULT_RING_PAGES, Emit, EngineError } from '../native/engine';
+import { type HelperVia } from '../native/helper';
 import { dump } from './dump';
 import { Recording, type RecordingResult } from './recording';
 import { FileError } from './fileError';
@@ -39,6 +40,11 @@ capture options:
   --snapshot-every MS
                      take a status snapshot every MS milliseconds, so that a
                      capture without those tracepoints still learns where regions went
+  --via helper|sudo|pkexec
+                     capture in the capture helper (sideband-capture), attached
+                     to --pid: \`helper\` runs it as you (given
+                     cap_perfmon,cap_sys_ptrace+ep once), \`sudo\` and \`pkexec\`
+                     run it as root, asking you first; the file stays yours
 
 A running capture emits another status snapshot on SIGUSR1, which
 \`sideband snapshot\` sends.
@@ -100,6 +106,7 @@ interface CaptureArgs {
   tryIoctl: boolean;
   regionTracepoints: boolean;
   snapshotEvery?: number;
+  via?: HelperVia;
 }
 
 function parseCaptureArgs(args: string[]): CaptureArgs {
@@ -146,6 +153,12 @@ function parseCaptureArgs(args: string[]): CaptureArgs {
       case '--snapshot-every':
         out.snapshotEvery = number(a, args[++i]);
         break;
+      case '--via': {
+        const via = args[++i];
+        if (via !== 'helper' && via !== 'sudo' && via !== 'pkexec') throw new UsageError(`--via needs helper, sudo or pkexec, not ${via ?? 'nothing'}`);
+        out.via = via;
+        break;
+      }
       default:
         throw new UsageError(`unknown capture option ${a}`);
     }
@@ -153,6 +166,7 @@ function parseCaptureArgs(args: string[]): CaptureArgs {
   if (!out.output) throw new UsageError('capture needs an output file: -o FILE');
   if ((out.pid === undefined) === (out.command === undefined || out.command.length === 0))
     throw new UsageError('capture needs either --pid PID or -- CMD [ARGS...]');
+  if (out.via && out.command) throw new UsageError('--via captures a running process, --pid PID: the helper never launches a command (elevated, it would run as root)');
   return out as CaptureArgs;
 }
 
@@ -260,6 +274,7 @@ async function capture(args: string[]): Promise<number> {
       emit: opts.emit,
       tryIoctl: opts.tryIoctl,
       regionTracepoints: opts.regionTracepoints,
+      via: opts.via,
     },
     opts.output,
     'choose a writable path for -o',

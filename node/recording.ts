@@ -71,7 +71,7 @@ export class Recording extends EventEmitter<RecordingEvents> {
     if (!attach) return { stop, written: false };
     try {
       const names = attach.events.map((e) => e.name);
-      finishPerfDataFile(this.output, this.session.dataEnd, names, { ...this.session.fileMeta(stop), markers: this.markers.length ? this.markers : undefined });
+      finishPerfDataFile(this.output, this.session.dataEnd, names, { ...this.session.fileMeta(stop), markers: this.markers.length ? this.markers : undefined }, undefined, attach.tracefs);
       return { stop, written: true };
     } catch (e) {
       // A full file system that stopped the capture refuses its ending too: one cause, said once, by the capture.

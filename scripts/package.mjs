@@ -1,5 +1,6 @@
 // One .vsix per platform, `vsce package --target`, each holding only its
-// own addons: perf-sideband-linux-x64.vsix and perf-sideband-linux-arm64.vsix.
+// own addons and capture helper: perf-sideband-linux-x64.vsix and
+// perf-sideband-linux-arm64.vsix.
 // What ships is what .vscodeignore lets through (`vsce ls`); each target's
 // copy of it is staged in .cache/package/TARGET/ with that target's addons
 // where the extension loads them from, native/build/Release/.

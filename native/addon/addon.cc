@@ -85,6 +85,7 @@ class CaptureWrap : public Napi::ObjectWrap<CaptureWrap>, public CaptureListener
     if (o.Has("emit")) options.emit = o.Get("emit").As<Napi::Number>().Uint32Value();
     if (o.Has("tryIoctl")) options.try_ioctl = o.Get("tryIoctl").ToBoolean();
     if (o.Has("regionTracepoints")) options.region_tracepoints = o.Get("regionTracepoints").ToBoolean();
+    if (o.Has("helper")) options.helper = o.Get("helper").ToString().Utf8Value();
     if (!o.Has("output") || !o.Get("output").IsString() || o.Get("output").As<Napi::String>().Utf8Value().empty())
       throw Napi::TypeError::New(env, "new Capture(options, onMessage): options.output, the perf.data to write, is required");
     options.output = o.Get("output").As<Napi::String>().Utf8Value();

@@ -170,7 +170,7 @@ void Capture::attach() {
 
   status_ = std::make_unique<StatusEmitter>(options_.emit, events_, queue_, stats_, *listener_, [this] { round(); });
   const AttachInfo info = events_.attach_info();
-  if (!options_.output.empty()) file_.open(options_.output, info);
+  if (!options_.output.empty()) file_.open(options_.output, info, options_.output_fd);
   listener_->attached(info);
 }
 

@@ -49,6 +49,8 @@ struct CaptureOptions {
   bool try_ioctl = true;              // false forces the /proc path (for comparisons)
   bool region_tracepoints = true;     // the syscall tracepoints of munmap, mremap, mprotect, brk
   std::string output;                 // the perf.data the core writes; empty: records go to the listener
+  int output_fd = -1;                 // output already open for writing (the helper opens the user's file); the core owns it
+  std::string helper;                 // the capture helper's path, for the fixes the errors print
 };
 
 enum class StatusPath { None, Ioctl, Proc };

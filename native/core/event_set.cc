@@ -45,6 +45,7 @@ perf_event_attr capture_attr(const CaptureOptions& options) {
 
 void EventSet::open(pid_t target, const CaptureOptions& options) {
   target_ = target;
+  helper_ = options.helper;
   attr_ = capture_attr(options);
   std::string refused;
   if (options.region_tracepoints) {
@@ -81,7 +82,7 @@ void EventSet::open(pid_t target, const CaptureOptions& options) {
           open_tracepoints(tid, cpu, ring_fd);
         }
       }
-      if (event_fds_.empty()) explain_open_error(ESRCH, target_, target_);
+      if (event_fds_.empty()) explain_open_error(ESRCH, target_, target_, helper_);
       if (options.try_ioctl) open_ioctl_event(pages);
       break;
     } catch (const SystemError& e) {
@@ -130,16 +131,19 @@ void EventSet::open_ioctl_event(size_t pages) {
 }
 
 int EventSet::open_event(pid_t tid, int cpu) {
+  bool without_namespaces = false;
   for (;;) {
     int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr_, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+    // NAMESPACES records need CAP_PERFMON: degrade, and say so once the
+    // event opens without them (else they were not what was refused).
+    if (fd >= 0 && without_namespaces)
+      listener_.warning("ENAMESPACES",
+                        "namespace records are off: they need CAP_PERFMON (or CAP_SYS_ADMIN). " + privilege_fix(helper_));
     if (fd >= 0) return fd;
     int err = errno;
     if ((err == EACCES || err == EPERM) && attr_.namespaces) {
-      // NAMESPACES records need CAP_PERFMON: degrade, and say so.
       attr_.namespaces = 0;
-      listener_.warning("ENAMESPACES",
-                        "namespace records are off: they need CAP_PERFMON (or CAP_SYS_ADMIN). Fix: run as root, or "
-                        "`sudo setcap cap_perfmon+ep \"$(readlink -f \"$(which node)\")\"`.");
+      without_namespaces = true;
       continue;
     }
     // That thread has exited (or is an exited leader whose threads run on):
@@ -149,7 +153,7 @@ int EventSet::open_event(pid_t tid, int cpu) {
       attr_.read_format &= ~static_cast<uint64_t>(PERF_FORMAT_LOST);  // a kernel before 6.0
       continue;
     }
-    explain_open_error(err, target_, tid);
+    explain_open_error(err, target_, tid, helper_);
   }
 }
 

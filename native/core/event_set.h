@@ -95,6 +95,7 @@ class EventSet {
 
   CaptureListener& listener_;
   pid_t target_ = 0;
+  std::string helper_;  // the capture helper's path, for the fixes the errors print
   perf_event_attr attr_{};
   std::vector<int> cpus_;
   size_t ring_pages_ = 0;

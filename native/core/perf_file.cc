@@ -78,7 +78,7 @@ void event_name_record(Bytes& out, const EventInfo& event) {
 
 PerfFile::~PerfFile() { close(); }
 
-void PerfFile::open(const std::string& path, const AttachInfo& info) {
+void PerfFile::open(const std::string& path, const AttachInfo& info, int fd) {
   path_ = path;
   const std::vector<EventInfo> events = file_events(info);
   const uint64_t attr_bytes = events[0].attr.size();
@@ -104,7 +104,7 @@ void PerfFile::open(const std::string& path, const AttachInfo& info) {
   start.align8();
   for (const EventInfo& e : events) event_name_record(start, e);
 
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  fd_ = fd >= 0 ? fd : ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     const int err = errno;
     throw Error(err == ENOSPC ? "ENOSPC" : "EOUTPUT",

@@ -28,11 +28,12 @@ class PerfFile {
   PerfFile& operator=(const PerfFile&) = delete;
   ~PerfFile();
 
-  // Creates (or truncates) `path` and writes everything before the records.
+  // Creates (or truncates) `path`, or takes `fd`, already open on an empty
+  // file of that path, and writes everything before the records.
   // The sideband event's ids also list the ioctl event's and those of /proc
   // status records, so perf knows the event of every record.
   // Throws an Error naming the path, the cause and the fix.
-  void open(const std::string& path, const AttachInfo& info);
+  void open(const std::string& path, const AttachInfo& info, int fd = -1);
   bool is_open() const { return fd_ >= 0; }
 
   // Appends whole records in perf's layout; throws an Error (ENOSPC: "no

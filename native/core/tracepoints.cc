@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 
 #include "record_layout.h"
 
@@ -38,6 +39,24 @@ std::vector<Tracepoint> region_tracepoints(std::string& why) {
     if (why.empty() || err != ENOENT)
       why = std::string("cannot read the syscall tracepoints' ids in ") + root + " (" + strerror(err) + ")";
     if (err != ENOENT) break;
+  }
+  return {};
+}
+
+std::vector<std::pair<std::string, std::string>> tracepoint_formats(const std::vector<std::string>& names) {
+  std::vector<std::string> files = {"events/header_page", "events/header_event"};
+  for (const std::string& name : names) {
+    const size_t colon = name.find(':');
+    files.push_back("events/" + name.substr(0, colon) + "/" + name.substr(colon + 1) + "/format");
+  }
+  for (const char* root : kTracefs) {
+    std::vector<std::pair<std::string, std::string>> found;
+    for (const std::string& file : files) {
+      std::ifstream in(std::string(root) + "/" + file);
+      if (!in) break;
+      found.emplace_back(file, std::string(std::istreambuf_iterator<char>(in), {}));
+    }
+    if (found.size() == files.size()) return found;
   }
   return {};
 }

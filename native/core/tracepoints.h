@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sideband {
@@ -20,6 +21,13 @@ struct Tracepoint {
 // sys_enter_* with its sys_exit_* (the result: a failed call changes nothing).
 // On failure returns none and says why in `why`, naming the path and errno.
 std::vector<Tracepoint> region_tracepoints(std::string& why);
+
+// The tracefs files perf needs to print these tracepoints' samples, as
+// (path under the tracefs root, contents): events/header_page,
+// events/header_event, and events/SYSTEM/EVENT/format of each name. For the
+// helper, which can read them for a front end that may not. Empty when
+// tracefs cannot be read.
+std::vector<std::pair<std::string, std::string>> tracepoint_formats(const std::vector<std::string>& names);
 
 // The attr of one tracepoint: a sample per hit with the raw fields, the
 // sideband's sample_id trailer and clock, inherited as `sideband` is.

@@ -33,15 +33,23 @@ function readTracefs(root: string, file: string): Uint8Array {
   }
 }
 
+function fromFormats(formats: ReadonlyMap<string, Uint8Array>, file: string): Uint8Array {
+  const text = formats.get(file);
+  if (!text) throw new FileError('ENOENT', file, `the capture helper sent no ${file}: perf could not print the tracepoints' samples. Fix: give root (or the helper) read access to tracefs.`);
+  return text;
+}
+
 /**
  * The TRACING_DATA section for `events`, named as perf names them
  * ("syscalls:sys_enter_munmap"): header_page, header_event, no ftrace
  * events, each system's event formats, and empty kallsyms, printk formats
- * and saved cmdlines, which perf accepts as absent.
+ * and saved cmdlines, which perf accepts as absent. The files come from
+ * tracefs, or from `formats` (by path under tracefs's root, as a capture
+ * helper read them for a front end that may not read tracefs).
  */
-export function tracingData(events: readonly string[]): Uint8Array {
-  const root = tracefsRoot();
-  const headers = ['header_page', 'header_event'].map((header) => [header, readTracefs(root, path.join('events', header))] as const);
+export function tracingData(events: readonly string[], formats?: ReadonlyMap<string, Uint8Array>): Uint8Array {
+  const read = formats ? (file: string) => fromFormats(formats, file) : ((root) => (file: string) => readTracefs(root, file))(tracefsRoot());
+  const headers = ['header_page', 'header_event'].map((header) => [header, read(path.join('events', header))] as const);
   // The page ends where header_page's data field does.
   const data = /field: char data;\s*offset:(\d+);\s*size:(\d+);/.exec(new TextDecoder().decode(headers[0][1]));
   const pageSize = data ? Number(data[1]) + Number(data[2]) : 4096;
@@ -58,7 +66,7 @@ export function tracingData(events: readonly string[]): Uint8Array {
   for (const [system, names] of systems) {
     out.raw(utf8.encode(`${system}\0`)).u32(names.length);
     for (const event of names) {
-      const format = readTracefs(root, path.join('events', system, event, 'format'));
+      const format = read(path.join('events', system, event, 'format'));
       out.u64(format.byteLength).raw(format);
     }
   }

@@ -118,9 +118,10 @@ function writeEnding(fd: number, ending: FileEnding, meta: SidebandMeta): void {
  * Finishes a capture file that the native core wrote up to `dataEnd`
  * (native/core/perf_file.h): its header, ids and attrs are read back from
  * it, its events named `names` in the order of its attrs, and the
- * tracepoints' formats read from tracefs now, the capture's kernel's.
+ * tracepoints' formats read from tracefs now, the capture's kernel's (or
+ * taken from `formats`, as a capture helper read them).
  */
-export function finishPerfDataFile(path: string, dataEnd: number, names: readonly string[], meta: SidebandMeta, host: HostInfo = readHostInfo()): void {
+export function finishPerfDataFile(path: string, dataEnd: number, names: readonly string[], meta: SidebandMeta, host: HostInfo = readHostInfo(), formats?: ReadonlyMap<string, Uint8Array>): void {
   const file = openPerfDataFile(path);
   if (file.declaredBytes !== undefined) throw new PerfDataError('data.size', `${path} is already finished: its header gives its data section's size`);
   if (file.attrs.length !== names.length) throw new PerfDataError('attrs', `${path} has ${file.attrs.length} events, but the capture named ${names.length}`);
@@ -129,7 +130,7 @@ export function finishPerfDataFile(path: string, dataEnd: number, names: readonl
   const tracepoints = events.filter((event) => event.attr.type === TRACEPOINT_TYPE).map((event) => event.name);
   const fd = fs.openSync(path, 'r+');
   try {
-    writeEnding(fd, { events, tracing: tracepoints.length ? tracingData(tracepoints) : undefined, host, attrsAt: file.attrsAt, dataOffset: file.dataStart, dataEnd }, meta);
+    writeEnding(fd, { events, tracing: tracepoints.length ? tracingData(tracepoints, formats) : undefined, host, attrsAt: file.attrsAt, dataOffset: file.dataStart, dataEnd }, meta);
   } catch (e) {
     const { code, syscall } = e as NodeJS.ErrnoException;
     if (code === undefined) throw e;

@@ -40,7 +40,7 @@ test('without the symbols addon the server answers from a fallback, and says why
       // New settings reload the symbolizer, which falls back again: that is no news to the user.
       await server.changeSettings({ debugDirectories: [path.dirname(program)] });
     }
-    await server.regionSources(region);
+    await server.regionSources(1, region);
     assert.equal(server.shown.length, 1, `one message: ${JSON.stringify(server.shown)}`);
     assert.match(server.shown[0], /libdw helper could not be loaded .*Fix: install elfutils' libdw/s);
   } finally {

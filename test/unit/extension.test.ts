@@ -16,6 +16,8 @@ import { type SidebandMeta } from '../../core/perfdata/metadata';
 import { indexRecords } from '../../core/recordStream';
 import { copyRecords } from '../../core/records';
 import { StopSnapshots } from '../../extension/stopSnapshots';
+import { chooseElevation, consentText, liftedByPrivileges } from '../../extension/elevation';
+import { helperArgv, helperPath } from '../../native/helper';
 import { childrenOf, listProcesses, newestChildOfAdapter, optionsFromSettings, parseStat, pidFromConfiguration, pidFromSessionName, processLinks, splitCommandLine } from '../../extension/targets';
 import { parseHostMessage, parseWebviewMessage, ProtocolError, Requests, type WebviewMessage } from '../../protocol/webview';
 import { comm, concat, fork, sidebandAttr, type Trailer } from '../fixtures/records';
@@ -50,6 +52,32 @@ describe('snapshots at debugger stops', () => {
   test('with perfSideband.snapshotOnStop off, stops take none; turned on, the next stop takes one', () => {
     assert.equal(snapshotsTaken(['off', 'stopped', 'continued', 'stopped']), 0);
     assert.equal(snapshotsTaken(['off', 'stopped', 'continued', 'on', 'stopped', 'stopped']), 1);
+  });
+});
+
+describe('elevated captures', () => {
+  test('pkexec where a polkit agent can ask (a local graphical session), else sudo in a terminal', () => {
+    assert.equal(chooseElevation({ WAYLAND_DISPLAY: 'wayland-0' }, false, true), 'pkexec');
+    assert.equal(chooseElevation({ DISPLAY: ':0' }, false, true), 'pkexec');
+    assert.equal(chooseElevation({ DISPLAY: ':0' }, false, false), 'sudo-terminal', 'no pkexec');
+    assert.equal(chooseElevation({}, false, true), 'sudo-terminal', 'no graphical session for the agent');
+    assert.equal(chooseElevation({ DISPLAY: ':0' }, true, true), 'sudo-terminal', 'a remote extension host');
+    assert.equal(chooseElevation({ DISPLAY: 'localhost:10.0', SSH_CONNECTION: '10.0.0.1 5 10.0.0.2 22' }, false, true), 'sudo-terminal', 'X forwarded over ssh');
+  });
+
+  test('privileges are offered for the refusals they lift, not for others', () => {
+    for (const code of ['EPTRACE', 'EPARANOID', 'EPERM']) assert.ok(liftedByPrivileges(code), code);
+    for (const code of ['ENOPID', 'EMFILE', 'ECONTAINER', 'ENOPERF', undefined]) assert.ok(!liftedByPrivileges(code), String(code));
+  });
+
+  test("the helper's argv: checked pid, the file's absolute path, no command; the consent shows it quoted to be read", () => {
+    const argv = helperArgv({ pid: 42, output: 'rel/x y.data', ringPages: 64, followChildren: false }, '/run/s');
+    assert.deepEqual(argv, [helperPath(), '--output', path.resolve('rel/x y.data'), '--control', '/run/s', '--pid', '42', '--ring-pages', '64', '--no-children']);
+    for (const pid of [0, -1, 1.5, 4194305, Number.NaN]) assert.throws(() => helperArgv({ pid, output: 'x' }, '/s'), /is not a process id/, String(pid));
+    assert.throws(() => helperArgv({ command: ['sh'], output: 'x' }, '/s'), /never launches one/);
+    const text = consentText('sudo-terminal', ['/opt/x/sideband-capture', '--output', "/tmp/it's here.data"]);
+    assert.match(text, /as root through sudo in a terminal/);
+    assert.match(text, /\/opt\/x\/sideband-capture --output '\/tmp\/it'\\''s here\.data'/);
   });
 });
 

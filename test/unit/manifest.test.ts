@@ -72,6 +72,12 @@ describe('manifest', () => {
     assert.match(toolbar?.group ?? '', /^navigation/);
   });
 
+  test('the capture helper ships in the .vsix, executable, next to the addons', () => {
+    const helper = 'native/build/Release/sideband-capture';
+    assert.ok(packagedFiles().includes(helper), `vsce ls lists no ${helper}`);
+    fs.accessSync(path.join(ROOT, helper), fs.constants.X_OK);
+  });
+
   test('a plain vsce package works', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-vsce-'));
     try {

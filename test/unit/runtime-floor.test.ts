@@ -1,6 +1,8 @@
 // The shipped addons load where VS Code does: each needs no library, and no
 // symbol version of one, newer than VS Code's floor (glibc 2.28, GCC 8's
 // libstdc++), as the dynamic loader sees them in the ELF's version needs.
+// The capture helper, a program and not a library, is linked statically:
+// it needs no library at all, so it runs wherever its addon loads.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -103,6 +105,17 @@ describe('runtime floor', () => {
       const needs = versionNeeds(dump.stdout);
       assert.ok(needs.has('libc.so.6'), `no libc in what objdump -p says of ${addon}`);
       assert.deepEqual(aboveFloor(needs), []);
+    });
+  }
+
+  for (const [target, dir] of Object.entries(BUILDS)) {
+    const helper = path.join(dir, 'sideband-capture');
+    test(`${target} sideband-capture is static: no loader, no library`, () => {
+      const dump = spawnSync('objdump', ['-p', helper], { encoding: 'utf8' });
+      assert.equal(dump.status, 0, `objdump -p ${helper}: ${dump.stderr}`);
+      assert.match(dump.stdout, /file format elf64/);
+      assert.deepEqual([...versionNeeds(dump.stdout).keys()], [], 'no NEEDED library');
+      assert.doesNotMatch(dump.stdout, /^\s+INTERP\s/m, 'no dynamic loader');
     });
   }
 });
