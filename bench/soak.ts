@@ -2,7 +2,10 @@
 // target, a fork/exec storm with storm.c's mmap churn, captured by the
 // extension in code-server with its timeline open, for MINUTES. Each second
 // it samples the extension host's and the language server's RSS and the
-// webview's memory (its JS heap and the ArrayBuffers it holds). At the end,
+// webview's memory: the ArrayBuffers it holds (its records' batches and
+// index columns), and the JS heap of its renderer, which code-server shares
+// with the workbench (the webview's frame is in the workbench's process), so
+// the heap is an upper bound of the webview's own. At the end,
 // with the capture still running, it times a zoom to the frame that draws
 // it; then it stops the capture and holds the engine's count of lost records
 // against the LOST records the kernel wrote into the file. It prints the
@@ -41,8 +44,10 @@ interface Sample {
   /** Resident set sizes, in bytes; NaN where the process could not be read. */
   host: number;
   server: number;
-  /** The webview's JS heap in use and the ArrayBuffers it holds. */
-  webview: number;
+  /** The JS heap in use of the webview's renderer (the workbench's too). */
+  heap: number;
+  /** The ArrayBuffers the webview holds. */
+  held: number;
   records: number;
 }
 
@@ -182,16 +187,17 @@ function figureLines(f: Figures): string[] {
 /** The plot, as an SVG page: memory of the three processes and the records indexed, over the minutes. */
 function plotPage(samples: Sample[], figures: string[]): string {
   const width = 1000;
-  const height = 520;
+  const height = 580;
   const left = 70;
   const right = 80;
-  const top = 50;
+  const top = 64;
   const plotHeight = 300;
   const seconds = samples[samples.length - 1]?.seconds ?? 1;
   const series = [
     { name: 'extension host RSS', color: '#4e79a7', value: (s: Sample) => s.host },
     { name: 'language server RSS', color: '#59a14f', value: (s: Sample) => s.server },
-    { name: 'webview JS heap + held buffers', color: '#e15759', value: (s: Sample) => s.webview },
+    { name: 'renderer JS heap (workbench + webview)', color: '#f28e2b', value: (s: Sample) => s.heap },
+    { name: "webview's held buffers", color: '#e15759', value: (s: Sample) => s.held },
   ];
   const maxMb = Math.ceil(Math.max(100, ...samples.flatMap((s) => series.map((l) => l.value(s) / MB)).filter(Number.isFinite)) / 100) * 100;
   const maxRecords = Math.ceil(Math.max(1, ...samples.map((s) => s.records).filter(Number.isFinite)) / 100_000) * 100_000;
@@ -212,7 +218,10 @@ function plotPage(samples: Sample[], figures: string[]): string {
   const minutes = seconds / 60;
   for (let k = 0; k <= 5; k++) ticks.push(`<text x="${x((seconds * k) / 5)}" y="${top + plotHeight + 18}" text-anchor="middle">${((minutes * k) / 5).toFixed(1)}</text>`);
   const legend = [...series.map((l) => [l.name, l.color, '']), ['records indexed (right axis)', '#9c755f', '6 4']].map(
-    ([name, color, dash], k) => `<line x1="${left + 10 + k * 230}" x2="${left + 40 + k * 230}" y1="${top - 18}" y2="${top - 18}" stroke="${color}" stroke-width="2" ${dash ? `stroke-dasharray="${dash}"` : ''}/><text x="${left + 46 + k * 230}" y="${top - 14}">${name}</text>`,
+    ([name, color, dash], k) => {
+      const [at, y] = [left + 10 + (k % 3) * 290, top - 30 + Math.floor(k / 3) * 16];
+      return `<line x1="${at}" x2="${at + 30}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2" ${dash ? `stroke-dasharray="${dash}"` : ''}/><text x="${at + 36}" y="${y + 4}">${name}</text>`;
+    },
   );
   const text = figures.map((f, k) => `<text x="${left}" y="${top + plotHeight + 50 + k * 20}">${f.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</text>`);
   return `<!DOCTYPE html><html><body style="margin:0;background:#fff">
@@ -265,7 +274,7 @@ async function main(): Promise<void> {
         // The webview was reloaded (VS Code may): find it again.
         frame = await webviewFrame(page, { selector: '#timeline', timeout: 30_000 });
       }
-      samples.push({ seconds: (Date.now() - began) / 1000, host: rssOf(hostPid), server: rssOf(serverPid), webview: timeline ? timeline.heap + timeline.held : NaN, records: timeline?.records ?? NaN });
+      samples.push({ seconds: (Date.now() - began) / 1000, host: rssOf(hostPid), server: rssOf(serverPid), heap: timeline?.heap ?? NaN, held: timeline?.held ?? NaN, records: timeline?.records ?? NaN });
       if (second % 60 === 59) progress(`soak: ${(second + 1) / 60} min, ${timeline?.records.toLocaleString('en-US')} records in the timeline, host ${mb(rssOf(hostPid))}`);
     }
 
@@ -288,8 +297,8 @@ async function main(): Promise<void> {
     const counted = countRecords(file, target.pid!);
     const last = samples[samples.length - 1];
     const at10 = samples.find((s) => s.seconds >= 10) ?? samples[0];
-    const memory = (['host', 'server', 'webview'] as const).map((key) => ({
-      name: { host: 'extension host RSS', server: 'language server RSS', webview: 'webview JS heap + held buffers' }[key],
+    const memory = (['host', 'server', 'heap', 'held'] as const).map((key) => ({
+      name: { host: 'extension host RSS', server: 'language server RSS', heap: 'renderer JS heap (workbench + webview)', held: "webview's held buffers" }[key],
       first: at10[key],
       peak: Math.max(...samples.map((s) => s[key]).filter(Number.isFinite)),
       last: last[key],
@@ -307,7 +316,7 @@ async function main(): Promise<void> {
       zooms,
     });
 
-    const plot = await server.browser.newPage({ viewport: { width: 1000, height: 520 } });
+    const plot = await server.browser.newPage({ viewport: { width: 1000, height: 580 } });
     await plot.setContent(plotPage(samples, figures));
     await plot.locator('#plot').screenshot({ path: PLOT });
     await plot.close();
