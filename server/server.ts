@@ -34,6 +34,7 @@ import {
   type ServerSettings,
   type ServerStart,
 } from '../protocol/server';
+import { markdownText } from './markdownText';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
@@ -273,10 +274,10 @@ connection.onHover(async ({ textDocument, position }): Promise<Hover | null> => 
   const fn = list[0].function;
   const mapped = list.filter((m) => !m.ended).length;
   const count = mapped ? `in ${mapped} mapping${mapped === 1 ? '' : 's'}` : 'no longer mapped';
-  const lines = [`**${fn.name}** (${path.basename(fn.file)}:${fn.line}), ${count} at the end of this capture:`, ''];
+  const lines = [`**${markdownText(fn.name)}** (${markdownText(path.basename(fn.file))}:${fn.line}), ${count} at the end of this capture:`, ''];
   for (const m of list.slice(0, 8)) {
     const link = `command:${REVEAL_REGION_COMMAND}?${encodeURIComponent(JSON.stringify([revealArgs(m)]))}`;
-    lines.push(`- ${describeMapping(m)} · [Reveal in timeline](${link} "Show this region in the Sideband timeline")`);
+    lines.push(`- ${markdownText(describeMapping(m))} · [Reveal in timeline](${link} "Show this region in the Sideband timeline")`);
   }
   if (list.length > 8) lines.push(`- and ${list.length - 8} more`);
   return { contents: { kind: MarkupKind.Markdown, value: lines.join('\n') } };

@@ -67,6 +67,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Browser viewport; default 1600x1000. */
   viewport?: { width: number; height: number };
+  /** Extra chromium flags (the soak's --enable-precise-memory-info). */
+  browserArgs?: string[];
 }
 
 export interface CodeServer {
@@ -257,6 +259,7 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
       args: [
         "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+        ...(opts.browserArgs ?? []),
       ],
     }).catch((e: Error) => {
       throw new Error(`e2e: could not launch chromium at ${chromiumPath}: ${e.message}`);

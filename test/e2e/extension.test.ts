@@ -241,12 +241,12 @@ describe('the extension in code-server', () => {
     // Each image loads on its own: wait until every one has, or the deadline says which did not.
     while (Date.now() < deadline) {
       shown = await images.evaluateAll((nodes) => nodes.map((n) => ({ src: (n as HTMLImageElement).src, width: (n as HTMLImageElement).complete ? (n as HTMLImageElement).naturalWidth : 0 })));
-      if (shown.length >= 3 && shown.every((i) => i.width > 0)) break;
+      if (shown.length >= 4 && shown.every((i) => i.width > 0)) break;
       await page.waitForTimeout(250);
     }
     assert.deepEqual(
       shown.map((i) => ({ src: i.src, loaded: i.width > 0 })),
-      ['images/timeline.png', 'images/regions.png', 'images/hover.png'].map((file) => ({ src: raw + file, loaded: true })),
+      ['images/timeline.png', 'images/regions.png', 'images/hover.png', 'images/soak.png'].map((file) => ({ src: raw + file, loaded: true })),
       `the README's images, as the details page loaded them (served: ${served.join(', ')})`,
     );
     const icon = page.locator('.extension-editor .header .icon').first();

@@ -186,7 +186,7 @@ describe('sources: a PIE and a dlopened library, captured', () => {
     const targetUri = await server.open(targetSource, targetText);
     const spinLine = targetText.split('\n').findIndex((l) => l.includes('long target_spin('));
     const hover = await server.hover(targetUri, spinLine, targetText.split('\n')[spinLine].indexOf('target_spin') + 3);
-    const markdown = hover && typeof hover.contents === 'object' && 'value' in hover.contents ? hover.contents.value : '';
+    const markdown = markdownShown(hover);
     assert.match(markdown, new RegExp(`mapped in pid ${pid} \\(source_target\\) at 0x${functions.get('target_spin')!.toString(16)}–0x[0-9a-f]+ since .*, status-only from /proc`));
     assert.match(markdown, /\[Reveal in timeline\]\(command:perfSideband\.revealRegion\?/);
     assert.equal(await server.hover(targetUri, 0, 3), null, 'a word that is no mapped function gets no hover');
@@ -257,7 +257,7 @@ describe('sources: a library dlclosed while captured', () => {
     assert.ok(lens?.command, `a lens on lib_checksum's line; got ${JSON.stringify(lenses)}`);
     assert.match(lens.command.title, new RegExp(`^was mapped in pid ${pid} \\(source_target\\) at 0x${libChecksum.toString(16)}–0x[0-9a-f]+ since \\+\\d+\\.\\d ms, real mmap; ${ENDED}$`));
     const hover = await server.hover(libUri, checksumLine, libText.split('\n')[checksumLine].indexOf('lib_checksum') + 3);
-    const markdown = hover && typeof hover.contents === 'object' && 'value' in hover.contents ? hover.contents.value : '';
+    const markdown = markdownShown(hover);
     assert.match(markdown, /^\*\*lib_checksum\*\* \(source_lib\.c:\d+\), no longer mapped at the end of this capture:/);
     assert.match(markdown, new RegExp(`- was mapped in pid ${pid} \\(source_target\\) at 0x${libChecksum.toString(16)}–0x[0-9a-f]+ since .*; ${ENDED} · \\[Reveal in timeline\\]`));
   });
@@ -391,3 +391,9 @@ process.stdin.once('data', () => {
     }
   });
 });
+
+/** A hover's Markdown with its backslash escapes undone: the text it shows, its emphasis and links still marked up. */
+function markdownShown(hover: Awaited<ReturnType<LanguageServer['hover']>>): string {
+  const markdown = hover && typeof hover.contents === 'object' && 'value' in hover.contents ? hover.contents.value : '';
+  return markdown.replace(/\\([!-/:-@[-`{-~])/g, '$1');
+}
