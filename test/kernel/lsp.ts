@@ -171,3 +171,9 @@ export class LanguageServer {
     this.child.kill();
   }
 }
+
+/** A hover's Markdown with its backslash escapes undone (the server escapes traced names): the text it shows, its emphasis and links still marked up. */
+export function markdownShown(hover: Hover | null): string {
+  const markdown = hover && typeof hover.contents === 'object' && 'value' in hover.contents ? hover.contents.value : '';
+  return markdown.replace(/\\([!-/:-@[-`{-~])/g, '$1');
+}

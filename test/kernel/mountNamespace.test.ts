@@ -17,7 +17,7 @@ import { LoadedPerfData } from '../../node/symbols/resolver';
 import { wireRegion } from '../../protocol/webview';
 import { type Region } from '../../core/timeline';
 import { perfRecordAttach, Proc, ROOT, sideband } from './harness';
-import { LanguageServer } from './lsp';
+import { LanguageServer, markdownShown } from './lsp';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 /** Lines put before the target's copy of the library's source: its functions' lines move down by as many. */
@@ -209,7 +209,7 @@ describe('files of a target in another mount namespace', () => {
     assert.ok(lens?.command, `a lens on lib_scale's line ${line}`);
     assert.match(lens.command.title, new RegExp(`^mapped in pid ${pid} \\(source_target\\) at 0x${libScale.toString(16)}–0x[0-9a-f]+ since .*, real mmap, read from /proc/${pid}/root${library} \\(.*pid ${pid}'s mount namespace mnt:\\[\\d+\\], not ours\\)$`));
     const hover = await server.hover(uri, line, theirText.split('\n')[line].indexOf('lib_scale') + 2);
-    const markdown = hover && typeof hover.contents === 'object' && 'value' in hover.contents ? hover.contents.value : '';
+    const markdown = markdownShown(hover);
     assert.ok(markdown.includes(`, read from /proc/${pid}/root${library} (`), markdown);
     const oursSource = path.join(FIXTURES, 'source_lib.c');
     const ours = await server.open(oursSource, fs.readFileSync(oursSource, 'utf8'));

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { LoadedPerfData } from '../../node/symbols/resolver';
 import { wireRegion } from '../../protocol/webview';
 import { Proc, ROOT, sideband, tempDir } from './harness';
-import { LanguageServer } from './lsp';
+import { LanguageServer, markdownShown } from './lsp';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 
@@ -391,9 +391,3 @@ process.stdin.once('data', () => {
     }
   });
 });
-
-/** A hover's Markdown with its backslash escapes undone: the text it shows, its emphasis and links still marked up. */
-function markdownShown(hover: Awaited<ReturnType<LanguageServer['hover']>>): string {
-  const markdown = hover && typeof hover.contents === 'object' && 'value' in hover.contents ? hover.contents.value : '';
-  return markdown.replace(/\\([!-/:-@[-`{-~])/g, '$1');
-}
