@@ -26,6 +26,7 @@ import { measureRegionTracepoints } from './regionTracepoints';
 import { measureSampleHeavyCli } from './sampleHeavyCli';
 import { measureSampleHeavyTimeline } from './sampleHeavyTimeline';
 import { measureHostLoad } from './hostLoad';
+import { measurePerfettoExport } from './perfettoExport';
 
 const RESULTS = path.join(ROOT, 'bench', 'results.json');
 
@@ -48,6 +49,8 @@ const MEASURES: Array<[string, () => Result[] | Promise<Result[]>, { native: boo
   ['symbols', () => measureSymbols(), { native: false }],
   // perf's own file: perf record --call-graph dwarf -a, recorded once into bench/work.
   ['sample-heavy cli', measureSampleHeavyCli, { native: false }],
+  // A written capture of 200,000 sideband records, exported by the CLI against its dump --json.
+  ['perfetto export', measurePerfettoExport, { native: false }],
 ];
 
 function selected(): typeof MEASURES {

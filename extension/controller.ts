@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { PerfDataError } from '../core/perfdata/format';
 import { RecordError } from '../core/records';
 import { FileError } from '../node/fileError';
+import { ExportCancelled, exportPerfettoOnThread } from '../node/perfettoExportThread';
 import { rootOf, type DebugTargets } from './debug';
 import { captureClock, FailedFeed, FileFeed, LiveFeed, type TimelineFeed } from './feeds';
 import { StopSnapshots } from './stopSnapshots';
@@ -314,14 +315,28 @@ export class Controller implements vscode.Disposable {
     });
     if (!target) return;
     try {
-      const exported = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Perf Sideband: exporting to Perfetto' }, async () => {
-        // Loaded on first use: Perfetto's messages take a while to load, which activation should not pay.
-        const { exportPerfettoFile } = await import('../node/perfettoFile');
-        return exportPerfettoFile(source.path, target.fsPath);
-      });
+      const exported = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'Perf Sideband: exporting to Perfetto', cancellable: true },
+        async (progress, token) => {
+          // On a worker thread, so the extension host stays responsive; cancelling stops it and removes the partial trace.
+          const cancel = new AbortController();
+          token.onCancellationRequested(() => cancel.abort());
+          let reported = 0;
+          return exportPerfettoOnThread(source.path, target.fsPath, {
+            workerScript: path.join(__dirname, 'perfettoWorker.js'),
+            signal: cancel.signal,
+            progress: (records, of) => {
+              const percent = (100 * records) / of;
+              progress.report({ message: `${records} of ${of} records`, increment: percent - reported });
+              reported = percent;
+            },
+          });
+        },
+      );
       for (const w of exported.warnings) void vscode.window.showWarningMessage(`Perf Sideband: ${w}`);
       void vscode.window.showInformationMessage(`Perf Sideband: exported ${exported.records} records to ${target.fsPath}: open it in the Perfetto UI (ui.perfetto.dev).`);
     } catch (e) {
+      if (e instanceof ExportCancelled) return;
       if (!(e instanceof FileError) && !(e instanceof RecordError)) throw e;
       void vscode.window.showErrorMessage(`Perf Sideband: cannot export to Perfetto: ${e.message}`);
     }

@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs';
 
-import { perfettoTrace } from '../core/perfetto/export';
+import { writePerfettoTrace } from '../core/perfetto/export';
 import { FileError } from './fileError';
 import { indexPerfDataFile } from './perfdata/reader';
 
@@ -16,16 +16,30 @@ export interface PerfettoExport {
   warnings: string[];
 }
 
-/** Writes the capture `input` as the Perfetto trace `output`. Throws FileError for a path that cannot be read or written, RecordError for a file that is not a capture. */
-export function exportPerfettoFile(input: string, output: string): PerfettoExport {
+/**
+ * Writes the capture `input` as the Perfetto trace `output`, a chunk at a
+ * time; `progress` is told of the records written now and then. Throws
+ * FileError for a path that cannot be read or written (the partial
+ * `output` removed), RecordError for a file that is not a capture.
+ */
+export function exportPerfettoFile(input: string, output: string, progress?: (records: number, of: number) => void): PerfettoExport {
   if (!fs.existsSync(input)) throw new FileError('ENOENT', input, `cannot read ${input}: no such file. Fix: check the path.`);
   const indexed = indexPerfDataFile(input);
-  const trace = perfettoTrace({ index: indexed.index, stream: indexed.stream, meta: indexed.meta });
+  let fd: number | undefined;
   try {
-    fs.writeFileSync(output, trace.bytes);
+    fd = fs.openSync(output, 'w');
+    const out = fd;
+    const trace = writePerfettoTrace({ index: indexed.index, stream: indexed.stream, meta: indexed.meta }, (chunk) => fs.writeSync(out, chunk), progress);
+    fs.closeSync(out);
+    fd = undefined;
+    return { records: indexed.index.count, bytes: trace.bytes, warnings: [...indexed.warnings, ...trace.warnings] };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    if (fd !== undefined) {
+      fs.closeSync(fd);
+      fs.rmSync(output, { force: true });
+    }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined) throw e;
     throw new FileError(code, output, `cannot write ${output}: ${(e as Error).message}. Fix: choose a writable path with enough space.`);
   }
-  return { records: indexed.index.count, bytes: trace.bytes.byteLength, warnings: [...indexed.warnings, ...trace.warnings] };
 }

@@ -1,5 +1,5 @@
 // Bundles what the .vsix ships, with esbuild: the extension host (CommonJS
-// for Node, `vscode` left to the host), the sideband language server (its
+// for Node, `vscode` left to the host) and its Perfetto export's worker, the sideband language server (its
 // own Node process) and the webview (one script and one stylesheet for the
 // browser). Type checking is tsc's job (npm run build:ts).
 //
@@ -25,6 +25,15 @@ const builds = [
     format: 'cjs',
     target: 'node20',
     external: ['vscode'],
+  },
+  {
+    // The Perfetto export's worker thread, which the extension starts beside it.
+    ...common,
+    entryPoints: ['node/perfettoWorker.ts'],
+    outfile: 'dist/perfettoWorker.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
   },
   {
     ...common,

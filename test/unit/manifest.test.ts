@@ -78,6 +78,12 @@ describe('manifest', () => {
     fs.accessSync(path.join(ROOT, helper), fs.constants.X_OK);
   });
 
+  test("the Perfetto export's worker ships in the .vsix beside the extension, which starts it from its own folder", () => {
+    const packaged = packagedFiles();
+    assert.ok(packaged.includes('dist/perfettoWorker.js'), 'vsce ls lists no dist/perfettoWorker.js');
+    assert.ok(packaged.includes(manifest.main.replace(/^\.\//, '')) && path.dirname(manifest.main) === './dist');
+  });
+
   test('a plain vsce package works', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-vsce-'));
     try {

@@ -101,6 +101,28 @@ describe('the Perfetto export', () => {
     }
   });
 
+  test('interns its names and strings: each written once, in the interned data of the first packet that uses it, events and annotations naming them by iid', () => {
+    const packets = fromBinary(TraceSchema, exported.bytes).packet;
+    const written = new Map<string, number>();
+    const count = (kind: string, iid: bigint): void => void written.set(`${kind} ${iid}`, (written.get(`${kind} ${iid}`) ?? 0) + 1);
+    for (const p of packets) {
+      const d = p.internedData;
+      if (!d) continue;
+      for (const kind of ['eventNames', 'eventCategories', 'debugAnnotationNames', 'debugAnnotationStringValues'] as const) for (const { iid } of d[kind]) count(kind, iid);
+    }
+    assert.ok(written.size > 0);
+    for (const [entry, times] of written) assert.equal(times, 1, `${entry} interned ${times} times`);
+    const events = packets.flatMap((p) => (p.data.case === 'trackEvent' ? [p.data.value] : []));
+    for (const e of events) {
+      assert.notEqual(e.nameField.case, 'name');
+      assert.deepEqual(e.categories, []);
+      for (const a of e.debugAnnotations) assert.equal(a.nameField.case, 'nameIid');
+    }
+    // Several records are COMMs: a name is written once, though used more often.
+    const names = [...written.keys()].filter((entry) => entry.startsWith('eventNames')).length;
+    assert.ok(events.filter((e) => e.nameField.case === 'nameIid').length > names);
+  });
+
   test("a file on perf's own clock declares BUILTIN_CLOCK_PERF; events on two clocks are declared on the first's, with a warning", () => {
     const perfClock = sidebandAttr();
     new DataView(perfClock.buffer).setBigUint64(40, new DataView(perfClock.buffer).getBigUint64(40, true) & ~(1n << 25n), true);
