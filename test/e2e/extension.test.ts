@@ -34,7 +34,17 @@ const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'sideband-e2e-'));
  */
 function demoPids(cwd: string): number[] {
   const dir = fs.realpathSync(cwd);
-  return pidsWhere((pid, cmdline) => /^(sideband-demo|demo-step-\d+)/.test(cmdline) && fs.readlinkSync(`/proc/${pid}/cwd`) === dir);
+  const demo = pidsWhere((pid, cmdline) => /^(sideband-demo|demo-step-\d+)/.test(cmdline) && fs.readlinkSync(`/proc/${pid}/cwd`) === dir);
+  // A child the demo forks has its title and cwd until it execs: on a loaded machine it was seen so.
+  return demo.filter((pid) => !demo.includes(parentOf(pid)));
+}
+
+function parentOf(pid: number): number {
+  try {
+    return Number(/\) \S (\d+)/.exec(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1]);
+  } catch {
+    return 0; // gone meanwhile
+  }
 }
 
 /** Pids of the sideband language servers running from the installed extension. */
