@@ -60,10 +60,6 @@ export interface PerfettoTraceWritten {
   warnings: string[];
 }
 
-export interface PerfettoTrace extends Omit<PerfettoTraceWritten, 'bytes'> {
-  bytes: Uint8Array;
-}
-
 /** Records between two reports of progress. */
 const PROGRESS_EVERY = 10_000;
 
@@ -346,17 +342,4 @@ export function writePerfettoTrace(input: PerfettoInput, sink: (chunk: Uint8Arra
   packets.flush();
   progress?.(total, total);
   return { bytes: packets.written, clock, warnings };
-}
-
-/** The capture of `input` as a Perfetto trace held whole: for small ones, and tests. */
-export function perfettoTrace(input: PerfettoInput): PerfettoTrace {
-  const chunks: Uint8Array[] = [];
-  const written = writePerfettoTrace(input, (chunk) => chunks.push(chunk));
-  const bytes = new Uint8Array(written.bytes);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return { ...written, bytes };
 }

@@ -14,7 +14,6 @@ import { after, describe, test } from 'node:test';
 import { fromBinary } from '@bufbuild/protobuf';
 
 import { BuiltinClock, TracePacket_SequenceFlags, TraceSchema, TrackEvent_Type } from '../../core/perfetto/gen/perfetto_trace_pb';
-import { perfettoTrace } from '../../core/perfetto/export';
 import { decodeRecord, Misc, parseAttr, PROC_IDS, RecordType, Stale, type RecordIndex, type StreamLayout } from '../../core/records';
 import { indexRecords } from '../../core/recordStream';
 import { regionLifetimes } from '../../core/lifetimes';
@@ -22,7 +21,7 @@ import { Timeline } from '../../core/timeline';
 import { PerfDataWriter } from '../../node/perfdata/writer';
 import { comm, concat, exit, fork, lost, mmap2, namespaces, sidebandAttr, syscallSample, tracepointAttr, userRecord, type Mapping, type Trailer } from '../fixtures/records';
 import { testMeta } from '../fixtures/meta';
-import { decodedTrace, type DecodedTrace } from '../fixtures/perfetto';
+import { decodedTrace, perfettoTrace, type DecodedTrace } from '../fixtures/perfetto';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'bin', 'sideband.js');

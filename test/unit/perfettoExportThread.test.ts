@@ -8,11 +8,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 
-import { perfettoTrace } from '../../core/perfetto/export';
 import { FileError } from '../../node/fileError';
 import { ExportCancelled, exportPerfettoOnThread } from '../../node/perfettoExportThread';
 import { indexPerfDataFile } from '../../node/perfdata/reader';
-import { decodedTrace } from '../fixtures/perfetto';
+import { decodedTrace, perfettoTrace } from '../fixtures/perfetto';
 import { writeSidebandCapture } from '../fixtures/sidebandCapture';
 
 const WORKER = path.join(__dirname, '..', '..', 'node', 'perfettoWorker.js');
